@@ -1,0 +1,1 @@
+"""Activities: everything that touches the world (database writes, channel sends, HTTP calls)."""

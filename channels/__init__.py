@@ -1,0 +1,1 @@
+"""Channel adapters: verify and parse inbound requests, send outbound messages."""

@@ -1,0 +1,1 @@
+"""The FastAPI application: GraphQL schema, health check and channel ingress endpoints."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy tables, the database session, settings and the pydantic domain types."""

@@ -1,0 +1,89 @@
+"""The one settings class: every option from the environment (or `.env`), with embedded defaults."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """BotBuilder configuration. Environment variables are `BOTBUILDER_<NAME>` unless noted."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BOTBUILDER_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    data_dir: Path = Field(
+        default=Path(".botbuilder"),
+        description="Folder holding the embedded PostgreSQL, Temporal and secrets.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "BOTBUILDER_DATABASE_URL"),
+        description="PostgreSQL URL; unset means the embedded PostgreSQL in the data folder.",
+    )
+    temporal_address: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TEMPORAL_ADDRESS", "BOTBUILDER_TEMPORAL_ADDRESS"),
+        description="Temporal frontend host:port; unset means the embedded dev server.",
+    )
+    temporal_namespace: str = Field(default="default", description="Temporal namespace.")
+    task_queue: str = Field(default="botbuilder", description="Temporal task queue.")
+    api_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    api_port: int = Field(default=8000, description="Port of the API (GraphQL, ingress).")
+    temporal_port: int = Field(default=7233, description="gRPC port of the embedded Temporal.")
+    temporal_ui_port: int = Field(default=8233, description="Port of the embedded Temporal UI.")
+    temporal_ui_url: str | None = Field(
+        default=None, description="Temporal UI base URL for links; derived when embedded."
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Public base URL of the API (webhook URLs); default http://api_host:api_port.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Key for encrypting secrets and signing tokens; default is generated once "
+        "into <data_dir>/secret.key.",
+    )
+    environment: str = Field(
+        default="development",
+        description="`development` enables GraphiQL and introspection; `production` disables them.",
+    )
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_temporal(self) -> bool:
+        return self.temporal_address is None
+
+    def resolved_temporal_address(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
+    def resolved_temporal_ui_url(self) -> str:
+        return (self.temporal_ui_url or f"http://127.0.0.1:{self.temporal_ui_port}").rstrip("/")
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and kept in the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret.key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(32))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The worker process, the `botbuilder` command line and the embedded development stack."""

@@ -1,0 +1,1 @@
+"""Deterministic Temporal workflow code: conversations, flow runs and the node interpreter."""
