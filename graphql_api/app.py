@@ -1,0 +1,98 @@
+"""The FastAPI application: health, GraphQL, and (later) channel ingress."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from strawberry.fastapi import GraphQLRouter
+from temporalio.client import Client
+
+from graphql_api import web_channel
+from graphql_api.schema import schema
+from models.db import make_engine, make_session_factory
+from models.settings import Settings
+from workflows.client import connect_temporal
+
+HEALTH_TIMEOUT_SECONDS = 3.0
+
+
+class Platform:
+    """What every request handler shares: settings, database and the Temporal client."""
+
+    def __init__(self, settings: Settings, database_url: str) -> None:
+        self.settings = settings
+        self.database_url = database_url
+        self.engine = make_engine(database_url)
+        self.sessions = make_session_factory(self.engine)
+        self._temporal: Client | None = None
+
+    async def temporal(self) -> Client:
+        """The Temporal client, connected on first use (and again after a failed attempt)."""
+        if self._temporal is None:
+            self._temporal = await connect_temporal(self.settings)
+        return self._temporal
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def check_database(platform: Platform) -> dict[str, object]:
+    try:
+        async with platform.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return {"ok": True}
+    except Exception as err:
+        return {"ok": False, "error": str(err).splitlines()[0]}
+
+
+async def check_temporal(platform: Platform) -> dict[str, object]:
+    try:
+        client = await platform.temporal()
+        healthy = await client.service_client.check_health(
+            timeout=timedelta(seconds=HEALTH_TIMEOUT_SECONDS)
+        )
+        return {"ok": bool(healthy), "address": platform.settings.resolved_temporal_address()}
+    except Exception as err:
+        platform._temporal = None
+        return {"ok": False, "error": str(err).splitlines()[0] if str(err) else type(err).__name__}
+
+
+def create_app(settings: Settings, database_url: str) -> FastAPI:
+    """Build the API for a resolved database URL."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.platform = Platform(settings, database_url)
+        yield
+        await app.state.platform.close()
+
+    app = FastAPI(title="BotBuilder", lifespan=lifespan)
+    development = settings.environment == "development"
+
+    async def graphql_context(request: Request) -> dict[str, object]:
+        return {"platform": request.app.state.platform, "request": request}
+
+    app.include_router(
+        GraphQLRouter(schema, graphql_ide="graphiql" if development else None,
+                      context_getter=graphql_context),
+        prefix="/graphql",
+    )  # fmt: skip
+
+    app.include_router(web_channel.router)
+
+    @app.get("/health")
+    async def health(request: Request) -> JSONResponse:
+        """Database and Temporal reachability; 503 when either is down."""
+        platform: Platform = request.app.state.platform
+        database = await check_database(platform)
+        temporal = await check_temporal(platform)
+        ok = bool(database["ok"] and temporal["ok"])
+        body = {"status": "ok" if ok else "degraded", "database": database, "temporal": temporal}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    return app

@@ -1,0 +1,134 @@
+"""Pydantic types passed between the API, the workflows and the activities of the engine."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from models.messages import InboundMessage, OutboundMessage
+
+RunStatus = Literal["completed", "failed", "abandoned", "cancelled"]
+
+
+class ContactRef(BaseModel):
+    """Who a conversation is with, as the channel identifies them."""
+
+    external_id: str
+    name: str | None = None
+
+
+class ConversationState(BaseModel):
+    """What a conversation carries across continue-as-new."""
+
+    conversation_id: str
+    contact_id: str
+    contact: dict[str, Any] = Field(default_factory=dict)
+    inactivity_seconds: int
+    active_run: str | None = None
+    run_awaiting: bool = False
+    handed_off: bool = False
+    run_count: int = 0
+    recent_message_ids: list[str] = Field(default_factory=list)
+    pending: list[InboundMessage] = Field(default_factory=list)
+    events: list[ConversationEvent] = Field(default_factory=list)
+
+
+class ConversationInput(BaseModel):
+    """Start arguments of `ConversationWorkflow` (one per bot, channel and contact)."""
+
+    bot_id: str
+    channel_id: str
+    channel_kind: str
+    contact: ContactRef
+    state: ConversationState | None = None
+
+
+class ConversationRecord(BaseModel):
+    """The stored conversation and contact, as `open_conversation` returns them."""
+
+    conversation_id: str
+    contact_id: str
+    contact: dict[str, Any]
+    inactivity_seconds: int
+
+
+class RunFinished(BaseModel):
+    """A flow run's last word to its conversation."""
+
+    run_workflow_id: str
+    status: RunStatus
+    unconsumed: list[InboundMessage] = Field(default_factory=list)
+
+
+class ConversationEvent(BaseModel):
+    """One entry of a conversation's ordered inbox."""
+
+    kind: Literal["inbound", "awaiting", "finished", "handed_off", "release"]
+    message: InboundMessage | None = None
+    run_workflow_id: str | None = None
+    finished: RunFinished | None = None
+    release_mode: Literal["resume", "end"] | None = None
+
+
+class FlowSnapshot(BaseModel):
+    """A published flow version, pinned for the whole run."""
+
+    flow_id: str
+    version_id: str
+    version: int
+    name: str
+    definition: dict[str, Any]
+
+
+class FlowRunState(BaseModel):
+    """Interpreter position carried across a flow run's continue-as-new."""
+
+    run_id: str
+    node_id: str | None
+    variables: dict[str, Any]
+    step_sequence: int
+    replies: list[InboundMessage] = Field(default_factory=list)
+
+
+class FlowRunInput(BaseModel):
+    """Start arguments of `FlowRunWorkflow`."""
+
+    conversation_workflow_id: str
+    conversation_id: str
+    bot_id: str
+    channel_id: str
+    channel_kind: str
+    contact_id: str
+    contact: dict[str, Any]
+    flow: FlowSnapshot
+    trigger_message: InboundMessage | None = None
+    inactivity_seconds: int
+    state: FlowRunState | None = None
+
+
+class StepRecord(BaseModel):
+    """One executed node, for the `flow_run_steps` table."""
+
+    run_id: str
+    sequence: int
+    node_id: str
+    node_type: str
+    outcome: str
+    started_at: str
+    ended_at: str
+    error: dict[str, Any] | None = None
+
+
+class SendRequest(BaseModel):
+    """An outbound message for the contact of a conversation."""
+
+    conversation_id: str
+    channel_id: str
+    channel_kind: str
+    contact_external_id: str
+    message: OutboundMessage
+    idempotency_key: str
+
+
+ConversationState.model_rebuild()

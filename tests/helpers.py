@@ -1,0 +1,86 @@
+"""Test helpers: waiting on conditions with deadlines, and bots built through the real code."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from models.db import make_session_factory
+from models.publishing import add_channel, create_bot, create_flow, create_organization, publish_flow
+
+T = TypeVar("T")
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[T]], *, timeout: float = 15.0, what: str = "condition"
+) -> T:
+    """Poll `probe` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def make_web_bot(
+    engine: AsyncEngine, definition: dict[str, Any], *,
+    trigger: dict[str, Any] | None = None, bot_settings: dict[str, Any] | None = None,
+) -> tuple[str, str]:  # fmt: skip
+    """An organization, a bot with a web channel, and `definition` published as its default flow.
+
+    Returns (bot id, web channel id).
+    """
+    async with make_session_factory(engine).begin() as session:
+        organization = await create_organization(session, "Test org", f"org-{id(definition)}")
+        bot = await create_bot(session, organization.id, "test bot", settings=bot_settings)
+        channel = await add_channel(session, bot.id, "web", "Web")
+        flow = await create_flow(
+            session, bot.id, definition, name=definition.get("name") or "flow",
+            trigger=trigger or {"type": "default", "keywords": [], "pattern": None},
+        )  # fmt: skip
+        await publish_flow(session, flow, "test")
+        if trigger is None:
+            bot.default_flow_id = flow.id
+        return str(bot.id), str(channel.id)
+
+
+class WebChat:
+    """A visitor on the web channel: says things and reads the bot's replies."""
+
+    def __init__(self, api: httpx.AsyncClient, channel_id: str, contact_id: str) -> None:
+        self.api, self.channel_id, self.contact_id = api, channel_id, contact_id
+
+    async def say(self, text: str | None = None, *, payload: str | None = None,
+                  message_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+        body = {"contact_id": self.contact_id, "text": text, "payload": payload,
+                "message_id": message_id}  # fmt: skip
+        response = await self.api.post(f"/channels/web/{self.channel_id}/messages", json=body)
+        assert response.status_code == 202, response.text
+        return response.json()
+
+    async def messages(self) -> list[dict[str, Any]]:
+        response = await self.api.get(
+            f"/channels/web/{self.channel_id}/contacts/{self.contact_id}/messages"
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def replies(self) -> list[str]:
+        return [m["text"] for m in await self.messages() if m["direction"] == "outbound"]
+
+    async def wait_replies(self, count: int, timeout: float = 15.0) -> list[str]:
+        """The bot's replies once there are at least `count` of them."""
+
+        async def enough() -> list[str] | None:
+            replies = await self.replies()
+            return replies if len(replies) >= count else None
+
+        return await wait_for(enough, timeout=timeout, what=f"{count} bot replies")

@@ -1,0 +1,129 @@
+"""`botbuilder up` as a newcomer runs it: everything starts, answers, stops, and data persists."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+STARTUP_TIMEOUT = 120.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class UpProcess:
+    """`botbuilder up` in a subprocess on free ports, reading its output."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.api_port, self.ui_port = free_port(), free_port()
+        self.temporal_port = free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "worker.cli", "--data-dir", str(data_dir), "up",
+             "--api-port", str(self.api_port), "--temporal-port", str(self.temporal_port),
+             "--temporal-ui-port", str(self.ui_port)],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+        self.api = f"http://127.0.0.1:{self.api_port}"
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while "BotBuilder is up." not in self.output():
+            assert self.process.poll() is None, f"up exited early:\n{self.output()}"
+            assert time.monotonic() < deadline, f"up did not start:\n{self.output()}"
+            time.sleep(0.2)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=60)
+
+
+def graphql(api: str, query: str) -> dict:
+    response = httpx.post(f"{api}/graphql", json={"query": query}, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_up_runs_everything_stops_cleanly_and_keeps_data() -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="bb-up-"))
+    up = UpProcess(data_dir)
+    try:
+        up.wait_ready()
+        output = up.output()
+        assert f"{up.api}/graphql" in output and str(data_dir) in output
+        health = httpx.get(f"{up.api}/health", timeout=10)
+        assert health.status_code == 200
+        assert health.json()["database"]["ok"] and health.json()["temporal"]["ok"]
+        assert graphql(up.api, "{ __typename }") == {"data": {"__typename": "Query"}}
+        graphiql = httpx.get(f"{up.api}/graphql", headers={"Accept": "text/html"}, timeout=10)
+        assert "graphiql" in graphiql.text.lower()
+        ui = httpx.get(f"http://127.0.0.1:{up.ui_port}/", timeout=10)
+        assert ui.status_code == 200
+        children = psutil.Process(up.process.pid).children(recursive=True)
+        postgres_pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+        assert len(children) >= 3
+
+        second = subprocess.run(
+            [sys.executable, "-m", "worker.cli", "--data-dir", str(data_dir), "up",
+             "--api-port", str(free_port())],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 1
+        assert "already running" in second.stderr
+
+        assert up.stop() == 0
+        for child in [*children, psutil.Process(postgres_pid)]:
+            assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    finally:
+        if up.process.poll() is None:
+            up.process.kill()
+
+    again = UpProcess(data_dir)
+    try:
+        again.wait_ready()
+        bots = httpx.get(f"{again.api}/health", timeout=10)
+        assert bots.status_code == 200
+        assert (data_dir / "temporal.db").exists()
+        assert "Chat with the demo bot: botbuilder chat demo" in again.output()
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@/botbuilder?host={data_dir}/postgres") as db:
+            assert db.execute("SELECT count(*) FROM bots").fetchone() == (1,)
+    finally:
+        assert again.stop() == 0
+
+
+def test_port_in_use_is_a_one_line_error() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "worker.cli", "--data-dir", tempfile.mkdtemp(prefix="bb-up-"),
+             "up", "--api-port", str(port)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: port {port} is in use; choose another with --api-port / BOTBUILDER_API_PORT"
+    )
+
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")

@@ -1,0 +1,121 @@
+"""The `botbuilder` command line: up, api, worker, migrate, chat."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from models.settings import Settings
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """DATABASE_URL, or the embedded server in the data folder (started if needed)."""
+    if settings.database_url:
+        return settings.database_url
+    from worker.embedded_postgres import start_embedded_postgres
+
+    return start_embedded_postgres(settings.data_dir.resolve()).url
+
+
+def command_up(settings: Settings, _args: argparse.Namespace) -> int:
+    from worker.stack import run_up
+
+    return run_up(settings)
+
+
+def command_api(settings: Settings, _args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from graphql_api.app import create_app
+
+    app = create_app(settings, resolve_database_url(settings))
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="warning")
+    return 0
+
+
+def command_worker(settings: Settings, _args: argparse.Namespace) -> int:
+    from worker.main import run_worker
+
+    asyncio.run(run_worker(settings, resolve_database_url(settings)))
+    return 0
+
+
+def command_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from models import migrate
+
+    url = resolve_database_url(settings)
+    if args.revision.startswith("-") or args.revision == "base":
+        migrate.downgrade(url, args.revision)
+    else:
+        migrate.upgrade(url, args.revision)
+    print(f"database at revision {migrate.current(url) or 'base'}")
+    return 0
+
+
+def command_chat(settings: Settings, args: argparse.Namespace) -> int:
+    from worker.chat import chat
+
+    api_url = args.api or settings.resolved_public_url()
+    return asyncio.run(chat(resolve_database_url(settings), api_url, args.bot, args.contact))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="botbuilder", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, help="data folder (default ./.botbuilder)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="run the whole platform on this machine")
+    up.add_argument("--api-port", type=int, help="API port (default 8000)")
+    up.add_argument("--temporal-port", type=int, help="embedded Temporal gRPC port (default 7233)")
+    up.add_argument("--temporal-ui-port", type=int, help="embedded Temporal UI port (default 8233)")
+    up.set_defaults(handler=command_up)
+
+    api = commands.add_parser("api", help="run only the API server")
+    api.add_argument("--api-port", type=int, help="API port (default 8000)")
+    api.set_defaults(handler=command_api)
+
+    commands.add_parser("worker", help="run only a worker").set_defaults(handler=command_worker)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("revision", nargs="?", default="head", help="target (default head)")
+    migrate.set_defaults(handler=command_migrate)
+
+    chat = commands.add_parser("chat", help="chat with a bot in the terminal (web channel)")
+    chat.add_argument("bot", help="bot name or id, e.g. `demo`")
+    chat.add_argument("--contact", help="contact id to chat as (default: a new one)")
+    chat.add_argument("--api", help="API base URL (default: the public URL setting)")
+    chat.set_defaults(handler=command_chat)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with command-line options taking precedence."""
+    overrides = {
+        name: value
+        for name in ("data_dir", "api_port", "temporal_port", "temporal_ui_port")
+        if (value := getattr(args, name, None)) is not None
+    }
+    return Settings(**overrides)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[Settings, argparse.Namespace], int] = args.handler
+    try:
+        sys.exit(handler(settings_from(args), args))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as err:
+        from worker.stack import StackError
+
+        if isinstance(err, StackError):
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Every workflow and activity the worker runs, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.conversation_store import ConversationStore
+from activities.http_request import http_request
+from activities.send_message import MessageSender
+from models.secret_box import SecretBox
+from models.settings import Settings
+from workflows.conversation import ConversationWorkflow
+from workflows.flow_run import FlowRunWorkflow
+
+
+def workflows() -> list[type]:
+    return [ConversationWorkflow, FlowRunWorkflow]
+
+
+def build_activities(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> list[Any]:
+    """Activity callables bound to the database and the secret key."""
+    store = ConversationStore(sessions)
+    sender = MessageSender(sessions, SecretBox(settings.resolved_secret_key()))
+    return [*store.activities(), sender.send_message, http_request]

@@ -1,0 +1,11 @@
+"""Names of the engine's activities, shared by the workflows (callers) and `activities` (owners)."""
+
+OPEN_CONVERSATION = "open_conversation"
+RECORD_INBOUND = "record_inbound_message"
+MATCH_FLOW = "match_flow"
+SET_CONVERSATION_STATUS = "set_conversation_status"
+BEGIN_FLOW_RUN = "begin_flow_run"
+RECORD_STEP = "record_flow_step"
+FINISH_FLOW_RUN = "finish_flow_run"
+SEND_MESSAGE = "send_message"
+HTTP_REQUEST = "http_request"

@@ -1,0 +1,242 @@
+"""`FlowRunWorkflow`: interprets one pinned flow version for one contact, node by node."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from models.engine import FlowRunInput, FlowRunState, RunFinished, SendRequest, StepRecord
+    from models.flow import FlowDefinition, FlowGraph
+    from models.messages import InboundMessage, OutboundMessage
+    from workflows import expressions
+    from workflows.activity_names import (
+        BEGIN_FLOW_RUN,
+        FINISH_FLOW_RUN,
+        HTTP_REQUEST,
+        RECORD_STEP,
+        SEND_MESSAGE,
+    )
+    from workflows.nodes import get_node_type
+    from workflows.nodes.base import HandOffRequest, HttpRequest, HttpResponse, NodeFailed
+    from workflows.search_attributes import BOT_ID, CHANNEL, CONTACT_ID, FLOW_ID, STATUS
+
+LOCAL_DB = {"start_to_close_timeout": timedelta(seconds=10),
+            "retry_policy": RetryPolicy(maximum_attempts=5)}  # fmt: skip
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30), maximum_attempts=8,
+)  # fmt: skip
+MAX_STEPS_PER_RUN = 10_000
+
+
+class RunAbandoned(Exception):
+    """The contact stopped answering for longer than the bot's inactivity time."""
+
+
+@workflow.defn(name="FlowRun")
+class FlowRunWorkflow:
+    """Runs a flow: each node's module decides what happens and which edge follows."""
+
+    def __init__(self) -> None:
+        self._replies: deque[InboundMessage] = deque()
+        self._release_mode: str | None = None
+        self._node_id: str | None = None
+        self._waiting = False
+        self._sends_in_step = 0
+        self.variables: dict[str, Any] = {}
+
+    @workflow.signal
+    def deliver(self, message: InboundMessage) -> None:
+        """A contact message for this run (sent by the conversation when the run awaits one)."""
+        self._replies.append(message)
+
+    @workflow.signal
+    def release(self, mode: str) -> None:
+        """An agent released the hand-off: `resume` the flow or `end` it."""
+        self._release_mode = mode
+
+    @property
+    def node_id(self) -> str:
+        """The node being run (part of the RunContext nodes see)."""
+        return self._node_id or ""
+
+    @workflow.query
+    def position(self) -> dict[str, Any]:
+        """The current node, whether it waits for the contact, and the variables."""
+        return {"node_id": self._node_id, "waiting": self._waiting, "variables": self.variables}
+
+    @workflow.run
+    async def run(self, params: FlowRunInput) -> RunFinished:
+        self.params = params
+        graph = FlowGraph(FlowDefinition.model_validate(params.flow.definition))
+        state = params.state or await self._begin(params, graph)
+        self.variables = state.variables
+        self._replies.extendleft(reversed(state.replies))
+        self.run_id = state.run_id
+        self.sequence = state.step_sequence
+        node_id = state.node_id
+        status = "completed"
+        error: str | None = None
+        try:
+            while node_id is not None:
+                if self.sequence >= MAX_STEPS_PER_RUN:
+                    raise NodeFailed(f"the run exceeded {MAX_STEPS_PER_RUN} steps")
+                if workflow.info().is_continue_as_new_suggested():
+                    self._continue_as_new(node_id)
+                node_id = await self._step(graph, node_id)
+        except RunAbandoned:
+            status = "abandoned"
+        except NodeFailed as err:
+            status, error = "failed", str(err)
+        await workflow.execute_local_activity(
+            FINISH_FLOW_RUN, args=[self.run_id, status, self.variables, error], **LOCAL_DB
+        )
+        finished = RunFinished(
+            run_workflow_id=workflow.info().workflow_id, status=status,
+            unconsumed=list(self._replies),
+        )  # fmt: skip
+        await self._tell_conversation("run_finished", finished)
+        return finished
+
+    async def _begin(self, params: FlowRunInput, graph: FlowGraph) -> FlowRunState:
+        definition_vars = FlowDefinition.model_validate(params.flow.definition).variables
+        variables: dict[str, Any] = dict(definition_vars)
+        if params.trigger_message is not None:
+            variables["last_reply"] = params.trigger_message.answer_text()
+        run_id = await workflow.execute_local_activity(
+            BEGIN_FLOW_RUN,
+            args=[params.conversation_id, params.flow.flow_id, params.flow.version_id,
+                  workflow.info().workflow_id, variables],
+            result_type=str, **LOCAL_DB,
+        )  # fmt: skip
+        return FlowRunState(
+            run_id=run_id, node_id=graph.start_node_id(), variables=variables, step_sequence=0
+        )
+
+    async def _step(self, graph: FlowGraph, node_id: str) -> str | None:
+        """Run one node, record it, and return the next node id (None ends the run)."""
+        node = graph.node(node_id)
+        node_type = get_node_type(node.type)
+        data = node_type.parse(node.data)
+        self._node_id = node_id
+        self.sequence += 1
+        self._sends_in_step = 0
+        started = workflow.now()
+        outcome: str | None
+        try:
+            outcome = await node_type.run(self, data)
+        except NodeFailed as err:
+            await self._record(node.id, node.type, "error", started, {"message": str(err)})
+            raise
+        await self._record(node.id, node.type, outcome or "end", started, None)
+        if outcome is None:
+            return None
+        return graph.next_node(node.id, outcome, self.evaluate)
+
+    async def _record(
+        self, node_id: str, node_type: str, outcome: str, started: Any, error: dict | None
+    ) -> None:
+        step = StepRecord(
+            run_id=self.run_id, sequence=self.sequence, node_id=node_id, node_type=node_type,
+            outcome=outcome, started_at=started.isoformat(),
+            ended_at=workflow.now().isoformat(), error=error,
+        )  # fmt: skip
+        await workflow.execute_local_activity(RECORD_STEP, step, **LOCAL_DB)
+
+    def _continue_as_new(self, node_id: str) -> None:
+        state = FlowRunState(
+            run_id=self.run_id, node_id=node_id, variables=self.variables,
+            step_sequence=self.sequence, replies=list(self._replies),
+        )  # fmt: skip
+        workflow.continue_as_new(self.params.model_copy(update={"state": state}))
+
+    async def _tell_conversation(self, signal: str, arg: Any) -> None:
+        handle = workflow.get_external_workflow_handle(self.params.conversation_workflow_id)
+        await handle.signal(signal, arg)
+
+    # --- RunContext: what node modules may do -------------------------------------------------
+
+    def scope(self) -> dict[str, Any]:
+        return {**self.variables, "contact": self.params.contact, "variables": self.variables}
+
+    def render(self, template: str) -> str:
+        return expressions.render(template, self.scope())
+
+    def evaluate(self, expression: str) -> Any:
+        return expressions.evaluate(expression, self.scope())
+
+    async def send(self, message: OutboundMessage) -> None:
+        request = SendRequest(
+            conversation_id=self.params.conversation_id, channel_id=self.params.channel_id,
+            channel_kind=self.params.channel_kind,
+            contact_external_id=self.params.contact["external_id"], message=message,
+            idempotency_key=f"{workflow.info().workflow_id}/{self.sequence}.{self._sends_in_step}",
+        )  # fmt: skip
+        self._sends_in_step += 1
+        try:
+            await workflow.execute_activity(
+                SEND_MESSAGE, request, start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(minutes=10), retry_policy=SEND_RETRY,
+            )  # fmt: skip
+        except ActivityError as err:
+            raise NodeFailed(f"the message could not be sent: {err.cause or err}") from err
+
+    async def wait_for_reply(self, timeout: timedelta | None) -> InboundMessage | None:
+        self._waiting = True
+        workflow.upsert_search_attributes([STATUS.value_set("waiting")])
+        if not self._replies:
+            await self._tell_conversation("run_awaiting", workflow.info().workflow_id)
+        limit = timeout or timedelta(seconds=self.params.inactivity_seconds)
+        try:
+            await workflow.wait_condition(lambda: bool(self._replies), timeout=limit)
+        except asyncio.TimeoutError:
+            if timeout is None:
+                raise RunAbandoned() from None
+            return None
+        finally:
+            self._waiting = False
+            workflow.upsert_search_attributes([STATUS.value_set("running")])
+        reply = self._replies.popleft()
+        self.variables["last_reply"] = reply.answer_text()
+        return reply
+
+    async def sleep(self, duration: timedelta) -> None:
+        await workflow.sleep(duration)
+
+    async def http_request(self, request: HttpRequest) -> HttpResponse:
+        try:
+            return await workflow.execute_activity(
+                HTTP_REQUEST, request, result_type=HttpResponse,
+                start_to_close_timeout=timedelta(seconds=request.timeout_seconds + 5),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                    maximum_attempts=max(1, request.retries + 1),
+                    non_retryable_error_types=["PermanentHttpError"],
+                ),
+            )  # fmt: skip
+        except ActivityError as err:
+            raise NodeFailed(f"HTTP {request.method} {request.url} failed: {err.cause}") from err
+
+    async def hand_off(self, request: HandOffRequest) -> str:
+        self._release_mode = None
+        workflow.upsert_search_attributes([STATUS.value_set("handed_off")])
+        await self._tell_conversation("run_handed_off", workflow.info().workflow_id)
+        await workflow.wait_condition(lambda: self._release_mode is not None)
+        workflow.upsert_search_attributes([STATUS.value_set("running")])
+        return self._release_mode or "end"
+
+
+def flow_run_search_attributes(params: FlowRunInput) -> list[Any]:
+    """Search attributes of a new flow run."""
+    return [
+        BOT_ID.value_set(params.bot_id), CONTACT_ID.value_set(params.contact_id),
+        CHANNEL.value_set(params.channel_kind), FLOW_ID.value_set(params.flow.flow_id),
+        STATUS.value_set("running"),
+    ]  # fmt: skip
