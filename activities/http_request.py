@@ -23,7 +23,9 @@ async def http_request(request: HttpRequest) -> HttpResponse:
                 content=request.body if request.json_body is None else None,
             )  # fmt: skip
         except httpx.HTTPError as err:
-            raise ApplicationError(f"{type(err).__name__}: {err}", type="HttpTransportError")
+            raise ApplicationError(
+                f"{type(err).__name__}: {err}", type="HttpTransportError"
+            ) from err
     if response.status_code == 429 or response.status_code >= 500:
         raise ApplicationError(f"HTTP {response.status_code}", type="RetryableHttpError")
     if response.status_code >= 400:

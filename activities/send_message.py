@@ -1,4 +1,4 @@
-"""The `send_message` activity: record an outbound message once, then send it through its channel."""
+"""The `send_message` activity: store an outbound message once, then send it via its channel."""
 
 from __future__ import annotations
 

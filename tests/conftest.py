@@ -11,14 +11,16 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 import models.conversation_tables  # noqa: F401  (registers every table on Base.metadata)
+from graphql_api.app import Platform, create_app
 from models import migrate
 from models.db import Base, make_engine, make_session_factory
-from graphql_api.app import Platform, create_app
 from models.settings import Settings
 from worker.embedded_postgres import start_embedded_postgres
 from worker.registry import build_activities, workflows
@@ -114,7 +116,8 @@ async def engine_worker(
 
 @pytest.fixture
 async def api(
-    test_settings: Settings, engine_worker: Worker, clean_db: None
+    test_settings: Settings, engine_worker: Worker, clean_db: None,
+    temporal_env: WorkflowEnvironment,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the real FastAPI app, with a worker running behind it."""
     app = create_app(test_settings, test_settings.database_url or "")
@@ -123,3 +126,13 @@ async def api(
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
     await app.state.platform.close()
+    await terminate_running_workflows(temporal_env.client)
+
+
+async def terminate_running_workflows(client: Client) -> None:
+    """End what a test left running, so it cannot write into the next test's database."""
+    async for execution in client.list_workflows("ExecutionStatus = 'Running'"):
+        try:
+            await client.get_workflow_handle(execution.id).terminate("test finished")
+        except RPCError:
+            pass

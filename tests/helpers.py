@@ -11,7 +11,13 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.db import make_session_factory
-from models.publishing import add_channel, create_bot, create_flow, create_organization, publish_flow
+from models.publishing import (
+    add_channel,
+    create_bot,
+    create_flow,
+    create_organization,
+    publish_flow,
+)
 
 T = TypeVar("T")
 

@@ -33,9 +33,7 @@ async def chat(database_url: str, api_url: str, bot_ref: str, contact_id: str | 
     base = f"{api_url.rstrip('/')}/channels/web/{channel.id}"
     print(f"Chatting as {contact!r}; type a message, Ctrl-D to quit.", flush=True)
     async with httpx.AsyncClient() as client:
-        replies = asyncio.create_task(
-            stream_replies(client, f"{base}/contacts/{contact}/stream")
-        )
+        replies = asyncio.create_task(stream_replies(client, f"{base}/contacts/{contact}/stream"))
         loop = asyncio.get_running_loop()
         try:
             while (line := await loop.run_in_executor(None, sys.stdin.readline)) != "":

@@ -5,7 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from models.db import make_engine, make_session_factory
-from models.publishing import add_channel, create_bot, create_flow, create_organization, publish_flow
+from models.publishing import (
+    add_channel,
+    create_bot,
+    create_flow,
+    create_organization,
+    publish_flow,
+)
 from models.tables import Bot, Channel, Organization
 from models.templates import default_templates
 
@@ -24,13 +30,22 @@ async def ensure_demo_bot(database_url: str) -> str:
             if existing is not None:
                 return existing.name
             organization = await create_organization(session, "Demo", DEMO_SLUG)
-            bot = await create_bot(session, organization.id, DEMO_BOT,
-                                   description="Customer service demo from the seed template")
+            bot = await create_bot(
+                session,
+                organization.id,
+                DEMO_BOT,
+                description="Customer service demo from the seed template",
+            )
             await add_channel(session, bot.id, "web", "Web chat")
             template = next(t for t in default_templates() if t.category == "customer-service")
             definition = template.definition.model_dump(mode="json", by_alias=True)
-            flow = await create_flow(session, bot.id, definition, name=template.name,
-                                     trigger={"type": "default", "keywords": [], "pattern": None})
+            flow = await create_flow(
+                session,
+                bot.id,
+                definition,
+                name=template.name,
+                trigger={"type": "default", "keywords": [], "pattern": None},
+            )
             await publish_flow(session, flow, "demo")
             bot.default_flow_id = flow.id
             return bot.name

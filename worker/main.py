@@ -10,8 +10,8 @@ from temporalio.worker import Worker
 from models.db import make_engine, make_session_factory
 from models.settings import Settings
 from worker.registry import build_activities, workflows
-from workflows.client import connect_temporal
 from worker.temporal_server import ensure_search_attributes
+from workflows.client import connect_temporal
 
 
 async def run_worker(settings: Settings, database_url: str) -> None:

@@ -19,9 +19,7 @@ def workflows() -> list[type]:
     return [ConversationWorkflow, FlowRunWorkflow]
 
 
-def build_activities(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> list[Any]:
+def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Any]:
     """Activity callables bound to the database and the secret key."""
     store = ConversationStore(sessions)
     sender = MessageSender(sessions, SecretBox(settings.resolved_secret_key()))

@@ -18,8 +18,8 @@ import httpx
 from temporalio.client import Client
 
 from models.settings import Settings
-from worker.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
 from worker.demo import ensure_demo_bot
+from worker.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
 from worker.temporal_server import start_dev_server
 
 READY_TIMEOUT_SECONDS = 90.0

