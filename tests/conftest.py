@@ -10,11 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import models.conversation_tables  # noqa: F401  (registers every table on Base.metadata)
@@ -60,8 +61,14 @@ async def clean_db(db_engine: AsyncEngine) -> AsyncIterator[None]:
     """Empties every table after the test, so the next one starts clean."""
     yield
     tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    async with db_engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    for attempt in range(5):  # a write still in flight from the test may deadlock with it
+        try:
+            async with db_engine.begin() as connection:
+                await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return
+        except DBAPIError:
+            if attempt == 4:
+                raise
 
 
 @pytest.fixture
@@ -116,7 +123,9 @@ async def engine_worker(
 
 @pytest.fixture
 async def api(
-    test_settings: Settings, engine_worker: Worker, clean_db: None,
+    test_settings: Settings,
+    engine_worker: Worker,
+    clean_db: None,
     temporal_env: WorkflowEnvironment,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the real FastAPI app, with a worker running behind it."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from fake_run_context import FakeRunContext
 from pydantic import ValidationError
 
 from models.messages import InboundMessage, OutboundMessage
 from models.templates import default_templates
+from tests.fake_run_context import FakeRunContext
 from workflows.nodes import REGISTRY, UnknownNodeType, get_node_type
 from workflows.nodes.answers import AnswerCheck, InvalidAnswer, check_answer
 from workflows.nodes.base import HttpRequest, HttpResponse, NodeFailed

@@ -209,4 +209,3 @@ class ConversationWorkflow:
         self.state.recent_message_ids = list(self._recent)
         self.state.events = list(self._events)
         workflow.continue_as_new(self.params.model_copy(update={"state": self.state}))
-
