@@ -33,7 +33,6 @@ class StackError(Exception):
 class Supervisor:
     """Starts the parts in order and stops them in reverse order."""
 
-    settings: Settings
     children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
     postgres: EmbeddedPostgres | None = None
     stopping: bool = False
@@ -128,7 +127,7 @@ def run_up(settings: Settings) -> int:
         check_port_free("127.0.0.1", settings.temporal_port, "--temporal-port")
         check_port_free("127.0.0.1", settings.temporal_ui_port, "--temporal-ui-port")
 
-    supervisor = Supervisor(settings)
+    supervisor = Supervisor()
 
     def request_stop(signum: int, _frame: object) -> None:
         supervisor.stopping = True

@@ -105,8 +105,7 @@ class FlowRunWorkflow:
         return finished
 
     async def _begin(self, params: FlowRunInput, graph: FlowGraph) -> FlowRunState:
-        definition_vars = FlowDefinition.model_validate(params.flow.definition).variables
-        variables: dict[str, Any] = dict(definition_vars)
+        variables: dict[str, Any] = dict(graph.definition.variables)
         if params.trigger_message is not None:
             variables["last_reply"] = params.trigger_message.answer_text()
         run_id = await workflow.execute_local_activity(

@@ -94,30 +94,6 @@ class RunContext(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class NodeType:
-    """A node type: its `data` model, outgoing handles, whether it waits, and how it runs."""
-
-    type: str
-    data_model: type[BaseModel]
-    handles: Callable[[Any], list[str]]  # every handle the node can leave by
-    required_handles: Callable[[Any], list[str]]  # handles that must be wired (see validation)
-    waits: Callable[[Any], bool]  # does running it always wait (reply, timer or hand-off)?
-    run: Callable[[RunContext, Any], Awaitable[str | None]]  # the handle to follow; None ends
-
-    def parse(self, data: dict[str, Any]) -> Any:
-        """The node's `data` as this type's model (raises pydantic's `ValidationError`)."""
-        return self.data_model.model_validate(data)
-
-
-class NodeData(BaseModel):
-    """Base of every node's `data`: snake_case fields with camelCase aliases, extras kept."""
-
-    model_config = ConfigDict(
-        extra="allow", alias_generator=to_camel, validate_by_name=True, validate_by_alias=True
-    )
-
-
 def only_default(_: Any) -> list[str]:
     return [DEFAULT]
 
@@ -132,6 +108,33 @@ def never(_: Any) -> bool:
 
 def always(_: Any) -> bool:
     return True
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """A node type: its `data` model, how it runs, its outgoing handles, whether it waits.
+
+    The defaults describe a node that goes straight on along its default edge without waiting.
+    """
+
+    type: str
+    data_model: type[BaseModel]
+    run: Callable[[RunContext, Any], Awaitable[str | None]]  # the handle to follow; None ends
+    handles: Callable[[Any], list[str]] = only_default  # every handle the node can leave by
+    required_handles: Callable[[Any], list[str]] = no_handles  # must be wired (see validation)
+    waits: Callable[[Any], bool] = never  # does running it always wait (reply, timer, hand-off)?
+
+    def parse(self, data: dict[str, Any]) -> Any:
+        """The node's `data` as this type's model (raises pydantic's `ValidationError`)."""
+        return self.data_model.model_validate(data)
+
+
+class NodeData(BaseModel):
+    """Base of every node's `data`: snake_case fields with camelCase aliases, extras kept."""
+
+    model_config = ConfigDict(
+        extra="allow", alias_generator=to_camel, validate_by_name=True, validate_by_alias=True
+    )
 
 
 def expression_checked(check: Callable[[str], object]) -> Callable[[str], str]:

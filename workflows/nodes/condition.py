@@ -6,7 +6,7 @@ Without a `condition` it leaves by `default`, so its edges' own `condition`s pic
 from __future__ import annotations
 
 from workflows.expressions import is_truthy
-from workflows.nodes.base import DEFAULT, Expression, NodeData, NodeType, RunContext, never
+from workflows.nodes.base import DEFAULT, Expression, NodeData, NodeType, RunContext
 
 TRUE = "true"
 FALSE = "false"
@@ -31,6 +31,5 @@ CONDITION = NodeType(
     data_model=ConditionData,
     handles=lambda data: [*_branches(data), DEFAULT],
     required_handles=_branches,
-    waits=never,
     run=run,
 )

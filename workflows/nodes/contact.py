@@ -11,9 +11,6 @@ from workflows.nodes.base import (
     NodeType,
     RunContext,
     Template,
-    never,
-    no_handles,
-    only_default,
     render_optional,
 )
 
@@ -37,8 +34,5 @@ async def run(ctx: RunContext, data: ContactData) -> str:
 CONTACT = NodeType(
     type="contact",
     data_model=ContactData,
-    handles=only_default,
-    required_handles=no_handles,
-    waits=never,
     run=run,
 )

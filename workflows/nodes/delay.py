@@ -17,8 +17,6 @@ from workflows.nodes.base import (
     NodeType,
     RunContext,
     always,
-    no_handles,
-    only_default,
 )
 
 MAX_DELAY = timedelta(days=366)
@@ -55,8 +53,6 @@ async def run(ctx: RunContext, data: DelayData) -> str:
 DELAY = NodeType(
     type="delay",
     data_model=DelayData,
-    handles=only_default,
-    required_handles=no_handles,
     waits=always,
     run=run,
 )

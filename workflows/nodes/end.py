@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from models.messages import OutboundMessage
-from workflows.nodes.base import NodeData, NodeType, RunContext, Template, never, no_handles
+from workflows.nodes.base import NodeData, NodeType, RunContext, Template, no_handles
 
 
 class EndData(NodeData):
@@ -19,7 +19,5 @@ END = NodeType(
     type="end",
     data_model=EndData,
     handles=no_handles,
-    required_handles=no_handles,
-    waits=never,
     run=run,
 )

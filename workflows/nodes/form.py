@@ -25,7 +25,6 @@ from workflows.nodes.base import (
     Template,
     VariableName,
     always,
-    no_handles,
 )
 from workflows.nodes.prompting import PromptSettings, ask, store_answer
 
@@ -102,7 +101,6 @@ FORM = NodeType(
     type="form",
     data_model=FormData,
     handles=lambda _: [DEFAULT, TIMEOUT, INVALID],
-    required_handles=no_handles,
     waits=always,
     run=run,
 )

@@ -11,9 +11,6 @@ from workflows.nodes.base import (
     NodeType,
     RunContext,
     Template,
-    never,
-    no_handles,
-    only_default,
     render_optional,
 )
 
@@ -39,8 +36,5 @@ async def run(ctx: RunContext, data: LocationData) -> str:
 LOCATION = NodeType(
     type="location",
     data_model=LocationData,
-    handles=only_default,
-    required_handles=no_handles,
-    waits=never,
     run=run,
 )

@@ -11,9 +11,6 @@ from workflows.nodes.base import (
     NodeType,
     RunContext,
     Template,
-    never,
-    no_handles,
-    only_default,
 )
 
 
@@ -29,8 +26,5 @@ async def run(ctx: RunContext, data: MessageData) -> str:
 MESSAGE = NodeType(
     type="message",
     data_model=MessageData,
-    handles=only_default,
-    required_handles=no_handles,
-    waits=never,
     run=run,
 )

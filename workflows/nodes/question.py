@@ -19,7 +19,6 @@ from workflows.nodes.base import (
     RunContext,
     Template,
     always,
-    no_handles,
 )
 from workflows.nodes.prompting import PromptSettings, ask, store_answer
 
@@ -54,7 +53,6 @@ QUESTION = NodeType(
     type="question",
     data_model=QuestionData,
     handles=lambda _: [DEFAULT, TIMEOUT, INVALID],
-    required_handles=no_handles,
     waits=always,
     run=run,
 )

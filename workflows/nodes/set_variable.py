@@ -18,9 +18,6 @@ from workflows.nodes.base import (
     RunContext,
     Template,
     VariableName,
-    never,
-    no_handles,
-    only_default,
 )
 
 
@@ -50,8 +47,5 @@ async def run(ctx: RunContext, data: SetVariableData) -> str:
 SET_VARIABLE = NodeType(
     type="setVariable",
     data_model=SetVariableData,
-    handles=only_default,
-    required_handles=no_handles,
-    waits=never,
     run=run,
 )

@@ -7,9 +7,6 @@ from workflows.nodes.base import (
     NodeData,
     NodeType,
     RunContext,
-    never,
-    no_handles,
-    only_default,
 )
 
 
@@ -24,8 +21,5 @@ async def run(ctx: RunContext, data: StartData) -> str:
 START = NodeType(
     type="start",
     data_model=StartData,
-    handles=only_default,
-    required_handles=no_handles,
-    waits=never,
     run=run,
 )

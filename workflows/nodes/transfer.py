@@ -18,8 +18,6 @@ from workflows.nodes.base import (
     RunContext,
     Template,
     always,
-    no_handles,
-    only_default,
     render_optional,
 )
 
@@ -47,8 +45,6 @@ async def run(ctx: RunContext, data: TransferData) -> str | None:
 TRANSFER = NodeType(
     type="transfer",
     data_model=TransferData,
-    handles=only_default,
-    required_handles=no_handles,
     waits=always,
     run=run,
 )
