@@ -9,6 +9,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.tables import Bot, Channel, Flow, FlowVersion, Organization
+from workflows.validation import ValidationProblem, validate_flow
+
+
+class InvalidFlow(ValueError):
+    """A flow that cannot be published; `problems` lists every reason with its node or edge."""
+
+    def __init__(self, problems: list[ValidationProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problem.message for problem in problems))
 
 
 async def create_organization(session: AsyncSession, name: str, slug: str) -> Organization:
@@ -71,7 +80,13 @@ def flow_trigger(definition: dict[str, Any]) -> dict[str, Any]:
 async def publish_flow(
     session: AsyncSession, flow: Flow, message: str = "", created_by: uuid.UUID | None = None
 ) -> FlowVersion:
-    """Freeze the draft as the next immutable version and make it the one new runs use."""
+    """Freeze the draft as the next immutable version and make it the one new runs use.
+
+    Raises `InvalidFlow` (and writes nothing) when the draft does not validate.
+    """
+    problems = validate_flow(flow.definition)
+    if problems:
+        raise InvalidFlow(problems)
     latest = await session.scalar(
         select(func.max(FlowVersion.version)).where(FlowVersion.flow_id == flow.id)
     )
