@@ -19,10 +19,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import models.conversation_tables  # noqa: F401  (registers every table on Base.metadata)
-from graphql_api.app import Platform, create_app
 from models import migrate
 from models.db import Base, make_engine, make_session_factory
 from models.settings import Settings
+from tests.helpers import api_client
 from worker.embedded_postgres import start_embedded_postgres
 from worker.registry import build_activities, workflows
 from worker.temporal_server import temporal_cli_path
@@ -129,12 +129,8 @@ async def api(
     temporal_env: WorkflowEnvironment,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the real FastAPI app, with a worker running behind it."""
-    app = create_app(test_settings, test_settings.database_url or "")
-    app.state.platform = Platform(test_settings, test_settings.database_url or "")
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with api_client(test_settings) as client:
         yield client
-    await app.state.platform.close()
     await terminate_running_workflows(temporal_env.client)
 
 

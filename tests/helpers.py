@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from graphql_api.app import Platform, create_app
 from models.db import make_session_factory
 from models.publishing import (
     add_channel,
@@ -18,6 +20,7 @@ from models.publishing import (
     create_organization,
     publish_flow,
 )
+from models.settings import Settings
 
 T = TypeVar("T")
 
@@ -90,3 +93,16 @@ class WebChat:
             return replies if len(replies) >= count else None
 
         return await wait_for(enough, timeout=timeout, what=f"{count} bot replies")
+
+
+@asynccontextmanager
+async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on a real FastAPI app built from `settings` (in-process, no sockets)."""
+    app = create_app(settings, settings.database_url or "")
+    app.state.platform = Platform(settings, settings.database_url or "")
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+    finally:
+        await app.state.platform.close()
