@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -22,7 +24,7 @@ import models.conversation_tables  # noqa: F401  (registers every table on Base.
 from models import migrate
 from models.db import Base, make_engine, make_session_factory
 from models.settings import Settings
-from tests.helpers import api_client
+from tests.helpers import HISTORIES, api_client, save_histories
 from worker.embedded_postgres import start_embedded_postgres
 from worker.registry import build_activities, workflows
 from worker.temporal_server import temporal_cli_path
@@ -123,14 +125,24 @@ async def engine_worker(
 
 @pytest.fixture
 async def api(
+    request: pytest.FixtureRequest,
     test_settings: Settings,
     engine_worker: Worker,
     clean_db: None,
     temporal_env: WorkflowEnvironment,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the real FastAPI app, with a worker running behind it."""
+    """An HTTP client on the real FastAPI app, with a worker running behind it.
+
+    With BOTBUILDER_RECORD_HISTORIES set, tests marked `record_history` save the histories of
+    the workflows they started under `tests/histories/<test name>/` for the replay test.
+    """
+    started = datetime.now(UTC)
     async with api_client(test_settings) as client:
         yield client
+    if os.environ.get("BOTBUILDER_RECORD_HISTORIES") and request.node.get_closest_marker(
+        "record_history"
+    ):
+        await save_histories(temporal_env.client, started, HISTORIES / request.node.name)
     await terminate_running_workflows(temporal_env.client)
 
 

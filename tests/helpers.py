@@ -6,10 +6,13 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
 
 from graphql_api.app import Platform, create_app
 from models.db import make_session_factory
@@ -106,3 +109,15 @@ async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield client
     finally:
         await app.state.platform.close()
+
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def save_histories(client: Client, since: datetime, folder: Path) -> None:
+    """Write the history of every workflow started after `since` as `<folder>/<id>.json`."""
+    folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  (a test-only recording tool)
+    query = f"StartTime >= '{since.isoformat()}'"
+    async for execution in client.list_workflows(query):
+        history = await client.get_workflow_handle(execution.id).fetch_history()
+        (folder / f"{execution.id.replace('/', '_')}.json").write_text(history.to_json())

@@ -53,6 +53,7 @@ def order_api() -> Iterator[str]:
     server.shutdown()
 
 
+@pytest.mark.record_history
 async def test_question_condition_and_variables(api: httpx.AsyncClient, db_engine: AsyncEngine):
     definition = {
         "name": "greeter",
@@ -90,6 +91,7 @@ async def test_question_condition_and_variables(api: httpx.AsyncClient, db_engin
     assert steps.count("ask") == 2 and "yes" in steps and "no" in steps
 
 
+@pytest.mark.record_history
 async def test_duplicate_delivery_and_burst_are_ordered(
     api: httpx.AsyncClient, db_engine: AsyncEngine
 ):
@@ -114,6 +116,7 @@ async def test_duplicate_delivery_and_burst_are_ordered(
     assert replies.count("q0?") == 1
 
 
+@pytest.mark.record_history
 async def test_every_node_type_runs(
     api: httpx.AsyncClient, db_engine: AsyncEngine, order_api: str,
     temporal_env: WorkflowEnvironment,
