@@ -1,4 +1,4 @@
-"""The `botbuilder` command line: up, api, worker, migrate, chat."""
+"""The `botbuilder` command line: up, api, worker, migrate, chat, bench."""
 
 from __future__ import annotations
 
@@ -62,6 +62,13 @@ def command_chat(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(chat(resolve_database_url(settings), api_url, args.bot, args.contact))
 
 
+def command_bench(_settings: Settings, args: argparse.Namespace) -> int:
+    from worker.bench import BenchOptions, bench
+
+    return bench(BenchOptions(contacts=args.contacts, messages=args.messages, rate=args.rate,
+                              waiting=args.waiting, keep=args.keep))  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="botbuilder", description=__doc__)
     parser.add_argument("--data-dir", type=Path, help="data folder (default ./.botbuilder)")
@@ -88,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--contact", help="contact id to chat as (default: a new one)")
     chat.add_argument("--api", help="API base URL (default: the public URL setting)")
     chat.set_defaults(handler=command_chat)
+
+    bench = commands.add_parser("bench", help="measure throughput, latency and memory locally")
+    bench.add_argument("--contacts", type=int, default=100, help="chatting contacts (100)")
+    bench.add_argument("--messages", type=int, default=10, help="messages per contact (10)")
+    bench.add_argument("--rate", type=float, default=100.0, help="messages per second (100)")
+    bench.add_argument("--waiting", type=int, default=10_000,
+                       help="conversations left waiting for the memory figure (10000)")  # fmt: skip
+    bench.add_argument("--keep", action="store_true", help="keep the data folder and logs")
+    bench.set_defaults(handler=command_bench)
     return parser
 
 

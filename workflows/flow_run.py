@@ -197,13 +197,18 @@ class FlowRunWorkflow:
         except TimeoutError:
             if timeout is None:
                 raise RunAbandoned() from None
+            self._running_again()
             return None
-        finally:
-            self._waiting = False
-            workflow.upsert_search_attributes([STATUS.value_set("running")])
+        self._running_again()
         reply = self._replies.popleft()
         self.variables["last_reply"] = reply.answer_text()
         return reply
+
+    def _running_again(self) -> None:
+        """Back from a wait. Not in a `finally`: that would also run when the worker evicts
+        the workflow from its cache, outside the workflow's event loop."""
+        self._waiting = False
+        workflow.upsert_search_attributes([STATUS.value_set("running")])
 
     async def sleep(self, duration: timedelta) -> None:
         await workflow.sleep(duration)

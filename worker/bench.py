@@ -1,0 +1,345 @@
+"""`botbuilder bench`: load the whole platform through the web channel and print what it did.
+
+It starts its own `botbuilder up` on free ports in a temporary folder, creates a bot whose flow
+asks, counts and branches on every turn, then:
+
+1. Chat: `--contacts` contacts each send `--messages` messages, spread evenly so the platform
+   receives `--rate` messages per second in total. Every message is answered by exactly one
+   bot message, so the n-th reply of a contact answers its n-th message; reply latency is the
+   time from the moment the message was posted to the moment its reply was sent.
+2. Waiting: `--waiting` further contacts each start a conversation and leave it waiting at a
+   question, then the worker's and the database's memory are measured.
+
+Memory is the proportional set size (PSS) of the processes, so shared pages are not counted
+twice; the database figure is the sum over all PostgreSQL processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+from sqlalchemy import func, select
+
+from models.conversation_tables import Contact, Conversation, Message
+from models.db import make_engine, make_session_factory
+from models.publishing import (
+    add_channel,
+    create_bot,
+    create_flow,
+    create_organization,
+    publish_flow,
+)
+
+READY_TIMEOUT_SECONDS = 180.0
+REPLY_TIMEOUT_SECONDS = 300.0
+MB = 1024 * 1024
+
+
+@dataclass
+class BenchOptions:
+    contacts: int = 100
+    messages: int = 10
+    rate: float = 100.0
+    waiting: int = 10_000
+    keep: bool = False
+
+
+def bench_flow() -> dict[str, object]:
+    """Ask, remember the answer, branch on it, ask again: three nodes and one reply per message."""
+
+    def node(node_id: str, node_type: str, **data: object) -> dict[str, object]:
+        return {"id": node_id, "type": node_type, "position": {"x": 0, "y": 0}, "data": data}
+
+    return {
+        "name": "bench",
+        "nodes": [
+            node("start", "start"),
+            node("ask", "question", content="You said {{last}}. What next?", variable="said"),
+            node("remember", "setVariable", variable="last", value="{{said}}"),
+            node("done", "condition", condition='said == "stop"'),
+            node("bye", "end", content="Bye."),
+        ],
+        "edges": [
+            {"id": "e0", "source": "start", "target": "ask"},
+            {"id": "e1", "source": "ask", "target": "remember"},
+            {"id": "e2", "source": "remember", "target": "done"},
+            {"id": "e3", "source": "done", "target": "bye", "sourceHandle": "true"},
+            {"id": "e4", "source": "done", "target": "ask", "sourceHandle": "false"},
+        ],
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LocalStack:
+    """`botbuilder up` in a child process on free ports and a data folder of its own."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.api_port = free_port()
+        self.log = data_dir / "up.log"
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "worker.cli", "--data-dir", str(data_dir), "up",
+             "--api-port", str(self.api_port), "--temporal-port", str(free_port()),
+             "--temporal-ui-port", str(free_port())],
+            stdout=self.log.open("w"), stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+        self.api_url = f"http://127.0.0.1:{self.api_port}"
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while "BotBuilder is up." not in self.log.read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"botbuilder up did not start:\n{self.log.read_text()}")
+            time.sleep(0.2)
+
+    def worker_process(self) -> psutil.Process:
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            if child.cmdline()[-2:] == ["worker.cli", "worker"]:
+                return child
+        raise RuntimeError("the worker process is not running")
+
+    def postgres_processes(self) -> list[psutil.Process]:
+        pid_file = self.data_dir / "postgres" / "postmaster.pid"
+        postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+        return [postmaster, *postmaster.children(recursive=True)]
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=60)
+
+
+def pss(processes: list[psutil.Process]) -> float:
+    """Proportional set size of the processes, in MB (processes that exit count as 0)."""
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_full_info().pss
+        except psutil.Error:
+            continue
+    return total / MB
+
+
+class PeakSampler:
+    """Samples a process's memory twice a second in a thread and keeps the peak."""
+
+    def __init__(self, process: psutil.Process) -> None:
+        self.process, self.peak = process, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.peak = max(self.peak, pss([self.process]))
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class ChatLoad:
+    """What the chat phase posted: per contact, the wall-clock time of each message."""
+
+    posted: dict[str, list[float]] = field(default_factory=dict)
+    ingress: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+async def post_message(
+    http: httpx.AsyncClient, channel_id: str, contact: str, text: str, load: ChatLoad
+) -> None:
+    started = time.time()
+    response = await http.post(
+        f"/channels/web/{channel_id}/messages", json={"contact_id": contact, "text": text}
+    )
+    if response.status_code != 202:
+        load.errors += 1
+        return
+    load.ingress.append(time.time() - started)
+    load.posted.setdefault(contact, []).append(started)
+
+
+async def run_chat_phase(
+    http: httpx.AsyncClient, channel_id: str, options: BenchOptions
+) -> tuple[ChatLoad, float]:
+    """Posts every message at its scheduled moment; returns the load and the time it took."""
+    load = ChatLoad()
+    contacts = [f"chat-{n}" for n in range(options.contacts)]
+    interval = 1.0 / options.rate
+    begin = time.monotonic()
+    tasks = []
+    for turn in range(options.messages):
+        for index, contact in enumerate(contacts):
+            due = begin + (turn * len(contacts) + index) * interval
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            text = "hi" if turn == 0 else f"message {turn}"
+            tasks.append(asyncio.create_task(post_message(http, channel_id, contact, text, load)))
+    await asyncio.gather(*tasks)
+    return load, time.monotonic() - begin
+
+
+async def replies_by_contact(database_url: str, prefix: str) -> dict[str, list[float]]:
+    """Sent times (epoch seconds) of the bot's messages, by contact, oldest first."""
+    engine = make_engine(database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            rows = await session.execute(
+                select(Contact.external_id, func.extract("epoch", Message.status_updated_at))
+                .join(Conversation, Conversation.contact_id == Contact.id)
+                .join(Message, Message.conversation_id == Conversation.id)
+                .where(Message.direction == "outbound", Message.status == "sent",
+                       Contact.external_id.like(f"{prefix}%"))
+                .order_by(Message.status_updated_at)
+            )  # fmt: skip
+            sent: dict[str, list[float]] = {}
+            for contact, at in rows:
+                sent.setdefault(contact, []).append(float(at))
+            return sent
+    finally:
+        await engine.dispose()
+
+
+async def wait_for_replies(database_url: str, prefix: str, expected: int) -> float:
+    """Seconds until `expected` replies to contacts named `prefix...` have been sent."""
+    engine = make_engine(database_url)
+    begin = time.monotonic()
+    try:
+        while time.monotonic() - begin < REPLY_TIMEOUT_SECONDS:
+            async with engine.connect() as connection:
+                count = await connection.scalar(
+                    select(func.count()).select_from(Message)
+                    .join(Conversation, Conversation.id == Message.conversation_id)
+                    .join(Contact, Contact.id == Conversation.contact_id)
+                    .where(Message.direction == "outbound", Message.status == "sent",
+                           Contact.external_id.like(f"{prefix}%"))
+                )  # fmt: skip
+            if (count or 0) >= expected:
+                return time.monotonic() - begin
+            await asyncio.sleep(0.25)
+        raise RuntimeError(f"only {count} of {expected} replies after {REPLY_TIMEOUT_SECONDS} s")
+    finally:
+        await engine.dispose()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def create_bench_bot(database_url: str) -> str:
+    """An organization, a bot with a web channel and the bench flow as default; the channel id."""
+    engine = make_engine(database_url)
+    try:
+        async with make_session_factory(engine).begin() as session:
+            organization = await create_organization(
+                session, "Bench", f"bench-{uuid.uuid4().hex[:8]}"
+            )
+            bot = await create_bot(session, organization.id, "bench")
+            channel = await add_channel(session, bot.id, "web", "Web")
+            default = {"type": "default", "keywords": [], "pattern": None}
+            flow = await create_flow(session, bot.id, bench_flow(), name="bench", trigger=default)
+            await publish_flow(session, flow, "bench")
+            bot.default_flow_id = flow.id
+            return str(channel.id)
+    finally:
+        await engine.dispose()
+
+
+async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions) -> list[str]:
+    """Both phases against a running stack; the report's lines."""
+    channel_id = await create_bench_bot(database_url)
+    worker = stack.worker_process()
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    lines = [
+        f"botbuilder bench: {options.contacts} contacts × {options.messages} messages "
+        f"at {options.rate:g} msg/s, then {options.waiting} waiting conversations"
+    ]
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=60, limits=limits) as http:
+        with PeakSampler(worker) as peak:
+            load, posting = await run_chat_phase(http, channel_id, options)
+            expected = sum(len(times) for times in load.posted.values())
+            drained = await wait_for_replies(database_url, "chat-", expected)
+        sent = await replies_by_contact(database_url, "chat-")
+        latencies = [
+            reply - posted
+            for contact, times in load.posted.items()
+            for posted, reply in zip(times, sent.get(contact, []), strict=False)
+        ]
+        total = posting + drained
+        lines += [
+            f"  chat      {expected} messages posted in {posting:.1f} s "
+            f"({expected / posting:.1f} msg/s offered), {load.errors} refused",
+            f"            all {len(latencies)} replies sent after {total:.1f} s "
+            f"({len(latencies) / total:.1f} msg/s handled)",
+            f"  latency   reply p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
+            f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, "
+            f"max {max(latencies) * 1000:.0f} ms",
+            f"            ingress (POST to 202) p50 {percentile(load.ingress, 0.5) * 1000:.0f} ms, "
+            f"p99 {percentile(load.ingress, 0.99) * 1000:.0f} ms",
+            f"  memory    worker peak {peak.peak:.0f} MB during the chat phase",
+        ]
+        if options.waiting:
+            begin = time.monotonic()
+            semaphore = asyncio.Semaphore(32)
+            waiting_load = ChatLoad()
+
+            async def start_one(n: int) -> None:
+                async with semaphore:
+                    await post_message(http, channel_id, f"wait-{n}", "hi", waiting_load)
+
+            with PeakSampler(worker) as waiting_peak:
+                await asyncio.gather(*(start_one(n) for n in range(options.waiting)))
+                await wait_for_replies(database_url, "wait-", options.waiting)
+            elapsed = time.monotonic() - begin
+            lines += [
+                f"  waiting   {options.waiting} conversations started and waiting at a question "
+                f"after {elapsed:.1f} s ({options.waiting / elapsed:.1f} starts/s), "
+                f"{waiting_load.errors} refused",
+                f"  memory    worker {pss([worker]):.0f} MB now, peak {waiting_peak.peak:.0f} MB; "
+                f"database {pss(stack.postgres_processes()):.0f} MB",
+            ]
+    return lines
+
+
+def bench(options: BenchOptions) -> int:
+    """Run the benchmark on a fresh local stack and print the report."""
+    data_dir = Path(tempfile.mkdtemp(prefix="bb-bench-"))
+    print(f"Starting a local stack in {data_dir} ...", flush=True)
+    stack = LocalStack(data_dir)
+    try:
+        stack.wait_ready()
+        from worker.embedded_postgres import start_embedded_postgres
+
+        database_url = start_embedded_postgres(data_dir).url  # attaches to up's server
+        print("Running ...", flush=True)
+        print("\n".join(asyncio.run(run_bench(stack, database_url, options))), flush=True)
+        return 0
+    finally:
+        stack.stop()
+        if options.keep:
+            print(f"Kept {data_dir} (logs in {data_dir / 'logs'})")
+        else:
+            subprocess.run(["rm", "-rf", str(data_dir)], check=False)
