@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import openai
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -50,12 +51,12 @@ class AiCompleter:
     async def ai_completion(self, request: AiRequest) -> AiResponse:
         """The model's answer with its model name and token usage."""
         model = request.model or self.settings.openai_default_model
-        messages = [{"role": "user", "content": request.prompt}]
+        messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": request.prompt}]
         if request.system_prompt:
             messages.insert(0, {"role": "system", "content": request.system_prompt})
         try:
             completion = await self.client().chat.completions.create(
-                model=model, messages=messages,  # type: ignore[arg-type]
+                model=model, messages=messages,
                 max_tokens=request.max_tokens, temperature=request.temperature,
                 timeout=request.timeout_seconds,
             )  # fmt: skip

@@ -3,7 +3,8 @@
 It checks the bearer key (401 `invalid_api_key` otherwise) and the request's `model` and
 `messages` (400 otherwise), and answers `[<model>] <last user message>` with token usage
 counted in words. Tests script failures per model: `fake.fail_next("m", "rate_limit")` makes
-the next request for model `m` answer OpenAI's 429, the one after succeeds.
+the next request for model `m` answer OpenAI's 429, the one after succeeds; `"filtered"` is
+an answer without text (finish reason `content_filter`).
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ class FakeOpenAI:
             self.requests.append(body)
             failures = self._failures[body["model"]]
             failure = failures.popleft() if failures else None
+        if failure == "filtered":
+            return 200, _completion(body["model"], messages, filtered=True)
         if failure:
             return _error(failure)
         return 200, _completion(body["model"], messages)
@@ -94,11 +97,14 @@ def _error_body(kind: str, code: str | None, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
-def _completion(model: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+def _completion(
+    model: str, messages: list[dict[str, Any]], filtered: bool = False
+) -> dict[str, Any]:
+    """A successful answer; `filtered`: no text, stopped by the content filter."""
     question = next(m["content"] for m in reversed(messages) if m.get("role") == "user")
-    content = f"[{model}] {question}"
+    content = None if filtered else f"[{model}] {question}"
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
-    completion_tokens = len(content.split())
+    completion_tokens = len(content.split()) if content else 0
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
@@ -108,7 +114,7 @@ def _completion(model: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
             "index": 0,
             "message": {"role": "assistant", "content": content, "refusal": None},
             "logprobs": None,
-            "finish_reason": "stop",
+            "finish_reason": "content_filter" if filtered else "stop",
         }],
         "usage": {
             "prompt_tokens": prompt_tokens,

@@ -74,6 +74,15 @@ async def test_refusals_fail_for_good(fake_openai: FakeOpenAI, error: str) -> No
     assert raised.non_retryable and raised.type == "PermanentAiError"
 
 
+async def test_an_answer_without_text_fails_for_good(fake_openai: FakeOpenAI) -> None:
+    fake_openai.fail_next("act-filtered", "filtered")
+    raised = await failure(completer(fake_openai), AiRequest(model="act-filtered", prompt="hola"))
+    assert raised.non_retryable
+    assert (
+        raised.message == "the model act-filtered answered no text (finish reason: content_filter)"
+    )
+
+
 async def test_a_wrong_key_is_refused_by_the_service(fake_openai: FakeOpenAI) -> None:
     wrong = completer(fake_openai, openai_api_key="sk-wrong")
     raised = await failure(wrong, AiRequest(model="act-wrong-key", prompt="hola"))
