@@ -53,6 +53,19 @@ class Settings(BaseSettings):
         default="development",
         description="`development` enables GraphiQL and introspection; `production` disables them.",
     )
+    openai_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "BOTBUILDER_OPENAI_API_KEY"),
+        description="API key of the `ai` node's model provider; unset: `ai` nodes fail.",
+    )
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1",
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "BOTBUILDER_OPENAI_BASE_URL"),
+        description="OpenAI API base URL, or that of any compatible server.",
+    )
+    openai_default_model: str = Field(
+        default="gpt-4o-mini", description="Model of the `ai` nodes that name none."
+    )
 
     @property
     def embedded_database(self) -> bool:

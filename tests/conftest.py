@@ -24,6 +24,7 @@ import models.conversation_tables  # noqa: F401  (registers every table on Base.
 from models import migrate
 from models.db import Base, make_engine, make_session_factory
 from models.settings import Settings
+from tests.fake_openai import FakeOpenAI
 from tests.helpers import HISTORIES, api_client, save_histories
 from worker.embedded_postgres import start_embedded_postgres
 from worker.registry import build_activities, workflows
@@ -98,13 +99,25 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
-def test_settings(migrated_url: str, temporal_env: WorkflowEnvironment) -> Settings:
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """The fake OpenAI API the worker's `ai` nodes talk to."""
+    fake = FakeOpenAI().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def test_settings(
+    migrated_url: str, temporal_env: WorkflowEnvironment, fake_openai: FakeOpenAI
+) -> Settings:
     return Settings(
         database_url=migrated_url,
         temporal_address=temporal_env.client.service_client.config.target_host,
         task_queue=TASK_QUEUE,
         secret_key="test-secret-key",
         data_dir=Path(tempfile.mkdtemp(prefix="bb-data-")),
+        openai_api_key=fake_openai.api_key,
+        openai_base_url=fake_openai.url,
     )
 
 

@@ -1,4 +1,4 @@
-"""An in-memory `RunContext` for unit tests: scripted replies and HTTP answers, recorded effects.
+"""An in-memory `RunContext` for unit tests: scripted replies, HTTP/AI answers, recorded effects.
 
 `FakeRunContext.run_flow` also interprets a whole flow graph with it, the way the real
 flow-run workflow does, so templates can be exercised end to end without Temporal.
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from models.ai import AiRequest, AiResponse
 from models.flow import FlowDefinition, FlowGraph
 from models.messages import InboundMessage, OutboundMessage
 from workflows.expressions import evaluate, render
@@ -20,6 +21,7 @@ from workflows.nodes.base import HandOffRequest, HttpRequest, HttpResponse, Node
 
 Reply = str | InboundMessage | None  # None: the wait times out
 HttpAnswer = HttpResponse | NodeFailed
+AiAnswer = AiResponse | NodeFailed
 
 
 @dataclass
@@ -28,6 +30,7 @@ class FakeRunContext:
 
     replies: Iterable[Reply] = ()
     http: Callable[[HttpRequest], HttpAnswer] | None = None
+    ai: Callable[[AiRequest], AiAnswer] | None = None
     hand_off_result: str = "resume"
     contact: dict[str, Any] = field(default_factory=lambda: {"name": "Ana", "phone": "+34600"})
     node_id: str = "node"
@@ -37,6 +40,7 @@ class FakeRunContext:
     sleeps: list[timedelta] = field(default_factory=list)
     requests: list[HttpRequest] = field(default_factory=list)
     hand_offs: list[HandOffRequest] = field(default_factory=list)
+    ai_requests: list[AiRequest] = field(default_factory=list)
     visited: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -85,6 +89,15 @@ class FakeRunContext:
     async def hand_off(self, request: HandOffRequest) -> str:
         self.hand_offs.append(request)
         return self.hand_off_result
+
+    async def ai_completion(self, request: AiRequest) -> AiResponse:
+        self.ai_requests.append(request)
+        if self.ai is None:
+            raise AssertionError("the flow asked the AI but no responder is scripted")
+        answer = self.ai(request)
+        if isinstance(answer, NodeFailed):
+            raise answer
+        return answer
 
     async def run_node(self, node_type: str, data: dict[str, Any], node_id: str = "node") -> Any:
         """Run one node (its data parsed as the interpreter does); the handle it returns."""

@@ -16,7 +16,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.conversation_tables import FlowRun, FlowRunStep, Message
 from models.db import make_session_factory
-from models.publishing import InvalidFlow
 from models.templates import default_templates
 from tests.helpers import WebChat, make_web_bot, wait_for
 from workflows.conversation import ConversationWorkflow, conversation_workflow_id
@@ -215,21 +214,7 @@ async def _last_is(chat: WebChat, text: str) -> list[str] | None:
     return replies if replies and replies[-1] == text else None
 
 
-PUBLISHABLE_TEMPLATES = [t for t in default_templates() if t.slug != "ai-tech-support"]
-
-
-async def test_the_ai_template_is_refused_until_the_ai_node_exists(
-    db_engine: AsyncEngine, clean_db
-):
-    ai = next(t for t in default_templates() if t.slug == "ai-tech-support")
-    with pytest.raises(InvalidFlow) as refused:
-        await make_web_bot(db_engine, ai.definition.model_dump(mode="json", by_alias=True))
-    assert [(p.code, p.node_id) for p in refused.value.problems] == [
-        ("unknown_node_type", "analyzeWithAI")
-    ]
-
-
-@pytest.mark.parametrize("template", PUBLISHABLE_TEMPLATES, ids=lambda t: t.slug)
+@pytest.mark.parametrize("template", default_templates(), ids=lambda t: t.slug)
 async def test_seed_templates_run_over_the_web_channel(
     api: httpx.AsyncClient, db_engine: AsyncEngine, template: Any
 ):

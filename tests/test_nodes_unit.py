@@ -50,12 +50,13 @@ def test_registry_knows_every_node_type_of_the_issue() -> None:
         "setVariable",
         "api",
         "webhook",
+        "ai",
         "transfer",
         "end",
     }
     assert set(REGISTRY) == expected
-    with pytest.raises(UnknownNodeType, match="unknown node type 'ai'"):
-        get_node_type("ai")
+    with pytest.raises(UnknownNodeType, match="unknown node type 'hologram'"):
+        get_node_type("hologram")
 
 
 async def test_message_renders_its_template() -> None:

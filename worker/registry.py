@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.ai_completion import AiCompleter
 from activities.conversation_store import ConversationStore
 from activities.http_request import http_request
 from activities.send_message import MessageSender
@@ -23,4 +24,5 @@ def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSessi
     """Activity callables bound to the database and the secret key."""
     store = ConversationStore(sessions)
     sender = MessageSender(sessions, SecretBox(settings.resolved_secret_key()))
-    return [*store.activities(), sender.send_message, http_request]
+    completer = AiCompleter(settings)
+    return [*store.activities(), sender.send_message, http_request, completer.ai_completion]

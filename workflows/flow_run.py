@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from models.ai import AiRequest, AiResponse
     from models.engine import FlowRunInput, FlowRunState, RunFinished, SendRequest, StepRecord
     from models.flow import FlowDefinition, FlowGraph
     from models.messages import InboundMessage, OutboundMessage
     from workflows import expressions
     from workflows.activity_names import (
+        AI_COMPLETION,
         BEGIN_FLOW_RUN,
         FINISH_FLOW_RUN,
         HTTP_REQUEST,
@@ -33,6 +35,7 @@ SEND_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30), maximum_attempts=8,
 )  # fmt: skip
 MAX_STEPS_PER_RUN = 10_000
+ResultT = TypeVar("ResultT")
 
 
 class RunAbandoned(Exception):
@@ -214,18 +217,37 @@ class FlowRunWorkflow:
         await workflow.sleep(duration)
 
     async def http_request(self, request: HttpRequest) -> HttpResponse:
+        return await self._with_retries(
+            HTTP_REQUEST, request, HttpResponse, request.timeout_seconds, request.retries,
+            permanent_error="PermanentHttpError",
+            failure=f"HTTP {request.method} {request.url} failed",
+        )  # fmt: skip
+
+    async def ai_completion(self, request: AiRequest) -> AiResponse:
+        return await self._with_retries(
+            AI_COMPLETION, request, AiResponse, request.timeout_seconds, request.retries,
+            permanent_error="PermanentAiError", failure="the AI completion failed",
+        )  # fmt: skip
+
+    async def _with_retries(
+        self, activity: str, arg: Any, result_type: type[ResultT], timeout_seconds: float,
+        retries: int, *, permanent_error: str, failure: str,
+    ) -> ResultT:  # fmt: skip
+        """An activity retried `retries` times (backing off from 1 s to 30 s) unless its error
+        is `permanent_error`; raises `NodeFailed` (`failure: reason`) when it finally fails."""
         try:
             return await workflow.execute_activity(
-                HTTP_REQUEST, request, result_type=HttpResponse,
-                start_to_close_timeout=timedelta(seconds=request.timeout_seconds + 5),
+                activity, arg, result_type=result_type,
+                start_to_close_timeout=timedelta(seconds=timeout_seconds + 5),
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                    maximum_attempts=max(1, request.retries + 1),
-                    non_retryable_error_types=["PermanentHttpError"],
+                    maximum_interval=timedelta(seconds=30), maximum_attempts=max(1, retries + 1),
+                    non_retryable_error_types=[permanent_error],
                 ),
             )  # fmt: skip
         except ActivityError as err:
-            raise NodeFailed(f"HTTP {request.method} {request.url} failed: {err.cause}") from err
+            reason = err.cause.message if isinstance(err.cause, FailureError) else str(err)
+            raise NodeFailed(f"{failure}: {reason}") from err
 
     async def hand_off(self, request: HandOffRequest) -> str:
         self._release_mode = None

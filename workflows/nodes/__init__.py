@@ -5,6 +5,7 @@ One module per node type. To add one, write its module (a `NodeType`) and list i
 
 from __future__ import annotations
 
+from workflows.nodes.ai import AI
 from workflows.nodes.api import API
 from workflows.nodes.audio import AUDIO
 from workflows.nodes.base import NodeType
@@ -50,6 +51,7 @@ REGISTRY: dict[str, NodeType] = {
         SET_VARIABLE,
         API,
         WEBHOOK,
+        AI,
         TRANSFER,
         END,
     )

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from models.ai import AiRequest, AiResponse
 from models.messages import InboundMessage, OutboundMessage
 from workflows.expressions import (
     ExpressionError,
@@ -91,6 +92,10 @@ class RunContext(Protocol):
 
     async def hand_off(self, request: HandOffRequest) -> str:
         """Wait until an agent releases the conversation; returns "resume" or "end"."""
+        ...
+
+    async def ai_completion(self, request: AiRequest) -> AiResponse:
+        """An activity with retries; raises `NodeFailed` when it finally fails."""
         ...
 
 
