@@ -23,6 +23,7 @@ from channels.config import CONFIG_MODELS, SECRET_MODELS, ChannelKind
 from models.flow import FlowDefinition, FlowTrigger
 from workflows.validation import validate_flow
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
 # Flow fields written beside a flow's definition in the file, not inside it.
 ENTRY_FIELDS = ("name", "description", "trigger", "keywords", "pattern", "priority")
 
@@ -144,6 +145,7 @@ def load_bot_file(path: Path, environ: Mapping[str, str]) -> DesiredBot:
         raise BotFileError([f"{path}: {error}"]) from None
     if not isinstance(raw, dict):
         raise BotFileError([f"{path}: expected a mapping with organization, bot, channels, flows"])
+    raw = {k: v for k, v in raw.items() if not str(k).startswith("x-")}  # anchors' home
     try:
         parsed = BotFile.model_validate(raw)
     except ValidationError as error:
@@ -262,6 +264,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == MERGE_TAG:
+                continue  # `<<: *defaults` may be overridden; odd keys are refused by the base
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -272,6 +276,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 class _BlockDumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a file people read and edit: no `&id001` anchors
+
     def represent_str(self, data: str) -> yaml.ScalarNode:
         style = "|" if "\n" in data else None
         return self.represent_scalar("tag:yaml.org,2002:str", data, style=style)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -330,3 +331,27 @@ async def test_a_bot_made_elsewhere_exports_with_conventional_secret_names(
     assert "flow" in out and "published" not in out
     after = await snapshot(db_engine)
     assert after["versions"] == before["versions"] and after["flows"] == before["flows"]
+
+
+def readme_block(after: str) -> str:
+    """The first fenced block after the text `after` in the README (without its fences)."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    found = re.search(r"```[a-z]*\n(.*?)```", readme[readme.index(after) :], re.S)
+    assert found is not None, f"no code block after {after!r}"
+    return found.group(1)
+
+
+async def test_the_readme_example_applies_and_prints_what_the_readme_shows(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOTBUILDER_PUBLIC_URL", "https://bots.acme.example")
+    for name in ("WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"):
+        monkeypatch.setenv(name, f"{name.lower()}-value")
+    (workdir / "bot.yaml").write_text(readme_block("`bot.yaml`:"))
+    (workdir / "flows" / "welcome.json").write_text(readme_block("`flows/welcome.json`, next"))
+    shown = readme_block("The first apply").removeprefix("$ botbuilder apply -f bot.yaml\n")
+
+    code, out, _ = await botbuilder(capsys, "apply", "-f", "bot.yaml")
+    assert code == 0
+    uuid_pattern = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    assert re.sub(uuid_pattern, "ID", out) == re.sub(uuid_pattern, "ID", shown)

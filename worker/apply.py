@@ -15,7 +15,7 @@ from channels.config import webhook_urls
 from models import migrate
 from models.bot_export import BotNotFound, export_bot, find_bot
 from models.bot_file import BotFileError, DesiredBot, dump_bot_file, load_bot_file
-from models.bot_sync import ApplyReport, apply_bot
+from models.bot_sync import AppliedChannel, ApplyReport, apply_bot
 from models.db import make_engine, make_session_factory
 from models.secret_box import SecretBox
 
@@ -98,15 +98,22 @@ def _print_report(report: ApplyReport, public_url: str, dry_run: bool) -> None:
         print(step)
     if not report.changed:
         print("No changes: the database already matches the file.")
-    if report.channels:
+    rows = [
+        (channel.name, purpose, url)
+        for channel in report.channels
+        for purpose, url in _urls(channel, public_url, dry_run).items()
+    ]
+    if rows:
         print("Webhook URLs:")
-    width = max((len(channel.name) for channel in report.channels), default=0)
-    for channel in report.channels:
-        if dry_run and channel.created:
-            print(f"  {channel.name:<{width}}  (known once applied)")
-            continue
-        for purpose, url in webhook_urls(public_url, channel.kind, str(channel.id)).items():
-            print(f"  {channel.name:<{width}}  {purpose:<15}  {url}")
+    widths = [max(len(row[i]) for row in rows) for i in (0, 1)] if rows else []
+    for name, purpose, url in rows:
+        print(f"  {name:<{widths[0]}}  {purpose:<{widths[1]}}  {url}".rstrip())
+
+
+def _urls(channel: AppliedChannel, public_url: str, dry_run: bool) -> dict[str, str]:
+    if dry_run and channel.created:
+        return {"(known once applied)": ""}
+    return webhook_urls(public_url, channel.kind, str(channel.id))
 
 
 def _check_schema(database_url: str) -> None:
