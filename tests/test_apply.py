@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from models.bot_file import load_bot_file
 from models.db import make_session_factory
 from models.publishing import add_channel
 from models.secret_box import SecretBox
@@ -26,6 +27,7 @@ SECRETS = {
     "WA_ACCESS_TOKEN": "EAAG-access-token-value",
     "WA_APP_SECRET": "app-secret-value-123",
     "WA_VERIFY_TOKEN": "verify-token-value-456",
+    "TWILIO_AUTH_TOKEN": "twilio-auth-token-789",
 }
 BOT_YAML = """\
 organization: acme
@@ -48,6 +50,10 @@ channels:
       verify_token: WA_VERIFY_TOKEN
   site:
     kind: web
+  sms:
+    kind: twilio
+    config: {account_sid: AC0123456789abcdef0123456789abcdef, from_number: "+15550001111"}
+    secrets: {auth_token: TWILIO_AUTH_TOKEN}
 flows:
   welcome:
     file: flows/welcome.json
@@ -167,6 +173,9 @@ async def test_apply_creates_everything_prints_webhooks_and_a_second_apply_chang
     assert flows["orders"].priority == 10 and flows["orders"].published_version_id
     assert f"{PUBLIC_URL}/channels/whatsapp/{whatsapp.id}/webhook" in out
     assert f"{PUBLIC_URL}/channels/web/{site.id}/messages" in out
+    sms = channels["sms"]
+    assert re.search(rf"sms +webhook +{PUBLIC_URL}/channels/twilio/{sms.id}/webhook\n", out)
+    assert re.search(rf"sms +status_callback +{PUBLIC_URL}/channels/twilio/{sms.id}/status", out)
     assert not any(value in out for value in SECRETS.values())
 
     before = await snapshot(db_engine)
@@ -355,3 +364,12 @@ async def test_the_readme_example_applies_and_prints_what_the_readme_shows(
     assert code == 0
     uuid_pattern = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     assert re.sub(uuid_pattern, "ID", out) == re.sub(uuid_pattern, "ID", shown)
+
+
+def test_top_level_x_keys_hold_yaml_anchors(tmp_path: Path) -> None:
+    bot_file = tmp_path / "bot.yaml"
+    bot_file.write_text(
+        "x-web: &web {kind: web}\norganization: acme\nbot: {name: B}\n"
+        "channels:\n  one: *web\n  two: {<<: *web}\n"
+    )
+    assert [c.name for c in load_bot_file(bot_file, {}).channels] == ["one", "two"]
