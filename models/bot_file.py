@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    model_validator,
+)
 
 from channels.config import CONFIG_MODELS, SECRET_MODELS, ChannelKind
 from models.flow import FlowDefinition, FlowTrigger
@@ -77,7 +85,7 @@ class FlowEntry(_Strict):
 class BotEntry(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, JsonValue] = Field(default_factory=dict)
     default_flow: str | None = None
 
 
@@ -169,6 +177,8 @@ def readable(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> list
     for detail in error.errors(include_url=False):
         where = ".".join(str(part) for part in (*prefix, *detail["loc"]))
         message = detail["msg"].removeprefix("Value error, ")
+        if detail["type"] == "string_type" and isinstance(detail["input"], int | float):
+            message += ' (quote numbers meant as text: "123")'
         lines.append(f"{where}: {message}" if where else message)
     return lines
 
@@ -183,10 +193,10 @@ def _channel(
     except ValidationError as error:
         problems.extend(readable(error, (*where, "config")))
     secret_fields = SECRET_MODELS[entry.kind].model_fields
-    for key in entry.secrets.keys() - secret_fields.keys():
+    for key in (key for key in entry.secrets if key not in secret_fields):
         expected = ", ".join(secret_fields) or "none"
         problems.append(f"channels.{name}.secrets.{key}: unknown secret (expected {expected})")
-    for key in secret_fields.keys() - entry.secrets.keys():
+    for key in (key for key in secret_fields if key not in entry.secrets):
         problems.append(f"channels.{name}.secrets.{key}: missing: name its environment variable")
     secrets = {}
     for key, variable in entry.secrets.items():

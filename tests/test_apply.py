@@ -286,9 +286,14 @@ async def test_a_malformed_file_gets_every_error_with_its_place(
     code, _, err = await botbuilder(capsys, "apply", "-f", str(bot_file))
     assert code == 1 and "duplicate key 'whatsapp'" in err and "line 19" in err
 
-    bot_file.write_text(BOT_YAML.replace('"106540352242922"', '"not-a-number"'))
+    bot_file.write_text(
+        BOT_YAML.replace('"106540352242922"', '"not-a-number"').replace(
+            '"+15550001111"', "+15550001111"
+        )
+    )
     code, _, err = await botbuilder(capsys, "apply", "-f", str(bot_file))
     assert code == 1 and "channels.whatsapp.config.phone_number_id: String should match" in err
+    assert "channels.sms.config.from_number: Input should be a valid string (quote numbers" in err
     assert (await snapshot(db_engine))["organizations"] == []
 
 
