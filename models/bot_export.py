@@ -44,10 +44,12 @@ async def export_bot(session: AsyncSession, bot: Bot) -> dict[str, Any]:
     """The bot's file content, ready for `dump_bot_file`."""
     organization = await session.get_one(Organization, bot.organization_id)
     channels = await session.scalars(
-        select(Channel).where(Channel.bot_id == bot.id).order_by(Channel.created_at)
+        select(Channel).where(Channel.bot_id == bot.id).order_by(Channel.created_at, Channel.name)
     )
     flows = (
-        await session.scalars(select(Flow).where(Flow.bot_id == bot.id).order_by(Flow.created_at))
+        await session.scalars(
+            select(Flow).where(Flow.bot_id == bot.id).order_by(Flow.created_at, Flow.name)
+        )
     ).all()
     default = next((flow.name for flow in flows if flow.id == bot.default_flow_id), None)
     bot_entry: dict[str, Any] = {"name": bot.name}

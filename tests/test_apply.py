@@ -195,7 +195,8 @@ async def test_an_edited_flow_gets_one_new_version_and_a_rotated_secret_is_reenc
 ) -> None:  # fmt: skip
     bot_file = workdir / "bot.yaml"
     assert (await botbuilder(capsys, "apply", "-f", str(bot_file)))[0] == 0
-    bot_file.write_text(BOT_YAML.replace("is on its way.", "ships tomorrow."))
+    edited = BOT_YAML.replace("is on its way.", "ships tomorrow.")
+    bot_file.write_text(edited.replace("default_flow: welcome", "default_flow: orders"))
     monkeypatch.setenv("WA_ACCESS_TOKEN", "rotated-access-token")
     before = await snapshot(db_engine)
 
@@ -209,6 +210,7 @@ async def test_an_edited_flow_gets_one_new_version_and_a_rotated_secret_is_reenc
     assert code == 0
     assert "flow orders: updated (definition), published v2" in out
     assert "flow welcome: unchanged" in out
+    assert "bot Support: updated (default flow)" in out
     assert "rotated-access-token" not in out
     after = await snapshot(db_engine)
     assert after["versions"] == {"welcome": 1, "orders": 2}
