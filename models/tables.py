@@ -144,6 +144,8 @@ class Channel(Base):
     name: Mapped[str] = mapped_column(Text)
     config: Mapped[JSONObject]
     secrets_encrypted: Mapped[str | None] = mapped_column(Text)
+    # Bots as code: the environment variable each secret was read from (names, never values).
+    secret_env: Mapped[JSONObject]
     is_active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     created_at: Mapped[CreatedAt]
 

@@ -1,4 +1,4 @@
-"""The `botbuilder` command line: up, api, worker, migrate, chat, bench."""
+"""The `botbuilder` command line: up, api, worker, migrate, chat, apply, export, bench."""
 
 from __future__ import annotations
 
@@ -69,6 +69,21 @@ def command_bench(_settings: Settings, args: argparse.Namespace) -> int:
                               waiting=args.waiting, keep=args.keep))  # fmt: skip
 
 
+def command_apply(settings: Settings, args: argparse.Namespace) -> int:
+    from worker.apply import run_apply
+
+    url, public_url = resolve_database_url(settings), settings.resolved_public_url()
+    secret_key = settings.resolved_secret_key()
+    return run_apply(url, args.file, public_url=public_url, secret_key=secret_key,
+                     dry_run=args.dry_run)  # fmt: skip
+
+
+def command_export(settings: Settings, args: argparse.Namespace) -> int:
+    from worker.apply import run_export
+
+    return run_export(resolve_database_url(settings), args.bot, args.output)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="botbuilder", description=__doc__)
     parser.add_argument("--data-dir", type=Path, help="data folder (default ./.botbuilder)")
@@ -104,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="conversations left waiting for the memory figure (10000)")  # fmt: skip
     bench.add_argument("--keep", action="store_true", help="keep the data folder and logs")
     bench.set_defaults(handler=command_bench)
+
+    apply = commands.add_parser("apply", help="create or update a bot from a YAML file")
+    apply.add_argument("-f", "--file", type=Path, required=True, help="the bot's YAML file")
+    apply.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
+    apply.set_defaults(handler=command_apply)
+
+    export = commands.add_parser("export", help="write a bot as a YAML file for `apply`")
+    export.add_argument("bot", help="bot name or id")
+    export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    export.set_defaults(handler=command_export)
     return parser
 
 
