@@ -26,7 +26,6 @@ class ConversationState(BaseModel):
     contact: dict[str, Any] = Field(default_factory=dict)
     inactivity_seconds: int
     active_run: str | None = None
-    run_awaiting: bool = False
     handed_off: bool = False
     run_count: int = 0
     recent_message_ids: list[str] = Field(default_factory=list)
@@ -64,7 +63,7 @@ class RunFinished(BaseModel):
 class ConversationEvent(BaseModel):
     """One entry of a conversation's ordered inbox."""
 
-    kind: Literal["inbound", "awaiting", "finished", "handed_off", "release"]
+    kind: Literal["inbound", "finished", "handed_off", "release"]
     message: InboundMessage | None = None
     run_workflow_id: str | None = None
     finished: RunFinished | None = None

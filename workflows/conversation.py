@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -53,11 +53,6 @@ class ConversationWorkflow:
         self._events.append(ConversationEvent(kind="inbound", message=message))
 
     @workflow.signal
-    def run_awaiting(self, run_workflow_id: str) -> None:
-        """The flow run waits for the contact's next message."""
-        self._events.append(ConversationEvent(kind="awaiting", run_workflow_id=run_workflow_id))
-
-    @workflow.signal
     def run_finished(self, finished: RunFinished) -> None:
         self._events.append(
             ConversationEvent(kind="finished", run_workflow_id=finished.run_workflow_id,
@@ -77,10 +72,10 @@ class ConversationWorkflow:
 
     @workflow.query
     def status(self) -> dict[str, object]:
-        """Whether a run is active or awaiting, and whether an agent has the conversation."""
+        """The active run, whether an agent has the conversation, and what is queued."""
         return {
-            "active_run": self.state.active_run, "run_awaiting": self.state.run_awaiting,
-            "handed_off": self.state.handed_off, "pending_events": len(self._events),
+            "active_run": self.state.active_run, "handed_off": self.state.handed_off,
+            "pending_events": len(self._events),
         }  # fmt: skip
 
     @workflow.run
@@ -122,15 +117,10 @@ class ConversationWorkflow:
         if event.kind == "inbound" and event.message is not None:
             if await self._record(event.message):
                 await self._route(event.message)
-        elif event.kind == "awaiting" and event.run_workflow_id == state.active_run:
-            if state.pending:
-                await self._deliver(state.pending.pop(0))
-            else:
-                state.run_awaiting = True
         elif event.kind == "finished" and event.finished is not None:
             if event.run_workflow_id != state.active_run:
                 return
-            state.active_run, state.run_awaiting = None, False
+            state.active_run = None
             leftovers = event.finished.unconsumed + state.pending
             state.pending = []
             if state.handed_off:
@@ -163,10 +153,7 @@ class ConversationWorkflow:
         if state.handed_off:
             return
         if state.active_run is not None:
-            if state.run_awaiting:
-                await self._deliver(message)
-            else:
-                state.pending.append(message)
+            await self._deliver(message)
             return
         snapshot = await workflow.execute_local_activity(
             MATCH_FLOW, args=[self.params.bot_id, message.answer_text()],
@@ -176,10 +163,17 @@ class ConversationWorkflow:
             await self._start_run(snapshot, message)
 
     async def _deliver(self, message: InboundMessage) -> None:
+        """Hand the message to the active run, which queues it until it asks for a reply.
+
+        A run that has just ended cannot take it: the message waits for the run's
+        `run_finished` and is then routed like any other (and may start a new run).
+        """
         assert self.state.active_run is not None
-        self.state.run_awaiting = False
         handle = workflow.get_external_workflow_handle(self.state.active_run)
-        await handle.signal(FlowRunWorkflow.deliver, message)
+        try:
+            await handle.signal(FlowRunWorkflow.deliver, message)
+        except FailureError:
+            self.state.pending.append(message)
 
     async def _start_run(self, snapshot: FlowSnapshot, trigger: InboundMessage) -> None:
         state = self.state

@@ -182,7 +182,7 @@ class FlowRunWorkflow:
         )  # fmt: skip
         self._sends_in_step += 1
         try:
-            await workflow.execute_activity(
+            await workflow.execute_local_activity(
                 SEND_MESSAGE, request, start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=timedelta(minutes=10), retry_policy=SEND_RETRY,
             )  # fmt: skip
@@ -190,28 +190,20 @@ class FlowRunWorkflow:
             raise NodeFailed(f"the message could not be sent: {err.cause or err}") from err
 
     async def wait_for_reply(self, timeout: timedelta | None) -> InboundMessage | None:
-        self._waiting = True
-        workflow.upsert_search_attributes([STATUS.value_set("waiting")])
-        if not self._replies:
-            await self._tell_conversation("run_awaiting", workflow.info().workflow_id)
+        """The contact's next message (queued by the conversation, oldest first)."""
         limit = timeout or timedelta(seconds=self.params.inactivity_seconds)
+        self._waiting = True
         try:
             await workflow.wait_condition(lambda: bool(self._replies), timeout=limit)
         except TimeoutError:
             if timeout is None:
                 raise RunAbandoned() from None
-            self._running_again()
             return None
-        self._running_again()
+        finally:
+            self._waiting = False
         reply = self._replies.popleft()
         self.variables["last_reply"] = reply.answer_text()
         return reply
-
-    def _running_again(self) -> None:
-        """Back from a wait. Not in a `finally`: that would also run when the worker evicts
-        the workflow from its cache, outside the workflow's event loop."""
-        self._waiting = False
-        workflow.upsert_search_attributes([STATUS.value_set("running")])
 
     async def sleep(self, duration: timedelta) -> None:
         await workflow.sleep(duration)
@@ -254,6 +246,7 @@ class FlowRunWorkflow:
         workflow.upsert_search_attributes([STATUS.value_set("handed_off")])
         await self._tell_conversation("run_handed_off", workflow.info().workflow_id)
         await workflow.wait_condition(lambda: self._release_mode is not None)
+        self._replies.clear()  # what the contact told the agent is not an answer to the flow
         workflow.upsert_search_attributes([STATUS.value_set("running")])
         return self._release_mode or "end"
 
