@@ -13,7 +13,7 @@ from strawberry.fastapi import GraphQLRouter
 from temporalio.client import Client
 
 from graphql_api import web_channel
-from graphql_api.schema import schema
+from graphql_api.schema import build_schema
 from models.db import make_engine, make_session_factory
 from models.settings import Settings
 from workflows.client import connect_temporal
@@ -78,7 +78,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         return {"platform": request.app.state.platform, "request": request}
 
     app.include_router(
-        GraphQLRouter(schema, graphql_ide="graphiql" if development else None,
+        GraphQLRouter(build_schema(development), graphql_ide="graphiql" if development else None,
                       context_getter=graphql_context),
         prefix="/graphql",
     )  # fmt: skip
