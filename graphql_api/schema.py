@@ -15,8 +15,11 @@ import strawberry
 from strawberry.tools import merge_types
 
 from graphql_api.accounts import AccountMutation, AccountQuery
+from graphql_api.bots import BotMutation, BotQuery
 from graphql_api.errors import CodedErrors, LoggingSchema
+from graphql_api.flows import FlowMutation, FlowQuery
 from graphql_api.limits import limit_extensions
+from graphql_api.templates import TemplateMutation, TemplateQuery
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
@@ -28,8 +31,8 @@ class VersionQuery:
         return version("botbuilder")
 
 
-QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery)
-MUTATIONS: tuple[type, ...] = (AccountMutation,)
+QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, TemplateQuery)
+MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation)
 
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)
