@@ -45,10 +45,16 @@ class CodedErrors(MaskErrors):
 
 
 class LoggingSchema(strawberry.Schema):
-    """A schema that logs only unexpected errors: a caller's mistake is not a server problem."""
+    """A schema that logs only failures of the server (with their traceback), not refusals
+    and invalid documents: a caller's mistake is not a server problem."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        unexpected = [e for e in errors if not isinstance(e.original_error, DomainError)]
+        unexpected = [
+            error
+            for error in errors
+            if error.original_error is not None
+            and not isinstance(error.original_error, DomainError)
+        ]
         super().process_errors(unexpected, execution_context)

@@ -22,10 +22,12 @@ MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
 
 
-def limit_extensions(development: bool) -> list[Callable[[], SchemaExtension]]:
+def limit_extensions(
+    development: bool, max_depth: int = MAX_DEPTH
+) -> list[Callable[[], SchemaExtension]]:
     """Factories of the protective extensions; introspection only in development."""
     extensions: list[Callable[[], SchemaExtension]] = [
-        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
+        partial(QueryDepthLimiter, max_depth=max_depth),
         partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
     ]

@@ -18,7 +18,7 @@ from graphql_api.accounts import AccountMutation, AccountQuery
 from graphql_api.bots import BotMutation, BotQuery
 from graphql_api.errors import CodedErrors, LoggingSchema
 from graphql_api.flows import FlowMutation, FlowQuery
-from graphql_api.limits import limit_extensions
+from graphql_api.limits import MAX_DEPTH, limit_extensions
 from graphql_api.templates import TemplateMutation, TemplateQuery
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -38,11 +38,10 @@ Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)
 
 
-def build_schema(development: bool) -> LoggingSchema:
+def build_schema(development: bool, max_depth: int = MAX_DEPTH) -> LoggingSchema:
     """The schema with its protections; introspection only in development."""
-    return LoggingSchema(
-        query=Query, mutation=Mutation, extensions=[*limit_extensions(development), CodedErrors]
-    )
+    extensions = [*limit_extensions(development, max_depth), CodedErrors]
+    return LoggingSchema(query=Query, mutation=Mutation, extensions=extensions)
 
 
 schema = build_schema(development=True)
