@@ -191,6 +191,24 @@ class AccountMutation:
             member = await accounts.accept_invitation(session, token, password, name)
         return await _payload(info, member)
 
+    @strawberry.mutation(description="Change a member's role (owners only for owners).")
+    async def set_member_role(self, info: Info, user_id: strawberry.ID, role: str) -> Member:
+        caller = await require_caller(info, MANAGERS)
+        async with transaction(info) as session:
+            member = await accounts.set_member_role(
+                session, caller.organization_id, parse_id(user_id, "member"), role, caller.role
+            )
+        return Member.of(member)
+
+    @strawberry.mutation(description="Remove someone from the organization.")
+    async def remove_member(self, info: Info, user_id: strawberry.ID) -> strawberry.ID:
+        caller = await require_caller(info, MANAGERS)
+        async with transaction(info) as session:
+            await accounts.remove_member(
+                session, caller.organization_id, parse_id(user_id, "member"), caller.role
+            )
+        return user_id
+
     @strawberry.mutation(description="A new API key for the organization (role admin).")
     async def create_api_key(self, info: Info, name: str) -> CreatedApiKey:
         caller = await require_caller(info, MANAGERS)

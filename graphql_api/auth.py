@@ -15,8 +15,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 from strawberry.types import Info
 
 from models.accounts import API_KEY_PREFIX, api_key_by_secret, membership
@@ -41,7 +41,7 @@ class Caller:
     api_key_id: uuid.UUID | None = None
 
 
-def bearer_secret(request: Request) -> str | None:
+def bearer_secret(request: HTTPConnection) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
@@ -49,8 +49,8 @@ def bearer_secret(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-async def authenticate(platform: Platform, request: Request) -> Caller:
-    """The caller behind a request's credentials, else `Unauthenticated`."""
+async def authenticate(platform: Platform, request: HTTPConnection) -> Caller:
+    """The caller behind a request's (or websocket's) credentials, else `Unauthenticated`."""
     secret = bearer_secret(request)
     if secret is None:
         raise Unauthenticated("log in first: send `Authorization: Bearer <access token or key>`")

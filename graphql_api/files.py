@@ -7,6 +7,7 @@ every problem when the file cannot be imported whole.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -135,9 +136,13 @@ async def import_flows(
 ) -> dict[str, Any]:
     """Flows from a JSON export or a ZIP into the bot; `publish=true` publishes them too."""
     check_role(who, MANAGERS)
-    async with request.app.state.platform.sessions.begin() as session:
-        bot = await bot_in(session, who.organization_id, parse_uuid(bot_id, "bot"))
-        flows = flow_io.read_flows_file(*await read_upload(request))
+    sessions = request.app.state.platform.sessions
+    bot_key = parse_uuid(bot_id, "bot")
+    async with sessions() as session:
+        await bot_in(session, who.organization_id, bot_key)  # 404 before reading the upload
+    flows = await asyncio.to_thread(flow_io.read_flows_file, *await read_upload(request))
+    async with sessions.begin() as session:
+        bot = await bot_in(session, who.organization_id, bot_key)
         created = await flow_io.import_flows(session, bot, flows, publish_them=publish,
                                              created_by=who.user_id)  # fmt: skip
         return {"flows": [flow_summary(flow) for flow in created]}
@@ -149,7 +154,7 @@ async def import_bot(
 ) -> dict[str, Any]:
     """A new bot from a bot configuration file; `publish=true` publishes its flows too."""
     check_role(who, MANAGERS)
-    config = flow_io.read_bot_file(*await read_upload(request))
+    config = await asyncio.to_thread(flow_io.read_bot_file, *await read_upload(request))
     async with request.app.state.platform.sessions.begin() as session:
         bot, flows = await flow_io.import_bot(
             session, who.organization_id, config, publish_them=publish, created_by=who.user_id

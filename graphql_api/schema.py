@@ -1,7 +1,8 @@
 """The strawberry GraphQL schema, composed from one Query/Mutation part per module.
 
-To add fields, write `@strawberry.type class XQuery` / `XMutation` in your module and list them
-in `QUERIES` / `MUTATIONS`. After changing the schema, regenerate the SDL for review:
+To add fields, write `@strawberry.type class XQuery` / `XMutation` / `XSubscription` in your
+module and list them in `QUERIES` / `MUTATIONS` / `SUBSCRIPTIONS`. After changing the schema,
+regenerate the SDL for review:
 
     .venv/bin/python -m graphql_api.schema
 """
@@ -33,15 +34,19 @@ class VersionQuery:
 
 QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, TemplateQuery)
 MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation)
+SUBSCRIPTIONS: tuple[type, ...] = ()
 
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)
+Subscription = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None
 
 
 def build_schema(development: bool, max_depth: int = MAX_DEPTH) -> LoggingSchema:
     """The schema with its protections; introspection only in development."""
     extensions = [*limit_extensions(development, max_depth), CodedErrors]
-    return LoggingSchema(query=Query, mutation=Mutation, extensions=extensions)
+    return LoggingSchema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )
 
 
 schema = build_schema(development=True)

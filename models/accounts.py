@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.api_tables import Invitation
-from models.errors import InvalidInput, NotFound, Unauthenticated
+from models.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from models.publishing import create_organization
 from models.tables import MEMBERSHIP_ROLES, ApiKey, Membership, Organization, User
 
@@ -154,6 +154,60 @@ async def members(session: AsyncSession, organization_id: uuid.UUID) -> list[Mem
 async def organizations_of(session: AsyncSession, user_id: uuid.UUID) -> list[MemberOf]:
     rows = await session.execute(_memberships().where(Membership.user_id == user_id))
     return [MemberOf(user, organization, m.role) for m, user, organization in rows]
+
+
+async def _member_row(
+    session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID
+) -> Membership:
+    row = await session.scalar(
+        select(Membership)
+        .where(Membership.organization_id == organization_id, Membership.user_id == user_id)
+        .with_for_update()
+    )
+    if row is None:
+        raise NotFound("no such member")
+    return row
+
+
+async def _keep_an_owner(session: AsyncSession, member: Membership, acting_role: str) -> None:
+    """Refuse touching an owner unless the caller is one, and losing the last owner."""
+    if member.role != "owner":
+        return
+    if acting_role != "owner":
+        raise Forbidden("only an owner can change or remove an owner")
+    owners = await session.scalar(
+        select(func.count()).where(
+            Membership.organization_id == member.organization_id, Membership.role == "owner"
+        )
+    )
+    if (owners or 0) <= 1:
+        raise InvalidInput("the organization needs at least one owner")
+
+
+async def set_member_role(
+    session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID, role: str,
+    acting_role: str,
+) -> MemberOf:  # fmt: skip
+    role = check_role(role)
+    if role == "owner" and acting_role != "owner":
+        raise Forbidden("only an owner can make someone an owner")
+    member = await _member_row(session, organization_id, user_id)
+    if member.role != role:
+        await _keep_an_owner(session, member, acting_role)
+        member.role = role
+        await session.flush()
+    found = await membership(session, user_id, organization_id)
+    assert found is not None
+    return found
+
+
+async def remove_member(
+    session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID, acting_role: str
+) -> None:
+    member = await _member_row(session, organization_id, user_id)
+    await _keep_an_owner(session, member, acting_role)
+    await session.delete(member)
+    await session.flush()
 
 
 # --- invitations ------------------------------------------------------------------------------

@@ -172,3 +172,34 @@ async def test_an_existing_user_joins_a_second_organization_with_their_password(
     assert [(o["organization"]["name"], o["role"]) for o in orgs] == [
         ("First", "owner"), ("Second", "admin")]  # fmt: skip
     assert second_payload["member"]["role"] == "owner"
+
+
+async def test_roles_change_and_members_leave_but_an_owner_always_remains(
+    api: httpx.AsyncClient,
+) -> None:
+    owner, payload = await sign_up(api)
+    owner_id = payload["member"]["user"]["id"]
+    clients = {}
+    for role in ("admin", "agent"):
+        token = (await owner(INVITE, email=f"{role}@example.com", role=role))["inviteMember"]
+        joined = await GraphQL(api)(ACCEPT, token=token["token"], password="their password")
+        clients[role] = GraphQL(api, joined["acceptInvitation"]["accessToken"])
+    ids = {m["user"]["email"]: m["user"]["id"] for m in (await owner(
+        "{ members { user { id email } } }"))["members"]}  # fmt: skip
+    set_role = """mutation($id: ID!, $role: String!) {
+      setMemberRole(userId: $id, role: $role) { role } }"""
+    remove = "mutation($id: ID!) { removeMember(userId: $id) }"
+    admin, agent = clients["admin"], clients["agent"]
+    agent_id = ids["agent@example.com"]
+
+    promoted = await admin(set_role, id=agent_id, role="admin")
+    assert promoted["setMemberRole"]["role"] == "admin"
+    assert (await admin.error(set_role, id=agent_id, role="owner"))["code"] == "FORBIDDEN"
+    assert (await admin.error(remove, id=owner_id))["code"] == "FORBIDDEN"
+    last = await owner.error(set_role, id=owner_id, role="admin")
+    assert last["code"] == "BAD_USER_INPUT" and "at least one owner" in last["message"]
+
+    await owner(remove, id=agent_id)
+    gone = await agent.error(ME)
+    assert gone["code"] == "UNAUTHENTICATED" and "no longer a member" in gone["message"]
+    assert sorted(m["role"] for m in (await owner(MEMBERS))["members"]) == ["admin", "owner"]

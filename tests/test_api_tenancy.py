@@ -57,6 +57,9 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
                            {"id": "flow"}),
     "deleteTemplate": ("mutation($id: ID!) { deleteTemplate(id: $id) }", {"id": "template"}),
     "revokeApiKey": ("mutation($id: ID!) { revokeApiKey(id: $id) { id } }", {"id": "api_key"}),
+    "setMemberRole": ('mutation($id: ID!) { setMemberRole(userId: $id, role: "agent") { role } }',
+                      {"id": "user"}),
+    "removeMember": ("mutation($id: ID!) { removeMember(userId: $id) }", {"id": "user"}),
 }  # fmt: skip
 # Operations whose ids name no organization's object (an organization the caller picks).
 NOT_ORGANIZATION_SCOPED = {"logIn"}
@@ -89,7 +92,7 @@ def test_every_operation_taking_an_id_is_covered() -> None:
 
 async def organization_with_everything(api: httpx.AsyncClient, org: str) -> tuple[GraphQL, dict]:
     """An owner's client and the ids of a bot, channel, flow, version, template and API key."""
-    owner, _ = await sign_up(api, org=org)
+    owner, payload = await sign_up(api, org=org)
     bot = (await owner(CREATE_BOT, name=f"{org} bot"))["createBot"]["id"]
     channel = (await owner(CONNECT, bot=bot, input=WHATSAPP_CHANNEL))["connectChannel"]["id"]
     flow = (await owner(CREATE_FLOW, bot=bot, input={"name": "Welcome",
@@ -99,7 +102,8 @@ async def organization_with_everything(api: httpx.AsyncClient, org: str) -> tupl
                             f=flow))["saveFlowAsTemplate"]["id"]  # fmt: skip
     key = await owner('mutation { createApiKey(name: "k") { apiKey { id } } }')
     ids = {"bot": bot, "channel": channel, "flow": flow, "version": version,
-           "template": template, "api_key": key["createApiKey"]["apiKey"]["id"]}  # fmt: skip
+           "template": template, "api_key": key["createApiKey"]["apiKey"]["id"],
+           "user": payload["member"]["user"]["id"]}  # fmt: skip
     return owner, ids
 
 
@@ -109,7 +113,7 @@ async def snapshot(client: GraphQL, ids: dict[str, str]) -> dict[str, Any]:
              bot(id: $bot) { name defaultFlowId channels { name isActive hasSecrets }
                              flows { name definition publishedVersionId } }
              flow(id: $flow) { versions { version } }
-             apiKeys { revokedAt } templates { id } }""",
+             apiKeys { revokedAt } templates { id } members { role } }""",
         bot=ids["bot"],
         flow=ids["flow"],
     )
