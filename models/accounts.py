@@ -115,9 +115,9 @@ async def log_in(
 ) -> MemberOf:
     """The user with these credentials in the given (else their first) organization."""
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))
-    if not await password_matches(user.password_hash if user else _NO_USER_HASH, password):
+    matches = await password_matches(user.password_hash if user else _NO_USER_HASH, password)
+    if user is None or not matches:
         raise Unauthenticated("wrong email or password")
-    assert user is not None
     member = await membership(session, user.id, organization_id)
     if member is None:
         raise Unauthenticated("you are not a member of that organization")
@@ -254,6 +254,8 @@ async def accept_invitation(
         await session.flush()
     elif not await password_matches(user.password_hash, password):
         raise Unauthenticated(f"wrong password for the existing account {invitation.email}")
+    elif await membership(session, user.id, invitation.organization_id):
+        raise InvalidInput(f"{invitation.email} is already a member of this organization")
     session.add(
         Membership(
             user_id=user.id, organization_id=invitation.organization_id, role=invitation.role

@@ -5,19 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 CREATE_BOT = """mutation($name: String!) {
-  createBot(input: {name: $name, description: "Support bot"}) { id name description } }"""
+  createBot(input: {name: $name, description: "Support bot"}) {
+    id name description createdAt updatedAt } }"""
 CONNECT = """mutation($bot: ID!, $input: ChannelInput!) {
   connectChannel(botId: $bot, input: $input) {
-    id kind name config isActive hasSecrets webhookUrls { purpose url } } }"""
+    id kind name config isActive hasSecrets createdAt webhookUrls { purpose url } } }"""
 CREATE_FLOW = """mutation($bot: ID!, $input: FlowInput!) {
-  createFlow(botId: $bot, input: $input) { id name trigger definition publishedVersionId } }"""
+  createFlow(botId: $bot, input: $input) {
+    id name trigger definition publishedVersionId createdAt updatedAt } }"""
 UPDATE_DRAFT = """mutation($id: ID!, $input: FlowDraftUpdate!) {
-  updateFlowDraft(id: $id, input: $input) { id name definition publishedVersionId } }"""
+  updateFlowDraft(id: $id, input: $input) {
+    id name definition publishedVersionId updatedAt } }"""
 PUBLISH = """mutation($id: ID!, $message: String!) {
-  publishFlow(id: $id, message: $message) { id version message definition } }"""
+  publishFlow(id: $id, message: $message) { id version message definition createdAt } }"""
 VALIDATE = "query($id: ID!) { validateFlow(id: $id) { code message nodeId edgeId } }"
 SET_DEFAULT = """mutation($bot: ID!, $flow: ID) {
-  setDefaultFlow(botId: $bot, flowId: $flow) { id defaultFlowId } }"""
+  setDefaultFlow(botId: $bot, flowId: $flow) { id defaultFlowId updatedAt } }"""
 
 WHATSAPP_CHANNEL = {
     "kind": "WHATSAPP_CLOUD",

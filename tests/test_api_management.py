@@ -66,6 +66,13 @@ async def test_bots_and_channels_with_write_only_secrets(
     purposes = (await owner(CONNECT, bot=bot["id"], input=twilio))["connectChannel"]["webhookUrls"]
     assert [p["purpose"] for p in purposes] == ["webhook", "status_callback"]
 
+    renamed = await owner(
+        """mutation($id: ID!) { updateBot(id: $id, input: {description: "New"}) {
+             description updatedAt } }""",
+        id=bot["id"],
+    )
+    assert renamed["updateBot"]["description"] == "New"
+    assert renamed["updateBot"]["updatedAt"] > bot["updatedAt"]
     updated = await owner(
         """mutation($id: ID!) { updateChannel(id: $id, input: {name: "Renamed",
            secrets: {access_token: "new", app_secret: "s", verify_token: "v"}}) { name } }""",
@@ -132,7 +139,7 @@ async def test_flow_drafts_versions_diff_roll_back_and_duplicate(api: httpx.Asyn
                     "edgesAdded": ["e2"], "edgesRemoved": []}  # fmt: skip
 
     roll_back = """mutation($id: ID!, $v: ID!) {
-      rollBackFlow(id: $id, versionId: $v) { version message definition } }"""
+      rollBackFlow(id: $id, versionId: $v) { version message definition createdAt } }"""
     v3 = (await owner(roll_back, id=flow["id"], v=v1["id"]))["rollBackFlow"]
     assert (v3["version"], v3["message"]) == (3, "Roll back to version 1")
     assert v3["definition"]["nodes"] == v1["definition"]["nodes"]
@@ -140,8 +147,8 @@ async def test_flow_drafts_versions_diff_roll_back_and_duplicate(api: httpx.Asyn
                             id=flow["id"]))["flow"]["versions"]  # fmt: skip
     assert [v["version"] for v in versions] == [3, 2, 1]
 
-    copy = (await owner("mutation($id: ID!) { duplicateFlow(id: $id) { id name definition } }",
-                        id=flow["id"]))["duplicateFlow"]  # fmt: skip
+    duplicate = "mutation($id: ID!) { duplicateFlow(id: $id) { id name definition createdAt } }"
+    copy = (await owner(duplicate, id=flow["id"]))["duplicateFlow"]
     assert copy["name"] == "Welcome (copy)" and copy["definition"]["name"] == "Welcome (copy)"
     default = (await owner(SET_DEFAULT, bot=bot["id"], flow=flow["id"]))["setDefaultFlow"]
     assert default["defaultFlowId"] == flow["id"]
