@@ -12,9 +12,10 @@ from sqlalchemy import text
 from strawberry.fastapi import GraphQLRouter
 from temporalio.client import Client
 
-from graphql_api import web_channel
-from graphql_api.schema import schema
+from graphql_api import files, web_channel
+from graphql_api.schema import build_schema
 from models.db import make_engine, make_session_factory
+from models.errors import DomainError
 from models.settings import Settings
 from workflows.client import connect_temporal
 
@@ -78,12 +79,14 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         return {"platform": request.app.state.platform, "request": request}
 
     app.include_router(
-        GraphQLRouter(schema, graphql_ide="graphiql" if development else None,
+        GraphQLRouter(build_schema(development), graphql_ide="graphiql" if development else None,
                       context_getter=graphql_context),
         prefix="/graphql",
     )  # fmt: skip
 
     app.include_router(web_channel.router)
+    app.include_router(files.router)
+    app.add_exception_handler(DomainError, files.domain_error_response)
 
     @app.get("/health")
     async def health(request: Request) -> JSONResponse:

@@ -154,3 +154,6 @@ class FlowRunStep(Base):
     ended_at: Mapped[OptionalTimestamp]
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+import models.api_tables  # noqa: E402, F401  (registers the API's tables on Base.metadata)

@@ -67,6 +67,16 @@ class Settings(BaseSettings):
         default="gpt-4o-mini", description="Model of the `ai` nodes that name none."
     )
 
+    access_token_minutes: int = Field(
+        default=15, ge=1, description="Lifetime of API access tokens (JWT), in minutes."
+    )
+    refresh_token_days: int = Field(
+        default=30, ge=1, description="Lifetime of refresh tokens, in days."
+    )
+    max_upload_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest accepted import file, in bytes."
+    )
+
     @property
     def embedded_database(self) -> bool:
         return self.database_url is None

@@ -1,0 +1,108 @@
+"""Who is calling: every resolver and HTTP route asks here first.
+
+Credentials travel in `Authorization: Bearer <token>`: a JWT access token (a user in one
+organization, role looked up now) or an organization API key (`bbk_...`, role `admin`), also
+accepted as `X-API-Key: bbk_...`.
+
+    caller = await require_caller(info, roles=MANAGERS)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+from strawberry.types import Info
+
+from models.accounts import API_KEY_PREFIX, api_key_by_secret, membership
+from models.auth_tokens import read_access_token
+from models.errors import Forbidden, NotFound, Unauthenticated
+
+if TYPE_CHECKING:
+    from graphql_api.app import Platform
+
+ALL_ROLES = frozenset({"owner", "admin", "agent"})
+MANAGERS = frozenset({"owner", "admin"})  # may change bots, flows, channels, members, keys
+API_KEY_ROLE = "admin"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated caller: a user (or an API key) acting in one organization."""
+
+    organization_id: uuid.UUID
+    role: str
+    user_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+
+
+def bearer_secret(request: HTTPConnection) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.headers.get("x-api-key") or None
+
+
+async def authenticate(platform: Platform, request: HTTPConnection) -> Caller:
+    """The caller behind a request's (or websocket's) credentials, else `Unauthenticated`."""
+    secret = bearer_secret(request)
+    if secret is None:
+        raise Unauthenticated("log in first: send `Authorization: Bearer <access token or key>`")
+    async with platform.sessions.begin() as session:
+        if secret.startswith(API_KEY_PREFIX):
+            key = await api_key_by_secret(session, secret)
+            return Caller(key.organization_id, API_KEY_ROLE, api_key_id=key.id)
+        claims = read_access_token(platform.settings, secret)
+        member = await membership(session, claims.user_id, claims.organization_id)
+    if member is None:
+        raise Unauthenticated("you are no longer a member of this organization")
+    return Caller(member.organization.id, member.role, user_id=member.user.id)
+
+
+def check_role(caller: Caller, roles: Collection[str]) -> Caller:
+    if caller.role not in roles:
+        wanted = " or ".join(sorted(roles))
+        raise Forbidden(f"this needs the role {wanted}; you are {caller.role}")
+    return caller
+
+
+def platform_of(info: Info) -> Platform:
+    return info.context["platform"]
+
+
+async def require_caller(info: Info, roles: Collection[str] = ALL_ROLES) -> Caller:
+    """The authenticated caller of this GraphQL request, with one of `roles`."""
+    context: dict[str, Any] = info.context
+    caller = context.get("caller")
+    if caller is None:
+        caller = await authenticate(platform_of(info), context["request"])
+        context["caller"] = caller
+    return check_role(caller, roles)
+
+
+def user_of(caller: Caller) -> uuid.UUID:
+    """The caller's user id; API keys act for an organization, not a person."""
+    if caller.user_id is None:
+        raise Forbidden("this needs a user's access token, not an API key")
+    return caller.user_id
+
+
+def parse_id(value: str, what: str) -> uuid.UUID:
+    """An id from a client; a malformed one answers exactly like a missing object."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound(f"no such {what}") from None
+
+
+@asynccontextmanager
+async def transaction(info: Info) -> AsyncIterator[AsyncSession]:
+    """A session whose work is committed when the block ends, rolled back on any error."""
+    async with platform_of(info).sessions.begin() as session:
+        yield session

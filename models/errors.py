@@ -1,0 +1,58 @@
+"""Errors a caller can cause, raised by the code that owns the data and shown by every API.
+
+Each has a stable `code` (the GraphQL `extensions.code`) and a human message; `InvalidInput`
+also lists every problem found, so a user can fix them all at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A refusal with a code and a message meant for the person who asked."""
+
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def details(self) -> dict[str, Any]:
+        """Extra fields for the error's `extensions` (besides `code`)."""
+        return {}
+
+
+class InvalidInput(DomainError):
+    """The input is wrong; `problems` says where and why (each `{message, ...}`)."""
+
+    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+    def details(self) -> dict[str, Any]:
+        return {"problems": self.problems} if self.problems else {}
+
+
+class NotFound(DomainError):
+    """No such object for this caller (a foreign object answers exactly like a missing one)."""
+
+    code = "NOT_FOUND"
+
+
+class Unauthenticated(DomainError):
+    """No valid credentials: missing, wrong, expired or revoked."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(DomainError):
+    """Valid credentials whose role does not allow this."""
+
+    code = "FORBIDDEN"
+
+
+class PayloadTooLarge(DomainError):
+    """An upload over the size limit."""
+
+    code = "PAYLOAD_TOO_LARGE"

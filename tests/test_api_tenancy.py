@@ -1,0 +1,155 @@
+"""Two organizations: neither can read or change the other's objects through any id.
+
+A foreign id must answer exactly like an id that does not exist (same code, same message), so
+an attacker learns nothing. Every query and mutation taking an ID is listed here; a new one
+makes `test_every_operation_taking_an_id_is_covered` fail until it is added.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from graphql import GraphQLNonNull, get_named_type
+from graphql import build_schema as parse_sdl
+
+from graphql_api.schema import schema
+from tests.api_fixtures import CONNECT, CREATE_BOT, CREATE_FLOW, PUBLISH, WHATSAPP_CHANNEL
+from tests.api_fixtures import greeting_flow as flow_definition
+from tests.graphql_client import GraphQL, sign_up
+
+MISSING = str(uuid.uuid4())
+
+# field -> (operation, the variables naming the other organization's objects)
+OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
+    "bot": ("query($id: ID!) { bot(id: $id) { id } }", {"id": "bot"}),
+    "channel": ("query($id: ID!) { channel(id: $id) { id } }", {"id": "channel"}),
+    "flow": ("query($id: ID!) { flow(id: $id) { id } }", {"id": "flow"}),
+    "flowVersion": ("query($id: ID!) { flowVersion(id: $id) { id } }", {"id": "version"}),
+    "validateFlow": ("query($id: ID!) { validateFlow(id: $id) { code } }", {"id": "flow"}),
+    "flowDiff": ("query($a: ID!, $b: ID!) { flowDiff(fromVersionId: $a, toVersionId: $b) "
+                 "{ nodesAdded } }", {"a": "version", "b": "version"}),
+    "template": ("query($id: ID!) { template(id: $id) { id } }", {"id": "template"}),
+    "updateBot": ('mutation($id: ID!) { updateBot(id: $id, input: {name: "Mine"}) { id } }',
+                  {"id": "bot"}),
+    "deleteBot": ("mutation($id: ID!) { deleteBot(id: $id) }", {"id": "bot"}),
+    "connectChannel": ("mutation($id: ID!) { connectChannel(botId: $id, input: {kind: WEB}) "
+                       "{ id } }", {"id": "bot"}),
+    "updateChannel": ('mutation($id: ID!) { updateChannel(id: $id, input: {name: "x"}) { id } }',
+                      {"id": "channel"}),
+    "disconnectChannel": ("mutation($id: ID!) { disconnectChannel(id: $id) { id } }",
+                          {"id": "channel"}),
+    "createFlow": ('mutation($id: ID!) { createFlow(botId: $id, input: {name: "x"}) { id } }',
+                   {"id": "bot"}),
+    "updateFlowDraft": ('mutation($id: ID!) { updateFlowDraft(id: $id, input: {name: "x"}) '
+                        "{ id } }", {"id": "flow"}),
+    "publishFlow": ("mutation($id: ID!) { publishFlow(id: $id) { id } }", {"id": "flow"}),
+    "rollBackFlow": ("mutation($id: ID!, $v: ID!) { rollBackFlow(id: $id, versionId: $v) "
+                     "{ id } }", {"id": "flow", "v": "version"}),
+    "setDefaultFlow": ("mutation($b: ID!, $f: ID) { setDefaultFlow(botId: $b, flowId: $f) "
+                       "{ id } }", {"b": "bot", "f": "flow"}),
+    "duplicateFlow": ("mutation($id: ID!) { duplicateFlow(id: $id) { id } }", {"id": "flow"}),
+    "deleteFlow": ("mutation($id: ID!) { deleteFlow(id: $id) }", {"id": "flow"}),
+    "createFlowFromTemplate": ("mutation($b: ID!, $t: ID!) { createFlowFromTemplate(botId: $b, "
+                               "templateId: $t) { id } }", {"b": "bot", "t": "template"}),
+    "saveFlowAsTemplate": ("mutation($id: ID!) { saveFlowAsTemplate(flowId: $id) { id } }",
+                           {"id": "flow"}),
+    "deleteTemplate": ("mutation($id: ID!) { deleteTemplate(id: $id) }", {"id": "template"}),
+    "revokeApiKey": ("mutation($id: ID!) { revokeApiKey(id: $id) { id } }", {"id": "api_key"}),
+    "setMemberRole": ('mutation($id: ID!) { setMemberRole(userId: $id, role: "agent") { role } }',
+                      {"id": "user"}),
+    "removeMember": ("mutation($id: ID!) { removeMember(userId: $id) }", {"id": "user"}),
+}  # fmt: skip
+# Operations whose ids name no organization's object (an organization the caller picks).
+NOT_ORGANIZATION_SCOPED = {"logIn"}
+
+HTTP_ROUTES = [
+    ("GET", "/api/flows/{flow}/export", None),
+    ("GET", "/api/bots/{bot}/export", None),
+    ("POST", "/api/flows/export", {"flow_ids": ["{flow}"]}),
+    ("POST", "/api/bots/{bot}/flows/import", "file"),
+]
+
+
+def id_taking_fields() -> set[str]:
+    names = set()
+    parsed = parse_sdl(schema.as_str())
+    for root in (parsed.query_type, parsed.mutation_type):
+        assert root is not None
+        for name, field in root.fields.items():
+            types = [arg.type for arg in field.args.values()]
+            named = [get_named_type(t.of_type if isinstance(t, GraphQLNonNull) else t)
+                     for t in types]  # fmt: skip
+            if any(t.name == "ID" for t in named):
+                names.add(name)
+    return names
+
+
+def test_every_operation_taking_an_id_is_covered() -> None:
+    assert id_taking_fields() - NOT_ORGANIZATION_SCOPED == set(OPERATIONS)
+
+
+async def organization_with_everything(api: httpx.AsyncClient, org: str) -> tuple[GraphQL, dict]:
+    """An owner's client and the ids of a bot, channel, flow, version, template and API key."""
+    owner, payload = await sign_up(api, org=org)
+    bot = (await owner(CREATE_BOT, name=f"{org} bot"))["createBot"]["id"]
+    channel = (await owner(CONNECT, bot=bot, input=WHATSAPP_CHANNEL))["connectChannel"]["id"]
+    flow = (await owner(CREATE_FLOW, bot=bot, input={"name": "Welcome",
+            "definition": flow_definition(f"Hello from {org}")}))["createFlow"]["id"]  # fmt: skip
+    version = (await owner(PUBLISH, id=flow, message="v1"))["publishFlow"]["id"]
+    template = (await owner('mutation($f: ID!) { saveFlowAsTemplate(flowId: $f) { id } }',
+                            f=flow))["saveFlowAsTemplate"]["id"]  # fmt: skip
+    key = await owner('mutation { createApiKey(name: "k") { apiKey { id } } }')
+    ids = {"bot": bot, "channel": channel, "flow": flow, "version": version,
+           "template": template, "api_key": key["createApiKey"]["apiKey"]["id"],
+           "user": payload["member"]["user"]["id"]}  # fmt: skip
+    return owner, ids
+
+
+async def snapshot(client: GraphQL, ids: dict[str, str]) -> dict[str, Any]:
+    return await client(
+        """query($bot: ID!, $flow: ID!) {
+             bot(id: $bot) { name defaultFlowId channels { name isActive hasSecrets }
+                             flows { name definition publishedVersionId } }
+             flow(id: $flow) { versions { version } }
+             apiKeys { revokedAt } templates { id } members { role } }""",
+        bot=ids["bot"],
+        flow=ids["flow"],
+    )
+
+
+async def test_no_organization_reaches_another_ones_objects(api: httpx.AsyncClient) -> None:
+    alice, mine = await organization_with_everything(api, "Alice")
+    bob, theirs = await organization_with_everything(api, "Bob")
+    before = await snapshot(bob, theirs)
+
+    for field, (operation, variables) in OPERATIONS.items():
+        own = {n: mine[k] for n, k in variables.items()}  # one id foreign at a time
+        for name, kind in variables.items():
+            foreign = await alice.error(operation, **{**own, name: theirs[kind]})
+            missing = await alice.error(operation, **{**own, name: MISSING})
+            malformed = await alice.error(operation, **{**own, name: "not-an-id"})
+            assert foreign["code"] == "NOT_FOUND", (field, name, foreign)
+            assert (foreign["code"], foreign["message"]) == (
+                missing["code"], missing["message"]) == (
+                malformed["code"], malformed["message"]), field  # fmt: skip
+    assert await snapshot(bob, theirs) == before
+
+    for method, path, body in HTTP_ROUTES:
+        for target, expected in ((theirs, 404), (mine, None)):
+            url = path.format(**target)
+            headers = {"Authorization": f"Bearer {alice.token}"}
+            if body == "file":
+                response = await api.post(url, files={"file": ("f.json", b"{}")}, headers=headers)
+            elif body is not None:
+                response = await api.post(url, json={"flow_ids": [target["flow"]]},
+                                          headers=headers)  # fmt: skip
+            else:
+                response = await api.request(method, url, headers=headers)
+            if expected:
+                assert response.status_code == 404, (path, response.text)
+                assert response.json()["error"]["code"] == "NOT_FOUND"
+            else:
+                assert response.status_code in (200, 422), (path, response.text)
+    assert await snapshot(bob, theirs) == before
