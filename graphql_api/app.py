@@ -12,7 +12,7 @@ from sqlalchemy import text
 from strawberry.fastapi import GraphQLRouter
 from temporalio.client import Client
 
-from graphql_api import web_channel
+from graphql_api import twilio_webhook, web_channel, whatsapp_webhook
 from graphql_api.schema import schema
 from models.db import make_engine, make_session_factory
 from models.settings import Settings
@@ -84,6 +84,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     )  # fmt: skip
 
     app.include_router(web_channel.router)
+    app.include_router(whatsapp_webhook.router)
+    app.include_router(twilio_webhook.router)
 
     @app.get("/health")
     async def health(request: Request) -> JSONResponse:

@@ -22,5 +22,5 @@ def workflows() -> list[type]:
 def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Any]:
     """Activity callables bound to the database and the secret key."""
     store = ConversationStore(sessions)
-    sender = MessageSender(sessions, SecretBox(settings.resolved_secret_key()))
+    sender = MessageSender(sessions, SecretBox(settings.resolved_secret_key()), settings)
     return [*store.activities(), sender.send_message, http_request]
