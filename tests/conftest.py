@@ -23,6 +23,8 @@ from graphql_api.app import Platform, create_app
 from models import migrate
 from models.db import Base, make_engine, make_session_factory
 from models.settings import Settings
+from tests.fake_meta import FakeMeta
+from tests.fake_twilio import FakeTwilio
 from worker.embedded_postgres import start_embedded_postgres
 from worker.registry import build_activities, workflows
 from worker.temporal_server import temporal_cli_path
@@ -96,8 +98,29 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
-def test_settings(migrated_url: str, temporal_env: WorkflowEnvironment) -> Settings:
+def fake_meta() -> Iterator[FakeMeta]:
+    """Meta's Graph API (WhatsApp Cloud), faked on 127.0.0.1 for the whole session."""
+    meta = FakeMeta()
+    yield meta
+    meta.close()
+
+
+@pytest.fixture(scope="session")
+def fake_twilio() -> Iterator[FakeTwilio]:
+    """Twilio's Messages API, faked on 127.0.0.1 for the whole session."""
+    twilio = FakeTwilio()
+    yield twilio
+    twilio.close()
+
+
+@pytest.fixture(scope="session")
+def test_settings(
+    migrated_url: str, temporal_env: WorkflowEnvironment, fake_meta: FakeMeta,
+    fake_twilio: FakeTwilio,
+) -> Settings:  # fmt: skip
     return Settings(
+        whatsapp_graph_url=fake_meta.url,
+        twilio_api_url=fake_twilio.url,
         database_url=migrated_url,
         temporal_address=temporal_env.client.service_client.config.target_host,
         task_queue=TASK_QUEUE,
