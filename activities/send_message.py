@@ -1,9 +1,10 @@
 """The `send_message` activity: store an outbound message once, then send it via its channel.
 
 On WhatsApp (Cloud API or Twilio) only templates may be sent more than 24 hours after the
-contact's last message: the channel's `reengagement_template` is sent instead when configured,
-otherwise the message fails with the non-retryable error `window_closed`. Sends are paced per
-sender number (`messages_per_second`, default from the settings) across the whole worker.
+contact's last message (by the provider's timestamp: a webhook may arrive late). Then the
+channel's `reengagement_template` is sent instead when configured; otherwise the message fails
+with the non-retryable error `window_closed`. Sends are paced per sender number
+(`messages_per_second`, default from the settings) across the whole worker.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import DateTime, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -32,6 +33,10 @@ from models.tables import Channel
 from workflows import activity_names
 
 DONE_STATUSES = ("sent", "delivered", "read")
+# When the contact sent a message: the provider's timestamp, else when we stored it.
+SENT_AT = func.coalesce(
+    Message.content["timestamp"].astext.cast(DateTime(timezone=True)), Message.created_at
+)
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 
 
@@ -66,7 +71,7 @@ class MessageSender:
             )
             channel = await session.get(Channel, uuid.UUID(request.channel_id))
             last_inbound = await session.scalar(
-                select(func.max(Message.created_at)).where(
+                select(func.max(SENT_AT)).where(
                     Message.conversation_id == uuid.UUID(request.conversation_id),
                     Message.direction == "inbound",
                 )

@@ -184,8 +184,8 @@ def webhook(
         value["messages"] = list(messages)
     if statuses:
         value["statuses"] = list(statuses)
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": "WABA-1", "changes": [{"value": value, "field": "messages"}]}]}  # fmt: skip
+    change = {"value": value, "field": "messages"}
+    return {"object": "whatsapp_business_account", "entry": [{"id": "WABA-1", "changes": [change]}]}
 
 
 def message(

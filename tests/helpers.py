@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -54,7 +55,7 @@ async def make_bot(
 ) -> tuple[str, str]:  # fmt: skip
     """Like `make_web_bot`, on a channel of any kind. Returns (bot id, channel id)."""
     async with make_session_factory(engine).begin() as session:
-        organization = await create_organization(session, "Test org", f"org-{id(definition)}")
+        organization = await create_organization(session, "Test org", f"org-{uuid.uuid4().hex}")
         bot = await create_bot(session, organization.id, "test bot", settings=bot_settings)
         channel = await add_channel(session, bot.id, kind, kind.title(), config, secrets_encrypted)
         flow = await create_flow(

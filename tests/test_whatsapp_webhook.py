@@ -40,7 +40,7 @@ RECEIVED = {
             "position": {"x": 0, "y": 0},
             "data": {"content": "Recibido"},
         }
-    ],  # fmt: skip
+    ],
     "edges": [],
 }
 
