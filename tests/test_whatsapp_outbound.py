@@ -26,23 +26,14 @@ from models.settings import Settings
 from tests.channel_chat import (
     ACCESS_TOKEN,
     WhatsAppUser,
+    chain,
     make_whatsapp_bot,
+    node,
     stored_messages,
     unique_number,
 )
 from tests.fake_meta import REVOKED_TOKEN, UNREACHABLE, FakeMeta
 from tests.helpers import wait_for
-
-
-def node(node_id: str, node_type: str, **data: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": node_type, "position": {"x": 0, "y": 0}, "data": data}
-
-
-def chain(*nodes: dict[str, Any]) -> dict[str, Any]:
-    """A flow running `nodes` one after the other."""
-    edges = [{"id": f"e{n}", "source": a["id"], "target": b["id"]}
-             for n, (a, b) in enumerate(zip(nodes, nodes[1:], strict=False))]  # fmt: skip
-    return {"name": "flow", "nodes": list(nodes), "edges": edges}
 
 
 def options(count: int) -> list[dict[str, str]]:

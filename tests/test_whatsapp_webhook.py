@@ -23,7 +23,9 @@ from tests.channel_chat import (
     ACCESS_TOKEN,
     VERIFY_TOKEN,
     WhatsAppUser,
+    chain,
     make_whatsapp_bot,
+    node,
     stored_contact,
     stored_messages,
 )
@@ -31,18 +33,7 @@ from tests.fake_meta import FakeMeta
 from tests.helpers import wait_for
 from workflows.conversation import conversation_workflow_id
 
-RECEIVED = {
-    "name": "ack",
-    "nodes": [
-        {
-            "id": "ack",
-            "type": "message",
-            "position": {"x": 0, "y": 0},
-            "data": {"content": "Recibido"},
-        }
-    ],
-    "edges": [],
-}
+RECEIVED = chain(node("ack", "message", content="Recibido"))
 
 
 @pytest.fixture
