@@ -101,8 +101,8 @@ async def test_customer_service_template_over_whatsapp(
     assert [row["id"] for row in rows] == ["1", "2", "3", "4"]
     assert rows[2]["title"] == "💬 Hablar con agente"
 
-    await ana.send("interactive", {"type": "list_reply",
-                                   "list_reply": {"id": "3", "title": "💬 Hablar con agente"}})  # fmt: skip
+    choice = {"id": "3", "title": "💬 Hablar con agente"}
+    await ana.send("interactive", {"type": "list_reply", "list_reply": choice})
     run = await finished_run(db_engine)
     assert run.variables["menu"] == "💬 Hablar con agente"
     assert sorted(meta.read) == sorted(m.provider_message_id for m in await stored_messages(
