@@ -94,10 +94,12 @@ async def test_every_outbound_type_on_whatsapp(twilio: FakeTwilio, test_settings
 async def test_sms_gets_plain_text(twilio: FakeTwilio, test_settings: Settings):
     channel = twilio_channel(twilio, "+15550002222")
     adapter = TwilioChannel(test_settings)
-    place = OutboundMessage(kind="location", location=Location(latitude=40.4, longitude=-3.7,
-                                                               name="Sol"))  # fmt: skip
-    template = OutboundMessage(kind="template", template=TemplateMessage(name="hello",
-                                                                         parameters=["Ana"]))  # fmt: skip
+    place = OutboundMessage(
+        kind="location", location=Location(latitude=40.4, longitude=-3.7, name="Sol")
+    )
+    template = OutboundMessage(
+        kind="template", template=TemplateMessage(name="hello", parameters=["Ana"])
+    )
     for message in (place, template):
         await adapter.send(channel, "+34600111222", message)
     sent = twilio.messages_to("+34600111222")

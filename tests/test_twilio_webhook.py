@@ -110,8 +110,9 @@ async def test_every_inbound_field(ana: TwilioUser, db_engine: AsyncEngine):
         "confirm-yes",
         "confirm-yes",
     )
-    assert rows[place].content["location"] == {"latitude": 40.4168, "longitude": -3.7038,
-                                               "name": "Sol", "address": "Puerta del Sol"}  # fmt: skip
+    location = {"latitude": 40.4168, "longitude": -3.7038, "name": "Sol",
+                "address": "Puerta del Sol"}  # fmt: skip
+    assert rows[place].content["location"] == location
 
 
 async def test_status_callbacks_never_move_backwards(ana: TwilioUser, db_engine: AsyncEngine):
