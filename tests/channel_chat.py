@@ -10,16 +10,20 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from channels.config import webhook_urls
 from models.conversation_tables import Contact, Message
 from models.db import make_session_factory
 from models.secret_box import SecretBox
 from models.settings import Settings
+from models.tables import Channel
 from tests import fake_meta
 from tests.fake_meta import FakeMeta
 from tests.fake_twilio import FakeTwilio, twilio_signature
 from tests.helpers import make_bot, wait_for
+from workflows.conversation import conversation_workflow_id
 
 APP_SECRET, VERIFY_TOKEN, ACCESS_TOKEN = "meta-app-secret", "verify-me", "EAAG-test-token"
 AUTH_TOKEN = "twilio-auth-token"
@@ -91,7 +95,42 @@ async def stored_contact(engine: AsyncEngine, external_id: str) -> Contact | Non
         return await session.scalar(select(Contact).where(Contact.external_id == external_id))
 
 
-class WhatsAppUser:
+async def conversation_started(
+    client: Client, engine: AsyncEngine, channel_id: str, contact_id: str
+) -> bool:
+    """Whether Temporal has a conversation workflow for this contact on this channel."""
+    async with make_session_factory(engine)() as session:
+        channel = await session.get(Channel, uuid.UUID(channel_id))
+    assert channel is not None
+    workflow_id = conversation_workflow_id(str(channel.bot_id), channel_id, contact_id)
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+class ProviderUser:
+    """A contact as the provider sees it: `received()` lists what we asked it to deliver."""
+
+    what = "messages"
+
+    def received(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def wait_received(self, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
+        """What the provider was asked to send this contact, once it is at least `count`."""
+
+        async def enough() -> list[dict[str, Any]] | None:
+            got = self.received()
+            return got if len(got) >= count else None
+
+        return await wait_for(enough, timeout=timeout, what=f"{count} {self.what}")
+
+
+class WhatsAppUser(ProviderUser):
     """A WhatsApp user writing to a channel (through signed Meta webhooks) and reading what
     Meta was asked to deliver to them."""
 
@@ -134,20 +173,13 @@ class WhatsAppUser:
         assert response.status_code == 200, response.text
         return response
 
+    what = "WhatsApp messages"
+
     def received(self) -> list[dict[str, Any]]:
         return self.meta.messages_to(self.wa_id)
 
-    async def wait_received(self, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
-        """What Meta was asked to send this user, once there are at least `count` messages."""
 
-        async def enough() -> list[dict[str, Any]] | None:
-            got = self.received()
-            return got if len(got) >= count else None
-
-        return await wait_for(enough, timeout=timeout, what=f"{count} WhatsApp messages")
-
-
-class TwilioUser:
+class TwilioUser(ProviderUser):
     """A phone writing to a Twilio channel (signed form webhooks) and what Twilio got for it."""
 
     def __init__(self, api: httpx.AsyncClient, twilio: FakeTwilio, settings: Settings,
@@ -185,12 +217,7 @@ class TwilioUser:
         response = await self.post("status_callback", form)
         assert response.status_code == 204, response.text
 
+    what = "Twilio messages"
+
     def received(self) -> list[dict[str, Any]]:
         return self.twilio.messages_to(self.address)
-
-    async def wait_received(self, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
-        async def enough() -> list[dict[str, Any]] | None:
-            got = self.received()
-            return got if len(got) >= count else None
-
-        return await wait_for(enough, timeout=timeout, what=f"{count} Twilio messages")

@@ -113,6 +113,20 @@ def fake_twilio() -> Iterator[FakeTwilio]:
     twilio.close()
 
 
+@pytest.fixture
+def meta(fake_meta: FakeMeta) -> FakeMeta:
+    """The fake Graph API, emptied for this test."""
+    fake_meta.reset()
+    return fake_meta
+
+
+@pytest.fixture
+def twilio(fake_twilio: FakeTwilio) -> FakeTwilio:
+    """The fake Twilio API, emptied for this test."""
+    fake_twilio.reset()
+    return fake_twilio
+
+
 @pytest.fixture(scope="session")
 def test_settings(
     migrated_url: str, temporal_env: WorkflowEnvironment, fake_meta: FakeMeta,

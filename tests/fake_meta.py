@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fake_server import FakeServer, JsonHandler
 
 REVOKED_TOKEN = "revoked-token"
 UNREACHABLE = "15550000000"
@@ -28,40 +28,27 @@ ERRORS = {
 }
 
 
-class FakeMeta:
-    """The Graph API; `sent` holds every accepted message body, with its arrival time."""
+class FakeMeta(FakeServer):
+    """The Graph API; `read` holds the message ids marked as read, `media` what can be fetched."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.sent: list[dict[str, Any]] = []
         self.read: list[str] = []
         self.media: dict[str, tuple[bytes, str]] = {}
-        self.failures: list[int] = []
-        handler = type("Handler", (_Handler,), {"meta": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(_Handler)
 
     def reset(self) -> None:
+        super().reset()
         with self.lock:
-            self.sent, self.read, self.failures = [], [], []
+            self.read = []
             self.media.clear()
-
-    def fail_next(self, *codes: int) -> None:
-        """The next sends fail with these Meta error codes, in order."""
-        with self.lock:
-            self.failures.extend(codes)
 
     def messages_to(self, wa_id: str) -> list[dict[str, Any]]:
         with self.lock:
             return [body for body in self.sent if body["to"] == wa_id]
 
-    def close(self) -> None:
-        self.server.shutdown()
 
-
-class _Handler(BaseHTTPRequestHandler):
-    meta: FakeMeta
+class _Handler(JsonHandler):
+    fake: FakeMeta
 
     def do_POST(self) -> None:
         parts = self.path.strip("/").split("/")
@@ -73,11 +60,10 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("messaging_product") != "whatsapp":
             return self._error(400, 100, "The parameter messaging_product is required.")
         if body.get("status") == "read":
-            with self.meta.lock:
-                self.meta.read.append(body["message_id"])
+            with self.fake.lock:
+                self.fake.read.append(body["message_id"])
             return self._json(200, {"success": True})
-        with self.meta.lock:
-            failure = self.meta.failures.pop(0) if self.meta.failures else None
+        failure = self.fake.next_failure()
         if failure:
             return self._meta_error(failure)
         if body.get("to") == UNREACHABLE:
@@ -86,8 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
         if problem:
             return self._error(400, 131009, f"(#131009) Parameter value is not valid: {problem}")
         message_id = f"wamid.{uuid.uuid4().hex}"
-        with self.meta.lock:
-            self.meta.sent.append({**body, "id": message_id, "at": time.monotonic()})
+        self.fake.record({**body, "id": message_id, "at": time.monotonic()})
         answer: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "contacts": [{"input": body["to"], "wa_id": body["to"]}],
@@ -102,9 +87,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization", "").startswith(f"Bearer {REVOKED_TOKEN}"):
             return self._meta_error(190)
         media_id = parts[-1]
-        if media_id not in self.meta.media:
+        if media_id not in self.fake.media:
             return self._error(404, 100, f"Unsupported get request. Object {media_id} not found")
-        content, mime = self.meta.media[media_id]
+        content, mime = self.fake.media[media_id]
         if parts[0] == "download":
             self.send_response(200)
             self.send_header("Content-Type", mime)
@@ -112,10 +97,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(content)
             return None
-        host = f"http://127.0.0.1:{self.server.server_port}"
-        self._json(200, {"messaging_product": "whatsapp", "url": f"{host}/download/{media_id}",
-                         "mime_type": mime, "sha256": hashlib.sha256(content).hexdigest(),
-                         "file_size": len(content), "id": media_id})  # fmt: skip
+        self._json(200, {"messaging_product": "whatsapp", "url": f"{self.fake.url}/download/"
+                         f"{media_id}", "mime_type": mime, "id": media_id,
+                         "sha256": hashlib.sha256(content).hexdigest(),
+                         "file_size": len(content)})  # fmt: skip
 
     def _meta_error(self, code: int) -> None:
         status, message = ERRORS[code]
@@ -127,17 +112,6 @@ class _Handler(BaseHTTPRequestHandler):
             "error_data": {"messaging_product": "whatsapp", "details": message},
             "fbtrace_id": uuid.uuid4().hex[:20],
         }})  # fmt: skip
-
-    def _json(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        return None
 
 
 def _limits_problem(body: dict[str, Any]) -> str | None:

@@ -7,17 +7,16 @@ status}`: 20003 wrong credentials, 21211 invalid To, 21619 no body, scripted fai
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 import time
 import uuid
 from base64 import b64decode
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
 from twilio.request_validator import RequestValidator
+
+from tests.fake_server import FakeServer, JsonHandler
 
 E164 = re.compile(r"^(whatsapp:)?\+[1-9][0-9]{6,14}$")
 ERRORS = {
@@ -29,37 +28,25 @@ ERRORS = {
 }
 
 
-class FakeTwilio:
+class FakeTwilio(FakeServer):
     """Accounts are `{sid: auth_token}`; `sent` holds every accepted message's form fields."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
         self.accounts: dict[str, str] = {}
-        self.sent: list[dict[str, Any]] = []
-        self.failures: list[int] = []
-        handler = type("Handler", (_Handler,), {"twilio": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(_Handler)
 
     def reset(self) -> None:
+        super().reset()
         with self.lock:
-            self.accounts, self.sent, self.failures = {}, [], []
-
-    def fail_next(self, *codes: int) -> None:
-        with self.lock:
-            self.failures.extend(codes)
+            self.accounts = {}
 
     def messages_to(self, to: str) -> list[dict[str, Any]]:
         with self.lock:
             return [fields for fields in self.sent if fields["To"] == to]
 
-    def close(self) -> None:
-        self.server.shutdown()
 
-
-class _Handler(BaseHTTPRequestHandler):
-    twilio: FakeTwilio
+class _Handler(JsonHandler):
+    fake: FakeTwilio
 
     def do_POST(self) -> None:
         match = re.fullmatch(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Messages\.json", self.path)
@@ -73,10 +60,9 @@ class _Handler(BaseHTTPRequestHandler):
         user, _, password = b64decode(
             self.headers.get("Authorization", "Basic ").split(" ")[1] or b""
         ).decode().partition(":")  # fmt: skip
-        if user != sid or self.twilio.accounts.get(sid) != password:
+        if user != sid or self.fake.accounts.get(sid) != password:
             return self._error(20003)
-        with self.twilio.lock:
-            failure = self.twilio.failures.pop(0) if self.twilio.failures else None
+        failure = self.fake.next_failure()
         if failure:
             return self._error(failure)
         if not E164.match(fields.get("To", "")):
@@ -84,8 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not (fields.get("Body") or fields.get("MediaUrl") or fields.get("ContentSid")):
             return self._error(21619)
         message_sid = f"SM{uuid.uuid4().hex}"
-        with self.twilio.lock:
-            self.twilio.sent.append({**fields, "Sid": message_sid, "at": time.monotonic()})
+        self.fake.record({**fields, "Sid": message_sid, "at": time.monotonic()})
         now = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
         self._json(201, {
             "account_sid": sid, "api_version": "2010-04-01", "body": fields.get("Body", ""),
@@ -104,17 +89,6 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, {"code": code, "message": message,
                             "more_info": f"https://www.twilio.com/docs/errors/{code}",
                             "status": status})  # fmt: skip
-
-    def _json(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        return None
 
 
 def twilio_signature(auth_token: str, url: str, fields: dict[str, str]) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,18 +29,6 @@ from tests.helpers import wait_for
 
 ECHO = chain(node("echo", "message", content="Recibido: {{last_reply}}"))
 CUSTOMER_SERVICE = next(t for t in default_templates() if t.slug == "customer-service-basic")
-
-
-@pytest.fixture
-def meta(fake_meta: FakeMeta) -> FakeMeta:
-    fake_meta.reset()
-    return fake_meta
-
-
-@pytest.fixture
-def twilio(fake_twilio: FakeTwilio) -> FakeTwilio:
-    fake_twilio.reset()
-    return fake_twilio
 
 
 async def inbound_count(engine: AsyncEngine, channel_id: str) -> int:

@@ -40,12 +40,6 @@ from tests.fake_twilio import FakeTwilio
 from tests.helpers import wait_for
 
 
-@pytest.fixture
-def twilio(fake_twilio: FakeTwilio) -> FakeTwilio:
-    fake_twilio.reset()
-    return fake_twilio
-
-
 def twilio_channel(twilio: FakeTwilio, from_number: str, token: str = AUTH_TOKEN) -> ChannelAccess:
     sid = "AC" + uuid.uuid4().hex
     twilio.accounts[sid] = AUTH_TOKEN

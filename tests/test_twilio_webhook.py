@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from models.conversation_tables import Message
-from models.db import make_session_factory
 from models.settings import Settings
-from models.tables import Channel
 from tests.channel_chat import (
     AUTH_TOKEN,
     TwilioUser,
     chain,
+    conversation_started,
     make_twilio_bot,
     node,
     stored_contact,
@@ -25,15 +21,8 @@ from tests.channel_chat import (
 )
 from tests.fake_twilio import FakeTwilio, twilio_signature
 from tests.helpers import wait_for
-from workflows.conversation import conversation_workflow_id
 
 RECEIVED = chain(node("ack", "message", content="Recibido"))
-
-
-@pytest.fixture
-def twilio(fake_twilio: FakeTwilio) -> FakeTwilio:
-    fake_twilio.reset()
-    return fake_twilio
 
 
 @pytest.fixture
@@ -56,11 +45,9 @@ async def test_only_requests_signed_for_the_public_url_are_accepted(
         assert refused.status_code == 401, signature
         assert refused.json() == {"detail": "invalid or missing X-Twilio-Signature"}
     assert await stored_messages(db_engine, ana.channel_id) == []
-    async with make_session_factory(db_engine)() as session:
-        channel = await session.get(Channel, uuid.UUID(ana.channel_id))
-    workflow_id = conversation_workflow_id(str(channel.bot_id), ana.channel_id, "+34600111222")
-    with pytest.raises(RPCError):
-        await temporal_env.client.get_workflow_handle(workflow_id).describe()
+    assert not await conversation_started(
+        temporal_env.client, db_engine, ana.channel_id, "+34600111222"
+    )
 
     accepted = await ana.post("webhook", form)
     assert accepted.status_code == 200

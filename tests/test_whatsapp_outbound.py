@@ -41,12 +41,6 @@ def options(count: int) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def meta(fake_meta: FakeMeta) -> FakeMeta:
-    fake_meta.reset()
-    return fake_meta
-
-
-@pytest.fixture
 def channel(meta: FakeMeta) -> ChannelAccess:
     return ChannelAccess(id="c", kind="whatsapp_cloud", config={"phone_number_id": "1065"},
                          secrets={"access_token": ACCESS_TOKEN})  # fmt: skip

@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from channels.base import ChannelAccess, StatusUpdate
@@ -17,13 +16,13 @@ from channels.whatsapp_cloud.adapter import WhatsAppCloudChannel
 from models.conversation_tables import Message
 from models.db import make_session_factory
 from models.settings import Settings
-from models.tables import Channel
 from tests import fake_meta
 from tests.channel_chat import (
     ACCESS_TOKEN,
     VERIFY_TOKEN,
     WhatsAppUser,
     chain,
+    conversation_started,
     make_whatsapp_bot,
     node,
     stored_contact,
@@ -31,15 +30,8 @@ from tests.channel_chat import (
 )
 from tests.fake_meta import FakeMeta
 from tests.helpers import wait_for
-from workflows.conversation import conversation_workflow_id
 
 RECEIVED = chain(node("ack", "message", content="Recibido"))
-
-
-@pytest.fixture
-def meta(fake_meta: FakeMeta) -> FakeMeta:
-    fake_meta.reset()
-    return fake_meta
 
 
 @pytest.fixture
@@ -75,12 +67,9 @@ async def test_only_signed_events_are_accepted(
         assert refused.status_code == 401, signature
         assert refused.json() == {"detail": "invalid or missing X-Hub-Signature-256"}
     assert await stored_messages(db_engine, whatsapp.channel_id) == []
-    async with make_session_factory(db_engine)() as session:
-        channel = await session.get(Channel, uuid.UUID(whatsapp.channel_id))
-        workflow_id = conversation_workflow_id(str(channel.bot_id), whatsapp.channel_id,
-                                               whatsapp.wa_id)  # fmt: skip
-    with pytest.raises(RPCError):
-        await temporal_env.client.get_workflow_handle(workflow_id).describe()
+    assert not await conversation_started(
+        temporal_env.client, db_engine, whatsapp.channel_id, whatsapp.wa_id
+    )
 
     accepted = await whatsapp.post(payload)
     assert accepted.status_code == 200
