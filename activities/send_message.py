@@ -89,7 +89,7 @@ class MessageSender:
         adapter = self.adapters[channel.kind]
         try:
             if adapter.needs_open_window(access) and not _window_open(last_inbound):
-                message = await self._outside_window(stored.id, access, message)
+                message = await self._outside_window(stored, access, message, last_inbound)
             pace_key = adapter.pace_key(access)
             if pace_key:
                 rate = channel.config.get("messages_per_second") or self.default_rate
@@ -107,9 +107,11 @@ class MessageSender:
         return str(stored.id)
 
     async def _outside_window(
-        self, message_id: uuid.UUID, channel: ChannelAccess, message: OutboundMessage
-    ) -> OutboundMessage:
-        """The message to send when the window is closed; records a substituted template."""
+        self, stored: Message, channel: ChannelAccess, message: OutboundMessage,
+        last_inbound: datetime | None,
+    ) -> OutboundMessage:  # fmt: skip
+        """The message to send when the window is closed: the re-engagement template, once
+        until the contact answers; records the substitution on the stored message."""
         if message.kind == "template":
             return message
         template: dict[str, Any] | None = channel.config.get("reengagement_template")
@@ -119,16 +121,34 @@ class MessageSender:
                 "templates now; configure the channel's reengagement_template",
                 "window_closed",
             )
+        if await self._reengaged_since(stored, last_inbound):
+            raise PermanentSendError(
+                "the re-engagement template was sent; WhatsApp accepts other messages once "
+                "the contact answers it",
+                "window_closed",
+            )
         replacement = OutboundMessage(kind="template", template=TemplateMessage(**template))
         async with self.sessions.begin() as session:
             await session.execute(
                 update(Message)
-                .where(Message.id == message_id)
+                .where(Message.id == stored.id)
                 .values(type="template", text=replacement.plain_text(),
                         content={**replacement.model_dump(mode="json"),
                                  "replaces": message.model_dump(mode="json")})
             )  # fmt: skip
         return replacement
+
+    async def _reengaged_since(self, stored: Message, last_inbound: datetime | None) -> bool:
+        """Whether a re-engagement template went out since the contact's last message."""
+        query = select(Message.id).where(
+            Message.conversation_id == stored.conversation_id, Message.id != stored.id,
+            Message.direction == "outbound", Message.content.has_key("replaces"),
+            Message.status.in_(DONE_STATUSES),
+        )  # fmt: skip
+        if last_inbound is not None:
+            query = query.where(Message.created_at > last_inbound)
+        async with self.sessions() as session:
+            return await session.scalar(query.limit(1)) is not None
 
     async def _mark(
         self, message_id: uuid.UUID, channel_id: uuid.UUID, conversation_id: str, status: str,

@@ -201,21 +201,22 @@ async def test_a_permanent_error_is_recorded_and_not_retried(
     assert meta.messages_to(wa_id) == []
 
 
+async def outbound(engine: AsyncEngine, channel_id: str, status: str) -> list[Any]:
+    return [m for m in await stored_messages(engine, channel_id)
+            if m.direction == "outbound" and m.status == status]  # fmt: skip
+
+
 async def test_outside_the_24_hour_window_only_templates_go_out(
     api: httpx.AsyncClient, meta: FakeMeta, db_engine: AsyncEngine, test_settings: Settings
 ):
-    flow = chain(node("hi", "message", content="Hola de nuevo"))
+    flow = chain(node("hi", "message", content="Hola de nuevo"),
+                 node("more", "message", content="¿Seguimos?"))  # fmt: skip
     yesterday = str(int(time.time()) - 25 * 3600)
     closed, phone = await make_whatsapp_bot(db_engine, test_settings, flow)
     ana = WhatsAppUser(api, meta, closed, phone, wa_id="34600111222")
     await ana.send("text", {"body": "hola"}, timestamp=yesterday)  # delivered a day late
 
-    async def failed() -> list[Any] | None:
-        rows = [m for m in await stored_messages(db_engine, closed)
-                if m.direction == "outbound" and m.status == "failed"]  # fmt: skip
-        return rows or None
-
-    (refused,) = await wait_for(failed, what="the refused message")
+    (refused,) = await wait_for(lambda: outbound(db_engine, closed, "failed"), what="a refusal")
     assert refused.error["code"] == "window_closed"
     assert "24 hours" in refused.error["message"]
     assert meta.messages_to(ana.wa_id) == []
@@ -228,11 +229,15 @@ async def test_outside_the_24_hour_window_only_templates_go_out(
     (sent,) = await ben.wait_received(1)
     assert sent["type"] == "template"
     assert sent["template"] == {"name": "hello_again", "language": {"code": "es"}}
-    (stored,) = [m for m in await stored_messages(db_engine, reopened) if m.direction == "outbound"]
+    (second,) = await wait_for(lambda: outbound(db_engine, reopened, "failed"), what="a refusal")
+    assert second.text == "¿Seguimos?" and "answers it" in second.error["message"]
+    (stored,) = await outbound(db_engine, reopened, "sent")
     assert stored.type == "template" and stored.content["replaces"]["text"] == "Hola de nuevo"
+    assert len(ben.received()) == 1, "the template goes out once until the contact answers"
 
     await ben.says("¡hola!")  # a fresh message opens the window again
-    assert (await ben.wait_received(2))[1]["text"]["body"] == "Hola de nuevo"
+    assert [m["text"]["body"] for m in (await ben.wait_received(3))[1:]] == [
+        "Hola de nuevo", "¿Seguimos?"]  # fmt: skip
 
 
 async def test_sends_from_one_number_are_paced(
