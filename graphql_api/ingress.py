@@ -7,15 +7,14 @@ import uuid
 from collections.abc import Iterable
 
 from fastapi import HTTPException, Request
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from channels.base import ChannelAccess, InboundDelivery, StatusUpdate
 from channels.statuses import record_status
-from models.engine import ContactRef, ConversationInput
+from models.engine import ContactRef
 from models.secret_box import SecretBox
 from models.tables import Channel
-from workflows.conversation import ConversationWorkflow, conversation_workflow_id
+from workflows.conversation_client import signal_conversation
 
 CHANNEL_NAMES = {"web": "web", "whatsapp_cloud": "WhatsApp", "twilio": "Twilio"}
 
@@ -49,24 +48,14 @@ async def deliver(request: Request, channel: Channel, delivery: InboundDelivery)
     concurrent delivery of the same message is harmless. Temporal unreachable: 503.
     """
     platform = request.app.state.platform
-    workflow_id = conversation_workflow_id(
-        str(channel.bot_id), str(channel.id), delivery.contact_id
-    )
+    contact = ContactRef(external_id=delivery.contact_id, name=delivery.contact_name)
     try:
-        client = await platform.temporal()
-        await client.start_workflow(
-            ConversationWorkflow.run,
-            ConversationInput(
-                bot_id=str(channel.bot_id), channel_id=str(channel.id), channel_kind=channel.kind,
-                contact=ContactRef(external_id=delivery.contact_id, name=delivery.contact_name),
-            ),
-            id=workflow_id, task_queue=platform.settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            start_signal="inbound", start_signal_args=[delivery.message],
+        return await signal_conversation(
+            await platform.temporal(), platform.settings.task_queue, str(channel.bot_id),
+            str(channel.id), channel.kind, contact, "inbound", delivery.message,
         )  # fmt: skip
     except (RPCError, RuntimeError, OSError) as err:
         raise HTTPException(503, f"the conversation engine is unavailable ({err}); retry") from err
-    return workflow_id
 
 
 async def deliver_all(

@@ -61,14 +61,22 @@ class RunFinished(BaseModel):
     unconsumed: list[InboundMessage] = Field(default_factory=list)
 
 
+class StartFlow(BaseModel):
+    """A request to run a published flow for the contact now, without waiting for a message."""
+
+    flow_id: str
+    request_id: str = Field(description="The same request delivered twice starts once.")
+
+
 class ConversationEvent(BaseModel):
     """One entry of a conversation's ordered inbox."""
 
-    kind: Literal["inbound", "awaiting", "finished", "handed_off", "release"]
+    kind: Literal["inbound", "awaiting", "finished", "handed_off", "release", "start_flow"]
     message: InboundMessage | None = None
     run_workflow_id: str | None = None
     finished: RunFinished | None = None
     release_mode: Literal["resume", "end"] | None = None
+    start: StartFlow | None = None
 
 
 class FlowSnapshot(BaseModel):

@@ -19,9 +19,11 @@ with workflow.unsafe.imports_passed_through():
         FlowRunInput,
         FlowSnapshot,
         RunFinished,
+        StartFlow,
     )
     from models.messages import InboundMessage
     from workflows.activity_names import (
+        LOAD_PUBLISHED_FLOW,
         MATCH_FLOW,
         OPEN_CONVERSATION,
         RECORD_INBOUND,
@@ -74,6 +76,12 @@ class ConversationWorkflow:
         if mode not in ("resume", "end"):
             raise ApplicationError(f"release mode must be 'resume' or 'end', not {mode!r}")
         self._events.append(ConversationEvent(kind="release", release_mode=mode))
+
+    @workflow.signal
+    def start_flow(self, start: StartFlow) -> None:
+        """Run a published flow now (a proactive start); ignored while a run or an agent is
+        busy with the contact, and when the same request was already handled."""
+        self._events.append(ConversationEvent(kind="start_flow", start=start))
 
     @workflow.query
     def status(self) -> dict[str, object]:
@@ -141,6 +149,8 @@ class ConversationWorkflow:
         elif event.kind == "handed_off" and event.run_workflow_id == state.active_run:
             state.handed_off = True
             await self._set_status("handed_off")
+        elif event.kind == "start_flow" and event.start is not None:
+            await self._start_requested(event.start)
         elif event.kind == "release" and state.handed_off:
             state.handed_off = False
             await self._set_status("active")
@@ -175,13 +185,26 @@ class ConversationWorkflow:
         if snapshot is not None:
             await self._start_run(snapshot, message)
 
+    async def _start_requested(self, start: StartFlow) -> None:
+        if start.request_id in self._recent:
+            return
+        self._recent.append(start.request_id)
+        if self.state.active_run is not None or self.state.handed_off:
+            return
+        snapshot = await workflow.execute_local_activity(
+            LOAD_PUBLISHED_FLOW, args=[self.params.bot_id, start.flow_id],
+            result_type=FlowSnapshot | None, **LOCAL_DB,
+        )  # fmt: skip
+        if snapshot is not None:
+            await self._start_run(snapshot, None)
+
     async def _deliver(self, message: InboundMessage) -> None:
         assert self.state.active_run is not None
         self.state.run_awaiting = False
         handle = workflow.get_external_workflow_handle(self.state.active_run)
         await handle.signal(FlowRunWorkflow.deliver, message)
 
-    async def _start_run(self, snapshot: FlowSnapshot, trigger: InboundMessage) -> None:
+    async def _start_run(self, snapshot: FlowSnapshot, trigger: InboundMessage | None) -> None:
         state = self.state
         state.run_count += 1
         run_input = FlowRunInput(
