@@ -46,7 +46,7 @@ async def receive(channel_id: str, request: Request, tasks: BackgroundTasks) -> 
     adapter = WhatsAppCloudChannel(request.app.state.platform.settings)
     try:
         payload = json.loads(raw)
-        parsed = parse_webhook(payload, adapter.media_root())
+        parsed = parse_webhook(payload, channel.config["phone_number_id"], adapter.media_root())
     except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as err:
         raise HTTPException(400, f"not a WhatsApp webhook payload: {err!r}") from err
     await deliver_all(request, stored, parsed.messages)

@@ -77,10 +77,21 @@ async def test_only_signed_events_are_accepted(
     assert [m["text"]["body"] for m in await whatsapp.wait_received(1)] == ["Recibido"]
 
 
+async def test_events_of_the_apps_other_numbers_are_left_out(
+    whatsapp: WhatsAppUser, db_engine: AsyncEngine
+):
+    other = fake_meta.webhook("999000111", messages=[
+        fake_meta.message(whatsapp.wa_id, "text", {"body": "hola"})])  # fmt: skip
+    response = await whatsapp.post(other)
+    assert response.json() == {"messages": 0, "statuses": 0}
+    assert await stored_messages(db_engine, whatsapp.channel_id) == []
+
+
 async def test_a_signed_payload_that_is_not_a_webhook_is_refused(
     whatsapp: WhatsAppUser, db_engine: AsyncEngine
 ):
-    response = await whatsapp.post({"entry": [{"changes": [{"value": {"messages": [{}]}}]}]})
+    value = {"metadata": {"phone_number_id": whatsapp.phone_number_id}, "messages": [{}]}
+    response = await whatsapp.post({"entry": [{"changes": [{"value": value}]}]})
     assert response.status_code == 400
     assert "not a WhatsApp webhook payload" in response.json()["detail"]
     assert await stored_messages(db_engine, whatsapp.channel_id) == []

@@ -33,8 +33,9 @@ def handshake_challenge(params: dict[str, str], verify_token: str) -> str | None
     return params["hub.challenge"]
 
 
-def parse_webhook(payload: dict[str, Any], media_url: str) -> ParsedWebhook:
-    """Every message and status of every entry and change, in order.
+def parse_webhook(payload: dict[str, Any], phone_number_id: str, media_url: str) -> ParsedWebhook:
+    """Every message and status of every entry and change for this phone number, in order
+    (an app's webhook may also carry its other numbers' events: those are left out).
 
     `media_url` is the Graph API base (`{graph}/{version}`); a media message's url is its
     Graph object, which the channel's token can fetch.
@@ -43,6 +44,8 @@ def parse_webhook(payload: dict[str, Any], media_url: str) -> ParsedWebhook:
     for entry in payload.get("entry") or []:
         for change in entry.get("changes") or []:
             value = change.get("value") or {}
+            if (value.get("metadata") or {}).get("phone_number_id") != phone_number_id:
+                continue
             names = {
                 contact.get("wa_id"): (contact.get("profile") or {}).get("name")
                 for contact in value.get("contacts") or []
