@@ -12,6 +12,7 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from tests.fake_server import FakeServer, JsonHandler
@@ -142,9 +143,8 @@ def signature(app_secret: str, body: bytes) -> str:
 
 
 def webhook(
-    phone_number_id: str, *, messages: list[dict[str, Any]] = (),  # type: ignore[assignment]
-    statuses: list[dict[str, Any]] = (),  # type: ignore[assignment]
-    names: dict[str, str] | None = None,
+    phone_number_id: str, *, messages: Sequence[dict[str, Any]] = (),
+    statuses: Sequence[dict[str, Any]] = (), names: dict[str, str] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """A `whatsapp_business_account` notification with one entry and one change."""
     value: dict[str, Any] = {

@@ -7,6 +7,7 @@ from twilio.request_validator import RequestValidator
 from channels.base import InboundDelivery, ParsedWebhook, StatusUpdate
 from models.messages import InboundMessage, Location, Media, MediaKind
 
+MEDIA_FAMILIES: dict[str, MediaKind] = {"image": "image", "video": "video", "audio": "audio"}
 STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read",
             "undelivered": "failed", "failed": "failed"}  # fmt: skip
 
@@ -66,7 +67,6 @@ def parse_status(form: dict[str, str]) -> StatusUpdate | None:
 
 def _media(form: dict[str, str], index: int, caption: str | None) -> Media:
     mime = form.get(f"MediaContentType{index}") or "application/octet-stream"
-    family = mime.split("/")[0]
-    kind: MediaKind = family if family in ("image", "video", "audio") else "document"  # type: ignore[assignment]
+    kind = MEDIA_FAMILIES.get(mime.split("/")[0], "document")
     return Media(kind=kind, url=form[f"MediaUrl{index}"], mime_type=mime,
                  caption=caption if index == 0 else None)  # fmt: skip

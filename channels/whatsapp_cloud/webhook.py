@@ -66,7 +66,8 @@ def parse_webhook(payload: dict[str, Any], phone_number_id: str, media_url: str)
 def parse_message(raw: dict[str, Any], media_url: str) -> InboundMessage:
     """One `messages[]` item as a channel-neutral message."""
     kind = raw.get("type", "unsupported")
-    body: dict[str, Any] = raw.get(kind) if isinstance(raw.get(kind), dict) else {}  # type: ignore[assignment]
+    found = raw.get(kind)
+    body: dict[str, Any] = found if isinstance(found, dict) else {}
     message = InboundMessage(
         provider_message_id=raw["id"], kind="unsupported", timestamp=_iso(raw.get("timestamp")),
         reply_to=(raw.get("context") or {}).get("id"),
