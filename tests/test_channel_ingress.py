@@ -9,6 +9,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from graphql_api.app import Platform, create_app
 from models.conversation_tables import FlowRun
 from models.db import make_session_factory
 from models.settings import Settings
@@ -114,3 +115,22 @@ async def test_customer_service_template_over_twilio_whatsapp(
     await ana.says("3")
     run = await finished_run(db_engine)
     assert run.variables["menu"] == "💬 Hablar con agente"
+
+
+async def test_without_temporal_the_provider_is_told_to_retry(
+    meta: FakeMeta, db_engine: AsyncEngine, test_settings: Settings, clean_db
+):
+    channel_id, phone = await make_whatsapp_bot(db_engine, test_settings, ECHO)
+    offline = test_settings.model_copy(update={"temporal_address": "127.0.0.1:9"})
+    app = create_app(offline, offline.database_url or "")
+    app.state.platform = Platform(offline, offline.database_url or "")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await WhatsAppUser(client, meta, channel_id, phone, "34600111222").post(
+            fake_meta.webhook(phone, messages=[fake_meta.message("34600111222", "text",
+                                                                 {"body": "hola"})])
+        )  # fmt: skip
+    await app.state.platform.close()
+    assert response.status_code == 503
+    assert "conversation engine is unavailable" in response.json()["detail"]
+    assert meta.read == []
