@@ -1,34 +1,56 @@
-"""The `send_message` activity: store an outbound message once, then send it via its channel."""
+"""The `send_message` activity: store an outbound message once, then send it via its channel.
+
+On WhatsApp (Cloud API or Twilio) only templates may be sent more than 24 hours after the
+contact's last message (by the provider's timestamp: a webhook may arrive late). Then the
+channel's `reengagement_template` is sent instead when configured; otherwise the message fails
+with the non-retryable error `window_closed`. Sends are paced per sender number
+(`messages_per_second`, default from the settings) across the whole worker.
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import DateTime, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.conversation_store import notify_message
-from channels.base import PermanentSendError
-from channels.registry import adapter_for
+from channels.base import ChannelAccess, PermanentSendError, RetryableSendError
+from channels.pacing import Pacer
+from channels.registry import build_adapters
+from channels.statuses import apply_early_reports
 from models.conversation_tables import Message
 from models.engine import SendRequest
+from models.messages import OutboundMessage, TemplateMessage
 from models.secret_box import SecretBox
+from models.settings import Settings
 from models.tables import Channel
 from workflows import activity_names
 
 DONE_STATUSES = ("sent", "delivered", "read")
+# When the contact sent a message: the provider's timestamp, else when we stored it.
+SENT_AT = func.coalesce(
+    Message.content["timestamp"].astext.cast(DateTime(timezone=True)), Message.created_at
+)
+CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 
 
 class MessageSender:
     """Sends through the channel adapter; the idempotency key makes a retry never send twice."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], secret_box: SecretBox) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], secret_box: SecretBox, settings: Settings
+    ) -> None:
         self.sessions = sessions
         self.secret_box = secret_box
+        self.adapters = build_adapters(settings)
+        self.pacer = Pacer()
+        self.default_rate = settings.messages_per_second
 
     @activity.defn(name=activity_names.SEND_MESSAGE)
     async def send_message(self, request: SendRequest) -> str:
@@ -48,34 +70,101 @@ class MessageSender:
                 select(Message).where(Message.idempotency_key == request.idempotency_key)
             )
             channel = await session.get(Channel, uuid.UUID(request.channel_id))
+            last_inbound = await session.scalar(
+                select(func.max(SENT_AT)).where(
+                    Message.conversation_id == uuid.UUID(request.conversation_id),
+                    Message.direction == "inbound",
+                )
+            )
         assert stored is not None
         if stored.status in DONE_STATUSES:
             return str(stored.id)
         if channel is None:
             raise ApplicationError("the channel was deleted", non_retryable=True)
-        secrets: dict[str, Any] = (
-            self.secret_box.decrypt(channel.secrets_encrypted) if channel.secrets_encrypted else {}
-        )
+        access = ChannelAccess(
+            id=str(channel.id), kind=channel.kind, config=channel.config,
+            secrets=self.secret_box.decrypt(channel.secrets_encrypted)
+            if channel.secrets_encrypted else {},
+        )  # fmt: skip
+        adapter = self.adapters[channel.kind]
         try:
-            provider_id = await adapter_for(channel.kind).send(
-                request.contact_external_id, message, channel.config, secrets
-            )
+            if adapter.needs_open_window(access) and not _window_open(last_inbound):
+                message = await self._outside_window(stored, access, message, last_inbound)
+            pace_key = adapter.pace_key(access)
+            if pace_key:
+                rate = channel.config.get("messages_per_second") or self.default_rate
+                await self.pacer.wait(pace_key, rate)
+            provider_id = await adapter.send(access, request.contact_external_id, message)
         except PermanentSendError as err:
-            await self._mark(stored.id, request.conversation_id, "failed", None, str(err))
+            await self._mark(stored.id, channel.id, request.conversation_id, "failed", None,
+                             err.record())  # fmt: skip
             raise ApplicationError(str(err), type="PermanentSendError", non_retryable=True) from err
-        await self._mark(stored.id, request.conversation_id, "sent", provider_id, None)
+        except RetryableSendError as err:
+            await self._mark(stored.id, channel.id, request.conversation_id, "pending", None,
+                             err.record())  # fmt: skip
+            raise ApplicationError(str(err), type="RetryableSendError") from err
+        await self._mark(stored.id, channel.id, request.conversation_id, "sent", provider_id, None)
         return str(stored.id)
 
+    async def _outside_window(
+        self, stored: Message, channel: ChannelAccess, message: OutboundMessage,
+        last_inbound: datetime | None,
+    ) -> OutboundMessage:  # fmt: skip
+        """The message to send when the window is closed: the re-engagement template, once
+        until the contact answers; records the substitution on the stored message."""
+        if message.kind == "template":
+            return message
+        template: dict[str, Any] | None = channel.config.get("reengagement_template")
+        if not template:
+            raise PermanentSendError(
+                "the contact's last message is more than 24 hours old: WhatsApp only accepts "
+                "templates now; configure the channel's reengagement_template",
+                "window_closed",
+            )
+        if await self._reengaged_since(stored, last_inbound):
+            raise PermanentSendError(
+                "the re-engagement template was sent; WhatsApp accepts other messages once "
+                "the contact answers it",
+                "window_closed",
+            )
+        replacement = OutboundMessage(kind="template", template=TemplateMessage(**template))
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.id == stored.id)
+                .values(type="template", text=replacement.plain_text(),
+                        content={**replacement.model_dump(mode="json"),
+                                 "replaces": message.model_dump(mode="json")})
+            )  # fmt: skip
+        return replacement
+
+    async def _reengaged_since(self, stored: Message, last_inbound: datetime | None) -> bool:
+        """Whether a re-engagement template went out since the contact's last message."""
+        query = select(Message.id).where(
+            Message.conversation_id == stored.conversation_id, Message.id != stored.id,
+            Message.direction == "outbound", Message.content.has_key("replaces"),
+            Message.status.in_(DONE_STATUSES),
+        )  # fmt: skip
+        if last_inbound is not None:
+            query = query.where(Message.created_at > last_inbound)
+        async with self.sessions() as session:
+            return await session.scalar(query.limit(1)) is not None
+
     async def _mark(
-        self, message_id: uuid.UUID, conversation_id: str, status: str,
-        provider_id: str | None, error: str | None,
+        self, message_id: uuid.UUID, channel_id: uuid.UUID, conversation_id: str, status: str,
+        provider_id: str | None, error: dict[str, Any] | None,
     ) -> None:  # fmt: skip
         async with self.sessions.begin() as session:
             await session.execute(
                 update(Message)
                 .where(Message.id == message_id)
                 .values(status=status, provider_message_id=provider_id,
-                        status_updated_at=func.now(),
-                        error={"message": error} if error else None)
+                        status_updated_at=func.now(), error=error)
             )  # fmt: skip
+            if provider_id:
+                await apply_early_reports(session, channel_id, provider_id)
             await notify_message(session, conversation_id)
+
+
+def _window_open(last_inbound: datetime | None) -> bool:
+    return last_inbound is not None and datetime.now(UTC) - last_inbound < CUSTOMER_SERVICE_WINDOW

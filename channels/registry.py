@@ -1,15 +1,18 @@
-"""Maps a channel kind to its adapter."""
+"""Maps a channel kind to its adapter, configured by the settings (provider base URLs)."""
 
 from __future__ import annotations
 
 from channels.base import ChannelAdapter
+from channels.twilio.adapter import TwilioChannel
 from channels.web import WebChannel
+from channels.whatsapp_cloud.adapter import WhatsAppCloudChannel
+from models.settings import Settings
 
-ADAPTERS: dict[str, ChannelAdapter] = {"web": WebChannel()}
 
-
-def adapter_for(kind: str) -> ChannelAdapter:
-    try:
-        return ADAPTERS[kind]
-    except KeyError:
-        raise ValueError(f"no adapter for channel kind {kind!r}") from None
+def build_adapters(settings: Settings) -> dict[str, ChannelAdapter]:
+    """One adapter per channel kind."""
+    return {
+        "web": WebChannel(),
+        "whatsapp_cloud": WhatsAppCloudChannel(settings),
+        "twilio": TwilioChannel(settings),
+    }

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from channels.base import ChannelAccess
 from models.messages import OutboundMessage
 
 
 class WebChannel:
     """Web chat: nothing to call; `GET .../messages` and the SSE stream serve the replies."""
 
-    async def send(
-        self, contact_external_id: str, message: OutboundMessage,
-        config: dict[str, Any], secrets: dict[str, Any],
-    ) -> str | None:  # fmt: skip
+    async def send(self, channel: ChannelAccess, to: str, message: OutboundMessage) -> str | None:
         return None
+
+    def pace_key(self, channel: ChannelAccess) -> str | None:
+        return None
+
+    def needs_open_window(self, channel: ChannelAccess) -> bool:
+        return False

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from strawberry.fastapi import GraphQLRouter
 from temporalio.client import Client
 
-from graphql_api import files, web_channel
+from graphql_api import files, twilio_webhook, web_channel, whatsapp_webhook
 from graphql_api.schema import build_schema
 from models.db import make_engine, make_session_factory
 from models.errors import DomainError
@@ -87,6 +87,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(web_channel.router)
     app.include_router(files.router)
     app.add_exception_handler(DomainError, files.domain_error_response)
+    app.include_router(whatsapp_webhook.router)
+    app.include_router(twilio_webhook.router)
 
     @app.get("/health")
     async def health(request: Request) -> JSONResponse:

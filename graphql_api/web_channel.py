@@ -14,13 +14,13 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from temporalio.common import WorkflowIDConflictPolicy
 
+from channels.base import InboundDelivery
+from graphql_api.ingress import active_channel, deliver
 from models.conversation_tables import Conversation, Message
-from models.engine import ContactRef, ConversationInput
 from models.messages import InboundMessage
 from models.tables import Channel
-from workflows.conversation import ConversationWorkflow, conversation_workflow_id
+from workflows.conversation import conversation_workflow_id
 
 KEEPALIVE_SECONDS = 15.0
 CONTACT_ID_PATTERN = r"^[A-Za-z0-9_.:@+-]{1,128}$"
@@ -55,15 +55,7 @@ class WebMessageOut(BaseModel):
 
 async def web_channel(request: Request, channel_id: str) -> Channel:
     """The active web channel with this id, or 404."""
-    try:
-        key = uuid.UUID(channel_id)
-    except ValueError:
-        raise HTTPException(404, "no such web channel") from None
-    async with request.app.state.platform.sessions() as session:
-        channel = await session.get(Channel, key)
-    if channel is None or channel.kind != "web" or not channel.is_active:
-        raise HTTPException(404, "no such web channel")
-    return channel
+    return await active_channel(request, channel_id, "web")
 
 
 @router.post("/{channel_id}/messages", status_code=202, response_model=WebMessageAccepted)
@@ -76,18 +68,9 @@ async def post_message(channel_id: str, body: WebMessageIn, request: Request) ->
         provider_message_id=body.message_id or str(uuid.uuid4()),
         kind="button" if body.payload else "text", text=body.text, payload=body.payload,
     )  # fmt: skip
-    workflow_id = conversation_workflow_id(str(channel.bot_id), str(channel.id), body.contact_id)
-    platform = request.app.state.platform
-    client = await platform.temporal()
-    await client.start_workflow(
-        ConversationWorkflow.run,
-        ConversationInput(bot_id=str(channel.bot_id), channel_id=str(channel.id),
-                          channel_kind="web",
-                          contact=ContactRef(external_id=body.contact_id, name=body.name)),
-        id=workflow_id, task_queue=platform.settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        start_signal="inbound", start_signal_args=[message],
-    )  # fmt: skip
+    workflow_id = await deliver(
+        request, channel, InboundDelivery(body.contact_id, message, body.name)
+    )
     return WebMessageAccepted(message_id=message.provider_message_id, conversation=workflow_id)
 
 

@@ -156,4 +156,24 @@ class FlowRunStep(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
+DELIVERY_STATUSES = ("sent", "delivered", "read", "failed")
+
+
+class MessageStatusEvent(Base):
+    """A provider's delivery report, kept even when it arrives before the send is recorded."""
+
+    __tablename__ = "message_status_events"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "provider_message_id", "status"),
+        one_of("status", DELIVERY_STATUSES),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    channel_id: Mapped[uuid.UUID] = mapped_column(cascade_to("channels.id"))
+    provider_message_id: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    received_at: Mapped[CreatedAt]
+
+
 import models.api_tables  # noqa: E402, F401  (registers the API's tables on Base.metadata)

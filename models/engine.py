@@ -26,6 +26,10 @@ class ConversationState(BaseModel):
     contact: dict[str, Any] = Field(default_factory=dict)
     inactivity_seconds: int
     active_run: str | None = None
+    delivered: list[InboundMessage] = Field(
+        default_factory=list, description="The latest messages delivered to the active run."
+    )
+    delivered_count: int = 0
     handed_off: bool = False
     run_count: int = 0
     recent_message_ids: list[str] = Field(default_factory=list)
@@ -58,16 +62,25 @@ class RunFinished(BaseModel):
     run_workflow_id: str
     status: RunStatus
     unconsumed: list[InboundMessage] = Field(default_factory=list)
+    received: int = Field(default=0, description="Messages the conversation delivered to the run.")
+
+
+class StartFlow(BaseModel):
+    """A request to run a published flow for the contact now, without waiting for a message."""
+
+    flow_id: str
+    request_id: str = Field(description="The same request delivered twice starts once.")
 
 
 class ConversationEvent(BaseModel):
     """One entry of a conversation's ordered inbox."""
 
-    kind: Literal["inbound", "finished", "handed_off", "release"]
+    kind: Literal["inbound", "finished", "handed_off", "release", "start_flow"]
     message: InboundMessage | None = None
     run_workflow_id: str | None = None
     finished: RunFinished | None = None
     release_mode: Literal["resume", "end"] | None = None
+    start: StartFlow | None = None
 
 
 class FlowSnapshot(BaseModel):
@@ -88,6 +101,7 @@ class FlowRunState(BaseModel):
     variables: dict[str, Any]
     step_sequence: int
     replies: list[InboundMessage] = Field(default_factory=list)
+    received: int = 0
 
 
 class FlowRunInput(BaseModel):

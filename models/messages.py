@@ -36,6 +36,7 @@ class ListSection(BaseModel):
 class Media(BaseModel):
     kind: MediaKind
     url: str
+    id: str | None = Field(default=None, description="The provider's media id, when it has one.")
     caption: str | None = None
     filename: str | None = None
     mime_type: str | None = None
@@ -126,6 +127,10 @@ class InboundMessage(BaseModel):
     media: Media | None = None
     location: Location | None = None
     contact_name: str | None = None
+    contacts: list[Contact] = Field(default_factory=list, description="Shared contact cards.")
+    reply_to: str | None = Field(
+        default=None, description="Provider id of the message this one reacts or replies to."
+    )
     timestamp: str | None = Field(default=None, description="ISO 8601, as the provider sent it.")
 
     def answer_text(self) -> str:

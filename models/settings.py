@@ -77,6 +77,17 @@ class Settings(BaseSettings):
         default=10 * 1024 * 1024, ge=1024, description="Largest accepted import file, in bytes."
     )
 
+    whatsapp_graph_url: str = Field(
+        default="https://graph.facebook.com", description="Base URL of Meta's Graph API."
+    )
+    whatsapp_graph_version: str = Field(default="v21.0", description="Graph API version.")
+    twilio_api_url: str = Field(
+        default="https://api.twilio.com", description="Base URL of Twilio's REST API."
+    )
+    messages_per_second: int = Field(
+        default=80, ge=1, description="Default outbound pace per sender number."
+    )
+
     @property
     def embedded_database(self) -> bool:
         return self.database_url is None

@@ -24,7 +24,9 @@ import models.conversation_tables  # noqa: F401  (registers every table on Base.
 from models import migrate
 from models.db import Base, make_engine, make_session_factory
 from models.settings import Settings
+from tests.fake_meta import FakeMeta
 from tests.fake_openai import FakeOpenAI
+from tests.fake_twilio import FakeTwilio
 from tests.helpers import HISTORIES, api_client, save_histories
 from worker.embedded_postgres import start_embedded_postgres
 from worker.registry import build_activities, workflows
@@ -107,10 +109,43 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture(scope="session")
+def fake_meta() -> Iterator[FakeMeta]:
+    """Meta's Graph API (WhatsApp Cloud), faked on 127.0.0.1 for the whole session."""
+    meta = FakeMeta()
+    yield meta
+    meta.close()
+
+
+@pytest.fixture(scope="session")
+def fake_twilio() -> Iterator[FakeTwilio]:
+    """Twilio's Messages API, faked on 127.0.0.1 for the whole session."""
+    twilio = FakeTwilio()
+    yield twilio
+    twilio.close()
+
+
+@pytest.fixture
+def meta(fake_meta: FakeMeta) -> FakeMeta:
+    """The fake Graph API, emptied for this test."""
+    fake_meta.reset()
+    return fake_meta
+
+
+@pytest.fixture
+def twilio(fake_twilio: FakeTwilio) -> FakeTwilio:
+    """The fake Twilio API, emptied for this test."""
+    fake_twilio.reset()
+    return fake_twilio
+
+
+@pytest.fixture(scope="session")
 def test_settings(
-    migrated_url: str, temporal_env: WorkflowEnvironment, fake_openai: FakeOpenAI
-) -> Settings:
+    migrated_url: str, temporal_env: WorkflowEnvironment, fake_openai: FakeOpenAI,
+    fake_meta: FakeMeta, fake_twilio: FakeTwilio,
+) -> Settings:  # fmt: skip
     return Settings(
+        whatsapp_graph_url=fake_meta.url,
+        twilio_api_url=fake_twilio.url,
         database_url=migrated_url,
         temporal_address=temporal_env.client.service_client.config.target_host,
         task_queue=TASK_QUEUE,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -50,10 +51,19 @@ async def make_web_bot(
 
     Returns (bot id, web channel id).
     """
+    return await make_bot(engine, definition, trigger=trigger, bot_settings=bot_settings)
+
+
+async def make_bot(
+    engine: AsyncEngine, definition: dict[str, Any], *, kind: str = "web",
+    config: dict[str, Any] | None = None, secrets_encrypted: str | None = None,
+    trigger: dict[str, Any] | None = None, bot_settings: dict[str, Any] | None = None,
+) -> tuple[str, str]:  # fmt: skip
+    """Like `make_web_bot`, on a channel of any kind. Returns (bot id, channel id)."""
     async with make_session_factory(engine).begin() as session:
-        organization = await create_organization(session, "Test org", f"org-{id(definition)}")
+        organization = await create_organization(session, "Test org", f"org-{uuid.uuid4().hex}")
         bot = await create_bot(session, organization.id, "test bot", settings=bot_settings)
-        channel = await add_channel(session, bot.id, "web", "Web")
+        channel = await add_channel(session, bot.id, kind, kind.title(), config, secrets_encrypted)
         flow = await create_flow(
             session, bot.id, definition, name=definition.get("name") or "flow",
             trigger=trigger or {"type": "default", "keywords": [], "pattern": None},

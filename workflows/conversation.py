@@ -19,9 +19,11 @@ with workflow.unsafe.imports_passed_through():
         FlowRunInput,
         FlowSnapshot,
         RunFinished,
+        StartFlow,
     )
     from models.messages import InboundMessage
     from workflows.activity_names import (
+        LOAD_PUBLISHED_FLOW,
         MATCH_FLOW,
         OPEN_CONVERSATION,
         RECORD_INBOUND,
@@ -33,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
 LOCAL_DB = {"start_to_close_timeout": timedelta(seconds=10),
             "retry_policy": RetryPolicy(maximum_attempts=5)}  # fmt: skip
 RECENT_IDS_KEPT = 500
+DELIVERED_KEPT = 50  # far more than can be in flight between a run's end and its report
 
 
 def conversation_workflow_id(bot_id: str, channel_id: str, contact_external_id: str) -> str:
@@ -69,6 +72,12 @@ class ConversationWorkflow:
         if mode not in ("resume", "end"):
             raise ApplicationError(f"release mode must be 'resume' or 'end', not {mode!r}")
         self._events.append(ConversationEvent(kind="release", release_mode=mode))
+
+    @workflow.signal
+    def start_flow(self, start: StartFlow) -> None:
+        """Run a published flow now (a proactive start); ignored while a run or an agent is
+        busy with the contact, and when the same request was already handled."""
+        self._events.append(ConversationEvent(kind="start_flow", start=start))
 
     @workflow.query
     def status(self) -> dict[str, object]:
@@ -120,9 +129,12 @@ class ConversationWorkflow:
         elif event.kind == "finished" and event.finished is not None:
             if event.run_workflow_id != state.active_run:
                 return
-            state.active_run = None
-            leftovers = event.finished.unconsumed + state.pending
-            state.pending = []
+            # Messages delivered after the run said it had finished are in no one's hands.
+            late = state.delivered_count - event.finished.received
+            in_flight = state.delivered[len(state.delivered) - late :] if late > 0 else []
+            leftovers = event.finished.unconsumed + in_flight + state.pending
+            state.active_run, state.pending = None, []
+            state.delivered, state.delivered_count = [], 0
             if state.handed_off:
                 state.handed_off = False
                 await self._set_status("active")
@@ -131,6 +143,8 @@ class ConversationWorkflow:
         elif event.kind == "handed_off" and event.run_workflow_id == state.active_run:
             state.handed_off = True
             await self._set_status("handed_off")
+        elif event.kind == "start_flow" and event.start is not None:
+            await self._start_requested(event.start)
         elif event.kind == "release" and state.handed_off:
             state.handed_off = False
             await self._set_status("active")
@@ -162,20 +176,38 @@ class ConversationWorkflow:
         if snapshot is not None:
             await self._start_run(snapshot, message)
 
+    async def _start_requested(self, start: StartFlow) -> None:
+        if start.request_id in self._recent:
+            return
+        self._recent.append(start.request_id)
+        if self.state.active_run is not None or self.state.handed_off:
+            return
+        snapshot = await workflow.execute_local_activity(
+            LOAD_PUBLISHED_FLOW, args=[self.params.bot_id, start.flow_id],
+            result_type=FlowSnapshot | None, **LOCAL_DB,
+        )  # fmt: skip
+        if snapshot is not None:
+            await self._start_run(snapshot, None)
+
     async def _deliver(self, message: InboundMessage) -> None:
         """Hand the message to the active run, which queues it until it asks for a reply.
 
-        A run that has just ended cannot take it: the message waits for the run's
-        `run_finished` and is then routed like any other (and may start a new run).
+        A run that has ended cannot take it, and a run that has already reported its end
+        never reads it: either way the message is routed again once the run's
+        `run_finished` arrives (the run reports how many deliveries it received).
         """
         assert self.state.active_run is not None
-        handle = workflow.get_external_workflow_handle(self.state.active_run)
+        state = self.state
+        handle = workflow.get_external_workflow_handle(state.active_run)
         try:
             await handle.signal(FlowRunWorkflow.deliver, message)
         except FailureError:
-            self.state.pending.append(message)
+            state.pending.append(message)
+            return
+        state.delivered_count += 1
+        state.delivered = [*state.delivered[-(DELIVERED_KEPT - 1) :], message]
 
-    async def _start_run(self, snapshot: FlowSnapshot, trigger: InboundMessage) -> None:
+    async def _start_run(self, snapshot: FlowSnapshot, trigger: InboundMessage | None) -> None:
         state = self.state
         state.run_count += 1
         run_input = FlowRunInput(

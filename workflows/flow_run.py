@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from models.ai import AiRequest, AiResponse
@@ -48,6 +48,7 @@ class FlowRunWorkflow:
 
     def __init__(self) -> None:
         self._replies: deque[InboundMessage] = deque()
+        self._received = 0
         self._release_mode: str | None = None
         self._node_id: str | None = None
         self._waiting = False
@@ -58,6 +59,7 @@ class FlowRunWorkflow:
     def deliver(self, message: InboundMessage) -> None:
         """A contact message for this run (sent by the conversation when the run awaits one)."""
         self._replies.append(message)
+        self._received += 1
 
     @workflow.signal
     def release(self, mode: str) -> None:
@@ -81,6 +83,7 @@ class FlowRunWorkflow:
         state = params.state or await self._begin(params, graph)
         self.variables = state.variables
         self._replies.extendleft(reversed(state.replies))
+        self._received += state.received
         self.run_id = state.run_id
         self.sequence = state.step_sequence
         node_id = state.node_id
@@ -102,7 +105,7 @@ class FlowRunWorkflow:
         )
         finished = RunFinished(
             run_workflow_id=workflow.info().workflow_id, status=status,
-            unconsumed=list(self._replies),
+            unconsumed=list(self._replies), received=self._received,
         )  # fmt: skip
         await self._tell_conversation("run_finished", finished)
         return finished
@@ -154,7 +157,7 @@ class FlowRunWorkflow:
     def _continue_as_new(self, node_id: str) -> None:
         state = FlowRunState(
             run_id=self.run_id, node_id=node_id, variables=self.variables,
-            step_sequence=self.sequence, replies=list(self._replies),
+            step_sequence=self.sequence, replies=list(self._replies), received=self._received,
         )  # fmt: skip
         workflow.continue_as_new(self.params.model_copy(update={"state": state}))
 
@@ -186,8 +189,8 @@ class FlowRunWorkflow:
                 SEND_MESSAGE, request, start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=timedelta(minutes=10), retry_policy=SEND_RETRY,
             )  # fmt: skip
-        except ActivityError as err:
-            raise NodeFailed(f"the message could not be sent: {err.cause or err}") from err
+        except (ActivityError, ApplicationError) as err:  # a local activity may fail bare
+            raise NodeFailed(f"the message could not be sent: {failure_reason(err)}") from err
 
     async def wait_for_reply(self, timeout: timedelta | None) -> InboundMessage | None:
         """The contact's next message (queued by the conversation, oldest first)."""
@@ -238,8 +241,7 @@ class FlowRunWorkflow:
                 ),
             )  # fmt: skip
         except ActivityError as err:
-            reason = err.cause.message if isinstance(err.cause, FailureError) else str(err)
-            raise NodeFailed(f"{failure}: {reason}") from err
+            raise NodeFailed(f"{failure}: {failure_reason(err)}") from err
 
     async def hand_off(self, request: HandOffRequest) -> str:
         self._release_mode = None
@@ -249,6 +251,12 @@ class FlowRunWorkflow:
         self._replies.clear()  # what the contact told the agent is not an answer to the flow
         workflow.upsert_search_attributes([STATUS.value_set("running")])
         return self._release_mode or "end"
+
+
+def failure_reason(error: FailureError) -> str:
+    """What went wrong, without the activity wrapper's boilerplate."""
+    cause = error.cause if isinstance(error, ActivityError) else error
+    return cause.message if isinstance(cause, FailureError) else str(error)
 
 
 def flow_run_search_attributes(params: FlowRunInput) -> list[Any]:

@@ -1,0 +1,1 @@
+"""Twilio WhatsApp and SMS: signed form webhooks in, the official `twilio` client out."""

@@ -1,0 +1,29 @@
+"""Reaching a contact's conversation from outside Temporal: signal-with-start, durable once it
+returns (used by channel ingress and by proactive starts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from models.engine import ContactRef, ConversationInput
+from workflows.conversation import ConversationWorkflow, conversation_workflow_id
+
+
+async def signal_conversation(
+    client: Client, task_queue: str, bot_id: str, channel_id: str, channel_kind: str,
+    contact: ContactRef, signal: str, argument: Any,
+) -> str:  # fmt: skip
+    """Send `signal` to the contact's conversation, starting it if needed; returns its id."""
+    workflow_id = conversation_workflow_id(bot_id, channel_id, contact.external_id)
+    await client.start_workflow(
+        ConversationWorkflow.run,
+        ConversationInput(bot_id=bot_id, channel_id=channel_id, channel_kind=channel_kind,
+                          contact=contact),
+        id=workflow_id, task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        start_signal=signal, start_signal_args=[argument],
+    )  # fmt: skip
+    return workflow_id
