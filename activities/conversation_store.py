@@ -21,6 +21,7 @@ from workflows.conversation import conversation_workflow_id
 
 DEFAULT_INACTIVITY_SECONDS = 24 * 3600
 MESSAGES_CHANNEL = "bb_messages"
+CONVERSATIONS_CHANNEL = "bb_conversations"
 
 
 async def notify_message(session: AsyncSession, conversation_id: uuid.UUID | str) -> None:
@@ -28,6 +29,14 @@ async def notify_message(session: AsyncSession, conversation_id: uuid.UUID | str
     await session.execute(
         text("SELECT pg_notify(:channel, :payload)"),
         {"channel": MESSAGES_CHANNEL, "payload": str(conversation_id)},
+    )
+
+
+async def notify_conversation(session: AsyncSession, conversation_id: uuid.UUID | str) -> None:
+    """Tell LISTENers that a conversation changed (opened, status, agent, tags, notes)."""
+    await session.execute(
+        text("SELECT pg_notify(:channel, :payload)"),
+        {"channel": CONVERSATIONS_CHANNEL, "payload": str(conversation_id)},
     )
 
 
@@ -70,6 +79,7 @@ class ConversationStore:
                 )
                 .returning(Conversation.id)
             )  # fmt: skip
+            await notify_conversation(session, conversation_id)
             contact = await session.get(Contact, contact_id)
         assert contact is not None
         return ConversationRecord(
@@ -146,6 +156,7 @@ class ConversationStore:
                 .where(Conversation.id == uuid.UUID(conversation_id))
                 .values(status=status, closed_at=func.now() if closed else None)
             )
+            await notify_conversation(session, conversation_id)
 
     @activity.defn(name=activity_names.BEGIN_FLOW_RUN)
     async def begin_flow_run(

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from models.agent_actions import AgentAction
 from models.messages import InboundMessage, OutboundMessage
 
 RunStatus = Literal["completed", "failed", "abandoned", "cancelled"]
@@ -27,6 +28,8 @@ class ConversationState(BaseModel):
     inactivity_seconds: int
     active_run: str | None = None
     handed_off: bool = False
+    taken_over: bool = False  # by an agent (not by a flow's transfer node)
+    closing: bool = False  # an agent closed it; the workflow ends with the active run
     run_count: int = 0
     recent_message_ids: list[str] = Field(default_factory=list)
     pending: list[InboundMessage] = Field(default_factory=list)
@@ -63,11 +66,14 @@ class RunFinished(BaseModel):
 class ConversationEvent(BaseModel):
     """One entry of a conversation's ordered inbox."""
 
-    kind: Literal["inbound", "finished", "handed_off", "release"]
+    kind: Literal["inbound", "finished", "handed_off", "release", "agent", "start_flow"]
     message: InboundMessage | None = None
     run_workflow_id: str | None = None
     finished: RunFinished | None = None
     release_mode: Literal["resume", "end"] | None = None
+    action: AgentAction | None = None
+    flow_start: FlowStart | None = None
+    update_id: str | None = None  # the update waiting for this event's outcome
 
 
 class FlowSnapshot(BaseModel):
@@ -78,6 +84,21 @@ class FlowSnapshot(BaseModel):
     version: int
     name: str
     definition: dict[str, Any]
+
+
+class FlowStart(BaseModel):
+    """Start a flow for a contact who has not written (a proactive start); `key` dedupes it."""
+
+    key: str
+    flow: FlowSnapshot
+
+
+class FlowStartResult(BaseModel):
+    """Whether a proactive start began a run, and why not."""
+
+    started: bool
+    reason: str | None = None
+    conversation_id: str
 
 
 class FlowRunState(BaseModel):
@@ -128,6 +149,8 @@ class SendRequest(BaseModel):
     contact_external_id: str
     message: OutboundMessage
     idempotency_key: str
+    sent_by_user_id: str | None = None  # an agent's message (none: the bot's)
 
 
+ConversationEvent.model_rebuild()
 ConversationState.model_rebuild()

@@ -9,15 +9,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.ai_completion import AiCompleter
 from activities.conversation_store import ConversationStore
 from activities.http_request import http_request
+from activities.inbox_store import InboxStore
+from activities.outreach import OutreachStarter
 from activities.send_message import MessageSender
 from models.secret_box import SecretBox
 from models.settings import Settings
 from workflows.conversation import ConversationWorkflow
 from workflows.flow_run import FlowRunWorkflow
+from workflows.outreach import OutreachWorkflow
 
 
 def workflows() -> list[type]:
-    return [ConversationWorkflow, FlowRunWorkflow]
+    return [ConversationWorkflow, FlowRunWorkflow, OutreachWorkflow]
 
 
 def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Any]:
@@ -25,4 +28,5 @@ def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSessi
     store = ConversationStore(sessions)
     sender = MessageSender(sessions, SecretBox(settings.resolved_secret_key()))
     completer = AiCompleter(settings)
-    return [*store.activities(), sender.send_message, http_request, completer.ai_completion]
+    return [*store.activities(), sender.send_message, http_request, completer.ai_completion,
+            *InboxStore(sessions).activities(), *OutreachStarter(sessions).activities()]  # fmt: skip
