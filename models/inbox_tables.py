@@ -1,4 +1,4 @@
-"""Tables of the agent inbox and proactive starts: conversation notes, outreaches and their contacts."""
+"""Tables of the agent inbox and proactive starts: notes, outreaches and their contacts."""
 
 from __future__ import annotations
 

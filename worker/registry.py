@@ -28,5 +28,6 @@ def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSessi
     store = ConversationStore(sessions)
     sender = MessageSender(sessions, SecretBox(settings.resolved_secret_key()))
     completer = AiCompleter(settings)
+    inbox, outreach = InboxStore(sessions), OutreachStarter(sessions)
     return [*store.activities(), sender.send_message, http_request, completer.ai_completion,
-            *InboxStore(sessions).activities(), *OutreachStarter(sessions).activities()]  # fmt: skip
+            *inbox.activities(), *outreach.activities()]  # fmt: skip
