@@ -13,6 +13,7 @@ from strawberry.fastapi import GraphQLRouter
 from temporalio.client import Client
 
 from graphql_api import files, web_channel
+from graphql_api.live_updates import LiveUpdates
 from graphql_api.schema import build_schema
 from models.db import make_engine, make_session_factory
 from models.errors import DomainError
@@ -31,6 +32,7 @@ class Platform:
         self.engine = make_engine(database_url)
         self.sessions = make_session_factory(self.engine)
         self._temporal: Client | None = None
+        self.live_updates = LiveUpdates(database_url, self.sessions)
 
     async def temporal(self) -> Client:
         """The Temporal client, connected on first use (and again after a failed attempt)."""
@@ -39,6 +41,7 @@ class Platform:
         return self._temporal
 
     async def close(self) -> None:
+        await self.live_updates.close()
         await self.engine.dispose()
 
 
