@@ -9,6 +9,7 @@ from datetime import timedelta
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 from temporalio.client import Client
 
@@ -78,7 +79,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app = FastAPI(title="BotBuilder", lifespan=lifespan)
     development = settings.environment == "development"
 
-    async def graphql_context(request: Request) -> dict[str, object]:
+    async def graphql_context(request: HTTPConnection) -> dict[str, object]:
+        """Per request or websocket: the platform and the connection (for credentials)."""
         return {"platform": request.app.state.platform, "request": request}
 
     app.include_router(
