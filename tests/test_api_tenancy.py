@@ -139,7 +139,7 @@ async def conversation_and_outreach(
         return page["conversations"]["items"][0]["id"] if page["conversations"]["items"] else None
 
     started = await owner('mutation($f: ID!, $c: ID!) { startFlow(flowId: $f, channelId: $c, '
-                          'contacts: [{externalId: "someone"}]) { id } }', f=flow, c=web)  # fmt: skip
+                          'contacts: [{externalId: "x"}]) { id } }', f=flow, c=web)  # fmt: skip
     return {"conversation": await wait_for(conversation, what="the conversation"),
             "outreach": started["startFlow"]["id"]}  # fmt: skip
 
