@@ -16,7 +16,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.inbox_store import InboxStore
 from graphql_api.auth import Caller, parse_id, platform_of, require_caller, transaction
-from graphql_api.conversation_types import Conversation, ConversationPage, Message, Note
+from graphql_api.conversation_types import (
+    Conversation,
+    ConversationPage,
+    ConversationStatus,
+    Message,
+    Note,
+)
 from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
 from models import conversation_tables as rows
 from models.agent_actions import AgentAction, agent_action_problem
@@ -121,7 +127,7 @@ class ConversationQuery:
     @strawberry.field(description="Newest activity first; filters combine (all must hold).")
     async def conversations(
         self, info: Info, bot_id: strawberry.ID | None = None,
-        channel_id: strawberry.ID | None = None, status: str | None = None,
+        channel_id: strawberry.ID | None = None, status: ConversationStatus | None = None,
         contact: str | None = None, text: str | None = None,
         since: datetime | None = None, until: datetime | None = None,
         first: int = DEFAULT_PAGE_SIZE, after: str | None = None,
@@ -137,7 +143,8 @@ class ConversationQuery:
             )  # fmt: skip
             where = ConversationFilter(
                 bot_id=bot.id if bot else None, channel_id=channel.id if channel else None,
-                status=status, contact=contact or None, text=text, since=since, until=until,
+                status=status.value if status else None, contact=contact or None, text=text,
+                since=since, until=until,
             )  # fmt: skip
             found, cursor = await conversation_page(session, org, where, limit, after)
         settings = platform_of(info).settings
