@@ -81,6 +81,9 @@ class ConversationStore:
             )  # fmt: skip
             await notify_conversation(session, conversation_id)
             contact = await session.get(Contact, contact_id)
+            previous_runs = await session.scalar(
+                select(func.count()).where(FlowRun.conversation_id == conversation_id)
+            )
         assert contact is not None
         return ConversationRecord(
             conversation_id=str(conversation_id), contact_id=str(contact_id),
@@ -90,6 +93,7 @@ class ConversationStore:
             inactivity_seconds=int(
                 bot.settings.get("inactivity_timeout_seconds", DEFAULT_INACTIVITY_SECONDS)
             ),
+            previous_runs=previous_runs or 0,
         )  # fmt: skip
 
     @activity.defn(name=activity_names.RECORD_INBOUND)

@@ -53,6 +53,7 @@ class ConversationRecord(BaseModel):
     contact_id: str
     contact: dict[str, Any]
     inactivity_seconds: int
+    previous_runs: int = 0  # runs of earlier executions: new run ids continue after them
 
 
 class RunFinished(BaseModel):

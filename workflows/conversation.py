@@ -130,6 +130,7 @@ class ConversationWorkflow:
             self.state = ConversationState(
                 conversation_id=record.conversation_id, contact_id=record.contact_id,
                 contact=record.contact, inactivity_seconds=record.inactivity_seconds,
+                run_count=record.previous_runs,
             )  # fmt: skip
         else:
             self.state = params.state
