@@ -68,8 +68,8 @@ async def agent_action(
 ) -> str | None:
     """Run `action` through the conversation's workflow; the id it stored, if any.
 
-    Taking over and writing start the workflow again when the conversation has ended; a note,
-    tags or closing an ended conversation are written directly (no workflow runs to order with).
+    Taking over starts the workflow again when the conversation has ended; a note, tags or
+    closing an ended conversation are written directly (no workflow runs to order with).
     """
     problem = agent_action_problem(action, handed_off=True)  # the state-free checks, first
     if problem:
@@ -80,7 +80,7 @@ async def agent_action(
     key = str(uuid.uuid4())
     conversation = row.conversation
     try:
-        if action.kind in ("take_over", "send"):
+        if action.kind == "take_over":
             start = WithStartWorkflowOperation(
                 ConversationWorkflow.run,
                 ConversationInput(
@@ -108,8 +108,8 @@ async def _without_workflow(
     info: Info, row: ConversationRow, action: AgentAction, key: str
 ) -> str | None:
     """An action on a conversation whose workflow has ended."""
-    if action.kind == "release":
-        raise ActionRefused(agent_action_problem(action, handed_off=False) or "nothing to release")
+    if action.kind in ("release", "send"):  # nobody has taken it over
+        raise ActionRefused(agent_action_problem(action, handed_off=False) or "not taken over")
     status = "closed" if action.kind == "close" else None
     if action.kind == "close" and row.conversation.status == "closed":
         return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.helpers import WebChat, wait_for
 from tests.inbox_fixtures import CONVERSATION, conversation_of, team_with_bot
@@ -25,6 +26,7 @@ START = """mutation($f: ID!, $c: ID!) {
   startFlow(flowId: $f, channelId: $c, contacts: [{externalId: "x"}]) { id } }"""
 
 
+@pytest.mark.record_history
 async def test_an_agent_takes_over_writes_notes_tags_releases_and_closes(
     api: httpx.AsyncClient,
 ) -> None:

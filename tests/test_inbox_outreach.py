@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,6 +28,7 @@ def contacts(*ids: str) -> list[dict[str, str]]:
     return [{"externalId": contact_id} for contact_id in ids]
 
 
+@pytest.mark.record_history
 async def test_a_flow_starts_for_contacts_paced_and_reports_who_could_not_start(
     api: httpx.AsyncClient,
 ) -> None:
