@@ -73,6 +73,8 @@ async def test_an_agent_takes_over_writes_notes_tags_releases_and_closes(
     await wait_for(lambda: runs(agent, conversation, ["cancelled", "cancelled"]),
                    what="the closed conversation's run to end")  # fmt: skip
     await agent(NOTE, id=conversation, body="Closed: refund done")
+    ended = await agent.error(SEND, id=conversation, text="Are you still there?")
+    assert ended["code"] == "ACTION_REFUSED"
     detail = (await agent(CONVERSATION, id=conversation))["conversation"]
     assert [n["body"] for n in detail["notes"]] == ["Wants a refund", "Closed: refund done"]
     assert detail["tags"] == ["vip", "billing"] and detail["status"] == "CLOSED"
