@@ -115,3 +115,36 @@ async def test_taking_over_and_releasing_a_conversation_with_no_run(
     assert released["releaseConversation"]["status"] == "ACTIVE"
     await visitor.say("thanks")
     assert await visitor.wait_replies(3) == ["Hi!", "Here I am", "Hi!"]
+
+
+async def test_a_run_taken_over_between_nodes_pauses_until_released(
+    api: httpx.AsyncClient,
+) -> None:
+    node = {"position": {"x": 0, "y": 0}}
+    paced = {"nodes": [{**node, "id": "first", "type": "message", "data": {"content": "First"}},
+                       {**node, "id": "wait", "type": "delay", "data": {"delay": 1}},
+                       {**node, "id": "second", "type": "message", "data": {"content": "Second"}}],
+             "edges": [{"id": "e1", "source": "first", "target": "wait"},
+                       {"id": "e2", "source": "wait", "target": "second"}],
+             "variables": {}}  # fmt: skip
+    team = await team_with_bot(api, paced)
+    visitor = WebChat(api, team.web, "nora")
+    await visitor.say("hi")
+    await visitor.wait_replies(1)
+    conversation = await conversation_of(team.owner, "nora")
+    await team.owner(TAKE_OVER, id=conversation)  # during the delay
+    await team.owner(SEND, id=conversation, text="An agent here")
+    paused = """query($id: ID!) { conversation(id: $id) { position { nodeId source } } }"""
+
+    async def stopped_after_the_delay() -> bool:
+        detail = await team.owner("query($id: ID!) { conversation(id: $id) { flowRuns { "
+                                  "steps { nodeId } } } }", id=conversation)  # fmt: skip
+        return [s["nodeId"] for s in detail["conversation"]["flowRuns"][0]["steps"]] == [
+            "first", "wait"]  # fmt: skip
+
+    await wait_for(stopped_after_the_delay, what="the delay to pass")
+    position = (await team.owner(paused, id=conversation))["conversation"]["position"]
+    assert position == {"nodeId": "wait", "source": "temporal"}
+    assert await visitor.replies() == ["First", "An agent here"]  # "Second" waits for release
+    await team.owner(RELEASE, id=conversation, mode="RESUME")
+    assert await visitor.wait_replies(3) == ["First", "An agent here", "Second"]

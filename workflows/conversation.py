@@ -151,15 +151,17 @@ class ConversationWorkflow:
                 return "abandoned"
             while self._events:
                 await self._handle(self._events.popleft())
-            if self.state.closing and self.state.active_run is None:
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                return "closed"
-            if workflow.info().is_continue_as_new_suggested():
+            closed = self.state.closing and self.state.active_run is None
+            if closed or workflow.info().is_continue_as_new_suggested():
+                # updates answer first; a message arriving meanwhile is handled, not dropped
                 await workflow.wait_condition(
                     lambda: workflow.all_handlers_finished() or bool(self._events)
                 )
-                if not self._events:
-                    self._continue_as_new()
+                if self._events:
+                    continue
+                if closed:
+                    return "closed"
+                self._continue_as_new()
 
     async def _handle(self, event: ConversationEvent) -> None:
         state = self.state
