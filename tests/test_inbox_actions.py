@@ -148,3 +148,32 @@ async def test_a_run_taken_over_between_nodes_pauses_until_released(
     assert await visitor.replies() == ["First", "An agent here"]  # "Second" waits for release
     await team.owner(RELEASE, id=conversation, mode="RESUME")
     assert await visitor.wait_replies(3) == ["First", "An agent here", "Second"]
+
+
+async def test_a_flow_transfer_is_answered_and_released_by_an_agent(
+    api: httpx.AsyncClient,
+) -> None:
+    node = {"position": {"x": 0, "y": 0}}
+    transfer = {"nodes": [{**node, "id": "agent", "type": "transfer",
+                           "data": {"transferMessage": "Connecting you"}},
+                          {**node, "id": "back", "type": "message",
+                           "data": {"content": "Back with the bot"}}],
+                "edges": [{"id": "e1", "source": "agent", "target": "back"}],
+                "variables": {}}  # fmt: skip
+    team = await team_with_bot(api, transfer)
+    visitor = WebChat(api, team.web, "olga")
+    await visitor.say("help")
+    assert await visitor.wait_replies(1) == ["Connecting you"]
+    conversation = await conversation_of(team.agent, "olga")
+
+    async def handed_off() -> bool:
+        detail = (await team.agent(CONVERSATION, id=conversation))["conversation"]
+        return detail["status"] == "HANDED_OFF" and detail["assignedUserId"] is None
+
+    await wait_for(handed_off, what="the flow's transfer")
+    taken = (await team.agent(TAKE_OVER, id=conversation))["takeOverConversation"]
+    assert taken == {"status": "HANDED_OFF", "assignedUserId": team.agent_id}
+    await team.agent(SEND, id=conversation, text="How can I help?")
+    await team.agent(RELEASE, id=conversation, mode="RESUME")
+    assert await visitor.wait_replies(3) == ["Connecting you", "How can I help?",
+                                             "Back with the bot"]  # fmt: skip

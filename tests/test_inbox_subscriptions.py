@@ -7,6 +7,8 @@ import json
 import uuid
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.settings import Settings
 from tests.api_fixtures import CONNECT, CREATE_BOT
@@ -45,8 +47,15 @@ async def test_subscriptions_refuse_strangers_and_other_organizations(
             assert both["code"] == "BAD_USER_INPUT"
 
 
+async def listening_connections(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return await connection.scalar(
+            text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN bb_%'")
+        )
+
+
 async def test_a_conversation_subscription_sees_only_that_conversation_from_now_on(
-    api: httpx.AsyncClient, test_settings: Settings
+    api: httpx.AsyncClient, test_settings: Settings, db_engine: AsyncEngine
 ) -> None:
     async with live_server(test_settings) as (app, base_url):
         async with httpx.AsyncClient(base_url=base_url) as http:
@@ -62,13 +71,17 @@ async def test_a_conversation_subscription_sees_only_that_conversation_from_now_
                 return items[0]["id"] if items else None
 
             mine = await wait_for(conversation, what="the first conversation")
-            async with subscribe(base_url, owner.token, MESSAGES, "messages", c=mine) as live:
+            async with (
+                subscribe(base_url, owner.token, MESSAGES, "messages", c=mine) as live,
+                subscribe(base_url, owner.token, MESSAGES, "messages", bot=bot),
+            ):
                 count = app.state.platform.live_updates.subscriber_count
 
                 async def subscribed() -> bool:
-                    return count() == 1
+                    return count() == 2
 
-                await wait_for(subscribed, what="the subscription")
+                await wait_for(subscribed, what="the subscriptions")
+                assert await listening_connections(db_engine) == 1  # shared by subscribers
                 await second.say("someone else")
                 await first.say("after subscribing")
                 seen = await live.until(lambda m: m["text"] == "after subscribing")
