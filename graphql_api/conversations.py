@@ -45,6 +45,12 @@ class ActionRefused(DomainError):
     code = "ACTION_REFUSED"
 
 
+class EngineUnavailable(DomainError):
+    """Temporal cannot be reached; nothing was done."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
 @strawberry.enum
 class ReleaseMode(Enum):
     RESUME = "resume"
@@ -100,7 +106,7 @@ async def agent_action(
         raise ActionRefused(str(getattr(err.cause, "message", None) or err.cause)) from None
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
-            raise
+            raise EngineUnavailable("the conversation engine is unreachable; try again") from err
     return await _without_workflow(info, row, action, key)
 
 

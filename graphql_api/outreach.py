@@ -6,14 +6,14 @@ import uuid
 from datetime import datetime
 
 import strawberry
-from sqlalchemy import update
+from sqlalchemy import func, update
 from strawberry.types import Info
 
 from graphql_api.auth import MANAGERS, parse_id, platform_of, require_caller, transaction
 from graphql_api.conversation_types import temporal_url
+from graphql_api.conversations import EngineUnavailable
 from graphql_api.types import gid
 from models import outreach as outreaches
-from models.errors import DomainError
 from models.inbox_tables import Outreach as OutreachRow
 from models.inbox_tables import OutreachContact
 from models.outreach import OutreachInput
@@ -22,10 +22,6 @@ from workflows.outreach import OutreachWorkflow
 
 DEFAULT_PER_SECOND = 10
 FAILURES_SHOWN = 100
-
-
-class TemporalUnavailable(DomainError):
-    code = "SERVICE_UNAVAILABLE"
 
 
 @strawberry.input
@@ -116,7 +112,7 @@ class OutreachMutation:
             )  # fmt: skip
         except Exception as err:
             await _give_up(info, row.id)
-            raise TemporalUnavailable("the start could not be scheduled; try again") from err
+            raise EngineUnavailable("the start could not be scheduled; try again") from err
         return await _read(info, row)
 
 
@@ -129,5 +125,7 @@ async def _give_up(info: Info, outreach_id: uuid.UUID) -> None:
             .values(status="failed", error="the start could not be scheduled")
         )
         await session.execute(
-            update(OutreachRow).where(OutreachRow.id == outreach_id).values(status="completed")
+            update(OutreachRow)
+            .where(OutreachRow.id == outreach_id)
+            .values(status="completed", finished_at=func.now())
         )
