@@ -19,10 +19,6 @@ BATCH = {"start_to_close_timeout": timedelta(minutes=2), "heartbeat_timeout": ti
 PACE = timedelta(seconds=1)
 
 
-def outreach_workflow_id(outreach_id: str) -> str:
-    return f"outreach-{outreach_id}"
-
-
 @workflow.defn(name="Outreach")
 class OutreachWorkflow:
     """Each second starts at most `messages_per_second` contacts (one activity per batch)."""
