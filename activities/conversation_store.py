@@ -21,6 +21,7 @@ from workflows.conversation import conversation_workflow_id
 
 DEFAULT_INACTIVITY_SECONDS = 24 * 3600
 MESSAGES_CHANNEL = "bb_messages"
+CONVERSATIONS_CHANNEL = "bb_conversations"
 
 
 async def notify_message(session: AsyncSession, conversation_id: uuid.UUID | str) -> None:
@@ -28,6 +29,14 @@ async def notify_message(session: AsyncSession, conversation_id: uuid.UUID | str
     await session.execute(
         text("SELECT pg_notify(:channel, :payload)"),
         {"channel": MESSAGES_CHANNEL, "payload": str(conversation_id)},
+    )
+
+
+async def notify_conversation(session: AsyncSession, conversation_id: uuid.UUID | str) -> None:
+    """Tell LISTENers that a conversation changed (opened, status, agent, tags, notes)."""
+    await session.execute(
+        text("SELECT pg_notify(:channel, :payload)"),
+        {"channel": CONVERSATIONS_CHANNEL, "payload": str(conversation_id)},
     )
 
 
@@ -70,7 +79,11 @@ class ConversationStore:
                 )
                 .returning(Conversation.id)
             )  # fmt: skip
+            await notify_conversation(session, conversation_id)
             contact = await session.get(Contact, contact_id)
+            previous_runs = await session.scalar(
+                select(func.count()).where(FlowRun.conversation_id == conversation_id)
+            )
         assert contact is not None
         return ConversationRecord(
             conversation_id=str(conversation_id), contact_id=str(contact_id),
@@ -80,6 +93,7 @@ class ConversationStore:
             inactivity_seconds=int(
                 bot.settings.get("inactivity_timeout_seconds", DEFAULT_INACTIVITY_SECONDS)
             ),
+            previous_runs=previous_runs or 0,
         )  # fmt: skip
 
     @activity.defn(name=activity_names.RECORD_INBOUND)
@@ -146,6 +160,7 @@ class ConversationStore:
                 .where(Conversation.id == uuid.UUID(conversation_id))
                 .values(status=status, closed_at=func.now() if closed else None)
             )
+            await notify_conversation(session, conversation_id)
 
     @activity.defn(name=activity_names.BEGIN_FLOW_RUN)
     async def begin_flow_run(

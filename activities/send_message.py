@@ -56,6 +56,7 @@ class MessageSender:
     async def send_message(self, request: SendRequest) -> str:
         """Returns the stored message id."""
         message = request.message
+        agent = uuid.UUID(request.sent_by_user_id) if request.sent_by_user_id else None
         async with self.sessions.begin() as session:
             await session.execute(
                 insert(Message)
@@ -63,7 +64,8 @@ class MessageSender:
                         channel_id=uuid.UUID(request.channel_id), direction="outbound",
                         type=message.kind, content=message.model_dump(mode="json"),
                         text=message.plain_text(), status="pending",
-                        idempotency_key=request.idempotency_key)
+                        idempotency_key=request.idempotency_key,
+                        sent_by_user_id=agent)
                 .on_conflict_do_nothing(index_elements=["idempotency_key"])
             )  # fmt: skip
             stored = await session.scalar(

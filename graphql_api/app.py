@@ -9,10 +9,12 @@ from datetime import timedelta
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 from temporalio.client import Client
 
 from graphql_api import files, twilio_webhook, web_channel, whatsapp_webhook
+from graphql_api.live_updates import LiveUpdates
 from graphql_api.schema import build_schema
 from models.db import make_engine, make_session_factory
 from models.errors import DomainError
@@ -31,6 +33,7 @@ class Platform:
         self.engine = make_engine(database_url)
         self.sessions = make_session_factory(self.engine)
         self._temporal: Client | None = None
+        self.live_updates = LiveUpdates(database_url, self.sessions)
 
     async def temporal(self) -> Client:
         """The Temporal client, connected on first use (and again after a failed attempt)."""
@@ -39,6 +42,7 @@ class Platform:
         return self._temporal
 
     async def close(self) -> None:
+        await self.live_updates.close()
         await self.engine.dispose()
 
 
@@ -75,7 +79,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app = FastAPI(title="BotBuilder", lifespan=lifespan)
     development = settings.environment == "development"
 
-    async def graphql_context(request: Request) -> dict[str, object]:
+    async def graphql_context(request: HTTPConnection) -> dict[str, object]:
+        """Per request or websocket: the platform and the connection (for credentials)."""
         return {"platform": request.app.state.platform, "request": request}
 
     app.include_router(

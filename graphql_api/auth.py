@@ -49,9 +49,24 @@ def bearer_secret(request: HTTPConnection) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-async def authenticate(platform: Platform, request: HTTPConnection) -> Caller:
+def connection_secret(params: Any) -> str | None:
+    """The credentials a websocket client sent in its `connection_init` payload:
+    `{"Authorization": "Bearer <token>"}` (any case) or `{"token": "<token>"}`."""
+    if not isinstance(params, dict):
+        return None
+    for name, value in params.items():
+        if str(name).lower() == "authorization" and isinstance(value, str):
+            scheme, _, token = value.partition(" ")
+            return (token if scheme.lower() == "bearer" else value).strip() or None
+    token = params.get("token")
+    return token.strip() or None if isinstance(token, str) else None
+
+
+async def authenticate(
+    platform: Platform, request: HTTPConnection, connection_params: Any = None
+) -> Caller:
     """The caller behind a request's (or websocket's) credentials, else `Unauthenticated`."""
-    secret = bearer_secret(request)
+    secret = bearer_secret(request) or connection_secret(connection_params)
     if secret is None:
         raise Unauthenticated("log in first: send `Authorization: Bearer <access token or key>`")
     async with platform.sessions.begin() as session:
@@ -81,7 +96,9 @@ async def require_caller(info: Info, roles: Collection[str] = ALL_ROLES) -> Call
     context: dict[str, Any] = info.context
     caller = context.get("caller")
     if caller is None:
-        caller = await authenticate(platform_of(info), context["request"])
+        caller = await authenticate(
+            platform_of(info), context["request"], context.get("connection_params")
+        )
         context["caller"] = caller
     return check_role(caller, roles)
 

@@ -17,9 +17,12 @@ from strawberry.tools import merge_types
 
 from graphql_api.accounts import AccountMutation, AccountQuery
 from graphql_api.bots import BotMutation, BotQuery
+from graphql_api.conversations import ConversationMutation, ConversationQuery
 from graphql_api.errors import CodedErrors, LoggingSchema
 from graphql_api.flows import FlowMutation, FlowQuery
 from graphql_api.limits import MAX_DEPTH, limit_extensions
+from graphql_api.outreach import OutreachMutation, OutreachQuery
+from graphql_api.subscriptions import ConversationSubscription
 from graphql_api.templates import TemplateMutation, TemplateQuery
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -32,9 +35,11 @@ class VersionQuery:
         return version("botbuilder")
 
 
-QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, TemplateQuery)
-MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation)
-SUBSCRIPTIONS: tuple[type, ...] = ()
+QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, TemplateQuery,
+                             ConversationQuery, OutreachQuery)  # fmt: skip
+MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation,
+                               ConversationMutation, OutreachMutation)  # fmt: skip
+SUBSCRIPTIONS: tuple[type, ...] = (ConversationSubscription,)
 
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)

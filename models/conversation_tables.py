@@ -112,6 +112,9 @@ class Message(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     provider_message_id: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
+    sent_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )  # the agent who wrote an outbound message (none: the bot)
     created_at: Mapped[CreatedAt] = mapped_column(index=True)
     status_updated_at: Mapped[CreatedAt]
 
@@ -176,4 +179,5 @@ class MessageStatusEvent(Base):
     received_at: Mapped[CreatedAt]
 
 
-import models.api_tables  # noqa: E402, F401  (registers the API's tables on Base.metadata)
+import models.api_tables  # noqa: E402  (registers the API's tables on Base.metadata)
+import models.inbox_tables  # noqa: E402, F401  (and the inbox's)

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from models.agent_actions import AgentAction
 from models.messages import InboundMessage, OutboundMessage
 
 RunStatus = Literal["completed", "failed", "abandoned", "cancelled"]
@@ -31,6 +32,8 @@ class ConversationState(BaseModel):
     )
     delivered_count: int = 0
     handed_off: bool = False
+    taken_over: bool = False  # by an agent (not by a flow's transfer node)
+    closing: bool = False  # an agent closed it; the workflow ends with the active run
     run_count: int = 0
     recent_message_ids: list[str] = Field(default_factory=list)
     pending: list[InboundMessage] = Field(default_factory=list)
@@ -54,6 +57,7 @@ class ConversationRecord(BaseModel):
     contact_id: str
     contact: dict[str, Any]
     inactivity_seconds: int
+    previous_runs: int = 0  # runs of earlier executions: new run ids continue after them
 
 
 class RunFinished(BaseModel):
@@ -65,22 +69,17 @@ class RunFinished(BaseModel):
     received: int = Field(default=0, description="Messages the conversation delivered to the run.")
 
 
-class StartFlow(BaseModel):
-    """A request to run a published flow for the contact now, without waiting for a message."""
-
-    flow_id: str
-    request_id: str = Field(description="The same request delivered twice starts once.")
-
-
 class ConversationEvent(BaseModel):
     """One entry of a conversation's ordered inbox."""
 
-    kind: Literal["inbound", "finished", "handed_off", "release", "start_flow"]
+    kind: Literal["inbound", "finished", "handed_off", "release", "agent", "start_flow"]
     message: InboundMessage | None = None
     run_workflow_id: str | None = None
     finished: RunFinished | None = None
     release_mode: Literal["resume", "end"] | None = None
-    start: StartFlow | None = None
+    action: AgentAction | None = None
+    flow_start: FlowStart | None = None
+    update_id: str | None = None  # the update waiting for this event's outcome
 
 
 class FlowSnapshot(BaseModel):
@@ -91,6 +90,21 @@ class FlowSnapshot(BaseModel):
     version: int
     name: str
     definition: dict[str, Any]
+
+
+class FlowStart(BaseModel):
+    """Start a flow for a contact who has not written (a proactive start); `key` dedupes it."""
+
+    key: str
+    flow: FlowSnapshot
+
+
+class FlowStartResult(BaseModel):
+    """Whether a proactive start began a run, and why not."""
+
+    started: bool
+    reason: str | None = None
+    conversation_id: str
 
 
 class FlowRunState(BaseModel):
@@ -142,6 +156,8 @@ class SendRequest(BaseModel):
     contact_external_id: str
     message: OutboundMessage
     idempotency_key: str
+    sent_by_user_id: str | None = None  # an agent's message (none: the bot's)
 
 
+ConversationEvent.model_rebuild()
 ConversationState.model_rebuild()

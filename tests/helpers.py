@@ -128,6 +128,11 @@ async def save_histories(client: Client, since: datetime, folder: Path) -> None:
     """Write the history of every workflow started after `since` as `<folder>/<id>.json`."""
     folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  (a test-only recording tool)
     query = f"StartTime >= '{since.isoformat()}'"
-    async for execution in client.list_workflows(query):
-        history = await client.get_workflow_handle(execution.id).fetch_history()
-        (folder / f"{execution.id.replace('/', '_')}.json").write_text(history.to_json())
+    saved: set[str] = set()
+    async for execution in client.list_workflows(query):  # every execution, also of one id
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        history = await handle.fetch_history()
+        name = execution.id.replace("/", "_")
+        name = f"{name}@{execution.run_id[:8]}" if name in saved else name
+        saved.add(name)
+        (folder / f"{name}.json").write_text(history.to_json())

@@ -18,6 +18,7 @@ from graphql_api.schema import schema
 from tests.api_fixtures import CONNECT, CREATE_BOT, CREATE_FLOW, PUBLISH, WHATSAPP_CHANNEL
 from tests.api_fixtures import greeting_flow as flow_definition
 from tests.graphql_client import GraphQL, sign_up
+from tests.helpers import WebChat, wait_for
 
 MISSING = str(uuid.uuid4())
 
@@ -60,6 +61,24 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
     "setMemberRole": ('mutation($id: ID!) { setMemberRole(userId: $id, role: "agent") { role } }',
                       {"id": "user"}),
     "removeMember": ("mutation($id: ID!) { removeMember(userId: $id) }", {"id": "user"}),
+    "conversations": ("query($b: ID, $c: ID) { conversations(botId: $b, channelId: $c) "
+                      "{ nextCursor } }", {"b": "bot", "c": "web_channel"}),
+    "conversation": ("query($id: ID!) { conversation(id: $id) { id } }", {"id": "conversation"}),
+    "takeOverConversation": ("mutation($id: ID!) { takeOverConversation(id: $id) { id } }",
+                             {"id": "conversation"}),
+    "sendAgentMessage": ('mutation($id: ID!) { sendAgentMessage(conversationId: $id, '
+                         'text: "hi") { id } }', {"id": "conversation"}),
+    "addConversationNote": ('mutation($id: ID!) { addConversationNote(conversationId: $id, '
+                            'body: "n") { id } }', {"id": "conversation"}),
+    "setConversationTags": ('mutation($id: ID!) { setConversationTags(id: $id, tags: ["x"]) '
+                            "{ id } }", {"id": "conversation"}),
+    "releaseConversation": ("mutation($id: ID!) { releaseConversation(id: $id) { id } }",
+                            {"id": "conversation"}),
+    "closeConversation": ("mutation($id: ID!) { closeConversation(id: $id) { id } }",
+                          {"id": "conversation"}),
+    "startFlow": ('mutation($f: ID!, $c: ID!) { startFlow(flowId: $f, channelId: $c, '
+                  'contacts: [{externalId: "z"}]) { id } }', {"f": "flow", "c": "web_channel"}),
+    "outreach": ("query($id: ID!) { outreach(id: $id) { id } }", {"id": "outreach"}),
 }  # fmt: skip
 # Operations whose ids name no organization's object (an organization the caller picks).
 NOT_ORGANIZATION_SCOPED = {"logIn"}
@@ -101,10 +120,28 @@ async def organization_with_everything(api: httpx.AsyncClient, org: str) -> tupl
     template = (await owner('mutation($f: ID!) { saveFlowAsTemplate(flowId: $f) { id } }',
                             f=flow))["saveFlowAsTemplate"]["id"]  # fmt: skip
     key = await owner('mutation { createApiKey(name: "k") { apiKey { id } } }')
+    web = (await owner(CONNECT, bot=bot, input={"kind": "WEB"}))["connectChannel"]["id"]
     ids = {"bot": bot, "channel": channel, "flow": flow, "version": version,
            "template": template, "api_key": key["createApiKey"]["apiKey"]["id"],
-           "user": payload["member"]["user"]["id"]}  # fmt: skip
+           "user": payload["member"]["user"]["id"], "web_channel": web,
+           **await conversation_and_outreach(api, owner, flow, web)}  # fmt: skip
     return owner, ids
+
+
+async def conversation_and_outreach(
+    api: httpx.AsyncClient, owner: GraphQL, flow: str, web: str
+) -> dict[str, str]:
+    """A conversation (a visitor wrote on the web channel) and a proactive start."""
+    await WebChat(api, web, "visitor").say("hello")
+
+    async def conversation() -> str | None:
+        page = await owner("query { conversations { items { id } } }")
+        return page["conversations"]["items"][0]["id"] if page["conversations"]["items"] else None
+
+    started = await owner('mutation($f: ID!, $c: ID!) { startFlow(flowId: $f, channelId: $c, '
+                          'contacts: [{externalId: "x"}]) { id } }', f=flow, c=web)  # fmt: skip
+    return {"conversation": await wait_for(conversation, what="the conversation"),
+            "outreach": started["startFlow"]["id"]}  # fmt: skip
 
 
 async def snapshot(client: GraphQL, ids: dict[str, str]) -> dict[str, Any]:

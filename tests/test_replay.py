@@ -20,7 +20,7 @@ from worker.registry import workflows
 
 def recorded() -> list[WorkflowHistory]:
     return [
-        WorkflowHistory.from_json(path.stem, path.read_text())
+        WorkflowHistory.from_json(path.stem.split("@")[0], path.read_text())  # id@run
         for path in sorted(HISTORIES.glob("*/*.json"))
     ]
 
@@ -43,7 +43,7 @@ def workflow_type(history: WorkflowHistory) -> str:
 
 async def test_recorded_histories_replay_without_nondeterminism():
     histories = recorded()
-    assert {workflow_type(h) for h in histories} == {"Conversation", "FlowRun"}
+    assert {workflow_type(h) for h in histories} == {"Conversation", "FlowRun", "Outreach"}
     assert await replay(workflows(), histories) == {}
 
 

@@ -9,29 +9,25 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.ai_completion import AiCompleter
 from activities.conversation_store import ConversationStore
 from activities.http_request import http_request
-from activities.proactive import ProactiveStarter
+from activities.inbox_store import InboxStore
+from activities.outreach import OutreachStarter
 from activities.send_message import MessageSender
 from models.secret_box import SecretBox
 from models.settings import Settings
 from workflows.conversation import ConversationWorkflow
 from workflows.flow_run import FlowRunWorkflow
-from workflows.proactive import ProactiveStartWorkflow
+from workflows.outreach import OutreachWorkflow
 
 
 def workflows() -> list[type]:
-    return [ConversationWorkflow, FlowRunWorkflow, ProactiveStartWorkflow]
+    return [ConversationWorkflow, FlowRunWorkflow, OutreachWorkflow]
 
 
 def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Any]:
     """Activity callables bound to the database and the secret key."""
     store = ConversationStore(sessions)
     sender = MessageSender(sessions, SecretBox(settings.resolved_secret_key()), settings)
-    proactive = ProactiveStarter(sessions, settings.task_queue)
     completer = AiCompleter(settings)
-    return [
-        *store.activities(),
-        sender.send_message,
-        http_request,
-        completer.ai_completion,
-        *proactive.activities(),
-    ]
+    inbox, outreach = InboxStore(sessions), OutreachStarter(sessions)
+    return [*store.activities(), sender.send_message, http_request, completer.ai_completion,
+            *inbox.activities(), *outreach.activities()]  # fmt: skip

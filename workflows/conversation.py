@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from models.agent_actions import AgentAction, agent_action_problem
     from models.engine import (
         ConversationEvent,
         ConversationInput,
@@ -18,15 +19,18 @@ with workflow.unsafe.imports_passed_through():
         ConversationState,
         FlowRunInput,
         FlowSnapshot,
+        FlowStart,
+        FlowStartResult,
         RunFinished,
-        StartFlow,
+        SendRequest,
     )
-    from models.messages import InboundMessage
+    from models.messages import InboundMessage, OutboundMessage
     from workflows.activity_names import (
-        LOAD_PUBLISHED_FLOW,
         MATCH_FLOW,
         OPEN_CONVERSATION,
+        RECORD_AGENT_ACTION,
         RECORD_INBOUND,
+        SEND_MESSAGE,
         SET_CONVERSATION_STATUS,
     )
     from workflows.flow_run import FlowRunWorkflow, flow_run_search_attributes
@@ -36,6 +40,10 @@ LOCAL_DB = {"start_to_close_timeout": timedelta(seconds=10),
             "retry_policy": RetryPolicy(maximum_attempts=5)}  # fmt: skip
 RECENT_IDS_KEPT = 500
 DELIVERED_KEPT = 50  # far more than can be in flight between a run's end and its report
+AGENT_SEND = {"start_to_close_timeout": timedelta(seconds=30),
+              "schedule_to_close_timeout": timedelta(minutes=2),
+              "retry_policy": RetryPolicy(maximum_attempts=5)}  # fmt: skip
+Outcome = tuple[object, str | None]  # (result, refusal)
 
 
 def conversation_workflow_id(bot_id: str, channel_id: str, contact_external_id: str) -> str:
@@ -49,6 +57,7 @@ class ConversationWorkflow:
 
     def __init__(self) -> None:
         self._events: deque[ConversationEvent] = deque()
+        self._outcomes: dict[str, Outcome] = {}
 
     @workflow.signal
     def inbound(self, message: InboundMessage) -> None:
@@ -73,19 +82,44 @@ class ConversationWorkflow:
             raise ApplicationError(f"release mode must be 'resume' or 'end', not {mode!r}")
         self._events.append(ConversationEvent(kind="release", release_mode=mode))
 
-    @workflow.signal
-    def start_flow(self, start: StartFlow) -> None:
-        """Run a published flow now (a proactive start); ignored while a run or an agent is
-        busy with the contact, and when the same request was already handled."""
-        self._events.append(ConversationEvent(kind="start_flow", start=start))
+    @workflow.update
+    async def agent_action(self, action: AgentAction) -> str | None:
+        """An agent's action, done in order with the contact's messages; returns the id of the
+        stored message (`send`) or note (`note`)."""
+        result = await self._outcome(ConversationEvent(kind="agent", action=action))
+        return None if result is None else str(result)
+
+    @agent_action.validator
+    def _check_agent_action(self, action: AgentAction) -> None:
+        state = getattr(self, "state", None)
+        problem = agent_action_problem(action, state is not None and state.handed_off)
+        if problem:
+            raise ApplicationError(problem, type="ActionRefused")
+
+    @workflow.update
+    async def start_flow(self, start: FlowStart) -> FlowStartResult:
+        """Start a flow for the contact without waiting for them to write (proactive start)."""
+        result = await self._outcome(ConversationEvent(kind="start_flow", flow_start=start))
+        assert isinstance(result, FlowStartResult)
+        return result
 
     @workflow.query
     def status(self) -> dict[str, object]:
         """The active run, whether an agent has the conversation, and what is queued."""
         return {
             "active_run": self.state.active_run, "handed_off": self.state.handed_off,
-            "pending_events": len(self._events),
+            "taken_over": self.state.taken_over, "pending_events": len(self._events),
         }  # fmt: skip
+
+    async def _outcome(self, event: ConversationEvent) -> object:
+        """Queue an update's event behind what is already queued; its result once handled."""
+        key = workflow.current_update_info().id  # type: ignore[union-attr]
+        self._events.append(event.model_copy(update={"update_id": key}))
+        await workflow.wait_condition(lambda: key in self._outcomes)
+        result, refusal = self._outcomes.pop(key)
+        if refusal is not None:
+            raise ApplicationError(refusal, type="ActionRefused", non_retryable=True)
+        return result
 
     @workflow.run
     async def run(self, params: ConversationInput) -> str:
@@ -97,6 +131,7 @@ class ConversationWorkflow:
             self.state = ConversationState(
                 conversation_id=record.conversation_id, contact_id=record.contact_id,
                 contact=record.contact, inactivity_seconds=record.inactivity_seconds,
+                run_count=record.previous_runs,
             )  # fmt: skip
         else:
             self.state = params.state
@@ -117,14 +152,23 @@ class ConversationWorkflow:
                 return "abandoned"
             while self._events:
                 await self._handle(self._events.popleft())
-            if workflow.info().is_continue_as_new_suggested():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+            closed = self.state.closing and self.state.active_run is None
+            if closed or workflow.info().is_continue_as_new_suggested():
+                # updates answer first; a message arriving meanwhile is handled, not dropped
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() or bool(self._events)
+                )
+                if self._events:
+                    continue
+                if closed:
+                    return "closed"
                 self._continue_as_new()
 
     async def _handle(self, event: ConversationEvent) -> None:
         state = self.state
         if event.kind == "inbound" and event.message is not None:
             if await self._record(event.message):
+                await self._reopen()
                 await self._route(event.message)
         elif event.kind == "finished" and event.finished is not None:
             if event.run_workflow_id != state.active_run:
@@ -135,7 +179,7 @@ class ConversationWorkflow:
             leftovers = event.finished.unconsumed + in_flight + state.pending
             state.active_run, state.pending = None, []
             state.delivered, state.delivered_count = [], 0
-            if state.handed_off:
+            if state.handed_off and not state.taken_over:
                 state.handed_off = False
                 await self._set_status("active")
             for message in leftovers:
@@ -143,14 +187,102 @@ class ConversationWorkflow:
         elif event.kind == "handed_off" and event.run_workflow_id == state.active_run:
             state.handed_off = True
             await self._set_status("handed_off")
-        elif event.kind == "start_flow" and event.start is not None:
-            await self._start_requested(event.start)
         elif event.kind == "release" and state.handed_off:
-            state.handed_off = False
+            state.handed_off = state.taken_over = False
             await self._set_status("active")
+            await self._release(event.release_mode or "end")
+        elif event.kind == "agent" and event.action is not None and event.update_id:
+            self._outcomes[event.update_id] = await self._agent(event.action, event.update_id)
+        elif event.kind == "start_flow" and event.flow_start is not None and event.update_id:
+            self._outcomes[event.update_id] = (await self._proactive(event.flow_start), None)
+
+    async def _release(self, mode: str) -> None:
+        """Give the conversation back to the bot; the held or handed-off run resumes or ends."""
+        state = self.state
+        state.handed_off = state.taken_over = False
+        if state.active_run is not None:
+            await self._signal_run("release", mode)
+
+    async def _signal_run(self, signal: str, *args: str) -> None:
+        """Signal the active run; a run that has just ended is told nothing (its
+        `run_finished` is on the way)."""
+        assert self.state.active_run is not None
+        handle = workflow.get_external_workflow_handle(self.state.active_run)
+        try:
+            await handle.signal(signal, args=args)
+        except FailureError:
+            pass
+
+    async def _agent(self, action: AgentAction, key: str) -> Outcome:
+        """Do an agent's action; `(stored id or None, refusal or None)`."""
+        state = self.state
+        problem = agent_action_problem(action, state.handed_off)
+        if problem:
+            return None, problem
+        result: object = None
+        status: str | None = None
+        if action.kind == "take_over":
+            if not state.handed_off and state.active_run is not None:
+                await self._signal_run("hold")
+            state.handed_off = state.taken_over = True
+            status = "handed_off"
+        elif action.kind == "send":
+            try:
+                result = await self._agent_send(action, key)
+            except ActivityError as err:
+                return None, f"the message could not be sent: {err.cause or err}"
+        elif action.kind == "release":
+            await self._release(action.release_mode)
+            status = "active"
+        elif action.kind == "close":
             if state.active_run is not None:
-                handle = workflow.get_external_workflow_handle(state.active_run)
-                await handle.signal(FlowRunWorkflow.release, event.release_mode or "end")
+                await self._signal_run("release", "end")
+            state.handed_off = state.taken_over = False
+            state.closing, status = True, "closed"
+        if status is not None:
+            workflow.upsert_search_attributes([STATUS.value_set(status)])
+        if action.kind != "send":
+            result = await workflow.execute_local_activity(
+                RECORD_AGENT_ACTION, args=[state.conversation_id, action, status, key],
+                result_type=str | None, **LOCAL_DB,
+            )  # fmt: skip
+        return result, None
+
+    async def _agent_send(self, action: AgentAction, key: str) -> str:
+        request = SendRequest(
+            conversation_id=self.state.conversation_id, channel_id=self.params.channel_id,
+            channel_kind=self.params.channel_kind,
+            contact_external_id=self.params.contact.external_id,
+            message=OutboundMessage(kind="text", text=(action.text or "").strip()),
+            idempotency_key=f"{workflow.info().workflow_id}/agent/{key}",
+            sent_by_user_id=action.user_id,
+        )  # fmt: skip
+        return await workflow.execute_local_activity(
+            SEND_MESSAGE, request, result_type=str, **AGENT_SEND
+        )
+
+    async def _proactive(self, start: FlowStart) -> FlowStartResult:
+        state = self.state
+        reason = None
+        if start.key in self._recent:
+            return FlowStartResult(started=True, conversation_id=state.conversation_id)
+        if state.handed_off:
+            reason = "an agent has this conversation"
+        elif state.active_run is not None:
+            reason = "the contact is already in a flow"
+        else:
+            self._recent.append(start.key)
+            await self._reopen()
+            await self._start_run(start.flow, None)
+        return FlowStartResult(
+            started=reason is None, reason=reason, conversation_id=state.conversation_id
+        )
+
+    async def _reopen(self) -> None:
+        """The contact wrote (or a flow starts) after an agent closed the conversation."""
+        if self.state.closing:
+            self.state.closing = False
+            await self._set_status("active")
 
     async def _record(self, message: InboundMessage) -> bool:
         """Store the message once; False for a duplicate delivery."""
@@ -164,7 +296,7 @@ class ConversationWorkflow:
 
     async def _route(self, message: InboundMessage) -> None:
         state = self.state
-        if state.handed_off:
+        if state.handed_off or state.closing:
             return
         if state.active_run is not None:
             await self._deliver(message)
@@ -175,19 +307,6 @@ class ConversationWorkflow:
         )  # fmt: skip
         if snapshot is not None:
             await self._start_run(snapshot, message)
-
-    async def _start_requested(self, start: StartFlow) -> None:
-        if start.request_id in self._recent:
-            return
-        self._recent.append(start.request_id)
-        if self.state.active_run is not None or self.state.handed_off:
-            return
-        snapshot = await workflow.execute_local_activity(
-            LOAD_PUBLISHED_FLOW, args=[self.params.bot_id, start.flow_id],
-            result_type=FlowSnapshot | None, **LOCAL_DB,
-        )  # fmt: skip
-        if snapshot is not None:
-            await self._start_run(snapshot, None)
 
     async def _deliver(self, message: InboundMessage) -> None:
         """Hand the message to the active run, which queues it until it asks for a reply.

@@ -42,6 +42,10 @@ class RunAbandoned(Exception):
     """The contact stopped answering for longer than the bot's inactivity time."""
 
 
+class RunEnded(Exception):
+    """An agent ended the run (releasing or closing the conversation with `end`)."""
+
+
 @workflow.defn(name="FlowRun")
 class FlowRunWorkflow:
     """Runs a flow: each node's module decides what happens and which edge follows."""
@@ -50,6 +54,7 @@ class FlowRunWorkflow:
         self._replies: deque[InboundMessage] = deque()
         self._received = 0
         self._release_mode: str | None = None
+        self._held = False
         self._node_id: str | None = None
         self._waiting = False
         self._sends_in_step = 0
@@ -63,8 +68,15 @@ class FlowRunWorkflow:
 
     @workflow.signal
     def release(self, mode: str) -> None:
-        """An agent released the hand-off: `resume` the flow or `end` it."""
+        """An agent released the hand-off or take-over: `resume` the flow or `end` it."""
         self._release_mode = mode
+        self._held = False
+
+    @workflow.signal
+    def hold(self) -> None:
+        """An agent took the conversation over: pause before the next node until released."""
+        self._held = True
+        self._release_mode = None
 
     @property
     def node_id(self) -> str:
@@ -95,9 +107,13 @@ class FlowRunWorkflow:
                     raise NodeFailed(f"the run exceeded {MAX_STEPS_PER_RUN} steps")
                 if workflow.info().is_continue_as_new_suggested():
                     self._continue_as_new(node_id)
+                if await self._paused():
+                    raise RunEnded()
                 node_id = await self._step(graph, node_id)
         except RunAbandoned:
             status = "abandoned"
+        except RunEnded:
+            status = "cancelled"
         except NodeFailed as err:
             status, error = "failed", str(err)
         await workflow.execute_local_activity(
@@ -197,7 +213,15 @@ class FlowRunWorkflow:
         limit = timeout or timedelta(seconds=self.params.inactivity_seconds)
         self._waiting = True
         try:
-            await workflow.wait_condition(lambda: bool(self._replies), timeout=limit)
+            while True:  # a take-over pauses the wait; the timeout starts again after it
+                await workflow.wait_condition(
+                    lambda: bool(self._replies) or self._held or self._release_mode == "end",
+                    timeout=limit,
+                )
+                if await self._paused():
+                    raise RunEnded()
+                if self._replies:
+                    break
         except TimeoutError:
             if timeout is None:
                 raise RunAbandoned() from None
@@ -207,6 +231,12 @@ class FlowRunWorkflow:
         reply = self._replies.popleft()
         self.variables["last_reply"] = reply.answer_text()
         return reply
+
+    async def _paused(self) -> bool:
+        """Wait while an agent holds the run; True when the agent ended it."""
+        if self._held:
+            await workflow.wait_condition(lambda: not self._held)
+        return self._release_mode == "end"
 
     async def sleep(self, duration: timedelta) -> None:
         await workflow.sleep(duration)

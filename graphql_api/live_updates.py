@@ -1,0 +1,167 @@
+"""Live updates for subscriptions: one PostgreSQL LISTEN connection per process, fanned out.
+
+Writers announce changes with `pg_notify` (`bb_messages`: a conversation has a new or changed
+message; `bb_conversations`: a conversation changed), the payload being the conversation id.
+Each notification is read from the database once and handed to every interested subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+import psycopg
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.conversation_store import CONVERSATIONS_CHANNEL, MESSAGES_CHANNEL
+from models.conversation_queries import ConversationRow
+from models.conversation_tables import Contact, Conversation, Message
+from models.tables import Channel
+
+Kind = Literal["message", "conversation"]
+RECENT = timedelta(seconds=60)  # a message changed this recently may not have been announced
+SEEN_KEPT_SECONDS = 300.0
+RECONNECT_SECONDS = 1.0
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Subscriber:
+    kind: Kind
+    bot_id: uuid.UUID | None
+    conversation_id: uuid.UUID | None
+    since: datetime
+    queue: asyncio.Queue[Message | ConversationRow] = field(default_factory=asyncio.Queue)
+
+    def wants(self, kind: Kind, bot_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
+        return kind == self.kind and (
+            self.conversation_id == conversation_id or self.bot_id == bot_id
+        )
+
+
+class LiveUpdates:
+    """The process's listener; started with the first subscriber, stopped by `close`."""
+
+    def __init__(self, database_url: str, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.database_url = database_url
+        self.sessions = sessions
+        self._subscribers: set[Subscriber] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+        self._bots: dict[uuid.UUID, uuid.UUID] = {}  # conversation -> bot (never changes)
+        self._seen: dict[tuple[uuid.UUID, str], float] = {}  # (message, status) -> when
+
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    @asynccontextmanager
+    async def subscribe(
+        self, kind: Kind, bot_id: uuid.UUID | None, conversation_id: uuid.UUID | None
+    ) -> AsyncIterator[asyncio.Queue[Message | ConversationRow]]:
+        """A queue receiving what changes from now on, for a bot or one conversation."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._listen())
+        await asyncio.wait_for(self._listening.wait(), timeout=10)
+        async with self.sessions() as session:
+            since = await session.scalar(select(func.now()))
+        subscriber = Subscriber(kind, bot_id, conversation_id, since)
+        self._subscribers.add(subscriber)
+        try:
+            yield subscriber.queue
+        finally:
+            self._subscribers.discard(subscriber)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self.database_url, autocommit=True
+                ) as conn:
+                    await conn.execute(f"LISTEN {MESSAGES_CHANNEL}")
+                    await conn.execute(f"LISTEN {CONVERSATIONS_CHANNEL}")
+                    self._listening.set()
+                    async for notice in conn.notifies():
+                        await self._dispatch(notice.channel, notice.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("live updates: listening failed; reconnecting")
+                self._listening.clear()
+                await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _dispatch(self, channel: str, payload: str) -> None:
+        if not self._subscribers:
+            return
+        try:
+            conversation_id = uuid.UUID(payload)
+        except ValueError:
+            return
+        kind: Kind = "message" if channel == MESSAGES_CHANNEL else "conversation"
+        async with self.sessions() as session:
+            bot_id = await self._bot_of(session, conversation_id)
+            if bot_id is None:
+                return
+            listeners = [s for s in self._subscribers if s.wants(kind, bot_id, conversation_id)]
+            if not listeners:
+                return
+            if kind == "message":
+                for message in await self._new_messages(session, conversation_id):
+                    for subscriber in listeners:
+                        if message.status_updated_at >= subscriber.since:
+                            subscriber.queue.put_nowait(message)
+                return
+            row = (
+                await session.execute(
+                    select(Conversation, Contact, Channel.kind)
+                    .join(Contact, Contact.id == Conversation.contact_id)
+                    .join(Channel, Channel.id == Conversation.channel_id)
+                    .where(Conversation.id == conversation_id)
+                )
+            ).first()
+        if row is not None:
+            for subscriber in listeners:
+                subscriber.queue.put_nowait(ConversationRow(*row))
+
+    async def _bot_of(self, session: AsyncSession, conversation_id: uuid.UUID) -> uuid.UUID | None:
+        if conversation_id not in self._bots:
+            bot_id = await session.scalar(
+                select(Conversation.bot_id).where(Conversation.id == conversation_id)
+            )
+            if bot_id is None:
+                return None
+            self._bots[conversation_id] = bot_id
+        return self._bots[conversation_id]
+
+    async def _new_messages(
+        self, session: AsyncSession, conversation_id: uuid.UUID
+    ) -> list[Message]:
+        """The conversation's messages added or changed since last announced, oldest first."""
+        recent = await session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id,
+                   Message.status_updated_at >= func.now() - RECENT)
+            .order_by(Message.created_at, Message.id)
+        )  # fmt: skip
+        now = time.monotonic()
+        fresh = []
+        for message in recent:
+            if (message.id, message.status) not in self._seen:
+                self._seen[(message.id, message.status)] = now
+                fresh.append(message)
+        if len(self._seen) > 10_000:
+            self._seen = {k: t for k, t in self._seen.items() if now - t < SEEN_KEPT_SECONDS}
+        return fresh
