@@ -17,10 +17,10 @@ from models.tables import Bot, Channel, Flow
 
 MAX_CONTACTS = 10_000
 MAX_PER_SECOND = 100
-CONTACT_PATTERNS = {  # what each channel kind accepts as a contact id
+CONTACT_PATTERNS = {  # what each channel kind accepts as a contact id, once normalized
     "web": r"[A-Za-z0-9_.:@+-]{1,128}",
-    "whatsapp_cloud": r"\+?[0-9]{6,15}",
-    "twilio": r"(whatsapp:)?\+[0-9]{6,15}",
+    "whatsapp_cloud": r"[0-9]{6,15}",
+    "twilio": r"\+[0-9]{6,15}",
 }
 
 
@@ -42,8 +42,20 @@ class OutreachProgress:
     failures: list[OutreachContact]
 
 
-def check_contacts(contacts: list[tuple[str, str | None]], channel_kind: str) -> None:
-    """Refuse an empty, too long or repetitive list, or ids the channel cannot reach."""
+def normalize_contact(channel_kind: str, contact: str) -> str:
+    """The id inbound messages will carry: `+34 600 111 222` is `34600111222` on WhatsApp
+    Cloud (a wa_id) and `+34600111222` on Twilio (`whatsapp:` is the sender's business)."""
+    if channel_kind == "web":
+        return contact
+    compact = "".join(contact.split()).removeprefix("whatsapp:")
+    return compact.removeprefix("+") if channel_kind == "whatsapp_cloud" else compact
+
+
+def check_contacts(
+    contacts: list[tuple[str, str | None]], channel_kind: str
+) -> list[tuple[str, str | None]]:
+    """The contacts with normalized ids; refuses an empty, too long or repetitive list, or ids
+    the channel cannot reach."""
     if not contacts:
         raise InvalidInput("give at least one contact")
     if len(contacts) > MAX_CONTACTS:
@@ -51,7 +63,8 @@ def check_contacts(contacts: list[tuple[str, str | None]], channel_kind: str) ->
     problems: list[dict[str, Any]] = []
     seen: set[str] = set()
     pattern = CONTACT_PATTERNS.get(channel_kind)
-    for index, (external_id, _name) in enumerate(contacts):
+    normalized = [(normalize_contact(channel_kind, raw), name) for raw, name in contacts]
+    for index, (external_id, _name) in enumerate(normalized):
         where = f"contacts[{index}]"
         if pattern is not None and not re.fullmatch(pattern, external_id):
             problems.append({"field": where, "message": f"{where}: {external_id!r} is not a "
@@ -62,6 +75,7 @@ def check_contacts(contacts: list[tuple[str, str | None]], channel_kind: str) ->
     if problems:
         shown = "; ".join(problem["message"] for problem in problems[:5])
         raise InvalidInput(f"some contacts cannot be started: {shown}", problems)
+    return normalized
 
 
 async def create_outreach(
@@ -77,7 +91,7 @@ async def create_outreach(
         raise InvalidInput("publish the flow before starting it")
     if not 1 <= messages_per_second <= MAX_PER_SECOND:
         raise InvalidInput(f"messagesPerSecond must be between 1 and {MAX_PER_SECOND}")
-    check_contacts(contacts, channel.kind)
+    contacts = check_contacts(contacts, channel.kind)
     outreach_id = uuid.uuid4()
     outreach = Outreach(
         id=outreach_id, bot_id=flow.bot_id, channel_id=channel.id, flow_id=flow.id,

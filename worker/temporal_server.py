@@ -35,6 +35,8 @@ def start_dev_server(data_dir: Path, port: int, ui_port: int, log_file: Path) ->
         "--port", str(port),
         "--ui-port", str(ui_port),
         "--log-level", "warn",
+        "--sqlite-pragma", "journal_mode=wal",
+        "--sqlite-pragma", "synchronous=normal",
     ]  # fmt: skip
     for key in ALL_SEARCH_ATTRIBUTES:
         args += ["--search-attribute", f"{key.name}=Keyword"]
