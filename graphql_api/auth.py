@@ -15,13 +15,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 from strawberry.types import Info
 
 from models.accounts import API_KEY_PREFIX, api_key_by_secret, membership
 from models.auth_tokens import read_access_token
-from models.errors import Forbidden, NotFound, Unauthenticated
+from models.errors import Conflict, Forbidden, NotFound, Unauthenticated
 
 if TYPE_CHECKING:
     from graphql_api.app import Platform
@@ -118,8 +119,23 @@ def parse_id(value: str, what: str) -> uuid.UUID:
         raise NotFound(f"no such {what}") from None
 
 
+UNIQUE_VIOLATION = "23505"
+
+
 @asynccontextmanager
 async def transaction(info: Info) -> AsyncIterator[AsyncSession]:
-    """A session whose work is committed when the block ends, rolled back on any error."""
-    async with platform_of(info).sessions.begin() as session:
-        yield session
+    """A session whose work is committed when the block ends, rolled back on any error.
+
+    A unique constraint broken by a concurrent request becomes a `Conflict`, not a crash: the
+    checks before the write cannot see a row another transaction has not committed yet.
+    """
+    try:
+        async with platform_of(info).sessions.begin() as session:
+            yield session
+    except IntegrityError as err:
+        if getattr(err.orig, "sqlstate", None) != UNIQUE_VIOLATION:
+            raise
+        raise Conflict(
+            "the same name or address was just used by another request; nothing was written, "
+            "try again"
+        ) from err

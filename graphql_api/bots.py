@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import strawberry
 from sqlalchemy import select
 from strawberry.scalars import JSON
 from strawberry.types import Info
+from temporalio.service import RPCError
 
 from graphql_api.auth import MANAGERS, parse_id, platform_of, require_caller, transaction
 from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
@@ -17,6 +19,8 @@ from models.errors import InvalidInput
 from models.secret_box import SecretBox
 from models.tables import Bot as BotRow
 from models.tenancy import bot_in, channel_in
+
+logger = logging.getLogger(__name__)
 
 
 def json_object(value: Any, what: str) -> dict[str, Any]:
@@ -119,6 +123,7 @@ class BotMutation:
         async with transaction(info) as session:
             row = await bot_in(session, caller.organization_id, parse_id(id, "bot"))
             await session.delete(row)
+        await stop_conversations(info, str(row.id))
         return id
 
     @strawberry.mutation(description="Connect a channel; configure its webhook URLs upstream.")
@@ -152,3 +157,15 @@ class BotMutation:
             row = await channel_in(session, caller.organization_id, parse_id(id, "channel"))
             await bots.disconnect_channel(session, row)
         return Channel.of(row, platform_of(info).settings.resolved_public_url())
+
+
+async def stop_conversations(info: Info, bot_id: str) -> None:
+    """End the deleted bot's running conversations and flow runs: they have nothing left to
+    run against. Best effort: what cannot be reached now ends at its inactivity timeout."""
+    try:
+        client = await platform_of(info).temporal()
+        query = f"BotId = '{bot_id}' AND ExecutionStatus = 'Running'"
+        async for execution in client.list_workflows(query):
+            await client.get_workflow_handle(execution.id).terminate("the bot was deleted")
+    except RPCError as err:
+        logger.warning("could not stop the conversations of deleted bot %s: %s", bot_id, err)

@@ -40,6 +40,12 @@ class NotFound(DomainError):
     code = "NOT_FOUND"
 
 
+class Conflict(DomainError):
+    """Another request wrote the same unique thing at the same moment."""
+
+    code = "CONFLICT"
+
+
 class Unauthenticated(DomainError):
     """No valid credentials: missing, wrong, expired or revoked."""
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.testing import WorkflowEnvironment
 
 from models.db import make_session_factory
 from models.secret_box import SecretBox
+from models.tables import Bot as BotRow
 from models.tables import Channel
 from tests.api_fixtures import (
     CONNECT,
@@ -23,7 +28,7 @@ from tests.api_fixtures import (
     message,
 )
 from tests.graphql_client import GraphQL, sign_up
-from tests.helpers import WebChat
+from tests.helpers import WebChat, wait_for
 
 INVITE_AGENT = """mutation { inviteMember(email: "agent@example.com", role: "agent") { token } }"""
 ACCEPT = """mutation($token: String!) {
@@ -201,7 +206,7 @@ async def test_templates_start_flows_and_organizations_keep_their_own(
 
 
 async def test_a_flow_built_through_the_api_answers_on_the_web_channel(
-    api: httpx.AsyncClient,
+    api: httpx.AsyncClient, temporal_env: WorkflowEnvironment
 ) -> None:
     owner, _ = await sign_up(api)
     bot = (await owner(CREATE_BOT, name="Greeter"))["createBot"]
@@ -216,3 +221,30 @@ async def test_a_flow_built_through_the_api_answers_on_the_web_channel(
     chat = WebChat(api, web["id"], "visitor-1")
     await chat.say("hello")
     assert await chat.wait_replies(2) == ["Hi from the API", "Bye!"]
+
+    running = f"BotId = '{bot['id']}' AND ExecutionStatus = 'Running'"
+
+    async def conversations_running() -> int:
+        return len([w async for w in temporal_env.client.list_workflows(running)])
+
+    assert await wait_for(conversations_running, what="the conversation in Temporal") >= 1
+    await owner("mutation($id: ID!) { deleteBot(id: $id) }", id=bot["id"])
+    assert await wait_for(
+        lambda: _none(conversations_running), what="the deleted bot's conversations to end"
+    )
+
+
+async def _none(count: Callable[[], Awaitable[int]]) -> bool:
+    return await count() == 0
+
+
+async def test_concurrent_creations_of_one_name_give_one_bot_and_clear_refusals(
+    api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    owner, _ = await sign_up(api)
+    results = await asyncio.gather(*(owner.result(CREATE_BOT, name="Twin") for _ in range(6)))
+    created = [r for r in results if not r.get("errors")]
+    codes = {r["errors"][0]["extensions"]["code"] for r in results if r.get("errors")}
+    assert len(created) == 1
+    assert codes <= {"BAD_USER_INPUT", "CONFLICT"}, codes  # never an internal error
+    assert await count(db_engine, BotRow) == 1
