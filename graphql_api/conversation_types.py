@@ -145,6 +145,9 @@ class RunPosition:
     source: str = strawberry.field(description="`temporal` (live) or `database` (last stored).")
 
 
+ACTIVE_RUN_STATUSES = ("running", "waiting", "handed_off")
+
+
 async def live_position(info: Info, run: rows.FlowRun) -> RunPosition:
     """Ask the run's workflow; when it cannot answer, the run as last stored."""
     try:
@@ -217,11 +220,8 @@ class Conversation:
             return None
         async with transaction(info) as session:
             run = await session.get(rows.FlowRun, uuid.UUID(self.current_flow_run_id))
-        if run is None:
-            return None
-        if run.status != "running":
-            return RunPosition(run_id=gid(run.id), node_id=run.current_node_id, waiting=False,
-                               variables=run.variables, source="database")  # fmt: skip
+        if run is None or run.status not in ACTIVE_RUN_STATUSES:
+            return None  # the run has ended (its conversation forgets it a moment later)
         return await live_position(info, run)
 
 

@@ -44,7 +44,8 @@ from models.publishing import (
 )
 
 READY_TIMEOUT_SECONDS = 180.0
-REPLY_TIMEOUT_SECONDS = 300.0
+STALL_SECONDS = 120.0
+PROGRESS_SECONDS = 30.0
 MB = 1024 * 1024
 
 
@@ -223,11 +224,15 @@ async def replies_by_contact(database_url: str, prefix: str) -> dict[str, list[f
 
 
 async def wait_for_replies(database_url: str, prefix: str, expected: int) -> float:
-    """Seconds until `expected` replies to contacts named `prefix...` have been sent."""
+    """Seconds until `expected` replies to contacts named `prefix...` have been sent.
+
+    Long waits print their progress; a wait that makes no progress for `STALL_SECONDS` fails.
+    """
     engine = make_engine(database_url)
-    begin = time.monotonic()
+    begin = last_progress = last_report = time.monotonic()
+    seen = 0
     try:
-        while time.monotonic() - begin < REPLY_TIMEOUT_SECONDS:
+        while True:
             async with engine.connect() as connection:
                 count = await connection.scalar(
                     select(func.count()).select_from(Message)
@@ -236,12 +241,24 @@ async def wait_for_replies(database_url: str, prefix: str, expected: int) -> flo
                     .where(Message.direction == "outbound", Message.status == "sent",
                            Contact.external_id.like(f"{prefix}%"))
                 )  # fmt: skip
+            now = time.monotonic()
             if (count or 0) >= expected:
-                return time.monotonic() - begin
+                return now - begin
+            if count != seen:
+                seen, last_progress = count or 0, now
+            if now - last_progress > STALL_SECONDS:
+                raise RuntimeError(f"stuck at {seen} of {expected} replies for {STALL_SECONDS} s")
+            if now - last_report > PROGRESS_SECONDS:
+                print(f"            ... {seen} of {expected} replies after {now - begin:.0f} s",
+                      flush=True)  # fmt: skip
+                last_report = now
             await asyncio.sleep(0.25)
-        raise RuntimeError(f"only {count} of {expected} replies after {REPLY_TIMEOUT_SECONDS} s")
     finally:
         await engine.dispose()
+
+
+def report(*lines: str) -> None:
+    print("\n".join(lines), flush=True)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -268,15 +285,15 @@ async def create_bench_bot(database_url: str) -> str:
         await engine.dispose()
 
 
-async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions) -> list[str]:
-    """Both phases against a running stack; the report's lines."""
+async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions) -> None:
+    """Both phases against a running stack, printing each phase's figures when it ends."""
     channel_id = await create_bench_bot(database_url)
     worker = stack.worker_process()
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    lines = [
+    report(
         f"botbuilder bench: {options.contacts} contacts × {options.messages} messages "
         f"at {options.rate:g} msg/s, then {options.waiting} waiting conversations"
-    ]
+    )
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=60, limits=limits) as http:
         with PeakSampler(worker) as peak:
             load, posting = await run_chat_phase(http, channel_id, options)
@@ -289,7 +306,7 @@ async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions)
             for posted, reply in zip(times, sent.get(contact, []), strict=False)
         ]
         total = posting + drained
-        lines += [
+        report(
             f"  chat      {expected} messages posted in {posting:.1f} s "
             f"({expected / posting:.1f} msg/s offered), {load.errors} refused",
             f"            all {len(latencies)} replies sent after {total:.1f} s "
@@ -300,7 +317,7 @@ async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions)
             f"            ingress (POST to 202) p50 {percentile(load.ingress, 0.5) * 1000:.0f} ms, "
             f"p99 {percentile(load.ingress, 0.99) * 1000:.0f} ms",
             f"  memory    worker peak {peak.peak:.0f} MB during the chat phase",
-        ]
+        )
         if options.waiting:
             begin = time.monotonic()
             semaphore = asyncio.Semaphore(32)
@@ -314,14 +331,13 @@ async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions)
                 await asyncio.gather(*(start_one(n) for n in range(options.waiting)))
                 await wait_for_replies(database_url, "wait-", options.waiting)
             elapsed = time.monotonic() - begin
-            lines += [
+            report(
                 f"  waiting   {options.waiting} conversations started and waiting at a question "
                 f"after {elapsed:.1f} s ({options.waiting / elapsed:.1f} starts/s), "
                 f"{waiting_load.errors} refused",
                 f"  memory    worker {pss([worker]):.0f} MB now, peak {waiting_peak.peak:.0f} MB; "
                 f"database {pss(stack.postgres_processes()):.0f} MB",
-            ]
-    return lines
+            )
 
 
 def bench(options: BenchOptions) -> int:
@@ -335,7 +351,7 @@ def bench(options: BenchOptions) -> int:
 
         database_url = start_embedded_postgres(data_dir).url  # attaches to up's server
         print("Running ...", flush=True)
-        print("\n".join(asyncio.run(run_bench(stack, database_url, options))), flush=True)
+        asyncio.run(run_bench(stack, database_url, options))
         return 0
     finally:
         stack.stop()
