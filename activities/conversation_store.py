@@ -185,23 +185,32 @@ class ConversationStore:
             )
         return str(run_id)
 
-    @activity.defn(name=activity_names.RECORD_STEP)
-    async def record_flow_step(self, step: StepRecord) -> None:
-        """One row per executed node; a retried write does not duplicate it."""
-        started = datetime.fromisoformat(step.started_at)
-        ended = datetime.fromisoformat(step.ended_at)
-        run_id = uuid.UUID(step.run_id)
+    @activity.defn(name=activity_names.RECORD_STEPS)
+    async def record_flow_steps(self, steps: list[StepRecord]) -> None:
+        """One row per executed node (a run's steps since its last wait, in order); a retried
+        write does not duplicate them."""
+        rows = []
+        for step in steps:
+            started = datetime.fromisoformat(step.started_at)
+            ended = datetime.fromisoformat(step.ended_at)
+            rows.append({
+                "flow_run_id": uuid.UUID(step.run_id), "sequence": step.sequence,
+                "node_id": step.node_id, "node_type": step.node_type, "outcome": step.outcome,
+                "started_at": started, "ended_at": ended, "error": step.error,
+                "duration_ms": int((ended - started).total_seconds() * 1000),
+            })  # fmt: skip
         async with self.sessions.begin() as session:
             await session.execute(
-                insert(FlowRunStep)
-                .values(flow_run_id=run_id, sequence=step.sequence, node_id=step.node_id,
-                        node_type=step.node_type, outcome=step.outcome, started_at=started,
-                        ended_at=ended, error=step.error,
-                        duration_ms=int((ended - started).total_seconds() * 1000))
-                .on_conflict_do_nothing(index_elements=["flow_run_id", "sequence"])
-            )  # fmt: skip
+                insert(FlowRunStep).on_conflict_do_nothing(
+                    index_elements=["flow_run_id", "sequence"]
+                ),
+                rows,
+            )
+            last = steps[-1]
             await session.execute(
-                update(FlowRun).where(FlowRun.id == run_id).values(current_node_id=step.node_id)
+                update(FlowRun)
+                .where(FlowRun.id == uuid.UUID(last.run_id))
+                .values(current_node_id=last.node_id)
             )
 
     @activity.defn(name=activity_names.FINISH_FLOW_RUN)
@@ -223,6 +232,6 @@ class ConversationStore:
     def activities(self) -> list[Any]:
         return [
             self.open_conversation, self.record_inbound_message, self.match_flow,
-            self.set_conversation_status, self.begin_flow_run, self.record_flow_step,
+            self.set_conversation_status, self.begin_flow_run, self.record_flow_steps,
             self.finish_flow_run,
         ]  # fmt: skip

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
         BEGIN_FLOW_RUN,
         FINISH_FLOW_RUN,
         HTTP_REQUEST,
-        RECORD_STEP,
+        RECORD_STEPS,
         SEND_MESSAGE,
     )
     from workflows.nodes import get_node_type
@@ -53,6 +53,7 @@ class FlowRunWorkflow:
     def __init__(self) -> None:
         self._replies: deque[InboundMessage] = deque()
         self._received = 0
+        self._unrecorded: list[StepRecord] = []
         self._release_mode: str | None = None
         self._held = False
         self._node_id: str | None = None
@@ -106,6 +107,7 @@ class FlowRunWorkflow:
                 if self.sequence >= MAX_STEPS_PER_RUN:
                     raise NodeFailed(f"the run exceeded {MAX_STEPS_PER_RUN} steps")
                 if workflow.info().is_continue_as_new_suggested():
+                    await self._flush_steps()
                     self._continue_as_new(node_id)
                 if await self._paused():
                     raise RunEnded()
@@ -116,6 +118,7 @@ class FlowRunWorkflow:
             status = "cancelled"
         except NodeFailed as err:
             status, error = "failed", str(err)
+        await self._flush_steps()
         await workflow.execute_local_activity(
             FINISH_FLOW_RUN, args=[self.run_id, status, self.variables, error], **LOCAL_DB
         )
@@ -168,7 +171,14 @@ class FlowRunWorkflow:
             outcome=outcome, started_at=started.isoformat(),
             ended_at=workflow.now().isoformat(), error=error,
         )  # fmt: skip
-        await workflow.execute_local_activity(RECORD_STEP, step, **LOCAL_DB)
+        self._unrecorded.append(step)
+
+    async def _flush_steps(self) -> None:
+        """Store the steps run since the last flush, in one write; called before anything that
+        waits, so the database shows where a run stands whenever it is not busy."""
+        if self._unrecorded:
+            steps, self._unrecorded = self._unrecorded, []
+            await workflow.execute_local_activity(RECORD_STEPS, steps, **LOCAL_DB)
 
     def _continue_as_new(self, node_id: str) -> None:
         state = FlowRunState(
@@ -211,6 +221,7 @@ class FlowRunWorkflow:
     async def wait_for_reply(self, timeout: timedelta | None) -> InboundMessage | None:
         """The contact's next message (queued by the conversation, oldest first)."""
         limit = timeout or timedelta(seconds=self.params.inactivity_seconds)
+        await self._flush_steps()
         self._waiting = True
         try:
             while True:  # a take-over pauses the wait; the timeout starts again after it
@@ -235,10 +246,12 @@ class FlowRunWorkflow:
     async def _paused(self) -> bool:
         """Wait while an agent holds the run; True when the agent ended it."""
         if self._held:
+            await self._flush_steps()
             await workflow.wait_condition(lambda: not self._held)
         return self._release_mode == "end"
 
     async def sleep(self, duration: timedelta) -> None:
+        await self._flush_steps()
         await workflow.sleep(duration)
 
     async def http_request(self, request: HttpRequest) -> HttpResponse:
@@ -260,6 +273,7 @@ class FlowRunWorkflow:
     ) -> ResultT:  # fmt: skip
         """An activity retried `retries` times (backing off from 1 s to 30 s) unless its error
         is `permanent_error`; raises `NodeFailed` (`failure: reason`) when it finally fails."""
+        await self._flush_steps()
         try:
             return await workflow.execute_activity(
                 activity, arg, result_type=result_type,
@@ -275,6 +289,7 @@ class FlowRunWorkflow:
 
     async def hand_off(self, request: HandOffRequest) -> str:
         self._release_mode = None
+        await self._flush_steps()
         workflow.upsert_search_attributes([STATUS.value_set("handed_off")])
         await self._tell_conversation("run_handed_off", workflow.info().workflow_id)
         await workflow.wait_condition(lambda: self._release_mode is not None)
