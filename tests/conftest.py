@@ -29,7 +29,7 @@ from tests.fake_openai import FakeOpenAI
 from tests.fake_twilio import FakeTwilio
 from tests.helpers import HISTORIES, api_client, save_histories
 from worker.embedded_postgres import start_embedded_postgres
-from worker.registry import build_activities, workflows
+from worker.registry import build_activities, workflow_runner, workflows
 from worker.temporal_server import temporal_cli_path
 from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
 
@@ -166,6 +166,7 @@ async def engine_worker(
         task_queue=TASK_QUEUE,
         workflows=workflows(),
         activities=build_activities(test_settings, make_session_factory(db_engine)),
+        workflow_runner=workflow_runner(),
     )
     async with worker:
         yield worker

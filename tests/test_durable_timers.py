@@ -22,7 +22,7 @@ from models.engine import ContactRef, ConversationInput
 from models.messages import InboundMessage
 from models.settings import Settings
 from tests.helpers import make_web_bot, wait_for
-from worker.registry import build_activities, workflows
+from worker.registry import build_activities, workflow_runner, workflows
 from worker.temporal_server import ensure_search_attributes
 from workflows.conversation import ConversationWorkflow, conversation_workflow_id
 
@@ -46,6 +46,7 @@ async def skipping_env(
     worker = Worker(
         env.client, task_queue=QUEUE, workflows=workflows(),
         activities=build_activities(test_settings, make_session_factory(db_engine)),
+        workflow_runner=workflow_runner(),
     )  # fmt: skip
     async with worker:
         yield env

@@ -9,7 +9,7 @@ from temporalio.worker import Worker
 
 from models.db import make_engine, make_session_factory
 from models.settings import Settings
-from worker.registry import build_activities, workflows
+from worker.registry import build_activities, workflow_runner, workflows
 from worker.temporal_server import ensure_search_attributes
 from workflows.client import connect_temporal
 
@@ -28,6 +28,7 @@ async def run_worker(settings: Settings, database_url: str) -> None:
         task_queue=settings.task_queue,
         workflows=workflows(),
         activities=build_activities(settings, make_session_factory(engine)),
+        workflow_runner=workflow_runner(),
     )
     async with worker:
         print(f"worker polling task queue {settings.task_queue!r}", flush=True)
