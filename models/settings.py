@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, description="Port of the API (GraphQL, ingress).")
     temporal_port: int = Field(default=7233, description="gRPC port of the embedded Temporal.")
     temporal_ui_port: int = Field(default=8233, description="Port of the embedded Temporal UI.")
+    workers: int = Field(default=1, ge=1, le=16, description="Worker processes `up` starts.")
     temporal_ui_url: str | None = Field(
         default=None, description="Temporal UI base URL for links; derived when embedded."
     )

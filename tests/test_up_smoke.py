@@ -27,7 +27,7 @@ def free_port() -> int:
 class UpProcess:
     """`botbuilder up` in a subprocess on free ports, reading its output."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *extra: str) -> None:
         self.api_port, self.ui_port = free_port(), free_port()
         self.temporal_port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
@@ -35,7 +35,7 @@ class UpProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "worker.cli", "--data-dir", str(data_dir), "up",
              "--api-port", str(self.api_port), "--temporal-port", str(self.temporal_port),
-             "--temporal-ui-port", str(self.ui_port)],
+             "--temporal-ui-port", str(self.ui_port), *extra],
             stdout=self.log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
         self.api = f"http://127.0.0.1:{self.api_port}"
@@ -63,7 +63,7 @@ def graphql(api: str, query: str) -> dict:
 
 def test_up_runs_everything_stops_cleanly_and_keeps_data() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="bb-up-"))
-    up = UpProcess(data_dir)
+    up = UpProcess(data_dir, "--workers", "2")
     try:
         up.wait_ready()
         output = up.output()
@@ -78,7 +78,8 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data() -> None:
         assert ui.status_code == 200
         children = psutil.Process(up.process.pid).children(recursive=True)
         postgres_pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
-        assert len(children) >= 3
+        workers = [c for c in children if c.cmdline()[-2:] == ["worker.cli", "worker"]]
+        assert len(workers) == 2 and len(children) >= 4  # 2 workers, the API, Temporal
 
         second = subprocess.run(
             [sys.executable, "-m", "worker.cli", "--data-dir", str(data_dir), "up",

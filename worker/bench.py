@@ -55,6 +55,7 @@ class BenchOptions:
     messages: int = 10
     rate: float = 100.0
     waiting: int = 10_000
+    workers: int = 1
     keep: bool = False
 
 
@@ -92,7 +93,7 @@ def free_port() -> int:
 class LocalStack:
     """`botbuilder up` in a child process on free ports and a data folder of its own."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, workers: int) -> None:
         self.data_dir = data_dir
         self.api_port = free_port()
         self.log = data_dir / "up.log"
@@ -100,7 +101,7 @@ class LocalStack:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "worker.cli", "--data-dir", str(data_dir), "up",
              "--api-port", str(self.api_port), "--temporal-port", str(free_port()),
-             "--temporal-ui-port", str(free_port())],
+             "--temporal-ui-port", str(free_port()), "--workers", str(workers)],
             stdout=self.log.open("w"), stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
         self.api_url = f"http://127.0.0.1:{self.api_port}"
@@ -112,11 +113,12 @@ class LocalStack:
                 raise RuntimeError(f"botbuilder up did not start:\n{self.log.read_text()}")
             time.sleep(0.2)
 
-    def worker_process(self) -> psutil.Process:
-        for child in psutil.Process(self.process.pid).children(recursive=True):
-            if child.cmdline()[-2:] == ["worker.cli", "worker"]:
-                return child
-        raise RuntimeError("the worker process is not running")
+    def worker_processes(self) -> list[psutil.Process]:
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        workers = [child for child in children if child.cmdline()[-2:] == ["worker.cli", "worker"]]
+        if not workers:
+            raise RuntimeError("no worker process is running")
+        return workers
 
     def postgres_processes(self) -> list[psutil.Process]:
         pid_file = self.data_dir / "postgres" / "postmaster.pid"
@@ -140,16 +142,16 @@ def pss(processes: list[psutil.Process]) -> float:
 
 
 class PeakSampler:
-    """Samples a process's memory twice a second in a thread and keeps the peak."""
+    """Samples processes' total memory twice a second in a thread and keeps the peak."""
 
-    def __init__(self, process: psutil.Process) -> None:
-        self.process, self.peak = process, 0.0
+    def __init__(self, processes: list[psutil.Process]) -> None:
+        self.processes, self.peak = processes, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(0.5):
-            self.peak = max(self.peak, pss([self.process]))
+            self.peak = max(self.peak, pss(self.processes))
 
     def __enter__(self) -> PeakSampler:
         self._thread.start()
@@ -288,14 +290,15 @@ async def create_bench_bot(database_url: str) -> str:
 async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions) -> None:
     """Both phases against a running stack, printing each phase's figures when it ends."""
     channel_id = await create_bench_bot(database_url)
-    worker = stack.worker_process()
+    workers = stack.worker_processes()
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     report(
         f"botbuilder bench: {options.contacts} contacts × {options.messages} messages "
-        f"at {options.rate:g} msg/s, then {options.waiting} waiting conversations"
+        f"at {options.rate:g} msg/s, then {options.waiting} waiting conversations, "
+        f"{options.workers} worker process{'es' if options.workers > 1 else ''}"
     )
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=60, limits=limits) as http:
-        with PeakSampler(worker) as peak:
+        with PeakSampler(workers) as peak:
             load, posting = await run_chat_phase(http, channel_id, options)
             expected = sum(len(times) for times in load.posted.values())
             drained = await wait_for_replies(database_url, "chat-", expected)
@@ -316,7 +319,8 @@ async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions)
             f"max {max(latencies) * 1000:.0f} ms",
             f"            ingress (POST to 202) p50 {percentile(load.ingress, 0.5) * 1000:.0f} ms, "
             f"p99 {percentile(load.ingress, 0.99) * 1000:.0f} ms",
-            f"  memory    worker peak {peak.peak:.0f} MB during the chat phase",
+            f"  memory    worker{'s' if len(workers) > 1 else ''} peak {peak.peak:.0f} MB "
+            "during the chat phase",
         )
         if options.waiting:
             begin = time.monotonic()
@@ -327,7 +331,7 @@ async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions)
                 async with semaphore:
                     await post_message(http, channel_id, f"wait-{n}", "hi", waiting_load)
 
-            with PeakSampler(worker) as waiting_peak:
+            with PeakSampler(workers) as waiting_peak:
                 await asyncio.gather(*(start_one(n) for n in range(options.waiting)))
                 await wait_for_replies(database_url, "wait-", options.waiting)
             elapsed = time.monotonic() - begin
@@ -335,7 +339,8 @@ async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions)
                 f"  waiting   {options.waiting} conversations started and waiting at a question "
                 f"after {elapsed:.1f} s ({options.waiting / elapsed:.1f} starts/s), "
                 f"{waiting_load.errors} refused",
-                f"  memory    worker {pss([worker]):.0f} MB now, peak {waiting_peak.peak:.0f} MB; "
+                f"  memory    worker{'s' if len(workers) > 1 else ''} {pss(workers):.0f} MB now, "
+                f"peak {waiting_peak.peak:.0f} MB; "
                 f"database {pss(stack.postgres_processes()):.0f} MB",
             )
 
@@ -344,7 +349,7 @@ def bench(options: BenchOptions) -> int:
     """Run the benchmark on a fresh local stack and print the report."""
     data_dir = Path(tempfile.mkdtemp(prefix="bb-bench-"))
     print(f"Starting a local stack in {data_dir} ...", flush=True)
-    stack = LocalStack(data_dir)
+    stack = LocalStack(data_dir, options.workers)
     try:
         stack.wait_ready()
         from worker.embedded_postgres import start_embedded_postgres

@@ -66,7 +66,8 @@ def command_bench(_settings: Settings, args: argparse.Namespace) -> int:
     from worker.bench import BenchOptions, bench
 
     return bench(BenchOptions(contacts=args.contacts, messages=args.messages, rate=args.rate,
-                              waiting=args.waiting, keep=args.keep))  # fmt: skip
+                              waiting=args.waiting, workers=args.bench_workers,
+                              keep=args.keep))  # fmt: skip
 
 
 def command_apply(settings: Settings, args: argparse.Namespace) -> int:
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=int, help="API port (default 8000)")
     up.add_argument("--temporal-port", type=int, help="embedded Temporal gRPC port (default 7233)")
     up.add_argument("--temporal-ui-port", type=int, help="embedded Temporal UI port (default 8233)")
+    up.add_argument("--workers", type=int, help="worker processes to start (default 1)")
     up.set_defaults(handler=command_up)
 
     api = commands.add_parser("api", help="run only the API server")
@@ -117,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--rate", type=float, default=100.0, help="messages per second (100)")
     bench.add_argument("--waiting", type=int, default=10_000,
                        help="conversations left waiting for the memory figure (10000)")  # fmt: skip
+    bench.add_argument("--workers", dest="bench_workers", type=int, default=1,
+                       help="worker processes of the local stack (1)")  # fmt: skip
     bench.add_argument("--keep", action="store_true", help="keep the data folder and logs")
     bench.set_defaults(handler=command_bench)
 
@@ -136,7 +140,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the environment, with command-line options taking precedence."""
     overrides = {
         name: value
-        for name in ("data_dir", "api_port", "temporal_port", "temporal_ui_port")
+        for name in ("data_dir", "api_port", "temporal_port", "temporal_ui_port", "workers")
         if (value := getattr(args, name, None)) is not None
     }
     return Settings(**overrides)

@@ -169,7 +169,9 @@ def run_up(settings: Settings) -> int:
             "BOTBUILDER_SECRET_KEY": settings.resolved_secret_key(),
         }
         cli = [sys.executable, "-m", "worker.cli"]
-        supervisor.spawn("worker", [*cli, "worker"], env, (logs / "worker.log").open("ab"))
+        for number in range(1, settings.workers + 1):
+            name = "worker" if settings.workers == 1 else f"worker-{number}"
+            supervisor.spawn(name, [*cli, "worker"], env, (logs / f"{name}.log").open("ab"))
         supervisor.spawn("api", [*cli, "api"], env, (logs / "api.log").open("ab"))
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         wait_for_http(f"{api_url}/health", deadline, supervisor)
