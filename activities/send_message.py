@@ -49,7 +49,7 @@ class MessageSender:
         self.sessions = sessions
         self.secret_box = secret_box
         self.adapters = build_adapters(settings)
-        self.pacer = Pacer()
+        self.pacer = Pacer(sessions)
         self.default_rate = settings.messages_per_second
 
     @activity.defn(name=activity_names.SEND_MESSAGE)

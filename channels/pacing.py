@@ -1,37 +1,41 @@
-"""Pacing outbound sends per sender number, shared by every send in one worker process."""
+"""Pacing outbound sends per sender number, shared by every worker process.
+
+Each send reserves the sender's next free moment in PostgreSQL (`send_slots`) in one atomic
+statement, then sleeps until it. Senders are spaced to their rate however many workers send.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
+from datetime import timedelta
 
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-class Pace:
-    """Spaces calls to at most `rate` per second: each `wait()` takes the next free slot."""
-
-    def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate
-        self._next_slot = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+from models.conversation_tables import SendSlot
 
 
 class Pacer:
-    """One `Pace` per sender; a sender's rate is fixed when it is first seen (or changed)."""
+    """Spaces the sends of each sender to at most `rate` per second, across processes."""
 
-    def __init__(self) -> None:
-        self._paces: dict[str, Pace] = {}
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
 
     async def wait(self, sender: str, rate: float) -> None:
         """Return when `sender` may send its next message."""
-        pace = self._paces.get(sender)
-        if pace is None or pace.interval != 1.0 / rate:
-            pace = self._paces[sender] = Pace(rate)
-        await pace.wait()
+        interval = timedelta(seconds=1.0 / rate)
+        now = func.clock_timestamp()
+        reserve = (
+            insert(SendSlot)
+            .values(sender=sender, next_at=now + interval)
+            .on_conflict_do_update(
+                index_elements=[SendSlot.sender],
+                set_={"next_at": func.greatest(SendSlot.next_at, now) + interval},
+            )
+            .returning(func.extract("epoch", SendSlot.next_at - interval - now))
+        )
+        async with self.sessions.begin() as session:
+            delay = float(await session.scalar(reserve) or 0.0)
+        if delay > 0:
+            await asyncio.sleep(delay)

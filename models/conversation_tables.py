@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    DateTime,
     ForeignKey,
     Identity,
     Index,
@@ -177,6 +179,15 @@ class MessageStatusEvent(Base):
     status: Mapped[str] = mapped_column(Text)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     received_at: Mapped[CreatedAt]
+
+
+class SendSlot(Base):
+    """The next free moment for a sender number: every worker process paces against it."""
+
+    __tablename__ = "send_slots"
+
+    sender: Mapped[str] = mapped_column(Text, primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 import models.api_tables  # noqa: E402  (registers the API's tables on Base.metadata)
