@@ -23,6 +23,7 @@ from strawberry.types import Info
 from models.accounts import API_KEY_PREFIX, api_key_by_secret, membership
 from models.auth_tokens import read_access_token
 from models.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from models.tables import ApiKey
 
 if TYPE_CHECKING:
     from graphql_api.app import Platform
@@ -79,6 +80,19 @@ async def authenticate(
     if member is None:
         raise Unauthenticated("you are no longer a member of this organization")
     return Caller(member.organization.id, member.role, user_id=member.user.id)
+
+
+async def still_allowed(platform: Platform, caller: Caller) -> None:
+    """`Unauthenticated` when the caller has lost access since it authenticated: its API key
+    was revoked or the user was removed from the organization (for long-lived subscriptions)."""
+    async with platform.sessions.begin() as session:
+        if caller.api_key_id is not None:
+            key = await session.get(ApiKey, caller.api_key_id)
+            if key is None or key.revoked_at is not None:
+                raise Unauthenticated("this API key has been revoked")
+        elif caller.user_id is not None:
+            if await membership(session, caller.user_id, caller.organization_id) is None:
+                raise Unauthenticated("you are no longer a member of this organization")
 
 
 def check_role(caller: Caller, roles: Collection[str]) -> Caller:

@@ -7,19 +7,28 @@ Authenticate with the same token as queries, sent in `connection_init`'s payload
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncGenerator
 
 import strawberry
 from strawberry.types import Info
 
-from graphql_api.auth import parse_id, platform_of, require_caller, transaction
+from graphql_api.auth import (
+    parse_id,
+    platform_of,
+    require_caller,
+    still_allowed,
+    transaction,
+)
 from graphql_api.conversation_types import Conversation, Message
 from graphql_api.live_updates import Kind
 from models.conversation_queries import ConversationRow, conversation_in
 from models.conversation_tables import Message as MessageRow
 from models.errors import InvalidInput
 from models.tenancy import bot_in
+
+ACCESS_RECHECK_SECONDS = 30.0
 
 
 async def _target(
@@ -41,10 +50,18 @@ async def _target(
 async def _updates(
     info: Info, kind: Kind, bot_id: strawberry.ID | None, conversation_id: strawberry.ID | None
 ) -> AsyncGenerator[MessageRow | ConversationRow, None]:
+    """The updates for the target; before passing one on, at most every `ACCESS_RECHECK_SECONDS`,
+    checks the caller still has access (a removed member or revoked key is cut off)."""
     bot, conversation = await _target(info, bot_id, conversation_id)
-    async with platform_of(info).live_updates.subscribe(kind, bot, conversation) as queue:
+    caller, platform = await require_caller(info), platform_of(info)
+    checked = time.monotonic()
+    async with platform.live_updates.subscribe(kind, bot, conversation) as queue:
         while True:
-            yield await queue.get()
+            update = await queue.get()
+            if time.monotonic() - checked >= ACCESS_RECHECK_SECONDS:
+                await still_allowed(platform, caller)
+                checked = time.monotonic()
+            yield update
 
 
 @strawberry.type

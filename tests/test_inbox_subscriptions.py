@@ -3,18 +3,22 @@ subscription sees only that conversation."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from graphql_api import subscriptions
 from models.settings import Settings
 from tests.api_fixtures import CONNECT, CREATE_BOT
 from tests.graphql_client import sign_up
 from tests.helpers import WebChat, wait_for
-from tests.live_server import live_server, subscribe
+from tests.inbox_fixtures import team_with_bot
+from tests.live_server import Subscription, live_server, subscribe
 
 MESSAGES = """subscription($bot: ID, $c: ID) {
   messages(botId: $bot, conversationId: $c) { id conversationId direction text } }"""
@@ -86,3 +90,44 @@ async def test_a_conversation_subscription_sees_only_that_conversation_from_now_
                 await first.say("after subscribing")
                 seen = await live.until(lambda m: m["text"] == "after subscribing")
             assert [(m["conversationId"], m["text"]) for m in seen] == [(mine, "after subscribing")]
+
+
+async def test_a_removed_member_stops_receiving_updates(
+    api: httpx.AsyncClient, test_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subscriptions, "ACCESS_RECHECK_SECONDS", 0.0)  # check before every update
+    async with live_server(test_settings) as (app, base_url):
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            team = await team_with_bot(http)
+            visitor = WebChat(http, team.web, "visitor")
+            async with subscribe(
+                base_url, team.agent.token, MESSAGES, "messages", bot=team.bot
+            ) as live:
+                count = app.state.platform.live_updates.subscriber_count
+
+                async def subscribed() -> bool:
+                    return count() == 1
+
+                await wait_for(subscribed, what="the subscription")
+                await visitor.say("first")
+                await live.until(lambda m: m["text"] == "first")
+                await team.owner(
+                    "mutation($id: ID!) { removeMember(userId: $id) }", id=team.agent_id
+                )
+                await visitor.say("second")
+                cut_off = await cut_off_error(live)
+    assert cut_off["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "no longer a member" in cut_off["message"]
+
+
+async def cut_off_error(live: Subscription) -> dict:
+    """The error that ends the subscription (messages received before it are skipped)."""
+    while True:
+        message = json.loads(await asyncio.wait_for(live.socket.recv(), 15))
+        errors = (
+            message["payload"]
+            if message["type"] == "error"
+            else message.get("payload", {}).get("errors")
+        )
+        if errors:
+            return errors[0]
