@@ -6,18 +6,19 @@ import uuid
 from datetime import datetime
 
 import strawberry
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 from strawberry.types import Info
 
 from graphql_api.auth import MANAGERS, parse_id, platform_of, require_caller, transaction
 from graphql_api.conversation_types import temporal_url
 from graphql_api.conversations import EngineUnavailable
+from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.types import gid
 from models import outreach as outreaches
 from models.inbox_tables import Outreach as OutreachRow
 from models.inbox_tables import OutreachContact
 from models.outreach import OutreachInput
-from models.tenancy import channel_in, flow_in
+from models.tenancy import bot_in, channel_in, flow_in
 from workflows.outreach import OutreachWorkflow
 
 DEFAULT_PER_SECOND = 10
@@ -82,6 +83,23 @@ class OutreachQuery:
                 session, caller.organization_id, parse_id(id, "outreach")
             )
         return await _read(info, row)
+
+    @strawberry.field(description="A bot's proactive starts, most recent first.")
+    async def outreaches(
+        self, info: Info, bot_id: strawberry.ID, first: int = DEFAULT_PAGE_SIZE
+    ) -> list[Outreach]:
+        caller = await require_caller(info)
+        limit = page_size(first)
+        async with transaction(info) as session:
+            bot = await bot_in(session, caller.organization_id, parse_id(bot_id, "bot"))
+            rows = await session.scalars(
+                select(OutreachRow)
+                .where(OutreachRow.bot_id == bot.id)
+                .order_by(OutreachRow.created_at.desc(), OutreachRow.id.desc())
+                .limit(limit)
+            )
+            found = list(rows)
+        return [await _read(info, row) for row in found]
 
 
 @strawberry.type

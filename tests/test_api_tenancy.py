@@ -79,6 +79,7 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
     "startFlow": ('mutation($f: ID!, $c: ID!) { startFlow(flowId: $f, channelId: $c, '
                   'contacts: [{externalId: "z"}]) { id } }', {"f": "flow", "c": "web_channel"}),
     "outreach": ("query($id: ID!) { outreach(id: $id) { id } }", {"id": "outreach"}),
+    "outreaches": ("query($b: ID!) { outreaches(botId: $b) { id } }", {"b": "bot"}),
 }  # fmt: skip
 # Operations whose ids name no organization's object (an organization the caller picks).
 NOT_ORGANIZATION_SCOPED = {"logIn"}

@@ -63,6 +63,13 @@ async def test_a_flow_starts_for_contacts_paced_and_reports_who_could_not_start(
     assert (await p1.wait_replies(3))[-1] == "Thanks, Pia"
     assert len(await busy.replies()) == 2  # the busy contact's flow was not interrupted
 
+    listed = await team.owner(
+        "query($b: ID!) { outreaches(botId: $b) { id status started failed } }", b=team.bot
+    )
+    assert listed["outreaches"] == [
+        {"id": outreach["id"], "status": "completed", "started": 2, "failed": 1}
+    ]
+
 
 async def test_bad_starts_are_refused_and_write_nothing(
     api: httpx.AsyncClient, db_engine: AsyncEngine
