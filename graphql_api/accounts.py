@@ -145,7 +145,15 @@ class AccountMutation:
     ) -> AuthPayload:
         org = parse_id(organization_id, "organization") if organization_id else None
         async with transaction(info) as session:
-            member = await accounts.log_in(session, email, password, org)
+            await accounts.check_log_in_allowed(session, email)
+        try:
+            async with transaction(info) as session:
+                member = await accounts.log_in(session, email, password, org)
+                await accounts.record_log_in(session, email, succeeded=True)
+        except Unauthenticated:
+            async with transaction(info) as session:
+                await accounts.record_log_in(session, email, succeeded=False)
+            raise
         return await _payload(info, member)
 
     @strawberry.mutation(description="Spend a refresh token for new tokens (each works once).")

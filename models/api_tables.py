@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db import Base
@@ -72,3 +72,13 @@ class OrganizationTemplate(Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     created_at: Mapped[CreatedAt]
+
+
+class FailedLogIn(Base):
+    """A log-in refused for a wrong password; too many in a while lock the email out."""
+
+    __tablename__ = "failed_log_ins"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    email: Mapped[str] = mapped_column(Text, index=True)
+    failed_at: Mapped[CreatedAt]

@@ -46,6 +46,12 @@ class Conflict(DomainError):
     code = "CONFLICT"
 
 
+class TooManyAttempts(DomainError):
+    """Too many failed attempts in a short while; the message says when to try again."""
+
+    code = "TOO_MANY_ATTEMPTS"
+
+
 class Unauthenticated(DomainError):
     """No valid credentials: missing, wrong, expired or revoked."""
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.accounts import now
@@ -203,3 +203,28 @@ async def test_roles_change_and_members_leave_but_an_owner_always_remains(
     gone = await agent.error(ME)
     assert gone["code"] == "UNAUTHENTICATED" and "no longer a member" in gone["message"]
     assert sorted(m["role"] for m in (await owner(MEMBERS))["members"]) == ["admin", "owner"]
+
+
+async def test_repeated_wrong_passwords_lock_the_email_out_for_a_while(
+    api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    await sign_up(api, email="guessed@example.com")
+    await sign_up(api, email="bystander@example.com")
+    anonymous = GraphQL(api)
+    for attempt in range(5):
+        wrong = await anonymous.error(
+            LOG_IN, email="guessed@example.com", password=f"guess {attempt}"
+        )
+        assert wrong["code"] == "UNAUTHENTICATED"
+    locked = await anonymous.error(LOG_IN, email="Guessed@example.com", password=PASSWORD)
+    assert locked["code"] == "TOO_MANY_ATTEMPTS" and "try again in 15 minutes" in locked["message"]
+    assert (await anonymous(LOG_IN, email="bystander@example.com", password=PASSWORD))["logIn"]
+
+    async with db_engine.begin() as connection:  # the failures age out of the window
+        await connection.execute(
+            text("UPDATE failed_log_ins SET failed_at = now() - interval '16 minutes'")
+        )
+    assert (await anonymous(LOG_IN, email="guessed@example.com", password=PASSWORD))["logIn"]
+    async with db_engine.connect() as connection:  # a success forgets the failures
+        left = await connection.scalar(text("SELECT count(*) FROM failed_log_ins"))
+    assert left == 0
