@@ -57,27 +57,21 @@ class MessageSender:
         """Returns the stored message id."""
         message = request.message
         agent = uuid.UUID(request.sent_by_user_id) if request.sent_by_user_id else None
+        new_row = insert(Message).values(
+            conversation_id=uuid.UUID(request.conversation_id),
+            channel_id=uuid.UUID(request.channel_id), direction="outbound", type=message.kind,
+            content=message.model_dump(mode="json"), text=message.plain_text(), status="pending",
+            idempotency_key=request.idempotency_key, sent_by_user_id=agent,
+        )  # fmt: skip
         async with self.sessions.begin() as session:
-            await session.execute(
-                insert(Message)
-                .values(conversation_id=uuid.UUID(request.conversation_id),
-                        channel_id=uuid.UUID(request.channel_id), direction="outbound",
-                        type=message.kind, content=message.model_dump(mode="json"),
-                        text=message.plain_text(), status="pending",
-                        idempotency_key=request.idempotency_key,
-                        sent_by_user_id=agent)
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            )  # fmt: skip
+            # A retry finds the row its first attempt stored (the no-op update returns it).
             stored = await session.scalar(
-                select(Message).where(Message.idempotency_key == request.idempotency_key)
+                new_row.on_conflict_do_update(
+                    index_elements=["idempotency_key"],
+                    set_={"idempotency_key": new_row.excluded.idempotency_key},
+                ).returning(Message)
             )
             channel = await session.get(Channel, uuid.UUID(request.channel_id))
-            last_inbound = await session.scalar(
-                select(func.max(SENT_AT)).where(
-                    Message.conversation_id == uuid.UUID(request.conversation_id),
-                    Message.direction == "inbound",
-                )
-            )
         assert stored is not None
         if stored.status in DONE_STATUSES:
             return str(stored.id)
@@ -90,8 +84,10 @@ class MessageSender:
         )  # fmt: skip
         adapter = self.adapters[channel.kind]
         try:
-            if adapter.needs_open_window(access) and not _window_open(last_inbound):
-                message = await self._outside_window(stored, access, message, last_inbound)
+            if adapter.needs_open_window(access):
+                last_inbound = await self._last_inbound(request.conversation_id)
+                if not _window_open(last_inbound):
+                    message = await self._outside_window(stored, access, message, last_inbound)
             pace_key = adapter.pace_key(access)
             if pace_key:
                 rate = channel.config.get("messages_per_second") or self.default_rate
@@ -151,6 +147,16 @@ class MessageSender:
             query = query.where(Message.created_at > last_inbound)
         async with self.sessions() as session:
             return await session.scalar(query.limit(1)) is not None
+
+    async def _last_inbound(self, conversation_id: str) -> datetime | None:
+        """When the contact last wrote (the provider's time), which opens the 24-hour window."""
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(func.max(SENT_AT)).where(
+                    Message.conversation_id == uuid.UUID(conversation_id),
+                    Message.direction == "inbound",
+                )
+            )
 
     async def _mark(
         self, message_id: uuid.UUID, channel_id: uuid.UUID, conversation_id: str, status: str,
