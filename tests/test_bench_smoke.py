@@ -1,0 +1,24 @@
+"""`botbuilder bench` runs end to end on a tiny load and prints every figure (no timing is
+asserted: speed is read from the benchmark's output, not from tests)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def test_bench_prints_throughput_latency_and_memory() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
+    result = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "bench", "--contacts", "2", "--messages", "2",
+         "--rate", "5", "--waiting", "3"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "4 messages posted" in out and "0 refused" in out
+    assert "all 4 replies sent" in out
+    assert "reply p50" in out and "p99" in out and "ingress (POST to 202)" in out
+    assert "3 conversations started and waiting at a question" in out
+    assert "database" in out and "MB" in out
