@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -27,17 +26,6 @@ from workflows.conversation import conversation_workflow_id
 
 APP_SECRET, VERIFY_TOKEN, ACCESS_TOKEN = "meta-app-secret", "verify-me", "EAAG-test-token"
 AUTH_TOKEN = "twilio-auth-token"
-
-
-def node(node_id: str, node_type: str, **data: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": node_type, "position": {"x": 0, "y": 0}, "data": data}
-
-
-def chain(*nodes: dict[str, Any]) -> dict[str, Any]:
-    """A flow running `nodes` one after the other."""
-    edges = [{"id": f"e{n}", "source": a["id"], "target": b["id"]}
-             for n, (a, b) in enumerate(pairwise(nodes))]  # fmt: skip
-    return {"name": "flow", "nodes": list(nodes), "edges": edges}
 
 
 def unique_number() -> str:

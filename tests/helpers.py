@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +28,18 @@ from models.publishing import (
 from models.settings import Settings
 
 T = TypeVar("T")
+
+
+def node(node_id: str, node_type: str, **data: Any) -> dict[str, Any]:
+    """A flow node in the seeds' shape."""
+    return {"id": node_id, "type": node_type, "position": {"x": 0, "y": 0}, "data": data}
+
+
+def chain(*nodes: dict[str, Any]) -> dict[str, Any]:
+    """A flow running `nodes` one after the other."""
+    edges = [{"id": f"e{n}", "source": a["id"], "target": b["id"]}
+             for n, (a, b) in enumerate(pairwise(nodes))]  # fmt: skip
+    return {"name": "flow", "nodes": list(nodes), "edges": edges}
 
 
 async def wait_for(

@@ -18,15 +18,13 @@ from tests import fake_meta
 from tests.channel_chat import (
     TwilioUser,
     WhatsAppUser,
-    chain,
     make_twilio_bot,
     make_whatsapp_bot,
-    node,
     stored_messages,
 )
 from tests.fake_meta import FakeMeta
 from tests.fake_twilio import FakeTwilio
-from tests.helpers import wait_for
+from tests.helpers import chain, node, wait_for
 
 ECHO = chain(node("echo", "message", content="Recibido: {{last_reply}}"))
 CUSTOMER_SERVICE = next(t for t in default_templates() if t.slug == "customer-service-basic")

@@ -9,7 +9,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from models.conversation_tables import FlowRun, Message
 from models.db import make_session_factory
 from models.settings import Settings
-from tests.helpers import WebChat, api_client, make_web_bot, wait_for
+from tests.helpers import WebChat, api_client, chain, make_web_bot, node, wait_for
 
 TASK_QUEUE = "botbuilder-durability"
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,21 +79,14 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
 
 
 def flow(inventory_url: str) -> dict[str, Any]:
-    def node(node_id: str, node_type: str, **data: Any) -> dict[str, Any]:
-        return {"id": node_id, "type": node_type, "position": {"x": 0, "y": 0}, "data": data}
-
-    nodes = [
+    return chain(
         node("welcome", "message", content="Welcome to the shop"),
         node("stock", "api", apiUrl=inventory_url, timeoutSeconds=1, retryAttempts=3),
         node("count", "message", content="We have {{api.response.in_stock}} left"),
-        node(
-            "ask", "question", content="How many do you want?", variable="qty", validation="number"
-        ),
+        node("ask", "question", content="How many do you want?", variable="qty",
+             validation="number"),
         node("done", "message", content="Reserved {{qty}}"),
-    ]
-    order = [n["id"] for n in nodes]
-    edges = [{"id": f"e{i}", "source": a, "target": b} for i, (a, b) in enumerate(pairwise(order))]
-    return {"name": "shop", "nodes": nodes, "edges": edges}
+    )  # fmt: skip
 
 
 async def test_sigkill_between_a_send_and_the_next_question_loses_and_repeats_nothing(

@@ -21,7 +21,7 @@ from models.db import make_session_factory
 from models.engine import ContactRef, ConversationInput
 from models.messages import InboundMessage
 from models.settings import Settings
-from tests.helpers import make_web_bot, wait_for
+from tests.helpers import make_web_bot, node, wait_for
 from worker.registry import build_activities, workflow_runner, workflows
 from worker.temporal_server import ensure_search_attributes
 from workflows.conversation import ConversationWorkflow, conversation_workflow_id
@@ -51,10 +51,6 @@ async def skipping_env(
     async with worker:
         yield env
     await env.shutdown()
-
-
-def node(node_id: str, node_type: str, **data: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": node_type, "position": {"x": 0, "y": 0}, "data": data}
 
 
 async def start_conversation(env: WorkflowEnvironment, bot: str, channel: str, text: str) -> Any:

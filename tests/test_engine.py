@@ -17,16 +17,12 @@ from temporalio.testing import WorkflowEnvironment
 from models.conversation_tables import FlowRun, FlowRunStep, Message
 from models.db import make_session_factory
 from models.templates import default_templates
-from tests.helpers import WebChat, make_web_bot, wait_for
+from tests.helpers import WebChat, make_web_bot, node, wait_for
 from workflows.conversation import ConversationWorkflow, conversation_workflow_id
 
 
 def edge(source: str, target: str, handle: str | None = None) -> dict[str, Any]:
     return {"id": f"{source}-{target}", "source": source, "target": target, "sourceHandle": handle}
-
-
-def node(node_id: str, node_type: str, **data: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": node_type, "position": {"x": 0, "y": 0}, "data": data}
 
 
 class OrderApi(BaseHTTPRequestHandler):

@@ -16,9 +16,9 @@ from models.inbox_tables import Outreach
 from models.outreach import OutreachInput, create_outreach, progress_of
 from models.settings import Settings
 from models.tables import Channel, Flow
-from tests.channel_chat import WhatsAppUser, chain, make_whatsapp_bot, node
+from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
 from tests.fake_meta import FakeMeta
-from tests.helpers import wait_for
+from tests.helpers import chain, node, wait_for
 from workflows.outreach import OutreachWorkflow
 
 OFFER = chain(

@@ -13,8 +13,9 @@ from models.engine import SendRequest
 from models.messages import OutboundMessage
 from models.secret_box import SecretBox
 from models.settings import Settings
-from tests.channel_chat import WhatsAppUser, chain, make_whatsapp_bot, node
+from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
 from tests.fake_meta import FakeMeta
+from tests.helpers import chain, node
 
 
 async def test_a_retried_send_reaches_whatsapp_once(

@@ -28,16 +28,9 @@ from models.messages import (
     TemplateMessage,
 )
 from models.settings import Settings
-from tests.channel_chat import (
-    AUTH_TOKEN,
-    TwilioUser,
-    chain,
-    make_twilio_bot,
-    node,
-    stored_messages,
-)
+from tests.channel_chat import AUTH_TOKEN, TwilioUser, make_twilio_bot, stored_messages
 from tests.fake_twilio import FakeTwilio
-from tests.helpers import wait_for
+from tests.helpers import chain, node, wait_for
 
 
 def twilio_channel(twilio: FakeTwilio, from_number: str, token: str = AUTH_TOKEN) -> ChannelAccess:

@@ -12,15 +12,13 @@ from models.settings import Settings
 from tests.channel_chat import (
     AUTH_TOKEN,
     TwilioUser,
-    chain,
     conversation_started,
     make_twilio_bot,
-    node,
     stored_contact,
     stored_messages,
 )
 from tests.fake_twilio import FakeTwilio, twilio_signature
-from tests.helpers import wait_for
+from tests.helpers import chain, node, wait_for
 
 RECEIVED = chain(node("ack", "message", content="Recibido"))
 

@@ -26,14 +26,12 @@ from models.settings import Settings
 from tests.channel_chat import (
     ACCESS_TOKEN,
     WhatsAppUser,
-    chain,
     make_whatsapp_bot,
-    node,
     stored_messages,
     unique_number,
 )
 from tests.fake_meta import REVOKED_TOKEN, UNREACHABLE, FakeMeta
-from tests.helpers import wait_for
+from tests.helpers import chain, node, wait_for
 
 
 def options(count: int) -> list[dict[str, str]]:

@@ -21,15 +21,13 @@ from tests.channel_chat import (
     ACCESS_TOKEN,
     VERIFY_TOKEN,
     WhatsAppUser,
-    chain,
     conversation_started,
     make_whatsapp_bot,
-    node,
     stored_contact,
     stored_messages,
 )
 from tests.fake_meta import FakeMeta
-from tests.helpers import wait_for
+from tests.helpers import chain, node, wait_for
 
 RECEIVED = chain(node("ack", "message", content="Recibido"))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, TypedSearchAttributes
@@ -203,15 +204,16 @@ class ConversationWorkflow:
         if state.active_run is not None:
             await self._signal_run("release", mode)
 
-    async def _signal_run(self, signal: str, *args: str) -> None:
-        """Signal the active run; a run that has just ended is told nothing (its
-        `run_finished` is on the way)."""
+    async def _signal_run(self, signal: str, *args: Any) -> bool:
+        """Signal the active run; False when it has already ended (its `run_finished` is on
+        the way)."""
         assert self.state.active_run is not None
         handle = workflow.get_external_workflow_handle(self.state.active_run)
         try:
             await handle.signal(signal, args=args)
         except FailureError:
-            pass
+            return False
+        return True
 
     async def _agent(self, action: AgentAction, key: str) -> Outcome:
         """Do an agent's action; `(stored id or None, refusal or None)`."""
@@ -315,12 +317,8 @@ class ConversationWorkflow:
         never reads it: either way the message is routed again once the run's
         `run_finished` arrives (the run reports how many deliveries it received).
         """
-        assert self.state.active_run is not None
         state = self.state
-        handle = workflow.get_external_workflow_handle(state.active_run)
-        try:
-            await handle.signal(FlowRunWorkflow.deliver, message)
-        except FailureError:
+        if not await self._signal_run("deliver", message):
             state.pending.append(message)
             return
         state.delivered_count += 1
