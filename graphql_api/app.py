@@ -14,7 +14,7 @@ from strawberry.fastapi import GraphQLRouter
 from temporalio.client import Client
 
 from graphql_api import files, twilio_webhook, web_channel, whatsapp_webhook
-from graphql_api.live_updates import LiveUpdates
+from graphql_api.live_updates import LiveUpdates, StreamSlots
 from graphql_api.schema import build_schema
 from models.db import make_engine, make_session_factory
 from models.errors import DomainError
@@ -34,6 +34,7 @@ class Platform:
         self.sessions = make_session_factory(self.engine)
         self._temporal: Client | None = None
         self.live_updates = LiveUpdates(database_url, self.sessions)
+        self.stream_slots = StreamSlots(settings.max_streams, settings.max_streams_per_client)
 
     async def temporal(self) -> Client:
         """The Temporal client, connected on first use (and again after a failed attempt)."""

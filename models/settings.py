@@ -78,6 +78,13 @@ class Settings(BaseSettings):
         default=10 * 1024 * 1024, ge=1024, description="Largest accepted import file, in bytes."
     )
 
+    max_streams: int = Field(
+        default=200, ge=1, description="Open web-channel event streams per API process."
+    )
+    max_streams_per_client: int = Field(
+        default=10, ge=1, description="Open web-channel event streams per client address."
+    )
+
     whatsapp_graph_url: str = Field(
         default="https://graph.facebook.com", description="Base URL of Meta's Graph API."
     )
