@@ -9,19 +9,20 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select
 from starlette.types import Receive, Scope, Send
 
 from channels.base import InboundDelivery
 from graphql_api.ingress import active_channel, deliver
 from graphql_api.live_updates import StreamRefused
+from graphql_api.text_input import storable
 from models.conversation_tables import Conversation, Message
-from models.messages import InboundMessage
+from models.messages import MAX_TEXT_LENGTH, InboundMessage
 from models.tables import Channel
 from workflows.conversation import conversation_workflow_id
 
@@ -29,6 +30,7 @@ KEEPALIVE_SECONDS = 15.0
 STREAM_RETRY_SECONDS = 30
 CONTACT_ID_PATTERN = r"^[A-Za-z0-9_.:@+-]{1,128}$"
 
+Text = Annotated[str | None, AfterValidator(storable)]
 router = APIRouter(prefix="/channels/web", tags=["web channel"])
 
 
@@ -36,10 +38,10 @@ class WebMessageIn(BaseModel):
     """A contact's message. Repeat `message_id` when retrying: it is delivered once."""
 
     contact_id: str = Field(pattern=CONTACT_ID_PATTERN, description="Your id for the visitor.")
-    text: str | None = Field(default=None, max_length=4096)
-    payload: str | None = Field(default=None, max_length=256, description="A chosen option id.")
-    message_id: str | None = Field(default=None, max_length=128)
-    name: str | None = Field(default=None, max_length=256)
+    text: Text = Field(default=None, max_length=MAX_TEXT_LENGTH)
+    payload: Text = Field(default=None, max_length=256, description="A chosen option id.")
+    message_id: Text = Field(default=None, max_length=128)
+    name: Text = Field(default=None, max_length=256)
 
 
 class WebMessageAccepted(BaseModel):
