@@ -20,6 +20,7 @@ from temporalio.client import Client
 from models.settings import Settings
 from worker.demo import ensure_demo_bot
 from worker.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
+from worker.file_modes import create_owner_only, keep_owner_only
 from worker.temporal_server import start_dev_server
 
 READY_TIMEOUT_SECONDS = 90.0
@@ -117,8 +118,10 @@ def wait_for_http(url: str, deadline: float, supervisor: Supervisor) -> None:
 
 def run_up(settings: Settings) -> int:
     """Start everything, print where it is, and supervise until a signal or a crash."""
+    create_owner_only()
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    keep_owner_only(data_dir)
     logs = data_dir / "logs"
     logs.mkdir(exist_ok=True)
     lock = acquire_lock(data_dir)
