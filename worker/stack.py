@@ -121,10 +121,11 @@ def run_up(settings: Settings) -> int:
     create_owner_only()
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    keep_owner_only(data_dir)
     logs = data_dir / "logs"
     logs.mkdir(exist_ok=True)
     lock = acquire_lock(data_dir)
+    if not settings.embedded_database:  # else the embedded PostgreSQL's start does it
+        keep_owner_only(data_dir)
     check_port_free(settings.api_host, settings.api_port, "--api-port / BOTBUILDER_API_PORT")
     if settings.embedded_temporal:
         check_port_free("127.0.0.1", settings.temporal_port, "--temporal-port")
