@@ -21,7 +21,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WEB_MESSAGE_BYTES = 64 * 1024  # a 4,096-character message, JSON-escaped, fits many times
 MULTIPART_OVERHEAD = 64 * 1024
-BODYLESS_METHODS = {"GET", "HEAD", "OPTIONS", "DELETE"}
 
 
 def path_limits(max_body_bytes: int, max_upload_bytes: int) -> Callable[[str], int]:
@@ -64,7 +63,7 @@ class BodyLimit:
         self.app, self.limit_for = app, limit_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in BODYLESS_METHODS:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
