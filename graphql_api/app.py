@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.requests import HTTPConnection
@@ -14,7 +15,8 @@ from strawberry.fastapi import GraphQLRouter
 from temporalio.client import Client
 
 from graphql_api import files, twilio_webhook, web_channel, whatsapp_webhook
-from graphql_api.live_updates import LiveUpdates
+from graphql_api.live_updates import LiveUpdates, StreamSlots
+from graphql_api.request_limits import BodyLimit, invalid_request_response, path_limits
 from graphql_api.schema import build_schema
 from models.db import make_engine, make_session_factory
 from models.errors import DomainError
@@ -34,6 +36,7 @@ class Platform:
         self.sessions = make_session_factory(self.engine)
         self._temporal: Client | None = None
         self.live_updates = LiveUpdates(database_url, self.sessions)
+        self.stream_slots = StreamSlots(settings.max_streams, settings.max_streams_per_client)
 
     async def temporal(self) -> Client:
         """The Temporal client, connected on first use (and again after a failed attempt)."""
@@ -77,14 +80,18 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         await app.state.platform.close()
 
     app = FastAPI(title="BotBuilder", lifespan=lifespan)
+    app.add_middleware(
+        BodyLimit, limit_for=path_limits(settings.max_body_bytes, settings.max_upload_bytes)
+    )
     development = settings.environment == "development"
 
     async def graphql_context(request: HTTPConnection) -> dict[str, object]:
         """Per request or websocket: the platform and the connection (for credentials)."""
         return {"platform": request.app.state.platform, "request": request}
 
+    schema = build_schema(development, max_cost=settings.max_query_cost)
     app.include_router(
-        GraphQLRouter(build_schema(development), graphql_ide="graphiql" if development else None,
+        GraphQLRouter(schema, graphql_ide="graphiql" if development else None,
                       context_getter=graphql_context),
         prefix="/graphql",
     )  # fmt: skip
@@ -92,6 +99,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(web_channel.router)
     app.include_router(files.router)
     app.add_exception_handler(DomainError, files.domain_error_response)
+    app.add_exception_handler(RequestValidationError, invalid_request_response)
     app.include_router(whatsapp_webhook.router)
     app.include_router(twilio_webhook.router)
 

@@ -47,6 +47,38 @@ class Subscriber:
         )
 
 
+class StreamRefused(Exception):
+    """No stream slot: `status` is 429 (this client has too many) or 503 (the process is full)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class StreamSlots:
+    """Caps on long-lived streams, per client address and in total, in this process."""
+
+    def __init__(self, total: int, per_client: int) -> None:
+        self.total, self.per_client = total, per_client
+        self._open: dict[str, int] = {}
+
+    def count(self) -> int:
+        return sum(self._open.values())
+
+    def acquire(self, client: str) -> None:
+        """Take a slot for `client`; `StreamRefused` when none is left. Pair with `release`."""
+        if self._open.get(client, 0) >= self.per_client:
+            raise StreamRefused(429, f"at most {self.per_client} open streams per client")
+        if self.count() >= self.total:
+            raise StreamRefused(503, f"the server has its maximum of {self.total} open streams")
+        self._open[client] = self._open.get(client, 0) + 1
+
+    def release(self, client: str) -> None:
+        self._open[client] -= 1
+        if not self._open[client]:
+            del self._open[client]
+
+
 class LiveUpdates:
     """The process's listener; started with the first subscriber, stopped by `close`."""
 

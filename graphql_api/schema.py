@@ -9,6 +9,7 @@ regenerate the SDL for review:
 
 from __future__ import annotations
 
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
@@ -22,8 +23,10 @@ from graphql_api.errors import CodedErrors, LoggingSchema
 from graphql_api.flows import FlowMutation, FlowQuery
 from graphql_api.limits import MAX_DEPTH, limit_extensions
 from graphql_api.outreach import OutreachMutation, OutreachQuery
+from graphql_api.query_cost import MAX_COST, QueryCostLimiter
 from graphql_api.subscriptions import ConversationSubscription
 from graphql_api.templates import TemplateMutation, TemplateQuery
+from graphql_api.text_input import StorableText
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
@@ -46,9 +49,16 @@ Mutation = merge_types("Mutation", MUTATIONS)
 Subscription = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None
 
 
-def build_schema(development: bool, max_depth: int = MAX_DEPTH) -> LoggingSchema:
+def build_schema(
+    development: bool, max_depth: int = MAX_DEPTH, max_cost: int = MAX_COST
+) -> LoggingSchema:
     """The schema with its protections; introspection only in development."""
-    extensions = [*limit_extensions(development, max_depth), CodedErrors]
+    extensions = [
+        *limit_extensions(development, max_depth),
+        partial(QueryCostLimiter, max_cost),
+        StorableText,
+        CodedErrors,
+    ]
     return LoggingSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )

@@ -5,26 +5,32 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
 
-import psycopg
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select
+from starlette.types import Receive, Scope, Send
 
 from channels.base import InboundDelivery
 from graphql_api.ingress import active_channel, deliver
+from graphql_api.live_updates import StreamRefused
+from graphql_api.text_input import storable
 from models.conversation_tables import Conversation, Message
-from models.messages import InboundMessage
+from models.messages import MAX_TEXT_LENGTH, InboundMessage
 from models.tables import Channel
 from workflows.conversation import conversation_workflow_id
 
 KEEPALIVE_SECONDS = 15.0
+STREAM_RETRY_SECONDS = 30
 CONTACT_ID_PATTERN = r"^[A-Za-z0-9_.:@+-]{1,128}$"
 
+Text = Annotated[str | None, AfterValidator(storable)]
 router = APIRouter(prefix="/channels/web", tags=["web channel"])
 
 
@@ -32,10 +38,10 @@ class WebMessageIn(BaseModel):
     """A contact's message. Repeat `message_id` when retrying: it is delivered once."""
 
     contact_id: str = Field(pattern=CONTACT_ID_PATTERN, description="Your id for the visitor.")
-    text: str | None = Field(default=None, max_length=4096)
-    payload: str | None = Field(default=None, max_length=256, description="A chosen option id.")
-    message_id: str | None = Field(default=None, max_length=128)
-    name: str | None = Field(default=None, max_length=256)
+    text: Text = Field(default=None, max_length=MAX_TEXT_LENGTH)
+    payload: Text = Field(default=None, max_length=256, description="A chosen option id.")
+    message_id: Text = Field(default=None, max_length=128)
+    name: Text = Field(default=None, max_length=256)
 
 
 class WebMessageAccepted(BaseModel):
@@ -105,33 +111,75 @@ async def list_messages(
     return await messages_after(request, channel, contact_id, after)
 
 
+class HeldStream(StreamingResponse):
+    """A server-sent event stream that gives its slot back however it ends."""
+
+    def __init__(self, events: AsyncIterator[str], release: Callable[[], None]) -> None:
+        super().__init__(events, media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache"})  # fmt: skip
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
 @router.get("/{channel_id}/contacts/{contact_id}/stream")
 async def stream_messages(
     channel_id: str, contact_id: str, request: Request, after: datetime | None = None
 ) -> StreamingResponse:
-    """Server-sent events: one `message` event per message, as it is stored."""
+    """Server-sent events: one `message` event per message, as it is stored.
+
+    Streams share the process's one database listener; each client address may hold
+    `max_streams_per_client` of them (else 429) and the process `max_streams` (else 503).
+    """
     channel = await web_channel(request, channel_id)
+    platform = request.app.state.platform
+    client = request.client.host if request.client else "unknown"
+    try:
+        platform.stream_slots.acquire(client)
+    except StreamRefused as err:
+        retry = {"Retry-After": str(STREAM_RETRY_SECONDS)}
+        raise HTTPException(err.status, f"stream refused: {err.message}", retry) from None
     cursor = after or _last_event_time(request)
-    database_url = request.app.state.platform.database_url
+    workflow_id = conversation_workflow_id(str(channel.bot_id), str(channel.id), contact_id)
 
     async def events() -> AsyncIterator[str]:
         nonlocal cursor
-        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-            await conn.execute("LISTEN bb_messages")
+        conversation: uuid.UUID | None = None
+        async with platform.live_updates.subscribe("message", channel.bot_id, None) as queue:
             while not await request.is_disconnected():
                 for message in await messages_after(request, channel, contact_id, cursor):
                     cursor = message.created_at
                     data = json.dumps(message.model_dump(mode="json"))
                     yield f"id: {message.created_at.isoformat()}\nevent: message\ndata: {data}\n\n"
-                got = False
-                async for _ in conn.notifies(timeout=KEEPALIVE_SECONDS, stop_after=1):
-                    got = True
-                if not got:
+                conversation = conversation or await conversation_of(platform, workflow_id)
+                if not await changed(queue, conversation):
                     yield ": keepalive\n\n"
-                await asyncio.sleep(0)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache"})  # fmt: skip
+    return HeldStream(events(), partial(platform.stream_slots.release, client))
+
+
+async def conversation_of(platform: Any, workflow_id: str) -> uuid.UUID | None:
+    async with platform.sessions() as session:
+        return await session.scalar(
+            select(Conversation.id).where(Conversation.workflow_id == workflow_id)
+        )
+
+
+async def changed(queue: asyncio.Queue[Any], conversation: uuid.UUID | None) -> bool:
+    """True once news of this bot may concern `conversation` (any news while it does not exist
+    yet); False after a keep-alive period without such news."""
+    deadline = asyncio.get_running_loop().time() + KEEPALIVE_SECONDS
+    with suppress(TimeoutError):
+        async with asyncio.timeout_at(deadline):
+            while True:
+                item = await queue.get()
+                if conversation is None or item.conversation_id == conversation:
+                    return True
+    return False
 
 
 def _last_event_time(request: Request) -> datetime | None:

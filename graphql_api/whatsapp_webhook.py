@@ -47,6 +47,8 @@ async def receive(channel_id: str, request: Request, tasks: BackgroundTasks) -> 
     try:
         payload = json.loads(raw)
         parsed = parse_webhook(payload, channel.config["phone_number_id"], adapter.media_root())
+    except RecursionError:
+        raise HTTPException(400, "not a WhatsApp webhook payload: nested too deeply") from None
     except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as err:
         raise HTTPException(400, f"not a WhatsApp webhook payload: {err!r}") from err
     await deliver_all(request, stored, parsed.messages)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.config import CHANNEL_KINDS, CONFIG_MODELS, SECRET_MODELS
 from models.errors import InvalidInput
+from models.flow import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
 from models.publishing import add_channel, create_bot
 from models.secret_box import SecretBox
 from models.tables import Bot, Channel
@@ -39,6 +40,8 @@ async def check_unique_name(
     name = name.strip()
     if not name:
         raise InvalidInput(f"the {what} needs a name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"the {what}'s name is longer than {MAX_NAME_LENGTH} characters")
     id_column = name_column.class_.id
     taken = await session.scalar(select(id_column).where(scope, name_column == name))
     if taken and taken != own_id:
@@ -53,11 +56,20 @@ async def check_bot_name(
     return await check_unique_name(session, Bot.name, scope, name, bot_id, "bot")
 
 
+def checked_description(description: str, what: str) -> str:
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidInput(
+            f"the {what}'s description is longer than {MAX_DESCRIPTION_LENGTH} characters"
+        )
+    return description
+
+
 async def new_bot(
     session: AsyncSession, organization_id: uuid.UUID, name: str, description: str = "",
     settings: dict[str, Any] | None = None,
 ) -> Bot:  # fmt: skip
     name = await check_bot_name(session, organization_id, name)
+    description = checked_description(description, "bot")
     return await create_bot(session, organization_id, name, settings or {}, description)
 
 
@@ -68,7 +80,7 @@ async def update_bot(
     if name is not None:
         bot.name = await check_bot_name(session, bot.organization_id, name, bot.id)
     if description is not None:
-        bot.description = description
+        bot.description = checked_description(description, "bot")
     if settings is not None:
         bot.settings = settings
     await session.flush()

@@ -9,7 +9,7 @@ The one normalisation: `variables` may be a dict or the seeds' list of
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -60,24 +60,31 @@ class FlowEdge(_SeedModel):
         return self.source_handle or DEFAULT_HANDLE
 
 
+MAX_NAME_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 2_000
+MAX_KEYWORDS, MAX_KEYWORD_LENGTH = 50, 100
+MAX_FLOW_NODES, MAX_FLOW_EDGES = 500, 2_000
+Keyword = Annotated[str, Field(max_length=MAX_KEYWORD_LENGTH)]
+
+
 class FlowTrigger(BaseModel):
     """When a flow starts: on keywords, on a regex pattern, as the default flow, or by hand."""
 
     type: TriggerType = "keyword"
-    keywords: list[str] = Field(default_factory=list)
+    keywords: list[Keyword] = Field(default_factory=list, max_length=MAX_KEYWORDS)
     pattern: str | None = None
 
 
 class FlowDefinition(_SeedModel):
     """A flow as the seeds store and export it."""
 
-    name: str
-    description: str = ""
+    name: str = Field(max_length=MAX_NAME_LENGTH)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION_LENGTH)
     trigger: TriggerType = "keyword"
-    keywords: list[str] = Field(default_factory=list)
+    keywords: list[Keyword] = Field(default_factory=list, max_length=MAX_KEYWORDS)
     pattern: str | None = None
-    nodes: list[FlowNode] = Field(default_factory=list)
-    edges: list[FlowEdge] = Field(default_factory=list)
+    nodes: list[FlowNode] = Field(default_factory=list, max_length=MAX_FLOW_NODES)
+    edges: list[FlowEdge] = Field(default_factory=list, max_length=MAX_FLOW_EDGES)
     variables: dict[str, Any] = Field(default_factory=dict)
     priority: int = 0
 

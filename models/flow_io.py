@@ -16,6 +16,7 @@ import json
 import re
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from models.errors import InvalidInput
 from models.flow import EXPORT_VERSION, FlowDefinition, FlowExport
 from models.flow_drafts import draft_definition, flow_names, free_name, new_flow, publish
 from models.tables import Bot, Flow
+from models.text import unstorable_path
 from workflows.validation import validate_flow
 
 METADATA_FILE = "metadata.json"
@@ -100,11 +102,17 @@ class _Reader:
 
     def json(self, file: str, data: bytes) -> Any:
         try:
-            return json.loads(data.decode("utf-8-sig"))
+            value = json.loads(data.decode("utf-8-sig"))
         except UnicodeDecodeError:
             self.add(file, "is not UTF-8 text")
         except json.JSONDecodeError as error:
             self.add(file, f"is not valid JSON ({error.msg} at line {error.lineno})")
+        except RecursionError:
+            self.add(file, "is nested too deeply")
+        else:
+            if (where := unstorable_path(value, "")) is None:
+                return value
+            self.add(file, f"`{where}` holds a NUL character or an unpaired surrogate")
         return None
 
     def model(self, file: str, model: type[BaseModel], value: Any) -> Any:
@@ -141,7 +149,10 @@ def read_flows_file(data: bytes, filename: str) -> list[FlowDefinition]:
     reader = _Reader()
     flows: list[FlowDefinition] = []
     if zipfile.is_zipfile(io.BytesIO(data)):
-        flows = _read_zip(reader, data, filename)
+        try:
+            flows = _read_zip(reader, data, filename)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as err:
+            reader.add(filename, f"is not a readable ZIP archive ({err})")
     else:
         value = reader.json(filename, data)
         if isinstance(value, dict) and "bot" in value:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from models.text import UNSTORABLE
+
+MAX_TEXT_LENGTH = 4096  # WhatsApp's own limit for a text message
 MediaKind = Literal["image", "video", "audio", "document"]
 OutboundKind = Literal[
     "text", "buttons", "list", "media", "location", "contact", "carousel", "template"
@@ -43,8 +46,8 @@ class Media(BaseModel):
 
 
 class Location(BaseModel):
-    latitude: float
-    longitude: float
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
     name: str | None = None
     address: str | None = None
 
@@ -132,6 +135,16 @@ class InboundMessage(BaseModel):
         default=None, description="Provider id of the message this one reacts or replies to."
     )
     timestamp: str | None = Field(default=None, description="ISO 8601, as the provider sent it.")
+
+    @field_validator("text", "payload", "contact_name")
+    @classmethod
+    def storable(cls, value: str | None) -> str | None:
+        """What a provider sent, made storable: NULs dropped, unpaired surrogates replaced,
+        texts cut at `MAX_TEXT_LENGTH` characters (the channels' own limit)."""
+        if value is None:
+            return None
+        cleaned = UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", value)
+        return cleaned[:MAX_TEXT_LENGTH]
 
     def answer_text(self) -> str:
         """The answer this message gives: the chosen option id, the text, or what it shares."""

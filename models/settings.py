@@ -78,6 +78,21 @@ class Settings(BaseSettings):
         default=10 * 1024 * 1024, ge=1024, description="Largest accepted import file, in bytes."
     )
 
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body of GraphQL and the provider webhooks, in bytes.",
+    )
+    max_query_cost: int = Field(
+        default=10_000, ge=1, description="Largest estimated cost of one GraphQL operation."
+    )
+    max_streams: int = Field(
+        default=200, ge=1, description="Open web-channel event streams per API process."
+    )
+    max_streams_per_client: int = Field(
+        default=10, ge=1, description="Open web-channel event streams per client address."
+    )
+
     whatsapp_graph_url: str = Field(
         default="https://graph.facebook.com", description="Base URL of Meta's Graph API."
     )

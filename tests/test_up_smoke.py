@@ -55,6 +55,14 @@ class UpProcess:
         return self.process.wait(timeout=60)
 
 
+def stopped(process: psutil.Process) -> bool:
+    """Gone or a zombie (a process may vanish between two questions about it)."""
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def graphql(api: str, query: str) -> dict:
     response = httpx.post(f"{api}/graphql", json={"query": query}, timeout=10)
     assert response.status_code == 200, response.text
@@ -78,6 +86,7 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data() -> None:
         assert ui.status_code == 200
         children = psutil.Process(up.process.pid).children(recursive=True)
         postgres_pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+        postgres = psutil.Process(postgres_pid)  # asked now: it is gone after the stop
         workers = [c for c in children if c.cmdline()[-2:] == ["worker.cli", "worker"]]
         assert len(workers) == 2 and len(children) >= 4  # 2 workers, the API, Temporal
 
@@ -90,8 +99,8 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data() -> None:
         assert "already running" in second.stderr
 
         assert up.stop() == 0
-        for child in [*children, psutil.Process(postgres_pid)]:
-            assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+        for child in [*children, postgres]:
+            assert stopped(child)
     finally:
         if up.process.poll() is None:
             up.process.kill()

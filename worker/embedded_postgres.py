@@ -9,6 +9,8 @@ from pathlib import Path
 
 import psycopg
 
+from worker.file_modes import keep_owner_only
+
 DATABASE_NAME = "botbuilder"
 
 
@@ -41,6 +43,7 @@ def start_embedded_postgres(data_dir: Path) -> EmbeddedPostgres:
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    keep_owner_only(data_dir.resolve(), server.system_user)  # the server opened it up to 0755
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)

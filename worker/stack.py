@@ -20,6 +20,7 @@ from temporalio.client import Client
 from models.settings import Settings
 from worker.demo import ensure_demo_bot
 from worker.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
+from worker.file_modes import create_owner_only, keep_owner_only
 from worker.temporal_server import start_dev_server
 
 READY_TIMEOUT_SECONDS = 90.0
@@ -117,11 +118,14 @@ def wait_for_http(url: str, deadline: float, supervisor: Supervisor) -> None:
 
 def run_up(settings: Settings) -> int:
     """Start everything, print where it is, and supervise until a signal or a crash."""
+    create_owner_only()
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     logs = data_dir / "logs"
     logs.mkdir(exist_ok=True)
     lock = acquire_lock(data_dir)
+    if not settings.embedded_database:  # else the embedded PostgreSQL's start does it
+        keep_owner_only(data_dir)
     check_port_free(settings.api_host, settings.api_port, "--api-port / BOTBUILDER_API_PORT")
     if settings.embedded_temporal:
         check_port_free("127.0.0.1", settings.temporal_port, "--temporal-port")

@@ -35,7 +35,8 @@ def parse_inbound(form: dict[str, str]) -> ParsedWebhook:
     elif form.get("Latitude") and form.get("Longitude"):
         message.kind = "location"
         message.location = Location(
-            latitude=float(form["Latitude"]), longitude=float(form["Longitude"]),
+            latitude=_coordinate(form, "Latitude", 90),
+            longitude=_coordinate(form, "Longitude", 180),
             name=form.get("Label") or None, address=form.get("Address") or None,
         )  # fmt: skip
     elif int(form.get("NumMedia") or 0) > 0:
@@ -70,3 +71,14 @@ def _media(form: dict[str, str], index: int, caption: str | None) -> Media:
     kind = MEDIA_FAMILIES.get(mime.split("/")[0], "document")
     return Media(kind=kind, url=form[f"MediaUrl{index}"], mime_type=mime,
                  caption=caption if index == 0 else None)  # fmt: skip
+
+
+def _coordinate(form: dict[str, str], field: str, bound: float) -> float:
+    """A finite number within ±`bound`, else ValueError naming the field."""
+    try:
+        value = float(form[field])
+    except ValueError:
+        value = float("nan")
+    if not -bound <= value <= bound:  # also refuses "nan" and "inf", which float() accepts
+        raise ValueError(f"{field}={form[field]!r} is not a coordinate")
+    return value

@@ -41,7 +41,9 @@ def parse_webhook(payload: dict[str, Any], phone_number_id: str, media_url: str)
     Graph object, which the channel's token can fetch.
     """
     parsed = ParsedWebhook()
-    for entry in payload.get("entry") or []:
+    if not isinstance(payload.get("entry"), list):
+        raise ValueError("the payload has no `entry` list")
+    for entry in payload["entry"]:
         for change in entry.get("changes") or []:
             value = change.get("value") or {}
             if (value.get("metadata") or {}).get("phone_number_id") != phone_number_id:
@@ -131,4 +133,7 @@ def _contact(card: dict[str, Any]) -> Contact:
 def _iso(timestamp: str | None) -> str | None:
     if not timestamp:
         return None
-    return datetime.fromtimestamp(int(timestamp), UTC).isoformat()
+    try:
+        return datetime.fromtimestamp(int(timestamp), UTC).isoformat()
+    except (OverflowError, OSError) as err:
+        raise ValueError(f"timestamp {timestamp!r} is not a time") from err
