@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         default=10 * 1024 * 1024, ge=1024, description="Largest accepted import file, in bytes."
     )
 
+    outbound_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts, IP addresses and networks (CIDR) that flows' HTTP "
+        "calls may reach although they are not public (development and tests only).",
+    )
+
     whatsapp_graph_url: str = Field(
         default="https://graph.facebook.com", description="Base URL of Meta's Graph API."
     )
