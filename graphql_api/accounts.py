@@ -10,6 +10,7 @@ from strawberry.types import Info
 from graphql_api.auth import (
     MANAGERS,
     parse_id,
+    password_attempt,
     platform_of,
     require_caller,
     transaction,
@@ -144,16 +145,9 @@ class AccountMutation:
         self, info: Info, email: str, password: str, organization_id: strawberry.ID | None = None
     ) -> AuthPayload:
         org = parse_id(organization_id, "organization") if organization_id else None
-        async with transaction(info) as session:
-            await accounts.check_log_in_allowed(session, email)
-        try:
+        async with password_attempt(info, email):
             async with transaction(info) as session:
                 member = await accounts.log_in(session, email, password, org)
-                await accounts.record_log_in(session, email, succeeded=True)
-        except Unauthenticated:
-            async with transaction(info) as session:
-                await accounts.record_log_in(session, email, succeeded=False)
-            raise
         return await _payload(info, member)
 
     @strawberry.mutation(description="Spend a refresh token for new tokens (each works once).")
@@ -196,7 +190,10 @@ class AccountMutation:
         self, info: Info, token: str, password: str, name: str = ""
     ) -> AuthPayload:
         async with transaction(info) as session:
-            member = await accounts.accept_invitation(session, token, password, name)
+            existing_account = await accounts.invited_account(session, token)
+        async with password_attempt(info, existing_account):
+            async with transaction(info) as session:
+                member = await accounts.accept_invitation(session, token, password, name)
         return await _payload(info, member)
 
     @strawberry.mutation(description="Change a member's role (owners only for owners).")

@@ -22,7 +22,8 @@ from strawberry.types import Info
 
 from models.accounts import API_KEY_PREFIX, api_key_by_secret, membership
 from models.auth_tokens import read_access_token
-from models.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from models.errors import Conflict, Forbidden, NotFound, TooManyAttempts, Unauthenticated
+from models.log_in_limits import forget_attempts, reserve_attempt, source_of
 from models.tables import ApiKey
 
 if TYPE_CHECKING:
@@ -153,3 +154,32 @@ async def transaction(info: Info) -> AsyncIterator[AsyncSession]:
             "the same name or address was just used by another request; nothing was written, "
             "try again"
         ) from err
+
+
+def answer_too_many(info: Info, error: TooManyAttempts) -> TooManyAttempts:
+    """Make the HTTP answer of this GraphQL request `429` with `Retry-After`; returns `error`."""
+    response = info.context.get("response")
+    if response is not None:
+        response.status_code = 429
+        response.headers["Retry-After"] = str(error.retry_after)
+    return error
+
+
+@asynccontextmanager
+async def password_attempt(info: Info, email: str | None) -> AsyncIterator[None]:
+    """Guard a block that checks `email`'s password with the log-in limits
+    (`models.log_in_limits`): the attempt is counted (and committed) first, a success clears
+    it. With no email (nothing to guess) the block just runs."""
+    if email is None:
+        yield
+        return
+    request: HTTPConnection = info.context["request"]
+    source = source_of(request.client.host if request.client else None)
+    try:
+        async with transaction(info) as session:
+            await reserve_attempt(session, email, source)
+    except TooManyAttempts as error:
+        raise answer_too_many(info, error) from None
+    yield
+    async with transaction(info) as session:
+        await forget_attempts(session, email, source)

@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.api_tables import FailedLogIn, Invitation
-from models.errors import Forbidden, InvalidInput, NotFound, TooManyAttempts, Unauthenticated
+from models.api_tables import Invitation
+from models.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from models.publishing import create_organization
 from models.tables import MEMBERSHIP_ROLES, ApiKey, Membership, Organization, User
 
@@ -28,8 +28,6 @@ MIN_PASSWORD_LENGTH = 8
 API_KEY_PREFIX = "bbk_"
 INVITATION_PREFIX = "bbi_"
 INVITATION_DAYS = 7
-MAX_FAILED_LOG_INS = 5
-LOG_IN_LOCKOUT = timedelta(minutes=15)
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 _hasher = PasswordHasher()
@@ -110,32 +108,6 @@ async def sign_up(
     session.add(Membership(user_id=user.id, organization_id=organization.id, role="owner"))
     await session.flush()
     return MemberOf(user, organization, "owner")
-
-
-async def check_log_in_allowed(session: AsyncSession, email: str) -> None:
-    """`TooManyAttempts` after `MAX_FAILED_LOG_INS` wrong passwords for the email within
-    `LOG_IN_LOCKOUT` (counted per email, whatever the password tried)."""
-    since = now() - LOG_IN_LOCKOUT
-    failures = await session.scalar(
-        select(func.count()).where(
-            FailedLogIn.email == email.strip().lower(), FailedLogIn.failed_at > since
-        )
-    )
-    if (failures or 0) >= MAX_FAILED_LOG_INS:
-        minutes = int(LOG_IN_LOCKOUT.total_seconds() // 60)
-        raise TooManyAttempts(
-            f"too many failed log-ins for this email; try again in {minutes} minutes"
-        )
-
-
-async def record_log_in(session: AsyncSession, email: str, succeeded: bool) -> None:
-    """A failure counts toward the lockout; a success clears the email's failures."""
-    email = email.strip().lower()
-    if succeeded:
-        await session.execute(delete(FailedLogIn).where(FailedLogIn.email == email))
-    else:
-        session.add(FailedLogIn(email=email))
-        await session.flush()
 
 
 async def log_in(
@@ -262,6 +234,20 @@ async def invite(
     session.add(invitation)
     await session.flush()
     return invitation, token
+
+
+async def invited_account(session: AsyncSession, token: str) -> str | None:
+    """The email of a usable invitation when it names an existing account (accepting it then
+    checks that account's password), else None."""
+    return await session.scalar(
+        select(User.email)
+        .join(Invitation, Invitation.email == User.email)
+        .where(
+            Invitation.token_hash == secret_digest(token),
+            Invitation.accepted_at.is_(None),
+            Invitation.expires_at >= now(),
+        )
+    )
 
 
 async def accept_invitation(
