@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from graphql_api import files, twilio_webhook, web_channel, whatsapp_webhook
 from graphql_api.live_updates import LiveUpdates
+from graphql_api.rate_limits import RateLimiter
 from graphql_api.schema import build_schema
 from models.db import make_engine, make_session_factory
 from models.errors import DomainError
@@ -34,6 +35,8 @@ class Platform:
         self.sessions = make_session_factory(self.engine)
         self._temporal: Client | None = None
         self.live_updates = LiveUpdates(database_url, self.sessions)
+        self.auth_limiter = RateLimiter(settings.auth_requests_per_minute, "sign-ups and log-ins")
+        self.web_message_limiter = RateLimiter(settings.web_messages_per_minute, "messages")
 
     async def temporal(self) -> Client:
         """The Temporal client, connected on first use (and again after a failed attempt)."""
@@ -76,15 +79,23 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         yield
         await app.state.platform.close()
 
-    app = FastAPI(title="BotBuilder", lifespan=lifespan)
     development = settings.environment == "development"
+    production = settings.environment == "production"
+    app = FastAPI(
+        title="BotBuilder",
+        lifespan=lifespan,
+        docs_url=None if production else "/docs",
+        redoc_url=None if production else "/redoc",
+        openapi_url=None if production else "/openapi.json",
+    )
 
     async def graphql_context(request: HTTPConnection) -> dict[str, object]:
         """Per request or websocket: the platform and the connection (for credentials)."""
         return {"platform": request.app.state.platform, "request": request}
 
+    schema = build_schema(development, hide_suggestions=production)
     app.include_router(
-        GraphQLRouter(build_schema(development), graphql_ide="graphiql" if development else None,
+        GraphQLRouter(schema, graphql_ide="graphiql" if development else None,
                       context_getter=graphql_context),
         prefix="/graphql",
     )  # fmt: skip

@@ -9,6 +9,7 @@ regenerate the SDL for review:
 
 from __future__ import annotations
 
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
@@ -46,9 +47,15 @@ Mutation = merge_types("Mutation", MUTATIONS)
 Subscription = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None
 
 
-def build_schema(development: bool, max_depth: int = MAX_DEPTH) -> LoggingSchema:
-    """The schema with its protections; introspection only in development."""
-    extensions = [*limit_extensions(development, max_depth), CodedErrors]
+def build_schema(
+    development: bool, max_depth: int = MAX_DEPTH, hide_suggestions: bool = False
+) -> LoggingSchema:
+    """The schema with its protections; introspection only in development, and no "Did you
+    mean ...?" hints in error messages with `hide_suggestions` (production)."""
+    extensions = [
+        *limit_extensions(development, max_depth),
+        partial(CodedErrors, hide_suggestions=hide_suggestions),
+    ]
     return LoggingSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )

@@ -13,6 +13,8 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
@@ -25,6 +27,8 @@ from models.publishing import create_organization
 from models.tables import MEMBERSHIP_ROLES, ApiKey, Membership, Organization, User
 
 MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt")  # from Django (BSD-3-Clause)
 API_KEY_PREFIX = "bbk_"
 INVITATION_PREFIX = "bbi_"
 INVITATION_DAYS = 7
@@ -47,9 +51,26 @@ def new_secret(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(32)
 
 
-async def hash_password(password: str) -> str:
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The bundled list of common passwords (lower case, 8 characters or more)."""
+    return frozenset(COMMON_PASSWORDS.read_text(encoding="utf-8").split())
+
+
+def check_password(password: str) -> None:
+    """Refuse passwords that are blank, short, very long or among the most common ones."""
+    if not password.strip():
+        raise InvalidInput("the password cannot be empty or only spaces")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password can have at most {MAX_PASSWORD_LENGTH} characters")
+    if password.strip().lower() in common_passwords():
+        raise InvalidInput("this password is one of the most common passwords; choose another")
+
+
+async def hash_password(password: str) -> str:
+    check_password(password)
     return await asyncio.to_thread(_hasher.hash, password)
 
 
@@ -94,14 +115,19 @@ class MemberOf:
 async def sign_up(
     session: AsyncSession, email: str, password: str, name: str, organization_name: str
 ) -> MemberOf:
-    """A new user owning a new organization."""
+    """A new organization owned by the account with this email: a new account, or the
+    existing one when `password` is its password. Any other password answers like a wrong
+    log-in, never "this email has an account"."""
     email = check_email(email)
+    check_password(password)
     if not organization_name.strip():
         raise InvalidInput("the organization needs a name")
-    if await session.scalar(select(User.id).where(User.email == email)):
-        raise InvalidInput(f"an account with the email {email} already exists; log in instead")
-    user = User(email=email, name=name.strip(), password_hash=await hash_password(password))
-    session.add(user)
+    user = await session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, name=name.strip(), password_hash=await hash_password(password))
+        session.add(user)
+    elif not await password_matches(user.password_hash, password):
+        raise Unauthenticated("wrong email or password")
     organization = await create_organization(
         session, organization_name.strip(), slug_for(organization_name)
     )

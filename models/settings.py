@@ -78,6 +78,18 @@ class Settings(BaseSettings):
         default=10 * 1024 * 1024, ge=1024, description="Largest accepted import file, in bytes."
     )
 
+    auth_requests_per_minute: int = Field(
+        default=20,
+        ge=0,
+        description="signUp, logIn and acceptInvitation requests a client "
+        "address may make a minute (burst of as many), per API process; 0: no limit.",
+    )
+    web_messages_per_minute: int = Field(
+        default=120,
+        ge=0,
+        description="Web-channel messages a client address may post a "
+        "minute (burst of as many), per API process; 0: no limit.",
+    )
     outbound_allowed_hosts: str = Field(
         default="",
         description="Comma-separated hosts, IP addresses and networks (CIDR) that flows' HTTP "
