@@ -84,8 +84,12 @@ async def authenticate(
         raise Unauthenticated("you are no longer a member of this organization")
     if member.user.token_generation != claims.generation:
         raise Unauthenticated(LOGGED_OUT)
-    return Caller(member.organization.id, member.role, user_id=member.user.id,
-                  token_generation=claims.generation)  # fmt: skip
+    return Caller(
+        member.organization.id,
+        member.role,
+        user_id=member.user.id,
+        token_generation=claims.generation,
+    )
 
 
 async def still_allowed(platform: Platform, caller: Caller) -> None:
