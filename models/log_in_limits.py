@@ -14,6 +14,7 @@ A counter's window starts at its first attempt and the lock ends `WINDOW` after 
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ MAX_ATTEMPTS_PER_SOURCE = 5
 MAX_ATTEMPTS_PER_EMAIL = 50
 WINDOW = timedelta(minutes=15)
 ALL_SOURCES = "*"
+MAX_KEY_LENGTH = 254
 
 
 def source_of(client_host: str | None) -> str:
@@ -42,6 +44,14 @@ def source_of(client_host: str | None) -> str:
             return str(address.ipv4_mapped)
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)
+
+
+def email_key(email: str) -> str:
+    """The counters' key of an email: itself, or its SHA-256 when too long to index."""
+    email = email.strip().lower()
+    if len(email) <= MAX_KEY_LENGTH:
+        return email
+    return "sha256:" + hashlib.sha256(email.encode(errors="surrogatepass")).hexdigest()
 
 
 async def _count_attempt(session: AsyncSession, email: str, source: str) -> tuple[int, datetime]:
@@ -69,7 +79,7 @@ async def _count_attempt(session: AsyncSession, email: str, source: str) -> tupl
 async def reserve_attempt(session: AsyncSession, email: str, source: str) -> None:
     """Count a password attempt for `email` from `source` (commit before checking the
     password); `TooManyAttempts` saying when to retry when a counter is over its limit."""
-    email = email.strip().lower()
+    email = email_key(email)
     for key, limit in ((source, MAX_ATTEMPTS_PER_SOURCE), (ALL_SOURCES, MAX_ATTEMPTS_PER_EMAIL)):
         attempts, remaining = await _count_attempt(session, email, key)
         if attempts > limit:
@@ -83,7 +93,7 @@ async def reserve_attempt(session: AsyncSession, email: str, source: str) -> Non
 async def forget_attempts(session: AsyncSession, email: str, source: str) -> None:
     """A success: clear the source's counter, take this attempt off the email's, and drop
     counters that are empty or whose window has passed."""
-    email = email.strip().lower()
+    email = email_key(email)
     await session.execute(
         delete(LogInAttempt).where(LogInAttempt.email == email, LogInAttempt.source == source)
     )

@@ -3,6 +3,8 @@ has an account, logging out everywhere ends access tokens, and production hides 
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -76,6 +78,16 @@ async def test_weak_passwords_are_refused(api: httpx.AsyncClient, password: str,
         SIGN_UP, email="weak@example.com", password=password, org="O"
     )
     assert refused["code"] == "BAD_USER_INPUT" and reason in refused["message"]
+
+
+async def test_a_huge_email_is_refused_at_once_by_sign_up_and_log_in(api: httpx.AsyncClient):
+    started = time.monotonic()
+    email = "a@" + "." * 100_000 + "@"
+    refused = await GraphQL(api).error(SIGN_UP, email=email, password=PASSWORD, org="O")
+    assert refused["code"] == "BAD_USER_INPUT" and "at most 254 characters" in refused["message"]
+    assert time.monotonic() - started < 2
+    log_in = await GraphQL(api).error(LOG_IN, email=email, password=PASSWORD)
+    assert (log_in["code"], log_in["message"]) == ("UNAUTHENTICATED", "wrong email or password")
 
 
 async def test_sign_up_answers_an_existing_email_like_a_wrong_log_in(api: httpx.AsyncClient):
