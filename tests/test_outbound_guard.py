@@ -3,14 +3,21 @@ refused before anything is sent, on every redirect hop too, and bodies are read 
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
 
@@ -160,6 +167,61 @@ async def test_a_checked_name_is_connected_by_its_checked_address_with_its_host_
     assert (await call(strict, f"http://localhost:{internal}/pinned")).status == 200
     assert resolved == ["localhost"]
     assert Internal.seen == [("/pinned", f"localhost:{internal}")]
+
+
+def self_signed_localhost(folder: Path) -> tuple[Path, Path]:
+    """A certificate (and key) for the name `localhost`, written to `folder`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+async def test_https_to_a_pinned_address_keeps_the_name_for_sni_and_certificate_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """127.0.0.1 counted as public here: `https://localhost` is connected to at the checked
+    address, while TLS still names `localhost` (SNI) and verifies the certificate for it."""
+    cert_file, key_file = self_signed_localhost(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert_file, key_file)
+    server_names: list[str | None] = []
+    server_tls.sni_callback = lambda _socket, name, _context: server_names.append(name)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Internal)
+    server.socket = server_tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Internal.seen = []
+    monkeypatch.setattr(guard, "refusal_reason", lambda address: None)
+    client_tls = ssl.create_default_context(cafile=str(cert_file))
+    transport = guard.GuardedTransport(guard.OutboundPolicy(), verify=client_tls)
+    try:
+        async with httpx.AsyncClient(transport=transport) as client:
+            response = await client.get(f"https://localhost:{server.server_port}/tls")
+    finally:
+        server.shutdown()
+    assert response.status_code == 200
+    assert server_names == ["localhost"]
+    assert Internal.seen == [("/tls", f"localhost:{server.server_port}")]
 
 
 async def test_an_endless_response_is_cut_at_the_cap(test_settings: Settings, internal: int):
