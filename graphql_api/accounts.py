@@ -10,13 +10,15 @@ from strawberry.types import Info
 from graphql_api.auth import (
     MANAGERS,
     parse_id,
+    password_attempt,
     platform_of,
     require_caller,
+    throttle_anonymous,
     transaction,
     user_of,
 )
 from models import accounts
-from models.auth_tokens import issue_tokens, revoke_refresh_tokens, rotate_refresh_token
+from models.auth_tokens import issue_tokens, log_out_everywhere, rotate_refresh_token
 from models.errors import Forbidden, Unauthenticated
 from models.tables import ApiKey as ApiKeyRow
 
@@ -131,29 +133,28 @@ class AccountQuery:
 
 @strawberry.type
 class AccountMutation:
-    @strawberry.mutation(description="Create an account and its organization (you own it).")
+    @strawberry.mutation(
+        description="Create an organization you own, with a new account (or, given its "
+        "password, your existing one)."
+    )
     async def sign_up(
         self, info: Info, email: str, password: str, organization_name: str, name: str = ""
     ) -> AuthPayload:
-        async with transaction(info) as session:
-            member = await accounts.sign_up(session, email, password, name, organization_name)
+        throttle_anonymous(info)
+        async with password_attempt(info, email):
+            async with transaction(info) as session:
+                member = await accounts.sign_up(session, email, password, name, organization_name)
         return await _payload(info, member)
 
     @strawberry.mutation(description="Tokens for your first (or the named) organization.")
     async def log_in(
         self, info: Info, email: str, password: str, organization_id: strawberry.ID | None = None
     ) -> AuthPayload:
+        throttle_anonymous(info)
         org = parse_id(organization_id, "organization") if organization_id else None
-        async with transaction(info) as session:
-            await accounts.check_log_in_allowed(session, email)
-        try:
+        async with password_attempt(info, email):
             async with transaction(info) as session:
                 member = await accounts.log_in(session, email, password, org)
-                await accounts.record_log_in(session, email, succeeded=True)
-        except Unauthenticated:
-            async with transaction(info) as session:
-                await accounts.record_log_in(session, email, succeeded=False)
-            raise
         return await _payload(info, member)
 
     @strawberry.mutation(description="Spend a refresh token for new tokens (each works once).")
@@ -168,11 +169,11 @@ class AccountMutation:
         return AuthPayload(access_token=pair.access_token, refresh_token=pair.refresh_token,
                            expires_in=pair.expires_in, member=Member.of(member))  # fmt: skip
 
-    @strawberry.mutation(description="Revoke every refresh token of the caller.")
+    @strawberry.mutation(description="Revoke every access and refresh token of the caller.")
     async def log_out_everywhere(self, info: Info) -> bool:
         caller = await require_caller(info)
         async with transaction(info) as session:
-            await revoke_refresh_tokens(session, user_of(caller))
+            await log_out_everywhere(session, user_of(caller))
         return True
 
     @strawberry.mutation(description="Invite someone by email; they accept with the token.")
@@ -195,8 +196,12 @@ class AccountMutation:
     async def accept_invitation(
         self, info: Info, token: str, password: str, name: str = ""
     ) -> AuthPayload:
+        throttle_anonymous(info)
         async with transaction(info) as session:
-            member = await accounts.accept_invitation(session, token, password, name)
+            existing_account = await accounts.invited_account(session, token)
+        async with password_attempt(info, existing_account):
+            async with transaction(info) as session:
+                member = await accounts.accept_invitation(session, token, password, name)
         return await _payload(info, member)
 
     @strawberry.mutation(description="Change a member's role (owners only for owners).")

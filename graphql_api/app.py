@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from graphql_api import files, twilio_webhook, web_channel, whatsapp_webhook
 from graphql_api.live_updates import LiveUpdates, StreamSlots
+from graphql_api.rate_limits import RateLimiter
 from graphql_api.request_limits import BodyLimit, invalid_request_response, path_limits
 from graphql_api.schema import build_schema
 from models.db import make_engine, make_session_factory
@@ -37,6 +38,8 @@ class Platform:
         self._temporal: Client | None = None
         self.live_updates = LiveUpdates(database_url, self.sessions)
         self.stream_slots = StreamSlots(settings.max_streams, settings.max_streams_per_client)
+        self.auth_limiter = RateLimiter(settings.auth_requests_per_minute, "sign-ups and log-ins")
+        self.web_message_limiter = RateLimiter(settings.web_messages_per_minute, "messages")
 
     async def temporal(self) -> Client:
         """The Temporal client, connected on first use (and again after a failed attempt)."""
@@ -79,17 +82,26 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         yield
         await app.state.platform.close()
 
-    app = FastAPI(title="BotBuilder", lifespan=lifespan)
+    development = settings.environment == "development"
+    production = settings.environment == "production"
+    app = FastAPI(
+        title="BotBuilder",
+        lifespan=lifespan,
+        docs_url=None if production else "/docs",
+        redoc_url=None if production else "/redoc",
+        openapi_url=None if production else "/openapi.json",
+    )
     app.add_middleware(
         BodyLimit, limit_for=path_limits(settings.max_body_bytes, settings.max_upload_bytes)
     )
-    development = settings.environment == "development"
 
     async def graphql_context(request: HTTPConnection) -> dict[str, object]:
         """Per request or websocket: the platform and the connection (for credentials)."""
         return {"platform": request.app.state.platform, "request": request}
 
-    schema = build_schema(development, max_cost=settings.max_query_cost)
+    schema = build_schema(
+        development, max_cost=settings.max_query_cost, hide_suggestions=production
+    )
     app.include_router(
         GraphQLRouter(schema, graphql_ide="graphiql" if development else None,
                       context_getter=graphql_context),

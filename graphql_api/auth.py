@@ -22,7 +22,8 @@ from strawberry.types import Info
 
 from models.accounts import API_KEY_PREFIX, api_key_by_secret, membership
 from models.auth_tokens import read_access_token
-from models.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from models.errors import Conflict, Forbidden, NotFound, TooManyAttempts, Unauthenticated
+from models.log_in_limits import forget_attempts, reserve_attempt, source_of
 from models.tables import ApiKey
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 ALL_ROLES = frozenset({"owner", "admin", "agent"})
 MANAGERS = frozenset({"owner", "admin"})  # may change bots, flows, channels, members, keys
 API_KEY_ROLE = "admin"
+LOGGED_OUT = "this access token was revoked by logging out everywhere; log in again"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Caller:
     role: str
     user_id: uuid.UUID | None = None
     api_key_id: uuid.UUID | None = None
+    token_generation: int = 0
 
 
 def bearer_secret(request: HTTPConnection) -> str | None:
@@ -79,20 +82,31 @@ async def authenticate(
         member = await membership(session, claims.user_id, claims.organization_id)
     if member is None:
         raise Unauthenticated("you are no longer a member of this organization")
-    return Caller(member.organization.id, member.role, user_id=member.user.id)
+    if member.user.token_generation != claims.generation:
+        raise Unauthenticated(LOGGED_OUT)
+    return Caller(
+        member.organization.id,
+        member.role,
+        user_id=member.user.id,
+        token_generation=claims.generation,
+    )
 
 
 async def still_allowed(platform: Platform, caller: Caller) -> None:
     """`Unauthenticated` when the caller has lost access since it authenticated: its API key
-    was revoked or the user was removed from the organization (for long-lived subscriptions)."""
+    was revoked, the user was removed from the organization or logged out everywhere (for
+    long-lived subscriptions)."""
     async with platform.sessions.begin() as session:
         if caller.api_key_id is not None:
             key = await session.get(ApiKey, caller.api_key_id)
             if key is None or key.revoked_at is not None:
                 raise Unauthenticated("this API key has been revoked")
         elif caller.user_id is not None:
-            if await membership(session, caller.user_id, caller.organization_id) is None:
+            member = await membership(session, caller.user_id, caller.organization_id)
+            if member is None:
                 raise Unauthenticated("you are no longer a member of this organization")
+            if member.user.token_generation != caller.token_generation:
+                raise Unauthenticated(LOGGED_OUT)
 
 
 def check_role(caller: Caller, roles: Collection[str]) -> Caller:
@@ -153,3 +167,40 @@ async def transaction(info: Info) -> AsyncIterator[AsyncSession]:
             "the same name or address was just used by another request; nothing was written, "
             "try again"
         ) from err
+
+
+def answer_too_many(info: Info, error: TooManyAttempts) -> TooManyAttempts:
+    """Make the HTTP answer of this GraphQL request `429` with `Retry-After`; returns `error`."""
+    response = info.context.get("response")
+    if response is not None:
+        response.status_code = 429
+        response.headers["Retry-After"] = str(error.retry_after)
+    return error
+
+
+def throttle_anonymous(info: Info) -> None:
+    """Refuse (HTTP 429) a sign-up or log-in beyond the client address's rate."""
+    try:
+        platform_of(info).auth_limiter.check(info.context["request"])
+    except TooManyAttempts as error:
+        raise answer_too_many(info, error) from None
+
+
+@asynccontextmanager
+async def password_attempt(info: Info, email: str | None) -> AsyncIterator[None]:
+    """Guard a block that checks `email`'s password with the log-in limits
+    (`models.log_in_limits`): the attempt is counted (and committed) first, a success clears
+    it. With no email (nothing to guess) the block just runs."""
+    if email is None:
+        yield
+        return
+    request: HTTPConnection = info.context["request"]
+    source = source_of(request.client.host if request.client else None)
+    try:
+        async with transaction(info) as session:
+            await reserve_attempt(session, email, source)
+    except TooManyAttempts as error:
+        raise answer_too_many(info, error) from None
+    yield
+    async with transaction(info) as session:
+        await forget_attempts(session, email, source)

@@ -7,6 +7,8 @@ a bug: the client sees only `INTERNAL_SERVER_ERROR` while the server logs the tr
 
 from __future__ import annotations
 
+import re
+
 import strawberry
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
@@ -15,10 +17,12 @@ from strawberry.types import ExecutionContext
 from models.errors import DomainError
 
 INTERNAL_MESSAGE = "Internal server error; it has been logged."
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
-def coded(error: GraphQLError) -> GraphQLError:
-    """The error as the client must see it."""
+def coded(error: GraphQLError, hide_suggestions: bool = False) -> GraphQLError:
+    """The error as the client must see it (without "Did you mean ...?" when hiding them:
+    they would spell out the schema where introspection is off)."""
     original = error.original_error
     if isinstance(original, DomainError):
         extensions = {**(error.extensions or {}), "code": original.code, **original.details()}
@@ -28,6 +32,8 @@ def coded(error: GraphQLError) -> GraphQLError:
         message = error.message
     else:
         extensions, message = {"code": "INTERNAL_SERVER_ERROR"}, INTERNAL_MESSAGE
+    if hide_suggestions:
+        message = SUGGESTION.sub("", message)
     return GraphQLError(
         message, nodes=error.nodes, source=error.source, positions=error.positions,
         path=error.path, extensions=extensions,
@@ -37,11 +43,12 @@ def coded(error: GraphQLError) -> GraphQLError:
 class CodedErrors(MaskErrors):
     """Rewrites every error of a result with `coded` (no stack trace or internals leak)."""
 
-    def __init__(self) -> None:
+    def __init__(self, hide_suggestions: bool = False) -> None:
         super().__init__(should_mask_error=lambda _error: True)
+        self.hide_suggestions = hide_suggestions
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        return coded(error)
+        return coded(error, self.hide_suggestions)
 
 
 class LoggingSchema(strawberry.Schema):

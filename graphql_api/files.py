@@ -21,14 +21,15 @@ from starlette.datastructures import UploadFile
 
 from graphql_api.auth import MANAGERS, Caller, authenticate, check_role
 from models import flow_io
-from models.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
+from models.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, TooManyAttempts
 from models.tables import Flow
 from models.tenancy import bot_in, flow_in
 
 router = APIRouter(prefix="/api", tags=["import and export"])
 
 HTTP_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404,
-               "PAYLOAD_TOO_LARGE": 413, "BAD_USER_INPUT": 422}  # fmt: skip
+               "PAYLOAD_TOO_LARGE": 413, "BAD_USER_INPUT": 422, "TOO_MANY_ATTEMPTS": 429,
+               "RATE_LIMITED": 429}  # fmt: skip
 MULTIPART_OVERHEAD = 64 * 1024
 
 
@@ -36,7 +37,10 @@ async def domain_error_response(_request: Request, error: Exception) -> JSONResp
     """A refusal as JSON `{"error": {"code", "message", ...}}` with its HTTP status."""
     assert isinstance(error, DomainError)
     body = {"code": error.code, "message": error.message, **error.details()}
-    return JSONResponse({"error": body}, status_code=HTTP_STATUS.get(error.code, 400))
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyAttempts) else {}
+    return JSONResponse(
+        {"error": body}, status_code=HTTP_STATUS.get(error.code, 400), headers=headers
+    )
 
 
 async def caller(request: Request) -> Caller:

@@ -50,14 +50,18 @@ Subscription = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else 
 
 
 def build_schema(
-    development: bool, max_depth: int = MAX_DEPTH, max_cost: int = MAX_COST
+    development: bool,
+    max_depth: int = MAX_DEPTH,
+    max_cost: int = MAX_COST,
+    hide_suggestions: bool = False,
 ) -> LoggingSchema:
-    """The schema with its protections; introspection only in development."""
+    """The schema with its protections; introspection only in development, and no "Did you
+    mean ...?" hints in error messages with `hide_suggestions` (production)."""
     extensions = [
         *limit_extensions(development, max_depth),
         partial(QueryCostLimiter, max_cost),
         StorableText,
-        CodedErrors,
+        partial(CodedErrors, hide_suggestions=hide_suggestions),
     ]
     return LoggingSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions

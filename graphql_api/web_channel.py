@@ -66,7 +66,9 @@ async def web_channel(request: Request, channel_id: str) -> Channel:
 
 @router.post("/{channel_id}/messages", status_code=202, response_model=WebMessageAccepted)
 async def post_message(channel_id: str, body: WebMessageIn, request: Request) -> WebMessageAccepted:
-    """Accepted once the message is durably with Temporal (signal-with-start)."""
+    """Accepted once the message is durably with Temporal (signal-with-start); 429 when the
+    client's address posts faster than `web_messages_per_minute`."""
+    request.app.state.platform.web_message_limiter.check(request)
     if not (body.text or body.payload):
         raise HTTPException(422, "a message needs `text` or `payload`")
     channel = await web_channel(request, channel_id)

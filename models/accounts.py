@@ -13,23 +13,26 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.api_tables import FailedLogIn, Invitation
-from models.errors import Forbidden, InvalidInput, NotFound, TooManyAttempts, Unauthenticated
+from models.api_tables import Invitation
+from models.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from models.publishing import create_organization
 from models.tables import MEMBERSHIP_ROLES, ApiKey, Membership, Organization, User
 
 MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt")  # from Django (BSD-3-Clause)
 API_KEY_PREFIX = "bbk_"
 INVITATION_PREFIX = "bbi_"
 INVITATION_DAYS = 7
-MAX_FAILED_LOG_INS = 5
-LOG_IN_LOCKOUT = timedelta(minutes=15)
+MAX_EMAIL_LENGTH = 254
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 _hasher = PasswordHasher()
@@ -49,9 +52,26 @@ def new_secret(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(32)
 
 
-async def hash_password(password: str) -> str:
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The bundled list of common passwords (lower case, 8 characters or more)."""
+    return frozenset(COMMON_PASSWORDS.read_text(encoding="utf-8").split())
+
+
+def check_password(password: str) -> None:
+    """Refuse passwords that are blank, short, very long or among the most common ones."""
+    if not password.strip():
+        raise InvalidInput("the password cannot be empty or only spaces")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password can have at most {MAX_PASSWORD_LENGTH} characters")
+    if password.strip().lower() in common_passwords():
+        raise InvalidInput("this password is one of the most common passwords; choose another")
+
+
+async def hash_password(password: str) -> str:
+    check_password(password)
     return await asyncio.to_thread(_hasher.hash, password)
 
 
@@ -67,6 +87,8 @@ async def password_matches(password_hash: str, password: str) -> bool:
 
 def check_email(email: str) -> str:
     email = email.strip().lower()
+    if len(email) > MAX_EMAIL_LENGTH:  # before the pattern, whose work grows with the square
+        raise InvalidInput(f"an email address has at most {MAX_EMAIL_LENGTH} characters")
     if not EMAIL_PATTERN.match(email):
         raise InvalidInput(f"{email!r} is not an email address")
     return email
@@ -96,46 +118,25 @@ class MemberOf:
 async def sign_up(
     session: AsyncSession, email: str, password: str, name: str, organization_name: str
 ) -> MemberOf:
-    """A new user owning a new organization."""
+    """A new organization owned by the account with this email: a new account, or the
+    existing one when `password` is its password. Any other password answers like a wrong
+    log-in, never "this email has an account"."""
     email = check_email(email)
+    check_password(password)
     if not organization_name.strip():
         raise InvalidInput("the organization needs a name")
-    if await session.scalar(select(User.id).where(User.email == email)):
-        raise InvalidInput(f"an account with the email {email} already exists; log in instead")
-    user = User(email=email, name=name.strip(), password_hash=await hash_password(password))
-    session.add(user)
+    user = await session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, name=name.strip(), password_hash=await hash_password(password))
+        session.add(user)
+    elif not await password_matches(user.password_hash, password):
+        raise Unauthenticated("wrong email or password")
     organization = await create_organization(
         session, organization_name.strip(), slug_for(organization_name)
     )
     session.add(Membership(user_id=user.id, organization_id=organization.id, role="owner"))
     await session.flush()
     return MemberOf(user, organization, "owner")
-
-
-async def check_log_in_allowed(session: AsyncSession, email: str) -> None:
-    """`TooManyAttempts` after `MAX_FAILED_LOG_INS` wrong passwords for the email within
-    `LOG_IN_LOCKOUT` (counted per email, whatever the password tried)."""
-    since = now() - LOG_IN_LOCKOUT
-    failures = await session.scalar(
-        select(func.count()).where(
-            FailedLogIn.email == email.strip().lower(), FailedLogIn.failed_at > since
-        )
-    )
-    if (failures or 0) >= MAX_FAILED_LOG_INS:
-        minutes = int(LOG_IN_LOCKOUT.total_seconds() // 60)
-        raise TooManyAttempts(
-            f"too many failed log-ins for this email; try again in {minutes} minutes"
-        )
-
-
-async def record_log_in(session: AsyncSession, email: str, succeeded: bool) -> None:
-    """A failure counts toward the lockout; a success clears the email's failures."""
-    email = email.strip().lower()
-    if succeeded:
-        await session.execute(delete(FailedLogIn).where(FailedLogIn.email == email))
-    else:
-        session.add(FailedLogIn(email=email))
-        await session.flush()
 
 
 async def log_in(
@@ -262,6 +263,20 @@ async def invite(
     session.add(invitation)
     await session.flush()
     return invitation, token
+
+
+async def invited_account(session: AsyncSession, token: str) -> str | None:
+    """The email of a usable invitation when it names an existing account (accepting it then
+    checks that account's password), else None."""
+    return await session.scalar(
+        select(User.email)
+        .join(Invitation, Invitation.email == User.email)
+        .where(
+            Invitation.token_hash == secret_digest(token),
+            Invitation.accepted_at.is_(None),
+            Invitation.expires_at >= now(),
+        )
+    )
 
 
 async def accept_invitation(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Text
+from sqlalchemy import DateTime, ForeignKey, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db import Base
@@ -74,11 +74,13 @@ class OrganizationTemplate(Base):
     created_at: Mapped[CreatedAt]
 
 
-class FailedLogIn(Base):
-    """A log-in refused for a wrong password; too many in a while lock the email out."""
+class LogInAttempt(Base):
+    """Password attempts for an email from one source (a client address, or `*` for all
+    sources together) since `window_started_at`; counted before the password is checked."""
 
-    __tablename__ = "failed_log_ins"
+    __tablename__ = "log_in_attempts"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    email: Mapped[str] = mapped_column(Text, index=True)
-    failed_at: Mapped[CreatedAt]
+    email: Mapped[str] = mapped_column(Text, primary_key=True)
+    source: Mapped[str] = mapped_column(Text, primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -2,9 +2,10 @@
 
 An access token (HS256, signed with the settings' secret key) names the user and the
 organization; the role is looked up on every request, so removing a member takes effect at
-once. A refresh token is a random secret stored hashed and valid once: using it revokes it and
-issues a new pair. Presenting an already used refresh token revokes every refresh token of that
-user (it was probably stolen).
+once. It also carries the user's token generation, which `log_out_everywhere` raises: every
+access token issued before stops working at once. A refresh token is a random secret stored
+hashed and valid once: using it revokes it and issues a new pair. Presenting an already used
+refresh token revokes every refresh token of that user (it was probably stolen).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from models.accounts import new_secret, now, secret_digest
 from models.api_tables import RefreshToken
 from models.errors import Unauthenticated
 from models.settings import Settings
+from models.tables import User
 
 ALGORITHM = "HS256"
 REFRESH_PREFIX = "bbr_"
@@ -38,6 +40,7 @@ def signing_key(settings: Settings) -> bytes:
 class AccessClaims:
     user_id: uuid.UUID
     organization_id: uuid.UUID
+    generation: int = 0  # the user's token generation when issued (see `log_out_everywhere`)
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,11 @@ class TokenPair:
 
 def issue_access_token(
     settings: Settings, user_id: uuid.UUID, organization_id: uuid.UUID,
-    issued_at: datetime | None = None,
+    issued_at: datetime | None = None, generation: int = 0,
 ) -> str:  # fmt: skip
     issued_at = issued_at or now()
     claims = {
-        "sub": str(user_id), "org": str(organization_id), "typ": "access",
+        "sub": str(user_id), "org": str(organization_id), "typ": "access", "gen": generation,
         "iat": issued_at, "exp": issued_at + timedelta(minutes=settings.access_token_minutes),
     }  # fmt: skip
     return jwt.encode(claims, signing_key(settings), algorithm=ALGORITHM)
@@ -68,7 +71,10 @@ def read_access_token(settings: Settings, token: str) -> AccessClaims:
         )  # fmt: skip
         if claims.get("typ") != "access":
             raise jwt.InvalidTokenError("not an access token")
-        return AccessClaims(uuid.UUID(claims["sub"]), uuid.UUID(claims["org"]))
+        generation = claims.get("gen", 0)
+        if not isinstance(generation, int):
+            raise jwt.InvalidTokenError("bad token generation")
+        return AccessClaims(uuid.UUID(claims["sub"]), uuid.UUID(claims["org"]), generation)
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("the access token has expired; refresh it") from None
     except (jwt.InvalidTokenError, ValueError):
@@ -89,7 +95,8 @@ async def issue_tokens(
         )
     )
     await session.flush()
-    access = issue_access_token(settings, user_id, organization_id)
+    generation = await session.scalar(select(User.token_generation).where(User.id == user_id))
+    access = issue_access_token(settings, user_id, organization_id, generation=generation or 0)
     return TokenPair(access, refresh, settings.access_token_minutes * 60)
 
 
@@ -115,8 +122,17 @@ async def rotate_refresh_token(
     return AccessClaims(stored.user_id, stored.organization_id), pair
 
 
+async def log_out_everywhere(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Every access token issued so far (a new token generation) and every refresh token of
+    the user stop working."""
+    await session.execute(
+        update(User).where(User.id == user_id).values(token_generation=User.token_generation + 1)
+    )
+    await revoke_refresh_tokens(session, user_id)
+
+
 async def revoke_refresh_tokens(session: AsyncSession, user_id: uuid.UUID) -> None:
-    """Log the user out everywhere: every live refresh token stops working."""
+    """Every live refresh token of the user stops working."""
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))

@@ -47,9 +47,17 @@ class Conflict(DomainError):
 
 
 class TooManyAttempts(DomainError):
-    """Too many failed attempts in a short while; the message says when to try again."""
+    """Too many attempts in a short while; the message and `retry_after` (seconds) say when
+    to try again (HTTP answers 429 with `Retry-After`)."""
 
     code = "TOO_MANY_ATTEMPTS"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def details(self) -> dict[str, Any]:
+        return {"retryAfter": self.retry_after}
 
 
 class Unauthenticated(DomainError):

@@ -92,6 +92,23 @@ class Settings(BaseSettings):
     max_streams_per_client: int = Field(
         default=10, ge=1, description="Open web-channel event streams per client address."
     )
+    auth_requests_per_minute: int = Field(
+        default=20,
+        ge=0,
+        description="signUp, logIn and acceptInvitation requests a client "
+        "address may make a minute (burst of as many), per API process; 0: no limit.",
+    )
+    web_messages_per_minute: int = Field(
+        default=120,
+        ge=0,
+        description="Web-channel messages a client address may post a "
+        "minute (burst of as many), per API process; 0: no limit.",
+    )
+    outbound_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts, IP addresses and networks (CIDR) that flows' HTTP "
+        "calls may reach although they are not public (development and tests only).",
+    )
 
     whatsapp_graph_url: str = Field(
         default="https://graph.facebook.com", description="Base URL of Meta's Graph API."

@@ -76,6 +76,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(Text, unique=True)
     password_hash: Mapped[str] = mapped_column(Text)
     name: Mapped[str] = mapped_column(Text, default="", server_default="")
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[CreatedAt]
 
     @validates("email")

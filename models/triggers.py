@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from models.patterns import PatternError, compile_pattern
+
 MAX_PATTERN_INPUT = 4_096
 
 
@@ -42,9 +44,10 @@ def trigger_matches(trigger: dict[str, Any], text: str) -> bool:
     pattern = trigger.get("pattern")
     if pattern:
         try:
-            return re.search(pattern, text[:MAX_PATTERN_INPUT], re.IGNORECASE) is not None
-        except re.error:
+            compiled = compile_pattern(str(pattern), ignore_case=True)
+        except PatternError:
             return False
+        return compiled.search(text[:MAX_PATTERN_INPUT]) is not None
     return False
 
 

@@ -28,7 +28,7 @@ class GraphQL:
         response = await self.api.post(
             "/graphql", json={"query": query, "variables": variables}, headers=headers
         )
-        assert response.status_code == 200, response.text
+        assert response.status_code in (200, 429), response.text
         return response.json()
 
     async def __call__(self, query: str, **variables: Any) -> dict[str, Any]:

@@ -122,11 +122,14 @@ class WebChat:
 
 
 @asynccontextmanager
-async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on a real FastAPI app built from `settings` (in-process, no sockets)."""
+async def api_client(
+    settings: Settings, client_address: str = "127.0.0.1"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on a real FastAPI app built from `settings` (in-process, no sockets),
+    calling from `client_address`."""
     app = create_app(settings, settings.database_url or "")
     app.state.platform = Platform(settings, settings.database_url or "")
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app, client=(client_address, 50000))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client

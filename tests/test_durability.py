@@ -71,6 +71,7 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
         "BOTBUILDER_TASK_QUEUE": TASK_QUEUE,
         "BOTBUILDER_SECRET_KEY": settings.resolved_secret_key(),
         "BOTBUILDER_DATA_DIR": str(settings.data_dir),
+        "BOTBUILDER_OUTBOUND_ALLOWED_HOSTS": settings.outbound_allowed_hosts,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "worker.cli", "worker"],

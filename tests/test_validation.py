@@ -208,7 +208,7 @@ def test_bad_edge_condition_and_trigger_pattern() -> None:
             [msg("a"), msg("b")],
             [edge("1", "a", "b", condition="x ==")],
             trigger="pattern",
-            pattern="(a+)+",
+            pattern="(?<!x)y",
         )
     )
     assert codes(problems) == [("invalid_pattern", None, None), ("invalid_expression", None, "1")]

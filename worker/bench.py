@@ -98,6 +98,7 @@ class LocalStack:
         self.api_port = free_port()
         self.log = data_dir / "up.log"
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
+        env["BOTBUILDER_WEB_MESSAGES_PER_MINUTE"] = "0"  # the load comes from one address
         self.process = subprocess.Popen(
             [sys.executable, "-m", "worker.cli", "--data-dir", str(data_dir), "up",
              "--api-port", str(self.api_port), "--temporal-port", str(free_port()),

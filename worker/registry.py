@@ -9,7 +9,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.ai_completion import AiCompleter
 from activities.conversation_store import ConversationStore
-from activities.http_request import http_request
+from activities.http_request import HttpRequester
 from activities.inbox_store import InboxStore
 from activities.outreach import OutreachStarter
 from activities.send_message import MessageSender
@@ -42,7 +42,7 @@ def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSessi
     """Activity callables bound to the database and the secret key."""
     store = ConversationStore(sessions)
     sender = MessageSender(sessions, SecretBox(settings.resolved_secret_key()), settings)
-    completer = AiCompleter(settings)
+    completer, requester = AiCompleter(settings), HttpRequester(settings)
     inbox, outreach = InboxStore(sessions), OutreachStarter(sessions)
-    return [*store.activities(), sender.send_message, http_request, completer.ai_completion,
-            *inbox.activities(), *outreach.activities()]  # fmt: skip
+    return [*store.activities(), sender.send_message, requester.http_request,
+            completer.ai_completion, *inbox.activities(), *outreach.activities()]  # fmt: skip

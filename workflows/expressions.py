@@ -2,8 +2,7 @@
 
 A hand-written tokenizer and recursive-descent parser; no `eval`, no clock, no randomness.
 Work is bounded: inputs and regular expressions have length caps, nesting has a depth cap,
-evaluation counts its steps, and regular expressions with nested or backtracking-prone
-repetition are refused.
+evaluation counts its steps, and regular expressions run on RE2, in time linear in the text.
 
 Conditions support literals (numbers, 'single' / "double" strings, true/false/null), dotted
 paths with integer indexes (`api.response.items.0.name`, `items[0]`, `{{ var }}`), the
@@ -15,17 +14,19 @@ as numbers; `contains` is case-insensitive on text.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import re2
+
+from models.patterns import PatternError, compile_pattern
+
 MAX_EXPRESSION_LENGTH = 2_000
 MAX_TEMPLATE_LENGTH = 20_000
 MAX_DEPTH = 32
 MAX_STEPS = 10_000
-MAX_PATTERN_LENGTH = 200
 MAX_MATCH_INPUT = 4_096
 
 Path = tuple[str | int, ...]
@@ -189,75 +190,12 @@ def _template_parts(template: str, strict: bool = False) -> tuple[tuple[str, Pat
 # ---------------------------------------------------------------- regular expressions
 
 
-def check_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a user-supplied pattern, refusing ones that could backtrack without bound."""
-    if len(pattern) > MAX_PATTERN_LENGTH:
-        raise ExpressionError(f"regular expression longer than {MAX_PATTERN_LENGTH} characters")
-    _check_repetition(pattern)
+def check_regex(pattern: str) -> re2._Regexp:
+    """Compile a user-supplied pattern with RE2 (linear-time matching, see `models.patterns`)."""
     try:
-        return re.compile(pattern)
-    except re.error as error:
-        raise ExpressionError(f"invalid regular expression {pattern!r}: {error}") from None
-
-
-def _check_repetition(pattern: str) -> None:
-    """Refuse backreferences and repeated groups that contain repetition or alternation."""
-    stack: list[bool] = []  # per open group: does it contain a quantifier or '|'?
-    closed_risky = False  # the group that just closed is risky if repeated
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            if _is_digits(pattern[i + 1 : i + 2]) and pattern[i + 1] != "0":
-                raise ExpressionError("backreferences are not allowed in regular expressions")
-            i += 2
-            closed_risky = False
-            continue
-        if char == "[":
-            i = _skip_class(pattern, i)
-            closed_risky = False
-            continue
-        repeated = char in "*+" or (char == "{" and _is_counted_repeat(pattern, i))
-        if repeated:
-            if closed_risky:
-                raise ExpressionError(
-                    f"regular expression {pattern!r} repeats a group that itself repeats "
-                    "or alternates; this can take exponential time"
-                )
-            if stack:
-                stack[-1] = True
-        elif char == "?" and i > 0 and pattern[i - 1] != "(" and stack:
-            stack[-1] = True
-        elif char == "|" and stack:
-            stack[-1] = True
-        closed_risky = False
-        if char == "(":
-            if pattern.startswith("(?P=", i):
-                raise ExpressionError("backreferences are not allowed in regular expressions")
-            stack.append(False)
-        elif char == ")" and stack:
-            closed_risky = stack.pop()
-            if closed_risky and stack:
-                stack[-1] = True
-        i += 1
-
-
-def _skip_class(pattern: str, i: int) -> int:
-    """The index just after the character class that starts at `i`."""
-    j = i + 1
-    if pattern[j : j + 1] == "^":
-        j += 1
-    if pattern[j : j + 1] == "]":
-        j += 1
-    while j < len(pattern) and pattern[j] != "]":
-        j += 2 if pattern[j] == "\\" else 1
-    return j + 1
-
-
-def _is_counted_repeat(pattern: str, i: int) -> bool:
-    end = pattern.find("}", i)
-    body = pattern[i + 1 : end] if end > 0 else ""
-    return bool(body) and all(c.isdigit() or c == "," for c in body)
+        return compile_pattern(pattern)
+    except PatternError as error:
+        raise ExpressionError(str(error)) from None
 
 
 def regex_matches(pattern: str, text: str) -> bool:

@@ -11,6 +11,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from models.ai import AiRequest, AiResponse
     from models.engine import FlowRunInput, FlowRunState, RunFinished, SendRequest, StepRecord
     from models.flow import FlowDefinition, FlowGraph
@@ -147,7 +149,10 @@ class FlowRunWorkflow:
         """Run one node, record it, and return the next node id (None ends the run)."""
         node = graph.node(node_id)
         node_type = get_node_type(node.type)
-        data = node_type.parse(node.data)
+        try:
+            data = node_type.parse(node.data)
+        except ValidationError as err:  # published before a check this code makes (RE2 syntax)
+            raise NodeFailed(f"node {node_id!r} cannot run: {err.errors()[0]['msg']}") from err
         self._node_id = node_id
         self.sequence += 1
         self._sends_in_step = 0
@@ -161,7 +166,10 @@ class FlowRunWorkflow:
         await self._record(node.id, node.type, outcome or "end", started, None)
         if outcome is None:
             return None
-        return graph.next_node(node.id, outcome, self.evaluate)
+        try:
+            return graph.next_node(node.id, outcome, self.evaluate)
+        except expressions.ExpressionError as err:
+            raise NodeFailed(f"an edge condition after {node.id!r} cannot run: {err}") from err
 
     async def _record(
         self, node_id: str, node_type: str, outcome: str, started: Any, error: dict | None
