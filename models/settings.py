@@ -38,6 +38,16 @@ class Settings(BaseSettings):
     temporal_port: int = Field(default=7233, description="gRPC port of the embedded Temporal.")
     temporal_ui_port: int = Field(default=8233, description="Port of the embedded Temporal UI.")
     workers: int = Field(default=1, ge=1, le=16, description="Worker processes `up` starts.")
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="Address the worker's Prometheus /metrics listens on."
+    )
+    worker_metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Port of the worker's Prometheus /metrics (0: none); `up` gives worker N "
+        "this port + N - 1.",
+    )
     temporal_ui_url: str | None = Field(
         default=None, description="Temporal UI base URL for links; derived when embedded."
     )

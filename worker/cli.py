@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--temporal-port", type=int, help="embedded Temporal gRPC port (default 7233)")
     up.add_argument("--temporal-ui-port", type=int, help="embedded Temporal UI port (default 8233)")
     up.add_argument("--workers", type=int, help="worker processes to start (default 1)")
+    up.add_argument(
+        "--worker-metrics-port",
+        type=int,
+        help="Prometheus port of the first worker (default 9464, 0: none)",
+    )
     up.set_defaults(handler=command_up)
 
     api = commands.add_parser("api", help="run only the API server")
@@ -138,9 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the environment, with command-line options taking precedence."""
+    names = ("data_dir", "api_port", "temporal_port", "temporal_ui_port", "workers")
     overrides = {
         name: value
-        for name in ("data_dir", "api_port", "temporal_port", "temporal_ui_port", "workers")
+        for name in (*names, "worker_metrics_port")
         if (value := getattr(args, name, None)) is not None
     }
     return Settings(**overrides)

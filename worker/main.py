@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from models.db import make_engine, make_session_factory
@@ -16,7 +17,7 @@ from workflows.client import connect_temporal
 
 async def run_worker(settings: Settings, database_url: str) -> None:
     """Run until SIGINT/SIGTERM, then finish in-flight tasks and exit."""
-    client = await connect_temporal(settings)
+    client = await connect_temporal(settings, metrics_runtime(settings))
     await ensure_search_attributes(client, settings.temporal_namespace)
     engine = make_engine(database_url)
     stop = asyncio.Event()
@@ -34,3 +35,15 @@ async def run_worker(settings: Settings, database_url: str) -> None:
         print(f"worker polling task queue {settings.task_queue!r}", flush=True)
         await stop.wait()
     await engine.dispose()
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """A Temporal runtime serving the SDK's metrics and the worker's own counters
+    (`activities/metrics.py`) in the Prometheus format, or None when the port is 0."""
+    if not settings.worker_metrics_port:
+        return None
+    address = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
+    prometheus = PrometheusConfig(
+        bind_address=address, counters_total_suffix=True, durations_as_seconds=True
+    )
+    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
