@@ -13,7 +13,7 @@ from temporalio import activity
 
 from activities import metrics
 from models.conversation_tables import Contact, Conversation, FlowRun, FlowRunStep, Message
-from models.engine import ConversationInput, ConversationRecord, FlowSnapshot, StepRecord
+from models.engine import BotTraits, ConversationInput, ConversationRecord, FlowSnapshot, StepRecord
 from models.messages import InboundMessage
 from models.tables import Bot, Channel, Flow, FlowVersion
 from models.triggers import FlowCandidate, choose_flow
@@ -95,6 +95,7 @@ class ConversationStore:
             inactivity_seconds=int(
                 bot.settings.get("inactivity_timeout_seconds", DEFAULT_INACTIVITY_SECONDS)
             ),
+            bot=BotTraits(name=bot.name, sensitive_data=bot.sensitive_data),
             previous_runs=previous_runs or 0,
         )  # fmt: skip
 

@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
         SET_CONVERSATION_STATUS,
     )
     from workflows.flow_run import FlowRunWorkflow, flow_run_search_attributes
-    from workflows.search_attributes import BOT_ID, CHANNEL, CONTACT_ID, STATUS
+    from workflows.search_attributes import STATUS, conversation_attributes
 
 LOCAL_DB = {"start_to_close_timeout": timedelta(seconds=10),
             "retry_policy": RetryPolicy(maximum_attempts=5)}  # fmt: skip
@@ -132,15 +132,17 @@ class ConversationWorkflow:
             self.state = ConversationState(
                 conversation_id=record.conversation_id, contact_id=record.contact_id,
                 contact=record.contact, inactivity_seconds=record.inactivity_seconds,
-                run_count=record.previous_runs,
+                run_count=record.previous_runs, bot=record.bot,
             )  # fmt: skip
         else:
             self.state = params.state
             self._events.extendleft(reversed(self.state.events))
         self._recent = deque(self.state.recent_message_ids, maxlen=RECENT_IDS_KEPT)
         workflow.upsert_search_attributes([
-            BOT_ID.value_set(params.bot_id), CONTACT_ID.value_set(self.state.contact_id),
-            CHANNEL.value_set(params.channel_kind),
+            *conversation_attributes(
+                params.bot_id, self.state.bot.name, params.channel_kind,
+                params.contact.external_id, self.state.contact_id, self.state.conversation_id,
+            ),
             STATUS.value_set("handed_off" if self.state.handed_off else "active"),
         ])  # fmt: skip
         while True:
@@ -332,7 +334,7 @@ class ConversationWorkflow:
             conversation_id=state.conversation_id, bot_id=self.params.bot_id,
             channel_id=self.params.channel_id, channel_kind=self.params.channel_kind,
             contact_id=state.contact_id, contact=state.contact, flow=snapshot,
-            trigger_message=trigger, inactivity_seconds=state.inactivity_seconds,
+            trigger_message=trigger, inactivity_seconds=state.inactivity_seconds, bot=state.bot,
         )  # fmt: skip
         run_id = f"{workflow.info().workflow_id}-run-{state.run_count}"
         await workflow.start_child_workflow(

@@ -26,7 +26,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.nodes import get_node_type
     from workflows.nodes.base import HandOffRequest, HttpRequest, HttpResponse, NodeFailed
-    from workflows.search_attributes import BOT_ID, CHANNEL, CONTACT_ID, FLOW_ID, STATUS
+    from workflows.search_attributes import (
+        FLOW_ID,
+        FLOW_NAME,
+        FLOW_VERSION,
+        STATUS,
+        conversation_attributes,
+    )
 
 LOCAL_DB = {"start_to_close_timeout": timedelta(seconds=10),
             "retry_policy": RetryPolicy(maximum_attempts=5)}  # fmt: skip
@@ -306,8 +312,19 @@ def failure_reason(error: FailureError) -> str:
 
 def flow_run_search_attributes(params: FlowRunInput) -> list[Any]:
     """Search attributes of a new flow run."""
+    address, flow = params.contact["external_id"], params.flow
+    conversation = conversation_attributes(
+        params.bot_id,
+        params.bot.name,
+        params.channel_kind,
+        address,
+        params.contact_id,
+        params.conversation_id,
+    )
     return [
-        BOT_ID.value_set(params.bot_id), CONTACT_ID.value_set(params.contact_id),
-        CHANNEL.value_set(params.channel_kind), FLOW_ID.value_set(params.flow.flow_id),
+        *conversation,
+        FLOW_ID.value_set(flow.flow_id),
+        FLOW_NAME.value_set(flow.name),
+        FLOW_VERSION.value_set(flow.version),
         STATUS.value_set("running"),
-    ]  # fmt: skip
+    ]
