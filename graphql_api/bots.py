@@ -109,7 +109,11 @@ class BotMutation:
         settings = optional_object(input.settings, "settings")
         async with transaction(info) as session:
             row = await bots.new_bot(
-                session, caller.organization_id, input.name, input.description, settings,
+                session,
+                caller.organization_id,
+                input.name,
+                input.description,
+                settings,
                 sensitive_data=input.sensitive_data,
             )
         return Bot.of(row)
@@ -119,9 +123,14 @@ class BotMutation:
         caller = await require_caller(info, MANAGERS)
         async with transaction(info) as session:
             row = await bot_in(session, caller.organization_id, parse_id(id, "bot"))
-            await bots.update_bot(session, row, input.name, input.description,
-                                  optional_object(input.settings, "settings"),
-                                  sensitive_data=input.sensitive_data)  # fmt: skip
+            await bots.update_bot(
+                session,
+                row,
+                input.name,
+                input.description,
+                optional_object(input.settings, "settings"),
+                sensitive_data=input.sensitive_data,
+            )
         return Bot.of(row)
 
     @strawberry.mutation(description="Delete a bot with its flows, channels and conversations.")

@@ -6,11 +6,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecution
 from temporalio.testing import WorkflowEnvironment
 
 from models.settings import Settings
+from models.tables import Bot, Channel
 from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
 from tests.fake_meta import FakeMeta
 from tests.helpers import chain, node, wait_for
@@ -18,7 +21,9 @@ from tests.helpers import chain, node, wait_for
 PHONE = "34600999111"
 MENU = chain(
     node(
-        "welcome", "message", content="¡Bienvenido a la tienda! Te ayudamos con tu pedido hoy mismo"
+        "welcome",
+        "message",
+        content="¡Bienvenido a la tienda! Te ayudamos con tu pedido hoy mismo, sin esperas",
     ),
     node("ask", "question", content="¿Cómo te llamas?", variable="name"),
     node("thanks", "message", content="Gracias, {{name}}"),
@@ -64,3 +69,81 @@ async def test_one_search_by_phone_number_finds_the_conversation_and_its_runs(
     assert run["FlowName"] == "flow" and run["FlowVersion"] == 1
     by_flow = f"ContactId = '{PHONE}' AND FlowName = 'flow' AND FlowVersion = 1"
     assert [e.id for e in await find(temporal_env.client, by_flow, 1)] == [by_type["FlowRun"].id]
+
+
+async def summaries(client: Client, workflow_id: str) -> list[str]:
+    """The summaries recorded in a workflow's history (activities, timers, children), in order."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    payloads = [
+        e.user_metadata.summary for e in history.events if e.user_metadata.HasField("summary")
+    ]
+    return [client.data_converter.payload_converter.from_payload(p, str) for p in payloads]
+
+
+async def current_details(client: Client, workflow_id: str) -> str:
+    """What the Temporal UI shows as the workflow's current details."""
+    metadata = await client.get_workflow_handle(workflow_id).query(
+        "__temporal_workflow_metadata", result_type=WorkflowMetadata
+    )
+    return metadata.current_details
+
+
+async def test_a_run_reads_like_the_flow(whatsapp: WhatsAppUser, temporal_env: WorkflowEnvironment):
+    client = temporal_env.client
+    await whatsapp.says("hola")
+    await whatsapp.wait_received(2)
+    run = next(
+        e for e in await find(client, f"ContactId = '{PHONE}'", 2) if e.workflow_type == "FlowRun"
+    )
+
+    details = await current_details(client, run.id)
+    assert details.startswith("at node `ask` (question): waiting for a reply since ")
+    assert ", timeout at " in details
+    description = await client.get_workflow_handle(run.id).describe()
+    assert (
+        await description.static_summary()
+        == f"flow “flow” v1 for {PHONE} on whatsapp_cloud · bot “test bot”"
+    )
+    assert "- **Flow**: flow" in (await description.static_details() or "")
+
+    await whatsapp.says("Ana")
+    await whatsapp.wait_received(3)
+    recorded = await wait_for(lambda: finished_summaries(client, run.id), what="the run's end")
+    assert recorded[:4] == [
+        f"flow “flow” v1 for {PHONE} on whatsapp_cloud · bot “test bot”",  # the run's start
+        "store the run's start",
+        "`welcome` (message): send “¡Bienvenido a la tienda! Te ayudamos con tu pedido hoy mism…”",
+        "`ask` (question): send “¿Cómo te llamas?”",
+    ]
+    assert "`ask` (question): no reply after 1 d" in recorded  # the reply timer
+    assert "`thanks` (message): send “Gracias, Ana”" in recorded
+    assert recorded[-1] == "store the run's end: completed"
+    conversation = await summaries(client, run.id.rsplit("-run-", 1)[0])
+    assert "store inbound text “hola”" in conversation
+    assert conversation[0] == f"whatsapp_cloud conversation with {PHONE}"
+    assert f"flow “flow” v1 for {PHONE} on whatsapp_cloud · bot “test bot”" in conversation
+
+
+async def finished_summaries(client: Client, workflow_id: str) -> list[str] | None:
+    recorded = await summaries(client, workflow_id)
+    return recorded if recorded and recorded[-1].startswith("store the run's end") else None
+
+
+async def test_a_bot_with_sensitive_data_shows_no_message_text(
+    api: httpx.AsyncClient,
+    meta: FakeMeta,
+    db_engine: AsyncEngine,
+    test_settings: Settings,
+    temporal_env: WorkflowEnvironment,
+):
+    channel_id, phone_number_id = await make_whatsapp_bot(db_engine, test_settings, MENU)
+    async with db_engine.begin() as connection:
+        channel = await connection.scalar(select(Channel.bot_id).where(Channel.id == channel_id))
+        await connection.execute(update(Bot).where(Bot.id == channel).values(sensitive_data=True))
+    user = WhatsAppUser(api, meta, channel_id, phone_number_id, wa_id="34600999222")
+    await user.says("mi DNI es 12345678Z")
+    await user.wait_received(2)
+    executions = await find(temporal_env.client, "ContactId = '34600999222'", 2)
+    recorded = [s for e in executions for s in await summaries(temporal_env.client, e.id)]
+    assert "`ask` (question): send (text hidden: sensitive data)" in recorded
+    assert not [s for s in recorded if "12345678Z" in s or "Bienvenido" in s or "llamas" in s]
