@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -115,6 +116,14 @@ class Settings(BaseSettings):
 
     def resolved_temporal_ui_url(self) -> str:
         return (self.temporal_ui_url or f"http://127.0.0.1:{self.temporal_ui_port}").rstrip("/")
+
+    def temporal_workflows_url(self, workflow_id: str | None = None, query: str = "") -> str:
+        """A workflow's page in the Temporal UI, or the list a visibility query finds."""
+        namespace = quote(self.temporal_namespace, safe="")
+        base = f"{self.resolved_temporal_ui_url()}/namespaces/{namespace}"
+        if workflow_id is not None:
+            return f"{base}/workflows/{quote(workflow_id, safe='')}"
+        return f"{base}/workflows?query={quote(query, safe='')}"
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept in the data folder."""

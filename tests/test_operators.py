@@ -17,6 +17,7 @@ from models.tables import Bot, Channel
 from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
 from tests.fake_meta import FakeMeta
 from tests.helpers import chain, node, wait_for
+from worker.conversation_view import show_conversation
 
 PHONE = "34600999111"
 MENU = chain(
@@ -147,3 +148,27 @@ async def test_a_bot_with_sensitive_data_shows_no_message_text(
     recorded = [s for e in executions for s in await summaries(temporal_env.client, e.id)]
     assert "`ask` (question): send (text hidden: sensitive data)" in recorded
     assert not [s for s in recorded if "12345678Z" in s or "Bienvenido" in s or "llamas" in s]
+
+
+async def test_the_conversation_command_shows_state_messages_runs_and_links(
+    whatsapp: WhatsAppUser, test_settings: Settings, capsys: pytest.CaptureFixture[str]
+):
+    await whatsapp.says("hola")
+    await whatsapp.wait_received(2)
+    url = test_settings.database_url or ""
+
+    assert await show_conversation(test_settings, url, "+34 600 999 111", None) == 0
+    shown = capsys.readouterr().out
+    assert f"Conversation with {PHONE} (Ana) · bot “test bot” · whatsapp_cloud channel" in shown
+    assert "  State:    active; last message " in shown
+    assert "  Now:      bot “test bot”: in flow run conversation-" in shown
+    assert "← hola" in shown and "→ ¿Cómo te llamas?  [sent]" in shown
+    assert "“flow” v1 · running, last step `welcome`" in shown
+    assert "now: at node `ask` (question): waiting for a reply since " in shown
+    assert "/namespaces/default/workflows/conversation-" in shown
+    assert shown.rstrip().endswith("workflows?query=ContactId%20%3D%20%2734600999111%27")
+
+    assert await show_conversation(test_settings, url, PHONE, "another bot") == 1
+    assert capsys.readouterr().err == (
+        f"error: no conversation with contact '{PHONE}' with bot 'another bot'\n"
+    )
