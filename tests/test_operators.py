@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.sdk.v1 import WorkflowMetadata
@@ -172,3 +173,33 @@ async def test_the_conversation_command_shows_state_messages_runs_and_links(
     assert capsys.readouterr().err == (
         f"error: no conversation with contact '{PHONE}' with bot 'another bot'\n"
     )
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """One sample of a Prometheus text page (0 when absent)."""
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and labels.items() <= s.labels.items()
+    )
+
+
+async def test_api_metrics_count_webhooks_by_outcome_and_route_template(whatsapp: WhatsAppUser):
+    route = "/channels/whatsapp/{channel_id}/webhook"
+    refused = {"channel": "whatsapp_cloud", "outcome": "bad_signature"}
+    before = (await whatsapp.api.get("/metrics")).text
+    assert (await whatsapp.post({"entry": []}, signature=None)).status_code == 401
+    await whatsapp.says("hola")
+
+    after = await whatsapp.api.get("/metrics")
+    assert after.headers["content-type"].startswith("text/plain; version=")
+    name = "botbuilder_webhook_requests_total"
+    assert sample(after.text, name, **refused) == sample(before, name, **refused) + 1
+    requests = "botbuilder_api_requests_total"
+    ok = {"route": route, "method": "POST", "status": "200"}
+    assert sample(after.text, requests, **ok) == sample(before, requests, **ok) + 1
+    assert not [line for line in after.text.splitlines() if whatsapp.channel_id in line]
+    latency = "botbuilder_ingress_seconds_count"
+    channel = {"channel": "whatsapp_cloud"}
+    assert sample(after.text, latency, **channel) == sample(before, latency, **channel) + 1
