@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecution
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from models.db import make_session_factory
 from models.settings import Settings
@@ -23,7 +22,7 @@ from tests.fake_meta import FakeMeta
 from tests.helpers import WebChat, api_client, chain, free_port, make_bot, node, wait_for
 from worker.conversation_view import show_conversation
 from worker.main import metrics_runtime
-from worker.registry import build_activities, workflow_runner, workflows
+from worker.registry import build_worker
 from workflows.client import connect_temporal
 
 MENU = chain(
@@ -251,13 +250,7 @@ async def test_worker_metrics_count_messages_runs_and_node_errors(
         node("call", "api", apiUrl="http://127.0.0.1:9/down", retryAttempts=0),
     )  # the call fails; with no `error` edge the run ends there
     bot, channel_id = await make_bot(db_engine, broken)
-    worker = Worker(
-        client,
-        task_queue=settings.task_queue,
-        workflows=workflows(),
-        activities=build_activities(settings, make_session_factory(db_engine)),
-        workflow_runner=workflow_runner(),
-    )
+    worker = build_worker(client, settings, make_session_factory(db_engine))
     metrics = f"http://127.0.0.1:{port}/metrics"
     async with worker, api_client(settings) as api, httpx.AsyncClient() as scraper:
         chat = WebChat(api, channel_id, "metrics-visitor")

@@ -6,11 +6,10 @@ import asyncio
 import signal
 
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
 
 from models.db import make_engine, make_session_factory
 from models.settings import Settings
-from worker.registry import build_activities, workflow_runner, workflows
+from worker.registry import build_worker
 from worker.temporal_server import ensure_search_attributes
 from workflows.client import connect_temporal
 
@@ -24,14 +23,7 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    worker = Worker(
-        client,
-        task_queue=settings.task_queue,
-        workflows=workflows(),
-        activities=build_activities(settings, make_session_factory(engine)),
-        workflow_runner=workflow_runner(),
-    )
-    async with worker:
+    async with build_worker(client, settings, make_session_factory(engine)):
         print(f"worker polling task queue {settings.task_queue!r}", flush=True)
         await stop.wait()
     await engine.dispose()
