@@ -137,7 +137,7 @@ async def test_a_run_reads_like_the_flow(
     assert recorded[:4] == [
         f"flow “flow” v1 for {phone} on whatsapp_cloud · bot “test bot”",  # the run's start
         "store the run's start",
-        "`welcome` (message): send “¡Bienvenido a la tienda! Te ayudamos con tu pedido hoy mism…”",
+        "`welcome` (message): send “¡Bienvenido a la tienda! Te ayudamos con tu pedido hoy…”",
         "`ask` (question): send “¿Cómo te llamas?”",
     ]
     assert "`ask` (question): no reply after 1 d" in recorded  # the reply timer

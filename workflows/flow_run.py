@@ -126,7 +126,7 @@ class FlowRunWorkflow:
         except NodeFailed as err:
             status, error = "failed", str(err)
         await self._flush_steps()
-        workflow.set_current_details(f"ended: {status}" + (f" ({error})" if error else ""))
+        workflow.set_current_details(summaries.ended(status, error, self.params.bot))
         await workflow.execute_local_activity(
             FINISH_FLOW_RUN,
             args=[self.run_id, status, self.variables, error],

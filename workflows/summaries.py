@@ -14,6 +14,7 @@ from models.engine import BotTraits, FlowRunInput, StepRecord
 from models.messages import InboundMessage, OutboundMessage
 
 PREFIX_LENGTH = 60
+WORD_SLACK = 15
 
 
 def clip(text: str, bot: BotTraits) -> str:
@@ -22,7 +23,10 @@ def clip(text: str, bot: BotTraits) -> str:
         return "(text hidden: sensitive data)"
     line = " ".join(text.split())
     if len(line) > PREFIX_LENGTH:
-        line = line[: PREFIX_LENGTH - 1].rstrip() + "…"
+        cut = line[: PREFIX_LENGTH - 1]
+        if " " in cut[-WORD_SLACK:]:  # end on a whole word
+            cut = cut.rsplit(" ", 1)[0]
+        line = cut.rstrip() + "…"
     return f"“{line}”"
 
 
@@ -45,8 +49,11 @@ def node_label(node_id: str, node_type: str) -> str:
 
 def sent(node: str, message: OutboundMessage, bot: BotTraits) -> str:
     """`node` is a `node_label` or who sent it (an agent)."""
-    shown = clip(message.plain_text(), bot) if message.kind == "text" else message.kind
-    return f"{node}: send {shown}"
+    media = message.media
+    kind = media.kind if message.kind == "media" and media else message.kind
+    text = message.text or (media.caption if media else None)
+    parts = [f"{node}: send", "" if kind == "text" else kind, clip(text, bot) if text else ""]
+    return " ".join(part for part in parts if part)
 
 
 def received(message: InboundMessage, bot: BotTraits) -> str:
@@ -72,6 +79,12 @@ def sleeping(node: str, length: timedelta) -> str:
 
 def reply_timeout(node: str, length: timedelta) -> str:
     return f"{node}: no reply after {duration(length)}"
+
+
+def ended(status: str, error: str | None, bot: BotTraits) -> str:
+    """A run's last current details; the error may quote templated URLs, so not when the bot
+    handles sensitive data."""
+    return f"ended: {status}" + (f" ({error})" if error and not bot.sensitive_data else "")
 
 
 def run_summary(params: FlowRunInput) -> str:
