@@ -11,10 +11,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities import metrics
 from models.conversation_tables import Contact, Conversation, FlowRun, FlowRunStep, Message
-from models.engine import ConversationInput, ConversationRecord, FlowSnapshot, StepRecord
+from models.engine import BotTraits, ConversationInput, ConversationRecord, FlowSnapshot, StepRecord
 from models.messages import InboundMessage
-from models.tables import Bot, Flow, FlowVersion
+from models.tables import Bot, Channel, Flow, FlowVersion
 from models.triggers import FlowCandidate, choose_flow
 from workflows import activity_names
 from workflows.conversation import conversation_workflow_id
@@ -45,6 +46,7 @@ class ConversationStore:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        self._channel_kinds: dict[str, str] = {}  # a channel's kind never changes
 
     @activity.defn(name=activity_names.OPEN_CONVERSATION)
     async def open_conversation(self, params: ConversationInput) -> ConversationRecord:
@@ -93,6 +95,7 @@ class ConversationStore:
             inactivity_seconds=int(
                 bot.settings.get("inactivity_timeout_seconds", DEFAULT_INACTIVITY_SECONDS)
             ),
+            bot=BotTraits(name=bot.name, sensitive_data=bot.sensitive_data),
             previous_runs=previous_runs or 0,
         )  # fmt: skip
 
@@ -120,6 +123,12 @@ class ConversationStore:
                 .values(last_message_at=func.now())
             )
             await notify_message(session, conversation_id)
+            if channel_id not in self._channel_kinds:
+                kind = await session.scalar(
+                    select(Channel.kind).where(Channel.id == uuid.UUID(channel_id))
+                )
+                self._channel_kinds[channel_id] = kind or "unknown"
+        metrics.message_in(self._channel_kinds[channel_id])
         return True
 
     @activity.defn(name=activity_names.MATCH_FLOW)
@@ -183,6 +192,7 @@ class ConversationStore:
                 .where(Conversation.id == uuid.UUID(conversation_id))
                 .values(current_flow_run_id=run_id)
             )
+        metrics.flow_started()
         return str(run_id)
 
     @activity.defn(name=activity_names.RECORD_STEPS)
@@ -212,6 +222,9 @@ class ConversationStore:
                 .where(FlowRun.id == uuid.UUID(last.run_id))
                 .values(current_node_id=last.node_id)
             )
+        for step in steps:
+            if step.outcome == "error":
+                metrics.node_error(step.node_type)
 
     @activity.defn(name=activity_names.FINISH_FLOW_RUN)
     async def finish_flow_run(
@@ -228,6 +241,7 @@ class ConversationStore:
                 .where(Conversation.current_flow_run_id == run.id)
                 .values(current_flow_run_id=None)
             )
+        metrics.flow_finished(status)
 
     def activities(self) -> list[Any]:
         return [

@@ -17,6 +17,7 @@ from models.inbox_tables import Outreach, OutreachContact
 from models.tables import Channel, Flow, FlowVersion
 from workflows import activity_names
 from workflows.conversation import ConversationWorkflow, conversation_workflow_id
+from workflows.summaries import conversation_summary
 
 
 class OutreachStarter:
@@ -77,6 +78,7 @@ class OutreachStarter:
                         ),
                         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                         task_queue=activity.info().task_queue,
+                        static_summary=conversation_summary(channel.kind, contact.external_id),
                     ),
                     id=f"outreach-{contact.id}",
                 )  # fmt: skip

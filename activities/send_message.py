@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import metrics
 from activities.conversation_store import notify_message
 from channels.base import ChannelAccess, PermanentSendError, RetryableSendError
 from channels.pacing import Pacer
@@ -96,12 +97,15 @@ class MessageSender:
         except PermanentSendError as err:
             await self._mark(stored.id, channel.id, request.conversation_id, "failed", None,
                              err.record())  # fmt: skip
+            metrics.send_failed(channel.kind, err.code, permanent=True)
             raise ApplicationError(str(err), type="PermanentSendError", non_retryable=True) from err
         except RetryableSendError as err:
             await self._mark(stored.id, channel.id, request.conversation_id, "pending", None,
                              err.record())  # fmt: skip
+            metrics.send_failed(channel.kind, err.code, permanent=False)
             raise ApplicationError(str(err), type="RetryableSendError") from err
         await self._mark(stored.id, channel.id, request.conversation_id, "sent", provider_id, None)
+        metrics.message_out(channel.kind)
         return str(stored.id)
 
     async def _outside_window(

@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from graphql_api import files, twilio_webhook, web_channel, whatsapp_webhook
 from graphql_api.live_updates import LiveUpdates, StreamSlots
+from graphql_api.metrics import MetricsMiddleware, metrics_endpoint
 from graphql_api.rate_limits import RateLimiter
 from graphql_api.request_limits import BodyLimit, invalid_request_response, path_limits
 from graphql_api.schema import build_schema
@@ -114,6 +115,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.add_exception_handler(RequestValidationError, invalid_request_response)
     app.include_router(whatsapp_webhook.router)
     app.include_router(twilio_webhook.router)
+    app.add_middleware(MetricsMiddleware)
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
 
     @app.get("/health")
     async def health(request: Request) -> JSONResponse:

@@ -38,6 +38,10 @@ class BotInput:
     name: str
     description: str = ""
     settings: JSON | None = None
+    sensitive_data: bool = strawberry.field(
+        default=False,
+        description="The bot handles sensitive data: no message text in the Temporal UI.",
+    )
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -45,6 +49,7 @@ class BotUpdate:
     name: str | None = None
     description: str | None = None
     settings: JSON | None = None
+    sensitive_data: bool | None = None
 
 
 @strawberry.input(description="Config and secrets follow the kind's shape (see the README).")
@@ -104,7 +109,12 @@ class BotMutation:
         settings = optional_object(input.settings, "settings")
         async with transaction(info) as session:
             row = await bots.new_bot(
-                session, caller.organization_id, input.name, input.description, settings
+                session,
+                caller.organization_id,
+                input.name,
+                input.description,
+                settings,
+                sensitive_data=input.sensitive_data,
             )
         return Bot.of(row)
 
@@ -113,8 +123,14 @@ class BotMutation:
         caller = await require_caller(info, MANAGERS)
         async with transaction(info) as session:
             row = await bot_in(session, caller.organization_id, parse_id(id, "bot"))
-            await bots.update_bot(session, row, input.name, input.description,
-                                  optional_object(input.settings, "settings"))  # fmt: skip
+            await bots.update_bot(
+                session,
+                row,
+                input.name,
+                input.description,
+                optional_object(input.settings, "settings"),
+                sensitive_data=input.sensitive_data,
+            )
         return Bot.of(row)
 
     @strawberry.mutation(description="Delete a bot with its flows, channels and conversations.")

@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
-from urllib.parse import quote
 
 import strawberry
 from strawberry.scalars import JSON
@@ -25,10 +24,7 @@ POSITION_QUERY_TIMEOUT = timedelta(seconds=2)
 
 def temporal_url(settings: Settings, workflow_id: str) -> str:
     """The workflow's page in the Temporal UI."""
-    namespace = quote(settings.temporal_namespace, safe="")
-    return f"{settings.resolved_temporal_ui_url()}/namespaces/{namespace}/workflows/" + quote(
-        workflow_id, safe=""
-    )
+    return settings.temporal_workflows_url(workflow_id)
 
 
 def optional_id(value: uuid.UUID | None) -> strawberry.ID | None:

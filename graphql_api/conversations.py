@@ -37,6 +37,7 @@ from models.errors import DomainError, InvalidInput
 from models.inbox_tables import ConversationNote
 from models.tenancy import bot_in, channel_in
 from workflows.conversation import ConversationWorkflow
+from workflows.summaries import conversation_summary
 
 
 class ActionRefused(DomainError):
@@ -96,6 +97,7 @@ async def agent_action(
                 ),
                 id=conversation.workflow_id, task_queue=platform.settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                static_summary=conversation_summary(row.channel_kind, row.contact.external_id),
             )  # fmt: skip
             return await client.execute_update_with_start_workflow(
                 ConversationWorkflow.agent_action, action, start_workflow_operation=start, id=key

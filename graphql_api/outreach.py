@@ -127,6 +127,7 @@ class OutreachMutation:
             await client.start_workflow(
                 OutreachWorkflow.run, OutreachInput(outreach_id=str(row.id)),
                 id=row.workflow_id, task_queue=platform.settings.task_queue,
+                static_summary=f"outreach: flow “{flow.name}” to {len(contacts)} contacts",
             )  # fmt: skip
         except Exception as err:
             await _give_up(info, row.id)

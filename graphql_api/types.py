@@ -117,6 +117,9 @@ class Bot:
     name: str
     description: str
     settings: JSON
+    sensitive_data: bool = strawberry.field(
+        description="No message text in the Temporal UI's summaries of this bot's runs."
+    )
     default_flow_id: strawberry.ID | None
     created_at: datetime
     updated_at: datetime
@@ -126,6 +129,7 @@ class Bot:
         default = row.default_flow_id
         return cls(
             id=gid(row.id), name=row.name, description=row.description, settings=row.settings,
+            sensitive_data=row.sensitive_data,
             default_flow_id=gid(default) if default else None, created_at=row.created_at,
             updated_at=row.updated_at,
         )  # fmt: skip

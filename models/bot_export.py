@@ -55,6 +55,7 @@ async def export_bot(session: AsyncSession, bot: Bot) -> dict[str, Any]:
     bot_entry: dict[str, Any] = {"name": bot.name}
     bot_entry |= {"description": bot.description} if bot.description else {}
     bot_entry |= {"settings": bot.settings} if bot.settings else {}
+    bot_entry |= {"sensitive_data": True} if bot.sensitive_data else {}
     bot_entry |= {"default_flow": default} if default else {}
     return {
         "organization": organization.slug,

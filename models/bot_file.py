@@ -86,6 +86,7 @@ class BotEntry(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     settings: dict[str, JsonValue] = Field(default_factory=dict)
+    sensitive_data: bool = False
     default_flow: str | None = None
 
 
@@ -138,6 +139,7 @@ class DesiredBot:
     name: str
     description: str
     settings: dict[str, Any]
+    sensitive_data: bool
     default_flow: str | None
     channels: list[DesiredChannel]
     flows: list[DesiredFlow]
@@ -166,6 +168,7 @@ def load_bot_file(path: Path, environ: Mapping[str, str]) -> DesiredBot:
     return DesiredBot(
         organization=parsed.organization, name=parsed.bot.name,
         description=parsed.bot.description, settings=parsed.bot.settings,
+        sensitive_data=parsed.bot.sensitive_data,
         default_flow=parsed.bot.default_flow, channels=channels,
         flows=[flow for flow in flows if flow is not None],
     )  # fmt: skip

@@ -38,7 +38,11 @@ from models.secret_box import SecretBox, SecretBoxError
 from models.tables import Bot, Channel, Flow, FlowVersion, Organization
 
 Row = TypeVar("Row", Channel, Flow)
-LABELS = {"secret_env": "secret variable names", "default_flow_id": "default flow"}
+LABELS = {
+    "secret_env": "secret variable names",
+    "default_flow_id": "default flow",
+    "sensitive_data": "sensitive data",
+}
 
 
 @dataclass
@@ -132,10 +136,12 @@ async def _sync_bot(
     )
     if bot is None:
         bot = await create_bot(session, organization_id, desired.name, settings=desired.settings,
-                               description=desired.description)  # fmt: skip
+                               description=desired.description,
+                               sensitive_data=desired.sensitive_data)  # fmt: skip
         return bot, Step("bot", desired.name, "created")
     step = Step("bot", desired.name)
-    _update(bot, step, description=desired.description, settings=desired.settings)
+    wanted = {"settings": desired.settings, "sensitive_data": desired.sensitive_data}
+    _update(bot, step, description=desired.description, **wanted)
     return bot, step
 
 

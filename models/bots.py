@@ -66,17 +66,21 @@ def checked_description(description: str, what: str) -> str:
 
 async def new_bot(
     session: AsyncSession, organization_id: uuid.UUID, name: str, description: str = "",
-    settings: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None, *, sensitive_data: bool = False,
 ) -> Bot:  # fmt: skip
     name = await check_bot_name(session, organization_id, name)
     description = checked_description(description, "bot")
-    return await create_bot(session, organization_id, name, settings or {}, description)
+    return await create_bot(
+        session, organization_id, name, settings or {}, description, sensitive_data
+    )
 
 
 async def update_bot(
     session: AsyncSession, bot: Bot, name: str | None = None, description: str | None = None,
-    settings: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None, *, sensitive_data: bool | None = None,
 ) -> Bot:  # fmt: skip
+    if sensitive_data is not None:
+        bot.sensitive_data = sensitive_data
     if name is not None:
         bot.name = await check_bot_name(session, bot.organization_id, name, bot.id)
     if description is not None:

@@ -19,6 +19,15 @@ class ContactRef(BaseModel):
     name: str | None = None
 
 
+class BotTraits(BaseModel):
+    """What a conversation's workflows show of their bot in the Temporal UI."""
+
+    name: str = ""
+    sensitive_data: bool = Field(
+        default=False, description="No message text in summaries and details."
+    )
+
+
 class ConversationState(BaseModel):
     """What a conversation carries across continue-as-new."""
 
@@ -26,6 +35,7 @@ class ConversationState(BaseModel):
     contact_id: str
     contact: dict[str, Any] = Field(default_factory=dict)
     inactivity_seconds: int
+    bot: BotTraits = Field(default_factory=BotTraits)
     active_run: str | None = None
     delivered: list[InboundMessage] = Field(
         default_factory=list, description="The latest messages delivered to the active run."
@@ -57,6 +67,7 @@ class ConversationRecord(BaseModel):
     contact_id: str
     contact: dict[str, Any]
     inactivity_seconds: int
+    bot: BotTraits = Field(default_factory=BotTraits)
     previous_runs: int = 0  # runs of earlier executions: new run ids continue after them
 
 
@@ -131,6 +142,7 @@ class FlowRunInput(BaseModel):
     flow: FlowSnapshot
     trigger_message: InboundMessage | None = None
     inactivity_seconds: int
+    bot: BotTraits = Field(default_factory=BotTraits)
     state: FlowRunState | None = None
 
 

@@ -29,10 +29,10 @@ async def create_organization(session: AsyncSession, name: str, slug: str) -> Or
 
 async def create_bot(
     session: AsyncSession, organization_id: uuid.UUID, name: str,
-    settings: dict[str, Any] | None = None, description: str = "",
+    settings: dict[str, Any] | None = None, description: str = "", sensitive_data: bool = False,
 ) -> Bot:  # fmt: skip
     bot = Bot(organization_id=organization_id, name=name, description=description,
-              settings=settings or {})  # fmt: skip
+              settings=settings or {}, sensitive_data=sensitive_data)  # fmt: skip
     session.add(bot)
     await session.flush()
     return bot

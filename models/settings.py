@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,16 @@ class Settings(BaseSettings):
     temporal_port: int = Field(default=7233, description="gRPC port of the embedded Temporal.")
     temporal_ui_port: int = Field(default=8233, description="Port of the embedded Temporal UI.")
     workers: int = Field(default=1, ge=1, le=16, description="Worker processes `up` starts.")
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="Address the worker's Prometheus /metrics listens on."
+    )
+    worker_metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Port of the worker's Prometheus /metrics (0: none); `up` gives worker N "
+        "this port + N - 1.",
+    )
     temporal_ui_url: str | None = Field(
         default=None, description="Temporal UI base URL for links; derived when embedded."
     )
@@ -137,6 +148,14 @@ class Settings(BaseSettings):
 
     def resolved_temporal_ui_url(self) -> str:
         return (self.temporal_ui_url or f"http://127.0.0.1:{self.temporal_ui_port}").rstrip("/")
+
+    def temporal_workflows_url(self, workflow_id: str | None = None, query: str = "") -> str:
+        """A workflow's page in the Temporal UI, or the list a visibility query finds."""
+        namespace = quote(self.temporal_namespace, safe="")
+        base = f"{self.resolved_temporal_ui_url()}/namespaces/{namespace}"
+        if workflow_id is not None:
+            return f"{base}/workflows/{quote(workflow_id, safe='')}"
+        return f"{base}/workflows?query={quote(query, safe='')}"
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept in the data folder."""

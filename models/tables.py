@@ -129,6 +129,8 @@ class Bot(Base):
     default_flow_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("flows.id", ondelete="SET NULL", use_alter=True)
     )
+    # No message text in Temporal's summaries and details of this bot's workflows.
+    sensitive_data: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
 

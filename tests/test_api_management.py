@@ -78,6 +78,11 @@ async def test_bots_and_channels_with_write_only_secrets(
     )
     assert renamed["updateBot"]["description"] == "New"
     assert renamed["updateBot"]["updatedAt"] > bot["updatedAt"]
+    marked = await owner(
+        "mutation($id: ID!) { updateBot(id: $id, input: {sensitiveData: true}) { sensitiveData } }",
+        id=bot["id"],
+    )
+    assert marked["updateBot"]["sensitiveData"] is True
     updated = await owner(
         """mutation($id: ID!) { updateChannel(id: $id, input: {name: "Renamed",
            secrets: {access_token: "new", app_secret: "s", verify_token: "v"}}) { name } }""",

@@ -380,3 +380,19 @@ def test_top_level_x_keys_hold_yaml_anchors(tmp_path: Path) -> None:
         "channels:\n  one: *web\n  two: {<<: *web}\n"
     )
     assert [c.name for c in load_bot_file(bot_file, {}).channels] == ["one", "two"]
+
+
+async def test_sensitive_data_is_applied_and_exported(
+    workdir: Path, db_engine: AsyncEngine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marked = workdir / "sensitive.yaml"
+    flag = "  sensitive_data: true\n  default_flow:"
+    marked.write_text(BOT_YAML.replace("  default_flow:", flag))
+    code, out, _ = await botbuilder(capsys, "apply", "-f", str(marked))
+    assert code == 0
+    async with make_session_factory(db_engine)() as session:
+        assert await session.scalar(select(Bot.sensitive_data)) is True
+    code, exported, _ = await botbuilder(capsys, "export", "Support")
+    assert code == 0 and "sensitive_data: true" in exported
+    code, out, _ = await botbuilder(capsys, "apply", "-f", str(workdir / "bot.yaml"))
+    assert code == 0 and "sensitive data" in out

@@ -14,14 +14,11 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.helpers import free_port
 
 STARTUP_TIMEOUT = 120.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class UpProcess:
@@ -29,13 +26,14 @@ class UpProcess:
 
     def __init__(self, data_dir: Path, *extra: str) -> None:
         self.api_port, self.ui_port = free_port(), free_port()
-        self.temporal_port = free_port()
+        self.temporal_port, self.metrics_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "worker.cli", "--data-dir", str(data_dir), "up",
              "--api-port", str(self.api_port), "--temporal-port", str(self.temporal_port),
-             "--temporal-ui-port", str(self.ui_port), *extra],
+             "--temporal-ui-port", str(self.ui_port),
+             "--worker-metrics-port", str(self.metrics_port), *extra],
             stdout=self.log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
         self.api = f"http://127.0.0.1:{self.api_port}"
@@ -67,6 +65,34 @@ def graphql(api: str, query: str) -> dict:
     response = httpx.post(f"{api}/graphql", json={"query": query}, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def metric_total(url: str, name: str, **labels: str) -> float:
+    """The sum of a metric's samples carrying these labels, read in the Prometheus format."""
+    response = httpx.get(url, timeout=10)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
+
+
+def chat_once(api: str, channel_id: str, contact: str) -> None:
+    """Say hello to the demo bot over the web channel and wait for its answer."""
+    base = f"{api}/channels/web/{channel_id}"
+    posted = httpx.post(
+        f"{base}/messages", json={"contact_id": contact, "text": "hola"}, timeout=10
+    )
+    assert posted.status_code == 202, posted.text
+    deadline = time.monotonic() + 30
+    while True:
+        messages = httpx.get(f"{base}/contacts/{contact}/messages", timeout=10).json()
+        if any(message["direction"] == "outbound" for message in messages):
+            return
+        assert time.monotonic() < deadline, f"no answer from the demo bot: {messages}"
+        time.sleep(0.2)
 
 
 def test_up_runs_everything_stops_cleanly_and_keeps_data() -> None:
@@ -116,6 +142,32 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data() -> None:
 
         with psycopg.connect(f"postgresql://postgres@/botbuilder?host={data_dir}/postgres") as db:
             assert db.execute("SELECT count(*) FROM bots").fetchone() == (1,)
+            (web_channel,) = db.execute("SELECT id FROM channels WHERE kind = 'web'").fetchone()
+
+        api_metrics = f"{again.api}/metrics"
+        worker_metrics = f"http://127.0.0.1:{again.metrics_port}/metrics"
+        assert f"API metrics:            {api_metrics}" in again.output()
+        assert f"Worker metrics:         {worker_metrics}" in again.output()
+        inbound = {"name": "botbuilder_messages_in_total", "channel": "web"}
+        outbound = {"name": "botbuilder_messages_out_total", "channel": "web"}
+        before = [metric_total(worker_metrics, **inbound), metric_total(worker_metrics, **outbound)]
+        chat_once(again.api, str(web_channel), "metrics-check")
+        assert metric_total(worker_metrics, **inbound) == before[0] + 1
+        assert metric_total(worker_metrics, **outbound) > before[1]
+        schedule_to_start = "temporal_workflow_task_schedule_to_start_latency_count"
+        assert metric_total(worker_metrics, schedule_to_start) > 0  # the SDK's own metrics
+        route = "/channels/web/{channel_id}/messages"
+        assert (
+            metric_total(api_metrics, "botbuilder_api_requests_total", route=route, status="202")
+            == 1
+        )
+        assert (
+            metric_total(
+                api_metrics, "botbuilder_webhook_requests_total", channel="web", outcome="accepted"
+            )
+            == 1
+        )
+        assert metric_total(api_metrics, "botbuilder_ingress_seconds_count", channel="web") == 1
     finally:
         assert again.stop() == 0
 

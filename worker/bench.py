@@ -102,7 +102,8 @@ class LocalStack:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "worker.cli", "--data-dir", str(data_dir), "up",
              "--api-port", str(self.api_port), "--temporal-port", str(free_port()),
-             "--temporal-ui-port", str(free_port()), "--workers", str(workers)],
+             "--temporal-ui-port", str(free_port()), "--workers", str(workers),
+             "--worker-metrics-port", str(free_port())],
             stdout=self.log.open("w"), stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
         self.api_url = f"http://127.0.0.1:{self.api_port}"

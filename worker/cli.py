@@ -1,4 +1,5 @@
-"""The `botbuilder` command line: up, api, worker, migrate, chat, apply, export, bench."""
+"""The `botbuilder` command line: up, api, worker, migrate, chat, conversation, apply, export,
+bench."""
 
 from __future__ import annotations
 
@@ -85,6 +86,13 @@ def command_export(settings: Settings, args: argparse.Namespace) -> int:
     return run_export(resolve_database_url(settings), args.bot, args.output)
 
 
+def command_conversation(settings: Settings, args: argparse.Namespace) -> int:
+    from worker.conversation_view import show_conversation
+
+    url = resolve_database_url(settings)
+    return asyncio.run(show_conversation(settings, url, args.contact, args.bot, args.messages))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="botbuilder", description=__doc__)
     parser.add_argument("--data-dir", type=Path, help="data folder (default ./.botbuilder)")
@@ -95,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--temporal-port", type=int, help="embedded Temporal gRPC port (default 7233)")
     up.add_argument("--temporal-ui-port", type=int, help="embedded Temporal UI port (default 8233)")
     up.add_argument("--workers", type=int, help="worker processes to start (default 1)")
+    up.add_argument(
+        "--worker-metrics-port",
+        type=int,
+        help="Prometheus port of the first worker (default 9464, 0: none)",
+    )
     up.set_defaults(handler=command_up)
 
     api = commands.add_parser("api", help="run only the API server")
@@ -112,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--contact", help="contact id to chat as (default: a new one)")
     chat.add_argument("--api", help="API base URL (default: the public URL setting)")
     chat.set_defaults(handler=command_chat)
+
+    conversation = commands.add_parser(
+        "conversation", help="show a contact's conversation: state, messages, runs, links"
+    )
+    conversation.add_argument("contact", help="phone number or web id (as typed), or contact id")
+    conversation.add_argument("--bot", help="only the conversation with this bot (name)")
+    conversation.add_argument("--messages", type=int, default=10, help="messages shown (10)")
+    conversation.set_defaults(handler=command_conversation)
 
     bench = commands.add_parser("bench", help="measure throughput, latency and memory locally")
     bench.add_argument("--contacts", type=int, default=100, help="chatting contacts (100)")
@@ -138,9 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the environment, with command-line options taking precedence."""
+    names = ("data_dir", "api_port", "temporal_port", "temporal_ui_port", "workers")
     overrides = {
         name: value
-        for name in ("data_dir", "api_port", "temporal_port", "temporal_ui_port", "workers")
+        for name in (*names, "worker_metrics_port")
         if (value := getattr(args, name, None)) is not None
     }
     return Settings(**overrides)

@@ -5,32 +5,37 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from temporalio.worker import Worker
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from models.db import make_engine, make_session_factory
 from models.settings import Settings
-from worker.registry import build_activities, workflow_runner, workflows
+from worker.registry import build_worker
 from worker.temporal_server import ensure_search_attributes
 from workflows.client import connect_temporal
 
 
 async def run_worker(settings: Settings, database_url: str) -> None:
     """Run until SIGINT/SIGTERM, then finish in-flight tasks and exit."""
-    client = await connect_temporal(settings)
+    client = await connect_temporal(settings, metrics_runtime(settings))
     await ensure_search_attributes(client, settings.temporal_namespace)
     engine = make_engine(database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    worker = Worker(
-        client,
-        task_queue=settings.task_queue,
-        workflows=workflows(),
-        activities=build_activities(settings, make_session_factory(engine)),
-        workflow_runner=workflow_runner(),
-    )
-    async with worker:
+    async with build_worker(client, settings, make_session_factory(engine)):
         print(f"worker polling task queue {settings.task_queue!r}", flush=True)
         await stop.wait()
     await engine.dispose()
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """A Temporal runtime serving the SDK's metrics and the worker's own counters
+    (`activities/metrics.py`) in the Prometheus format, or None when the port is 0."""
+    if not settings.worker_metrics_port:
+        return None
+    address = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
+    prometheus = PrometheusConfig(
+        bind_address=address, counters_total_suffix=True, durations_as_seconds=True
+    )
+    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))

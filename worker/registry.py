@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.ai_completion import AiCompleter
@@ -36,6 +38,19 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 def workflows() -> list[type]:
     return [ConversationWorkflow, FlowRunWorkflow, OutreachWorkflow]
+
+
+def build_worker(
+    client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> Worker:
+    """A worker running every workflow and activity on the settings' task queue."""
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=workflows(),
+        activities=build_activities(settings, sessions),
+        workflow_runner=workflow_runner(),
+    )
 
 
 def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Any]:

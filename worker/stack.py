@@ -130,6 +130,8 @@ def run_up(settings: Settings) -> int:
     if settings.embedded_temporal:
         check_port_free("127.0.0.1", settings.temporal_port, "--temporal-port")
         check_port_free("127.0.0.1", settings.temporal_ui_port, "--temporal-ui-port")
+    for port in worker_metrics_ports(settings):
+        check_port_free(settings.worker_metrics_host, port, "--worker-metrics-port")
 
     supervisor = Supervisor()
 
@@ -175,7 +177,9 @@ def run_up(settings: Settings) -> int:
         cli = [sys.executable, "-m", "worker.cli"]
         for number in range(1, settings.workers + 1):
             name = "worker" if settings.workers == 1 else f"worker-{number}"
-            supervisor.spawn(name, [*cli, "worker"], env, (logs / f"{name}.log").open("ab"))
+            port = settings.worker_metrics_port and settings.worker_metrics_port + number - 1
+            worker_env = {**env, "BOTBUILDER_WORKER_METRICS_PORT": str(port)}
+            supervisor.spawn(name, [*cli, "worker"], worker_env, (logs / f"{name}.log").open("ab"))
         supervisor.spawn("api", [*cli, "api"], env, (logs / "api.log").open("ab"))
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         wait_for_http(f"{api_url}/health", deadline, supervisor)
@@ -197,6 +201,7 @@ def print_summary(settings: Settings, api_url: str, data_dir: Path, demo_bot: st
         "BotBuilder is up.",
         f"  GraphQL API (GraphiQL): {api_url}/graphql",
         f"  Health:                 {api_url}/health",
+        f"  API metrics:            {api_url}/metrics",
         f"  Temporal UI:            {settings.resolved_temporal_ui_url()}",
         f"  Temporal gRPC:          {settings.resolved_temporal_address()}",
         f"  Data folder:            {data_dir}",
@@ -204,4 +209,14 @@ def print_summary(settings: Settings, api_url: str, data_dir: Path, demo_bot: st
         f"  Chat with the demo bot: botbuilder chat {demo_bot}",
         "Press Ctrl-C to stop.",
     ]
+    ports = worker_metrics_ports(settings)
+    if ports:
+        urls = ", ".join(f"http://{settings.worker_metrics_host}:{port}/metrics" for port in ports)
+        lines.insert(4, f"  Worker metrics:         {urls}")
     print("\n".join(lines), flush=True)
+
+
+def worker_metrics_ports(settings: Settings) -> list[int]:
+    """The Prometheus port of each worker `up` starts (none when the setting is 0)."""
+    base = settings.worker_metrics_port
+    return [base + number for number in range(settings.workers)] if base else []

@@ -8,11 +8,19 @@ import sys
 from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
+
+CLI_TYPES = {
+    IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD: "Keyword",
+    IndexedValueType.INDEXED_VALUE_TYPE_INT: "Int",
+}
 
 
 def temporal_cli_path() -> str:
@@ -39,19 +47,31 @@ def start_dev_server(data_dir: Path, port: int, ui_port: int, log_file: Path) ->
         "--sqlite-pragma", "synchronous=normal",
     ]  # fmt: skip
     for key in ALL_SEARCH_ATTRIBUTES:
-        args += ["--search-attribute", f"{key.name}=Keyword"]
+        args += ["--search-attribute", f"{key.name}={CLI_TYPES[key.indexed_value_type]}"]
     log = log_file.open("ab")
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
-    """Register the project's search attributes on a Temporal cluster; existing ones are kept."""
-    request = AddSearchAttributesRequest(
-        namespace=namespace,
-        search_attributes={
-            key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in ALL_SEARCH_ATTRIBUTES
-        },
-    )
+    """Register the project's search attributes that a Temporal cluster lacks (a cluster set up
+    by an older release gets the newer ones); existing ones are kept."""
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        existing = set(listed.custom_attributes)
+    except RPCError as err:  # the time-skipping test server cannot list them
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        existing = set()
+    missing = {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type)
+        for key in ALL_SEARCH_ATTRIBUTES
+        if key.name not in existing
+    }
+    if not missing:
+        return
+    request = AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
     try:
         await client.operator_service.add_search_attributes(request)
     except RPCError as err:

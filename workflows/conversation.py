@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         SendRequest,
     )
     from models.messages import InboundMessage, OutboundMessage
+    from workflows import summaries
     from workflows.activity_names import (
         MATCH_FLOW,
         OPEN_CONVERSATION,
@@ -35,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
         SET_CONVERSATION_STATUS,
     )
     from workflows.flow_run import FlowRunWorkflow, flow_run_search_attributes
-    from workflows.search_attributes import BOT_ID, CHANNEL, CONTACT_ID, STATUS
+    from workflows.search_attributes import STATUS, conversation_attributes
 
 LOCAL_DB = {"start_to_close_timeout": timedelta(seconds=10),
             "retry_policy": RetryPolicy(maximum_attempts=5)}  # fmt: skip
@@ -127,27 +128,38 @@ class ConversationWorkflow:
         self.params = params
         if params.state is None:
             record = await workflow.execute_local_activity(
-                OPEN_CONVERSATION, params, result_type=ConversationRecord, **LOCAL_DB
+                OPEN_CONVERSATION,
+                params,
+                result_type=ConversationRecord,
+                summary="open the conversation",
+                **LOCAL_DB,
             )
             self.state = ConversationState(
                 conversation_id=record.conversation_id, contact_id=record.contact_id,
                 contact=record.contact, inactivity_seconds=record.inactivity_seconds,
-                run_count=record.previous_runs,
+                run_count=record.previous_runs, bot=record.bot,
             )  # fmt: skip
         else:
             self.state = params.state
             self._events.extendleft(reversed(self.state.events))
         self._recent = deque(self.state.recent_message_ids, maxlen=RECENT_IDS_KEPT)
         workflow.upsert_search_attributes([
-            BOT_ID.value_set(params.bot_id), CONTACT_ID.value_set(self.state.contact_id),
-            CHANNEL.value_set(params.channel_kind),
+            *conversation_attributes(
+                params.bot_id, self.state.bot.name, params.channel_kind,
+                params.contact.external_id, self.state.contact_id, self.state.conversation_id,
+            ),
             STATUS.value_set("handed_off" if self.state.handed_off else "active"),
         ])  # fmt: skip
         while True:
             idle = timedelta(seconds=self.state.inactivity_seconds)
             timeout = idle if self.state.active_run is None else None
+            self._describe(timeout)
             try:
-                await workflow.wait_condition(lambda: bool(self._events), timeout=timeout)
+                await workflow.wait_condition(
+                    lambda: bool(self._events),
+                    timeout=timeout,
+                    timeout_summary=f"no message for {summaries.duration(idle)}: abandoned",
+                )
             except TimeoutError:
                 await self._set_status("abandoned")
                 return "abandoned"
@@ -246,7 +258,7 @@ class ConversationWorkflow:
         if action.kind != "send":
             result = await workflow.execute_local_activity(
                 RECORD_AGENT_ACTION, args=[state.conversation_id, action, status, key],
-                result_type=str | None, **LOCAL_DB,
+                result_type=str | None, summary=f"store the agent's {action.kind}", **LOCAL_DB,
             )  # fmt: skip
         return result, None
 
@@ -259,8 +271,9 @@ class ConversationWorkflow:
             idempotency_key=f"{workflow.info().workflow_id}/agent/{key}",
             sent_by_user_id=action.user_id,
         )  # fmt: skip
+        summary = summaries.sent("agent", request.message, self.state.bot)
         return await workflow.execute_local_activity(
-            SEND_MESSAGE, request, result_type=str, **AGENT_SEND
+            SEND_MESSAGE, request, result_type=str, summary=summary, **AGENT_SEND
         )
 
     async def _proactive(self, start: FlowStart) -> FlowStartResult:
@@ -293,7 +306,7 @@ class ConversationWorkflow:
         self._recent.append(message.provider_message_id)
         return await workflow.execute_local_activity(
             RECORD_INBOUND, args=[self.state.conversation_id, self.params.channel_id, message],
-            result_type=bool, **LOCAL_DB,
+            result_type=bool, summary=summaries.received(message, self.state.bot), **LOCAL_DB,
         )  # fmt: skip
 
     async def _route(self, message: InboundMessage) -> None:
@@ -305,7 +318,7 @@ class ConversationWorkflow:
             return
         snapshot = await workflow.execute_local_activity(
             MATCH_FLOW, args=[self.params.bot_id, message.answer_text()],
-            result_type=FlowSnapshot | None, **LOCAL_DB,
+            result_type=FlowSnapshot | None, summary="choose the flow to start", **LOCAL_DB,
         )  # fmt: skip
         if snapshot is not None:
             await self._start_run(snapshot, message)
@@ -332,21 +345,39 @@ class ConversationWorkflow:
             conversation_id=state.conversation_id, bot_id=self.params.bot_id,
             channel_id=self.params.channel_id, channel_kind=self.params.channel_kind,
             contact_id=state.contact_id, contact=state.contact, flow=snapshot,
-            trigger_message=trigger, inactivity_seconds=state.inactivity_seconds,
+            trigger_message=trigger, inactivity_seconds=state.inactivity_seconds, bot=state.bot,
         )  # fmt: skip
         run_id = f"{workflow.info().workflow_id}-run-{state.run_count}"
         await workflow.start_child_workflow(
             FlowRunWorkflow.run, run_input, id=run_id,
             parent_close_policy=ParentClosePolicy.ABANDON,
             search_attributes=TypedSearchAttributes(flow_run_search_attributes(run_input)),
+            static_summary=summaries.run_summary(run_input),
+            static_details=summaries.run_details(run_input),
         )  # fmt: skip
         state.active_run = run_id
 
     async def _set_status(self, status: str) -> None:
         workflow.upsert_search_attributes([STATUS.value_set(status)])
         await workflow.execute_local_activity(
-            SET_CONVERSATION_STATUS, args=[self.state.conversation_id, status], **LOCAL_DB
+            SET_CONVERSATION_STATUS,
+            args=[self.state.conversation_id, status],
+            summary=f"store the status: {status}",
+            **LOCAL_DB,
         )
+
+    def _describe(self, idle: timedelta | None) -> None:
+        """The current details the Temporal UI shows: who has the conversation, and till when."""
+        state = self.state
+        if state.handed_off:
+            details = "handed off to an agent"
+        elif state.active_run is not None:
+            details = f"in flow run {state.active_run}"
+        else:
+            until = summaries.moment(workflow.now() + idle) if idle else "never"
+            details = f"waiting for the contact's next message (abandoned at {until})"
+        bot = f"bot “{state.bot.name}”: " if state.bot.name else ""
+        workflow.set_current_details(bot + details)
 
     def _continue_as_new(self) -> None:
         self.state.recent_message_ids = list(self._recent)

@@ -10,6 +10,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from models.engine import ContactRef, ConversationInput
 from workflows.conversation import ConversationWorkflow, conversation_workflow_id
+from workflows.summaries import conversation_summary
 
 
 async def signal_conversation(
@@ -25,5 +26,6 @@ async def signal_conversation(
         id=workflow_id, task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         start_signal=signal, start_signal_args=[argument],
+        static_summary=conversation_summary(channel_kind, contact.external_id),
     )  # fmt: skip
     return workflow_id

@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from models.engine import FlowRunInput, FlowRunState, RunFinished, SendRequest, StepRecord
     from models.flow import FlowDefinition, FlowGraph
     from models.messages import InboundMessage, OutboundMessage
-    from workflows import expressions
+    from workflows import expressions, summaries
     from workflows.activity_names import (
         AI_COMPLETION,
         BEGIN_FLOW_RUN,
@@ -28,7 +28,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.nodes import get_node_type
     from workflows.nodes.base import HandOffRequest, HttpRequest, HttpResponse, NodeFailed
-    from workflows.search_attributes import BOT_ID, CHANNEL, CONTACT_ID, FLOW_ID, STATUS
+    from workflows.search_attributes import (
+        FLOW_ID,
+        FLOW_NAME,
+        FLOW_VERSION,
+        STATUS,
+        conversation_attributes,
+    )
 
 LOCAL_DB = {"start_to_close_timeout": timedelta(seconds=10),
             "retry_policy": RetryPolicy(maximum_attempts=5)}  # fmt: skip
@@ -59,6 +65,7 @@ class FlowRunWorkflow:
         self._release_mode: str | None = None
         self._held = False
         self._node_id: str | None = None
+        self._node_type = ""
         self._waiting = False
         self._sends_in_step = 0
         self.variables: dict[str, Any] = {}
@@ -121,8 +128,12 @@ class FlowRunWorkflow:
         except NodeFailed as err:
             status, error = "failed", str(err)
         await self._flush_steps()
+        workflow.set_current_details(summaries.ended(status, error, self.params.bot))
         await workflow.execute_local_activity(
-            FINISH_FLOW_RUN, args=[self.run_id, status, self.variables, error], **LOCAL_DB
+            FINISH_FLOW_RUN,
+            args=[self.run_id, status, self.variables, error],
+            summary=f"store the run's end: {status}",
+            **LOCAL_DB,
         )
         finished = RunFinished(
             run_workflow_id=workflow.info().workflow_id, status=status,
@@ -139,7 +150,7 @@ class FlowRunWorkflow:
             BEGIN_FLOW_RUN,
             args=[params.conversation_id, params.flow.flow_id, params.flow.version_id,
                   workflow.info().workflow_id, variables],
-            result_type=str, **LOCAL_DB,
+            result_type=str, summary="store the run's start", **LOCAL_DB,
         )  # fmt: skip
         return FlowRunState(
             run_id=run_id, node_id=graph.start_node_id(), variables=variables, step_sequence=0
@@ -153,7 +164,8 @@ class FlowRunWorkflow:
             data = node_type.parse(node.data)
         except ValidationError as err:  # published before a check this code makes (RE2 syntax)
             raise NodeFailed(f"node {node_id!r} cannot run: {err.errors()[0]['msg']}") from err
-        self._node_id = node_id
+        self._node_id, self._node_type = node_id, node.type
+        workflow.set_current_details(f"at node {self._label()}")
         self.sequence += 1
         self._sends_in_step = 0
         started = workflow.now()
@@ -186,7 +198,9 @@ class FlowRunWorkflow:
         waits, so the database shows where a run stands whenever it is not busy."""
         if self._unrecorded:
             steps, self._unrecorded = self._unrecorded, []
-            await workflow.execute_local_activity(RECORD_STEPS, steps, **LOCAL_DB)
+            await workflow.execute_local_activity(
+                RECORD_STEPS, steps, summary=summaries.steps_stored(steps), **LOCAL_DB
+            )
 
     def _continue_as_new(self, node_id: str) -> None:
         state = FlowRunState(
@@ -198,6 +212,9 @@ class FlowRunWorkflow:
     async def _tell_conversation(self, signal: str, arg: Any) -> None:
         handle = workflow.get_external_workflow_handle(self.params.conversation_workflow_id)
         await handle.signal(signal, arg)
+
+    def _label(self) -> str:
+        return summaries.node_label(self.node_id, self._node_type)
 
     # --- RunContext: what node modules may do -------------------------------------------------
 
@@ -218,10 +235,12 @@ class FlowRunWorkflow:
             idempotency_key=f"{workflow.info().workflow_id}/{self.sequence}.{self._sends_in_step}",
         )  # fmt: skip
         self._sends_in_step += 1
+        summary = summaries.sent(self._label(), message, self.params.bot)
         try:
             await workflow.execute_local_activity(
                 SEND_MESSAGE, request, start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=timedelta(minutes=10), retry_policy=SEND_RETRY,
+                summary=summary,
             )  # fmt: skip
         except (ActivityError, ApplicationError) as err:  # a local activity may fail bare
             raise NodeFailed(f"the message could not be sent: {failure_reason(err)}") from err
@@ -233,9 +252,12 @@ class FlowRunWorkflow:
         self._waiting = True
         try:
             while True:  # a take-over pauses the wait; the timeout starts again after it
+                details = summaries.waiting(self._label(), workflow.now(), limit)
+                workflow.set_current_details(details)
                 await workflow.wait_condition(
                     lambda: bool(self._replies) or self._held or self._release_mode == "end",
                     timeout=limit,
+                    timeout_summary=summaries.reply_timeout(self._label(), limit),
                 )
                 if await self._paused():
                     raise RunEnded()
@@ -255,36 +277,43 @@ class FlowRunWorkflow:
         """Wait while an agent holds the run; True when the agent ended it."""
         if self._held:
             await self._flush_steps()
+            since = summaries.moment(workflow.now())
+            label = self._label()
+            workflow.set_current_details(f"paused at node {label}: an agent took over at {since}")
             await workflow.wait_condition(lambda: not self._held)
         return self._release_mode == "end"
 
     async def sleep(self, duration: timedelta) -> None:
         await self._flush_steps()
-        await workflow.sleep(duration)
+        until = summaries.moment(workflow.now() + duration)
+        workflow.set_current_details(f"at node {self._label()}: waiting until {until}")
+        await workflow.sleep(duration, summary=summaries.sleeping(self._label(), duration))
 
     async def http_request(self, request: HttpRequest) -> HttpResponse:
         return await self._with_retries(
             HTTP_REQUEST, request, HttpResponse, request.timeout_seconds, request.retries,
             permanent_error="PermanentHttpError",
             failure=f"HTTP {request.method} {request.url} failed",
+            summary=summaries.http_call(self._label(), request.method, request.url),
         )  # fmt: skip
 
     async def ai_completion(self, request: AiRequest) -> AiResponse:
         return await self._with_retries(
             AI_COMPLETION, request, AiResponse, request.timeout_seconds, request.retries,
             permanent_error="PermanentAiError", failure="the AI completion failed",
+            summary=summaries.ai_call(self._label(), request.model),
         )  # fmt: skip
 
     async def _with_retries(
         self, activity: str, arg: Any, result_type: type[ResultT], timeout_seconds: float,
-        retries: int, *, permanent_error: str, failure: str,
+        retries: int, *, permanent_error: str, failure: str, summary: str,
     ) -> ResultT:  # fmt: skip
         """An activity retried `retries` times (backing off from 1 s to 30 s) unless its error
         is `permanent_error`; raises `NodeFailed` (`failure: reason`) when it finally fails."""
         await self._flush_steps()
         try:
             return await workflow.execute_activity(
-                activity, arg, result_type=result_type,
+                activity, arg, result_type=result_type, summary=summary,
                 start_to_close_timeout=timedelta(seconds=timeout_seconds + 5),
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
@@ -299,6 +328,8 @@ class FlowRunWorkflow:
         self._release_mode = None
         await self._flush_steps()
         workflow.upsert_search_attributes([STATUS.value_set("handed_off")])
+        since = summaries.moment(workflow.now())
+        workflow.set_current_details(f"at node {self._label()}: handed off to an agent at {since}")
         await self._tell_conversation("run_handed_off", workflow.info().workflow_id)
         await workflow.wait_condition(lambda: self._release_mode is not None)
         self._replies.clear()  # what the contact told the agent is not an answer to the flow
@@ -314,8 +345,19 @@ def failure_reason(error: FailureError) -> str:
 
 def flow_run_search_attributes(params: FlowRunInput) -> list[Any]:
     """Search attributes of a new flow run."""
+    address, flow = params.contact["external_id"], params.flow
+    conversation = conversation_attributes(
+        params.bot_id,
+        params.bot.name,
+        params.channel_kind,
+        address,
+        params.contact_id,
+        params.conversation_id,
+    )
     return [
-        BOT_ID.value_set(params.bot_id), CONTACT_ID.value_set(params.contact_id),
-        CHANNEL.value_set(params.channel_kind), FLOW_ID.value_set(params.flow.flow_id),
+        *conversation,
+        FLOW_ID.value_set(flow.flow_id),
+        FLOW_NAME.value_set(flow.name),
+        FLOW_VERSION.value_set(flow.version),
         STATUS.value_set("running"),
-    ]  # fmt: skip
+    ]

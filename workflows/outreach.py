@@ -32,13 +32,16 @@ class OutreachWorkflow:
                 began = workflow.now()
                 position = await workflow.execute_activity(
                     START_OUTREACH_BATCH, args=[params.outreach_id, position],
-                    result_type=int | None, **BATCH,
+                    result_type=int | None, summary=f"start the contacts from #{position}",
+                    **BATCH,
                 )  # fmt: skip
                 rest = PACE - (workflow.now() - began)
                 if position is not None and rest > timedelta(0):
-                    await workflow.sleep(rest)
+                    await workflow.sleep(rest, summary="pace: wait for the next second")
                 if position is not None and workflow.info().is_continue_as_new_suggested():
                     workflow.continue_as_new(params.model_copy(update={"next_position": position}))
         except ActivityError as err:
             error = f"the start was interrupted: {err.cause or err}"
-        await workflow.execute_activity(FINISH_OUTREACH, args=[params.outreach_id, error], **DB)
+        await workflow.execute_activity(
+            FINISH_OUTREACH, args=[params.outreach_id, error], summary="store the end", **DB
+        )

@@ -1,0 +1,52 @@
+"""The worker's own counters, recorded through the Temporal runtime's metric meter.
+
+They are exported beside the Temporal SDK's metrics (on the worker's Prometheus port when the
+worker runs with one, see `worker/main.py`); without a metrics runtime they cost nothing.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+
+def count(name: str, description: str, **labels: str) -> None:
+    """Add one to the counter `botbuilder_<name>` with these labels (outside an activity, as
+    when a test calls one directly, nothing is counted)."""
+    if not activity.in_activity():
+        return
+    counter = activity.metric_meter().create_counter(f"botbuilder_{name}", description)
+    counter.add(1, labels)
+
+
+def message_in(channel: str) -> None:
+    count("messages_in", "Inbound messages stored (each provider message once).", channel=channel)
+
+
+def message_out(channel: str) -> None:
+    count("messages_out", "Outbound messages the channel's provider accepted.", channel=channel)
+
+
+def send_failed(channel: str, reason: str | int | None, *, permanent: bool) -> None:
+    """A send the provider refused: for good (`sends_failed`) or for now (`sends_retried`)."""
+    name, description = (
+        ("sends_failed", "Messages that could not be sent, by the provider's error code.")
+        if permanent
+        else ("send_attempts_retried", "Send attempts refused for now and retried, by code.")
+    )
+    count(name, description, channel=channel, reason=str(reason or "unknown"))
+
+
+def flow_started() -> None:
+    count("flow_runs_started", "Flow runs started.")
+
+
+def flow_finished(status: str) -> None:
+    count(
+        "flow_runs_finished",
+        "Flow runs ended, by status (completed, failed, abandoned, cancelled).",
+        status=status,
+    )
+
+
+def node_error(node_type: str) -> None:
+    count("node_errors", "Nodes that failed, by node type.", node_type=node_type)
