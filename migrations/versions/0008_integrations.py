@@ -1,0 +1,69 @@
+"""Integrations: per-organization credentials, step outputs (message ids, SIDs) and payments.
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+KINDS = "'smtp', 'twilio_sms', 'stripe', 'salesforce', 'hubspot', 'pipedrive'"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "integration_credentials",
+        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
+        sa.Column("organization_id", sa.Uuid(), nullable=False),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column(
+            "config",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column("secrets_encrypted", sa.Text(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint(f"kind IN ({KINDS})", name=op.f("ck_integration_credentials_kind")),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_integration_credentials_organization_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_integration_credentials")),
+        sa.UniqueConstraint(
+            "organization_id", "kind", name=op.f("uq_integration_credentials_organization_id_kind")
+        ),
+    )
+    op.add_column(
+        "flow_run_steps",
+        sa.Column("output", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    )
+
+
+def downgrade() -> None:
+    op.drop_column("flow_run_steps", "output")
+    op.drop_table("integration_credentials")
