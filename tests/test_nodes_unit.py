@@ -51,6 +51,7 @@ def test_registry_knows_every_node_type_of_the_issue() -> None:
         "api",
         "webhook",
         "ai",
+        "email",
         "transfer",
         "end",
     }

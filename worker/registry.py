@@ -12,6 +12,7 @@ from activities.conversation_store import ConversationStore
 from activities.http_request import http_request
 from activities.inbox_store import InboxStore
 from activities.outreach import OutreachStarter
+from activities.send_email import EmailSender
 from activities.send_message import MessageSender
 from models.secret_box import SecretBox
 from models.settings import Settings
@@ -41,8 +42,10 @@ def workflows() -> list[type]:
 def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Any]:
     """Activity callables bound to the database and the secret key."""
     store = ConversationStore(sessions)
-    sender = MessageSender(sessions, SecretBox(settings.resolved_secret_key()), settings)
+    box = SecretBox(settings.resolved_secret_key())
+    sender = MessageSender(sessions, box, settings)
     completer = AiCompleter(settings)
     inbox, outreach = InboxStore(sessions), OutreachStarter(sessions)
     return [*store.activities(), sender.send_message, http_request, completer.ai_completion,
-            *inbox.activities(), *outreach.activities()]  # fmt: skip
+            *inbox.activities(), *outreach.activities(),
+            EmailSender(sessions, box, settings).send_email]  # fmt: skip

@@ -6,6 +6,7 @@ from collections import deque
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
@@ -14,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from models.ai import AiRequest, AiResponse
     from models.engine import FlowRunInput, FlowRunState, RunFinished, SendRequest, StepRecord
     from models.flow import FlowDefinition, FlowGraph
+    from models.integration_calls import PERMANENT_INTEGRATION_ERROR, IntegrationCall
     from models.messages import InboundMessage, OutboundMessage
     from workflows import expressions
     from workflows.activity_names import (
@@ -36,6 +38,7 @@ SEND_RETRY = RetryPolicy(
 )  # fmt: skip
 MAX_STEPS_PER_RUN = 10_000
 ResultT = TypeVar("ResultT")
+OutputT = TypeVar("OutputT", bound=BaseModel)
 
 
 class RunAbandoned(Exception):
@@ -59,6 +62,7 @@ class FlowRunWorkflow:
         self._node_id: str | None = None
         self._waiting = False
         self._sends_in_step = 0
+        self._step_output: dict[str, Any] | None = None
         self.variables: dict[str, Any] = {}
 
     @workflow.signal
@@ -169,8 +173,9 @@ class FlowRunWorkflow:
         step = StepRecord(
             run_id=self.run_id, sequence=self.sequence, node_id=node_id, node_type=node_type,
             outcome=outcome, started_at=started.isoformat(),
-            ended_at=workflow.now().isoformat(), error=error,
+            ended_at=workflow.now().isoformat(), error=error, output=self._step_output,
         )  # fmt: skip
+        self._step_output = None
         self._unrecorded.append(step)
 
     async def _flush_steps(self) -> None:
@@ -266,6 +271,20 @@ class FlowRunWorkflow:
             AI_COMPLETION, request, AiResponse, request.timeout_seconds, request.retries,
             permanent_error="PermanentAiError", failure="the AI completion failed",
         )  # fmt: skip
+
+    async def integration(
+        self, activity: str, request: IntegrationCall, result_type: type[OutputT], failure: str
+    ) -> OutputT:
+        """An integration activity for this bot, keyed by run and step; its result is recorded
+        as the step's output."""
+        key = f"{workflow.info().workflow_id}/{self.sequence}"
+        call = request.model_copy(update={"bot_id": self.params.bot_id, "idempotency_key": key})
+        result = await self._with_retries(
+            activity, call, result_type, request.timeout_seconds, request.retries,
+            permanent_error=PERMANENT_INTEGRATION_ERROR, failure=failure,
+        )  # fmt: skip
+        self._step_output = result.model_dump(mode="json")
+        return result
 
     async def _with_retries(
         self, activity: str, arg: Any, result_type: type[ResultT], timeout_seconds: float,

@@ -14,6 +14,7 @@ from workflows.nodes.carousel import CAROUSEL
 from workflows.nodes.condition import CONDITION
 from workflows.nodes.contact import CONTACT
 from workflows.nodes.delay import DELAY
+from workflows.nodes.email import EMAIL
 from workflows.nodes.end import END
 from workflows.nodes.file import FILE
 from workflows.nodes.form import FORM
@@ -52,6 +53,7 @@ REGISTRY: dict[str, NodeType] = {
         API,
         WEBHOOK,
         AI,
+        EMAIL,
         TRANSFER,
         END,
     )
