@@ -87,13 +87,19 @@ async def email_bot(db_engine: AsyncEngine, smtp: FakeSmtp) -> str:
     return channel
 
 
+async def give_address(api: httpx.AsyncClient, channel: str, contact: str, address: str) -> WebChat:
+    """A contact who starts the flow and answers its question with `address`."""
+    chat = WebChat(api, channel, contact)
+    await chat.say("hola")
+    await chat.wait_replies(1)
+    await chat.say(address)
+    return chat
+
+
 async def test_the_email_is_sent_and_the_conversation_goes_on(
     api: httpx.AsyncClient, db_engine: AsyncEngine, smtp: FakeSmtp
 ) -> None:
-    chat = WebChat(api, await email_bot(db_engine, smtp), "mail-ok")
-    await chat.say("hola")
-    await chat.wait_replies(1)
-    await chat.say("ana@example.com")
+    chat = await give_address(api, await email_bot(db_engine, smtp), "mail-ok", "ana@example.com")
     assert (await chat.wait_replies(3))[1:] == ["Te escribimos a ana@example.com.", "¿Algo más?"]
     [(recipients, message)] = smtp.received
     assert recipients == ["ana@example.com", "ventas@example.com"]
@@ -117,10 +123,9 @@ async def test_a_temporary_refusal_is_retried(
     api: httpx.AsyncClient, db_engine: AsyncEngine, smtp: FakeSmtp
 ) -> None:
     smtp.fail_next("451 4.3.0 Mailbox busy, try again later")
-    chat = WebChat(api, await email_bot(db_engine, smtp), "mail-retry")
-    await chat.say("hola")
-    await chat.wait_replies(1)
-    await chat.say("bea@example.com")
+    chat = await give_address(
+        api, await email_bot(db_engine, smtp), "mail-retry", "bea@example.com"
+    )
     assert (await chat.wait_replies(3))[1] == "Te escribimos a bea@example.com."
     assert len(smtp.received) == 1 and smtp.failures == []
 
@@ -129,10 +134,9 @@ async def test_a_permanent_refusal_takes_the_error_edge_at_once(
     api: httpx.AsyncClient, db_engine: AsyncEngine, smtp: FakeSmtp
 ) -> None:
     smtp.fail_next("550 5.1.1 Mailbox unavailable", "250 never reached")
-    chat = WebChat(api, await email_bot(db_engine, smtp), "mail-refused")
-    await chat.say("hola")
-    await chat.wait_replies(1)
-    await chat.say("nadie@example.com")
+    chat = await give_address(
+        api, await email_bot(db_engine, smtp), "mail-refused", "nadie@example.com"
+    )
     replies = await chat.wait_replies(3)
     assert replies[1] == (
         "No pudimos escribirte: the email was not sent: the SMTP server "
@@ -148,10 +152,7 @@ async def test_a_permanent_refusal_takes_the_error_edge_at_once(
 async def test_a_templated_address_that_is_not_one_takes_the_error_edge(
     api: httpx.AsyncClient, db_engine: AsyncEngine, smtp: FakeSmtp
 ) -> None:
-    chat = WebChat(api, await email_bot(db_engine, smtp), "mail-typo")
-    await chat.say("hola")
-    await chat.wait_replies(1)
-    await chat.say("ana at example")
+    chat = await give_address(api, await email_bot(db_engine, smtp), "mail-typo", "ana at example")
     assert (await chat.wait_replies(3))[1] == (
         "No pudimos escribirte: not an email address: ana at example"
     )
