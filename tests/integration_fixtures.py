@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,6 +15,7 @@ from models.db import make_session_factory
 from models.integrations import set_integration
 from models.secret_box import SecretBox
 from models.tables import Bot
+from tests.helpers import WebChat, node
 
 SECRET_KEY = "test-secret-key"  # the tests' settings.secret_key
 
@@ -25,6 +27,40 @@ def edge(source: str, target: str, handle: str | None = None) -> dict[str, Any]:
         "target": target,
         "sourceHandle": handle,
     }
+
+
+def asking_flow(
+    question: tuple[str, str], step: dict[str, Any], done: str, failed: str
+) -> dict[str, Any]:
+    """Ask `question` (text, variable), run `step`, say `done` or `failed: <why>`, then ask
+    "¿Algo más?" and thank for the answer: the conversation goes on either way."""
+    step_id = step["id"]
+    nodes = [
+        node("ask", "question", content=question[0], variable=question[1]),
+        step,
+        node("done", "message", content=done),
+        node("failed", "message", content=f"{failed}: {{{{{step_id}.error}}}}"),
+        node("more", "question", content="¿Algo más?", variable="more"),
+        node("bye", "message", content="Gracias: {{more}}"),
+    ]
+    edges = [
+        edge("ask", step_id),
+        edge(step_id, "done"),
+        edge(step_id, "failed", "error"),
+        edge("done", "more"),
+        edge("failed", "more"),
+        edge("more", "bye"),
+    ]
+    return {"name": f"{step_id} flow", "nodes": nodes, "edges": edges}
+
+
+async def answer_first(api: httpx.AsyncClient, channel: str, contact: str, answer: str) -> WebChat:
+    """A contact who starts the flow and answers its first question with `answer`."""
+    chat = WebChat(api, channel, contact)
+    await chat.say("hola")
+    await chat.wait_replies(1)
+    await chat.say(answer)
+    return chat
 
 
 async def configure(

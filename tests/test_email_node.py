@@ -19,8 +19,15 @@ from models.secret_box import SecretBox
 from models.settings import Settings
 from tests.fake_run_context import FakeRunContext
 from tests.fake_smtp import FakeSmtp, free_port
-from tests.helpers import WebChat, make_web_bot, node
-from tests.integration_fixtures import SECRET_KEY, configure, edge, step_of
+from tests.helpers import make_web_bot, node
+from tests.integration_fixtures import (
+    SECRET_KEY,
+    answer_first,
+    asking_flow,
+    configure,
+    edge,
+    step_of,
+)
 from workflows.nodes import get_node_type
 from workflows.validation import validate_flow
 
@@ -40,33 +47,20 @@ def smtp(fake_smtp: FakeSmtp) -> FakeSmtp:
 
 def order_mail_flow() -> dict[str, Any]:
     """Ask for an address, email the order, say how it went, then keep talking."""
-    nodes = [
-        node("ask", "question", content="¿Tu correo?", variable="email"),
-        node(
-            "mail",
-            "email",
-            to="{{email}}",
-            cc="ventas@example.com",
-            replyTo="soporte@example.com",
-            subject="Pedido de {{contact.external_id}}",
-            body="Hola, tu pedido está en camino.",
-            html="<p>Hola, tu <b>pedido</b></p>",
-            retryAttempts=2,
-        ),
-        node("sent", "message", content="Te escribimos a {{email}}."),
-        node("failed", "message", content="No pudimos escribirte: {{mail.error}}"),
-        node("more", "question", content="¿Algo más?", variable="more"),
-        node("bye", "message", content="Gracias: {{more}}"),
-    ]
-    edges = [
-        edge("ask", "mail"),
-        edge("mail", "sent"),
-        edge("mail", "failed", "error"),
-        edge("sent", "more"),
-        edge("failed", "more"),
-        edge("more", "bye"),
-    ]
-    return {"name": "order mail", "nodes": nodes, "edges": edges}
+    mail = node(
+        "mail",
+        "email",
+        to="{{email}}",
+        cc="ventas@example.com",
+        replyTo="soporte@example.com",
+        subject="Pedido de {{contact.external_id}}",
+        body="Hola, tu pedido está en camino.",
+        html="<p>Hola, tu <b>pedido</b></p>",
+        retryAttempts=2,
+    )
+    return asking_flow(
+        ("¿Tu correo?", "email"), mail, "Te escribimos a {{email}}.", "No pudimos escribirte"
+    )
 
 
 async def email_bot(db_engine: AsyncEngine, smtp: FakeSmtp) -> str:
@@ -87,19 +81,10 @@ async def email_bot(db_engine: AsyncEngine, smtp: FakeSmtp) -> str:
     return channel
 
 
-async def give_address(api: httpx.AsyncClient, channel: str, contact: str, address: str) -> WebChat:
-    """A contact who starts the flow and answers its question with `address`."""
-    chat = WebChat(api, channel, contact)
-    await chat.say("hola")
-    await chat.wait_replies(1)
-    await chat.say(address)
-    return chat
-
-
 async def test_the_email_is_sent_and_the_conversation_goes_on(
     api: httpx.AsyncClient, db_engine: AsyncEngine, smtp: FakeSmtp
 ) -> None:
-    chat = await give_address(api, await email_bot(db_engine, smtp), "mail-ok", "ana@example.com")
+    chat = await answer_first(api, await email_bot(db_engine, smtp), "mail-ok", "ana@example.com")
     assert (await chat.wait_replies(3))[1:] == ["Te escribimos a ana@example.com.", "¿Algo más?"]
     [(recipients, message)] = smtp.received
     assert recipients == ["ana@example.com", "ventas@example.com"]
@@ -123,7 +108,7 @@ async def test_a_temporary_refusal_is_retried(
     api: httpx.AsyncClient, db_engine: AsyncEngine, smtp: FakeSmtp
 ) -> None:
     smtp.fail_next("451 4.3.0 Mailbox busy, try again later")
-    chat = await give_address(
+    chat = await answer_first(
         api, await email_bot(db_engine, smtp), "mail-retry", "bea@example.com"
     )
     assert (await chat.wait_replies(3))[1] == "Te escribimos a bea@example.com."
@@ -134,7 +119,7 @@ async def test_a_permanent_refusal_takes_the_error_edge_at_once(
     api: httpx.AsyncClient, db_engine: AsyncEngine, smtp: FakeSmtp
 ) -> None:
     smtp.fail_next("550 5.1.1 Mailbox unavailable", "250 never reached")
-    chat = await give_address(
+    chat = await answer_first(
         api, await email_bot(db_engine, smtp), "mail-refused", "nadie@example.com"
     )
     replies = await chat.wait_replies(3)
@@ -152,7 +137,7 @@ async def test_a_permanent_refusal_takes_the_error_edge_at_once(
 async def test_a_templated_address_that_is_not_one_takes_the_error_edge(
     api: httpx.AsyncClient, db_engine: AsyncEngine, smtp: FakeSmtp
 ) -> None:
-    chat = await give_address(api, await email_bot(db_engine, smtp), "mail-typo", "ana at example")
+    chat = await answer_first(api, await email_bot(db_engine, smtp), "mail-typo", "ana at example")
     assert (await chat.wait_replies(3))[1] == (
         "No pudimos escribirte: not an email address: ana at example"
     )

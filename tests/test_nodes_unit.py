@@ -52,6 +52,7 @@ def test_registry_knows_every_node_type_of_the_issue() -> None:
         "webhook",
         "ai",
         "email",
+        "sms",
         "transfer",
         "end",
     }

@@ -14,6 +14,7 @@ from activities.inbox_store import InboxStore
 from activities.outreach import OutreachStarter
 from activities.send_email import EmailSender
 from activities.send_message import MessageSender
+from activities.send_sms import SmsSender
 from models.secret_box import SecretBox
 from models.settings import Settings
 from workflows.conversation import ConversationWorkflow
@@ -48,4 +49,5 @@ def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSessi
     inbox, outreach = InboxStore(sessions), OutreachStarter(sessions)
     return [*store.activities(), sender.send_message, http_request, completer.ai_completion,
             *inbox.activities(), *outreach.activities(),
-            EmailSender(sessions, box, settings).send_email]  # fmt: skip
+            EmailSender(sessions, box, settings).send_email,
+            SmsSender(sessions, box, settings).send_sms]  # fmt: skip

@@ -25,6 +25,7 @@ from workflows.nodes.message import MESSAGE
 from workflows.nodes.question import QUESTION
 from workflows.nodes.quick_reply import QUICK_REPLY
 from workflows.nodes.set_variable import SET_VARIABLE
+from workflows.nodes.sms import SMS
 from workflows.nodes.start import START
 from workflows.nodes.transfer import TRANSFER
 from workflows.nodes.video import VIDEO
@@ -54,6 +55,7 @@ REGISTRY: dict[str, NodeType] = {
         WEBHOOK,
         AI,
         EMAIL,
+        SMS,
         TRANSFER,
         END,
     )
