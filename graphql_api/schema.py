@@ -23,6 +23,7 @@ from graphql_api.flows import FlowMutation, FlowQuery
 from graphql_api.integrations import IntegrationMutation, IntegrationQuery
 from graphql_api.limits import MAX_DEPTH, limit_extensions
 from graphql_api.outreach import OutreachMutation, OutreachQuery
+from graphql_api.payments import PaymentQuery
 from graphql_api.subscriptions import ConversationSubscription
 from graphql_api.templates import TemplateMutation, TemplateQuery
 
@@ -37,7 +38,8 @@ class VersionQuery:
 
 
 QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, TemplateQuery,
-                             ConversationQuery, OutreachQuery, IntegrationQuery)  # fmt: skip
+                             ConversationQuery, OutreachQuery, IntegrationQuery,
+                             PaymentQuery)  # fmt: skip
 MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation,
                                ConversationMutation, OutreachMutation,
                                IntegrationMutation)  # fmt: skip

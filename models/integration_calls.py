@@ -1,7 +1,8 @@
 """What integration nodes ask their activities (email, SMS, ...) and what they get back.
 
-The flow run fills `bot_id` (whose organization's credentials are used) and `idempotency_key`
-(the run's workflow id and step number: stable across retries, replays and continue-as-new).
+The flow run fills who asks (`bot_id`: whose organization's credentials are used; the contact;
+the run) and `idempotency_key` (the run's workflow id and step number: stable across retries,
+replays and continue-as-new).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ class IntegrationCall(BaseModel):
     """Common to every integration request: who asks, the key, and the retry budget."""
 
     bot_id: str = ""
+    contact_id: str = ""
+    flow_run_id: str = ""  # the run's row in `flow_runs`
+    run_workflow_id: str = ""
     idempotency_key: str = ""
     timeout_seconds: float = 30.0
     retries: int = 3
@@ -46,4 +50,31 @@ class SmsSent(BaseModel):
     """Twilio's message SID and its first status."""
 
     sid: str
+    status: str
+
+
+class PaymentRequest(IntegrationCall):
+    """A Stripe Checkout Session for `amount` (minor units) of `currency`, or for a Stripe
+    price; the Checkout page stays open `open_minutes` (Stripe allows 30 to 1440)."""
+
+    amount: int | None = None
+    currency: str | None = None
+    description: str = ""
+    price_id: str | None = None
+    quantity: int = 1
+    open_minutes: int = 60
+
+
+class PaymentLink(BaseModel):
+    """The stored payment and the Checkout page the contact pays on."""
+
+    payment_id: str
+    url: str
+    session_id: str
+
+
+class PaymentOutcome(BaseModel):
+    """Sent to the flow run when Stripe says a payment settled: `paid`, `failed` or `expired`."""
+
+    payment_id: str
     status: str

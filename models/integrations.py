@@ -79,10 +79,23 @@ async def credentials_for_bot(
 
     Raises `IntegrationMissing` when the organization has not set it up.
     """
+    organization_id = await session.scalar(
+        select(Bot.organization_id).where(Bot.id == uuid.UUID(bot_id))
+    )
+    if organization_id is None:
+        raise IntegrationMissing("the bot no longer exists")
+    return await credentials_for_organization(session, box, organization_id, kind)
+
+
+async def credentials_for_organization(
+    session: AsyncSession, box: SecretBox, organization_id: uuid.UUID, kind: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The (config, decrypted secrets) of the organization for `kind` (`IntegrationMissing`)."""
     row = await session.scalar(
-        select(IntegrationCredential)
-        .join(Bot, Bot.organization_id == IntegrationCredential.organization_id)
-        .where(Bot.id == uuid.UUID(bot_id), IntegrationCredential.kind == kind)
+        select(IntegrationCredential).where(
+            IntegrationCredential.organization_id == organization_id,
+            IntegrationCredential.kind == kind,
+        )
     )
     if row is None:
         raise IntegrationMissing(f"the organization has no {kind} integration configured")

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     twilio_api_url: str = Field(
         default="https://api.twilio.com", description="Base URL of Twilio's REST API."
     )
+    stripe_api_url: str = Field(
+        default="https://api.stripe.com", description="Base URL of Stripe's API (payment nodes)."
+    )
     messages_per_second: int = Field(
         default=80, ge=1, description="Default outbound pace per sender number."
     )

@@ -46,6 +46,8 @@ class FakeRunContext:
     hand_offs: list[HandOffRequest] = field(default_factory=list)
     ai_requests: list[AiRequest] = field(default_factory=list)
     integration_calls: list[tuple[str, IntegrationCall]] = field(default_factory=list)
+    payment_outcome: str | None = "paid"  # what Stripe says; None: the wait times out
+    payment_waits: list[tuple[str, timedelta]] = field(default_factory=list)
     visited: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -114,6 +116,10 @@ class FakeRunContext:
         if isinstance(answer, NodeFailed):
             raise NodeFailed(f"{failure}: {answer}")
         return answer
+
+    async def wait_for_payment(self, payment_id: str, timeout: timedelta) -> str | None:
+        self.payment_waits.append((payment_id, timeout))
+        return self.payment_outcome
 
     async def run_node(self, node_type: str, data: dict[str, Any], node_id: str = "node") -> Any:
         """Run one node (its data parsed as the interpreter does); the handle it returns."""

@@ -80,6 +80,7 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
                   'contacts: [{externalId: "z"}]) { id } }', {"f": "flow", "c": "web_channel"}),
     "outreach": ("query($id: ID!) { outreach(id: $id) { id } }", {"id": "outreach"}),
     "outreaches": ("query($b: ID!) { outreaches(botId: $b) { id } }", {"b": "bot"}),
+    "payments": ("query($b: ID!) { payments(botId: $b) { id } }", {"b": "bot"}),
 }  # fmt: skip
 SET_SMTP = """mutation($host: String!) { setIntegration(kind: SMTP, config: {host: $host,
   from_address: "bot@example.com"}, secrets: {password: "p"}) { kind } }"""

@@ -53,6 +53,7 @@ def test_registry_knows_every_node_type_of_the_issue() -> None:
         "ai",
         "email",
         "sms",
+        "payment",
         "transfer",
         "end",
     }

@@ -9,6 +9,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.ai_completion import AiCompleter
 from activities.conversation_store import ConversationStore
+from activities.create_payment import PaymentCreator
 from activities.http_request import http_request
 from activities.inbox_store import InboxStore
 from activities.outreach import OutreachStarter
@@ -50,4 +51,5 @@ def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSessi
     return [*store.activities(), sender.send_message, http_request, completer.ai_completion,
             *inbox.activities(), *outreach.activities(),
             EmailSender(sessions, box, settings).send_email,
-            SmsSender(sessions, box, settings).send_sms]  # fmt: skip
+            SmsSender(sessions, box, settings).send_sms,
+            PaymentCreator(sessions, box, settings).create_payment]  # fmt: skip

@@ -15,7 +15,11 @@ with workflow.unsafe.imports_passed_through():
     from models.ai import AiRequest, AiResponse
     from models.engine import FlowRunInput, FlowRunState, RunFinished, SendRequest, StepRecord
     from models.flow import FlowDefinition, FlowGraph
-    from models.integration_calls import PERMANENT_INTEGRATION_ERROR, IntegrationCall
+    from models.integration_calls import (
+        PERMANENT_INTEGRATION_ERROR,
+        IntegrationCall,
+        PaymentOutcome,
+    )
     from models.messages import InboundMessage, OutboundMessage
     from workflows import expressions
     from workflows.activity_names import (
@@ -63,6 +67,7 @@ class FlowRunWorkflow:
         self._waiting = False
         self._sends_in_step = 0
         self._step_output: dict[str, Any] | None = None
+        self._settled: dict[str, str] = {}  # payment id -> status, as Stripe reported it
         self.variables: dict[str, Any] = {}
 
     @workflow.signal
@@ -82,6 +87,11 @@ class FlowRunWorkflow:
         """An agent took the conversation over: pause before the next node until released."""
         self._held = True
         self._release_mode = None
+
+    @workflow.signal
+    def payment_settled(self, outcome: PaymentOutcome) -> None:
+        """Stripe reported a payment of this run as paid, failed or expired (webhook)."""
+        self._settled[outcome.payment_id] = outcome.status
 
     @property
     def node_id(self) -> str:
@@ -277,14 +287,27 @@ class FlowRunWorkflow:
     ) -> OutputT:
         """An integration activity for this bot, keyed by run and step; its result is recorded
         as the step's output."""
-        key = f"{workflow.info().workflow_id}/{self.sequence}"
-        call = request.model_copy(update={"bot_id": self.params.bot_id, "idempotency_key": key})
+        run = workflow.info().workflow_id
+        call = request.model_copy(update={
+            "bot_id": self.params.bot_id, "contact_id": self.params.contact_id,
+            "flow_run_id": self.run_id, "run_workflow_id": run,
+            "idempotency_key": f"{run}/{self.sequence}",
+        })  # fmt: skip
         result = await self._with_retries(
             activity, call, result_type, request.timeout_seconds, request.retries,
             permanent_error=PERMANENT_INTEGRATION_ERROR, failure=failure,
         )  # fmt: skip
         self._step_output = result.model_dump(mode="json")
         return result
+
+    async def wait_for_payment(self, payment_id: str, timeout: timedelta) -> str | None:
+        """The payment's status once Stripe reports it settled; None when `timeout` passed."""
+        await self._flush_steps()
+        try:
+            await workflow.wait_condition(lambda: payment_id in self._settled, timeout=timeout)
+        except TimeoutError:
+            return None
+        return self._settled.pop(payment_id)
 
     async def _with_retries(
         self, activity: str, arg: Any, result_type: type[ResultT], timeout_seconds: float,

@@ -22,6 +22,7 @@ from workflows.nodes.list_menu import LIST
 from workflows.nodes.location import LOCATION
 from workflows.nodes.media import MEDIA
 from workflows.nodes.message import MESSAGE
+from workflows.nodes.payment import PAYMENT
 from workflows.nodes.question import QUESTION
 from workflows.nodes.quick_reply import QUICK_REPLY
 from workflows.nodes.set_variable import SET_VARIABLE
@@ -56,6 +57,7 @@ REGISTRY: dict[str, NodeType] = {
         AI,
         EMAIL,
         SMS,
+        PAYMENT,
         TRANSFER,
         END,
     )

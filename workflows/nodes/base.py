@@ -107,6 +107,11 @@ class RunContext(Protocol):
         retries; raises `NodeFailed` (`failure: reason`) when it finally fails."""
         ...
 
+    async def wait_for_payment(self, payment_id: str, timeout: timedelta) -> str | None:
+        """A durable wait for Stripe's word on the payment (`paid`, `failed`, `expired`); None
+        when `timeout` passed first."""
+        ...
+
 
 def only_default(_: Any) -> list[str]:
     return [DEFAULT]

@@ -1,0 +1,227 @@
+"""The `payment` node end to end: GraphQL setup → web chat → Temporal → fake Stripe → a signed
+Stripe webhook → the flow goes on by `paid` or `failed`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from models.integration_calls import PaymentLink
+from tests.api_fixtures import CONNECT, CREATE_BOT, CREATE_FLOW, PUBLISH, SET_DEFAULT
+from tests.fake_run_context import FakeRunContext
+from tests.fake_stripe import FakeStripe
+from tests.graphql_client import GraphQL, sign_up
+from tests.helpers import WebChat, node
+from tests.integration_fixtures import edge
+from workflows.nodes import get_node_type
+
+SECRET_KEY, WEBHOOK_SECRET = "sk_test_acme123", "whsec_acmeSigningSecret"
+PAYMENTS = """query($bot: ID!) { payments(botId: $bot) { id amount currency description status
+  stripeSessionId stripePaymentIntentId url contactId flowRunId settledAt } }"""
+
+
+@pytest.fixture
+def stripe_api(fake_stripe: FakeStripe) -> FakeStripe:
+    fake_stripe.reset()
+    fake_stripe.keys.add(SECRET_KEY)
+    return fake_stripe
+
+
+def checkout_flow() -> dict[str, Any]:
+    """Ask to pay 19.99 €, say how it went by each handle, then keep talking."""
+    outcomes = {
+        "paid": "¡Pago recibido!",
+        "failed": "El pago no se completó ({{pay.status}}).",
+        "timeout": "Se acabó el tiempo.",
+        "error": "No se pudo cobrar: {{pay.error}}",
+    }
+    nodes = [
+        node(
+            "pay",
+            "payment",
+            amount=1999,
+            currency="EUR",
+            retryAttempts=2,
+            description="Pedido de {{contact.external_id}}",
+            message="Paga tu pedido aquí:",
+        ),
+        *(node(handle, "message", content=text) for handle, text in outcomes.items()),
+        node("more", "question", content="¿Algo más?", variable="more"),
+        node("bye", "message", content="Gracias: {{more}}"),
+    ]
+    edges = [edge("pay", handle, handle) for handle in outcomes]
+    edges += [edge(handle, "more") for handle in outcomes] + [edge("more", "bye")]
+    return {"name": "checkout", "nodes": nodes, "edges": edges}
+
+
+class Shop:
+    """An organization set up over GraphQL: Stripe configured, a web bot asking for payment."""
+
+    def __init__(self, api: httpx.AsyncClient, owner: GraphQL, org: str, bot: str, web: str):
+        self.api, self.owner, self.org, self.bot, self.web = api, owner, org, bot, web
+
+    async def webhook(self, payload: bytes, signature: str) -> httpx.Response:
+        return await self.api.post(
+            f"/webhooks/stripe/{self.org}", content=payload, headers={"Stripe-Signature": signature}
+        )
+
+    async def payments(self) -> list[dict[str, Any]]:
+        return (await self.owner(PAYMENTS, bot=self.bot))["payments"]
+
+
+async def open_shop(api: httpx.AsyncClient) -> Shop:
+    owner, payload = await sign_up(api, org="Shop")
+    await owner(
+        "mutation($s: JSON) { setIntegration(kind: STRIPE, config: {success_url: "
+        '"https://shop.example/thanks"}, secrets: $s) { kind } }',
+        s={"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET},
+    )
+    bot = (await owner(CREATE_BOT, name="Shop bot"))["createBot"]["id"]
+    web = (await owner(CONNECT, bot=bot, input={"kind": "WEB"}))["connectChannel"]["id"]
+    flow = (
+        await owner(CREATE_FLOW, bot=bot, input={"name": "checkout", "definition": checkout_flow()})
+    )["createFlow"]["id"]
+    await owner(PUBLISH, id=flow, message="v1")
+    await owner(SET_DEFAULT, bot=bot, flow=flow)
+    return Shop(api, owner, payload["member"]["organization"]["id"], bot, web)
+
+
+async def link_sent(shop: Shop, contact: str) -> tuple[WebChat, str]:
+    """A contact who asks to pay; their chat and the Checkout Session id the link names."""
+    chat = WebChat(shop.api, shop.web, contact)
+    await chat.say("quiero pagar")
+    [text] = await chat.wait_replies(1)
+    intro, url = text.split("\n")
+    assert intro == "Paga tu pedido aquí:"
+    return chat, url.rsplit("/", 1)[-1]
+
+
+async def test_a_paid_checkout_continues_by_paid_once(
+    api: httpx.AsyncClient, stripe_api: FakeStripe
+) -> None:
+    shop = await open_shop(api)
+    chat, session_id = await link_sent(shop, "buyer-1")
+    [created] = stripe_api.sent
+    assert (
+        created["line_items[0][price_data][unit_amount]"],
+        created["line_items[0][price_data][currency]"],
+        created["line_items[0][price_data][product_data][name]"],
+    ) == ("1999", "eur", "Pedido de buyer-1")
+    [pending] = await shop.payments()
+    assert (pending["status"], pending["amount"], pending["stripeSessionId"]) == (
+        "PENDING",
+        1999,
+        session_id,
+    )
+
+    paid = {"payment_status": "paid", "status": "complete"}
+    forged = stripe_api.signed_event(
+        "checkout.session.completed", session_id, "whsec_notTheirs", **paid
+    )
+    assert (await shop.webhook(*forged)).status_code == 400
+    assert (await shop.payments())[0]["status"] == "PENDING"
+
+    event = stripe_api.signed_event(
+        "checkout.session.completed", session_id, WEBHOOK_SECRET, **paid
+    )
+    assert (await shop.webhook(*event)).status_code == 204
+    assert (await chat.wait_replies(3))[1:] == ["¡Pago recibido!", "¿Algo más?"]
+    [settled] = await shop.payments()
+    assert settled["status"] == "PAID" and settled["settledAt"] is not None
+    assert settled["contactId"] and settled["flowRunId"]
+
+    assert (await shop.webhook(*event)).status_code == 204  # Stripe delivers it again
+    await chat.say("nada")
+    assert (await chat.wait_replies(4))[-1] == "Gracias: nada"
+    assert await shop.payments() == [settled]
+
+
+async def test_a_rate_limit_is_retried_and_a_failed_payment_takes_failed(
+    api: httpx.AsyncClient, stripe_api: FakeStripe
+) -> None:
+    stripe_api.fail_next(429)
+    shop = await open_shop(api)
+    chat, session_id = await link_sent(shop, "buyer-2")
+    assert len(stripe_api.sent) == 1 and stripe_api.failures == []
+    intent = stripe_api.sessions[session_id]["payment_intent"]
+    event = stripe_api.signed_event("payment_intent.payment_failed", session_id, WEBHOOK_SECRET)
+    assert (await shop.webhook(*event)).status_code == 204
+    assert (await chat.wait_replies(3))[1] == "El pago no se completó (failed)."
+    [failed] = await shop.payments()
+    assert (failed["status"], failed["stripePaymentIntentId"]) == ("FAILED", intent)
+
+
+async def test_a_refused_checkout_takes_the_error_edge_and_the_talk_goes_on(
+    api: httpx.AsyncClient, stripe_api: FakeStripe
+) -> None:
+    stripe_api.fail_next(400, 429)
+    shop = await open_shop(api)
+    chat = WebChat(api, shop.web, "buyer-3")
+    await chat.say("quiero pagar")
+    assert (await chat.wait_replies(2)) == [
+        "No se pudo cobrar: the payment could not be created: Stripe answered 400: "
+        "Invalid integer: -1",
+        "¿Algo más?",
+    ]
+    assert stripe_api.failures == [429]  # not retried
+    await chat.say("no")
+    assert (await chat.wait_replies(3))[-1] == "Gracias: no"
+
+
+async def test_an_event_for_another_organization_changes_nothing(
+    api: httpx.AsyncClient, stripe_api: FakeStripe
+) -> None:
+    shop = await open_shop(api)
+    _chat, session_id = await link_sent(shop, "buyer-4")
+    other = await open_shop(api)
+    event = stripe_api.signed_event(
+        "checkout.session.completed", session_id, WEBHOOK_SECRET, payment_status="paid"
+    )
+    assert (await other.webhook(*event)).status_code == 204  # valid for them, names no payment
+    missing = await api.post(
+        "/webhooks/stripe/not-an-org", content=event[0], headers={"Stripe-Signature": event[1]}
+    )
+    assert missing.status_code == 400
+    assert (await shop.payments())[0]["status"] == "PENDING"
+
+
+async def test_timeout_and_templated_amounts() -> None:
+    link = get_node_type("payment")
+    assert link.handles(link.parse({"priceId": "price_123"})) == [
+        "paid",
+        "failed",
+        "timeout",
+        "error",
+    ]
+    ctx = FakeRunContext(
+        variables={"total": "250"}, payment_outcome=None, integrations=lambda *_: _link()
+    )
+    data = {"amount": "{{total}}", "currency": "usd", "timeoutMinutes": 5}
+    assert await ctx.run_node("payment", data, "pay") == "timeout"
+    [(_, request)] = ctx.integration_calls
+    assert (request.amount, request.currency, request.open_minutes) == (250, "usd", 5)
+    assert ctx.variables["pay"]["status"] == "pending"
+    assert ctx.payment_waits[0][1].total_seconds() == 300
+
+    bad = FakeRunContext(variables={"total": "12.5"}, integrations=lambda *_: _link())
+    assert await bad.run_node("payment", data, "pay") == "error"
+    assert (
+        bad.integration_calls == []
+        and "'12.5' is not a positive whole" in (bad.variables["pay"]["error"])
+    )
+    for wrong in (
+        {},
+        {"amount": 0, "currency": "eur"},
+        {"amount": 5},
+        {"priceId": "x"},
+        {"amount": 5, "currency": "euro"},
+    ):
+        with pytest.raises(ValidationError):
+            link.parse(wrong)
+
+
+def _link() -> PaymentLink:
+    return PaymentLink(payment_id="p1", url="https://checkout.example/p1", session_id="cs_1")
