@@ -3,19 +3,25 @@ Stripe webhook → the flow goes on by `paid` or `failed`."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import ValidationError
+from temporalio.testing import WorkflowEnvironment
 
 from models.integration_calls import PaymentLink
+from models.settings import Settings
 from tests.api_fixtures import CONNECT, CREATE_BOT, CREATE_FLOW, PUBLISH, SET_DEFAULT
 from tests.fake_run_context import FakeRunContext
 from tests.fake_stripe import FakeStripe
 from tests.graphql_client import GraphQL, sign_up
-from tests.helpers import WebChat, node
+from tests.helpers import WebChat, api_client, node
 from tests.integration_fixtures import edge
+from tests.test_durability import TASK_QUEUE as DURABILITY_QUEUE
+from tests.test_durability import start_worker
 from workflows.nodes import get_node_type
 
 SECRET_KEY, WEBHOOK_SECRET = "sk_test_acme123", "whsec_acmeSigningSecret"
@@ -225,3 +231,35 @@ async def test_timeout_and_templated_amounts() -> None:
 
 def _link() -> PaymentLink:
     return PaymentLink(payment_id="p1", url="https://checkout.example/p1", session_id="cs_1")
+
+
+async def test_a_worker_killed_while_the_run_waits_for_payment_still_finishes(
+    test_settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    clean_db: None,
+    stripe_api: FakeStripe,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = test_settings.model_copy(update={"task_queue": DURABILITY_QUEUE})
+    monkeypatch.setenv("BOTBUILDER_STRIPE_API_URL", stripe_api.url)
+    first = start_worker(settings)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        async with api_client(settings) as api:
+            shop = await open_shop(api)
+            chat, session_id = await link_sent(shop, "patient-buyer")
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+            event = stripe_api.signed_event(
+                "checkout.session.completed", session_id, WEBHOOK_SECRET, payment_status="paid"
+            )
+            assert (await shop.webhook(*event)).status_code == 204  # no worker is running
+            second = start_worker(settings)
+            assert (await chat.wait_replies(3, timeout=60))[1] == "¡Pago recibido!"
+            assert [p["status"] for p in await shop.payments()] == ["PAID"]
+        assert len(stripe_api.sent) == 1
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=20)
