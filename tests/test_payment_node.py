@@ -10,16 +10,22 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
+from models.db import make_session_factory
 from models.integration_calls import PaymentLink
 from models.settings import Settings
+from models.tables import Bot, Channel
 from tests.api_fixtures import CONNECT, CREATE_BOT, CREATE_FLOW, PUBLISH, SET_DEFAULT
+from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
+from tests.fake_meta import FakeMeta
 from tests.fake_run_context import FakeRunContext
 from tests.fake_stripe import FakeStripe
 from tests.graphql_client import GraphQL, sign_up
 from tests.helpers import WebChat, api_client, node
-from tests.integration_fixtures import edge
+from tests.integration_fixtures import configure, edge
 from tests.test_durability import TASK_QUEUE as DURABILITY_QUEUE
 from tests.test_durability import start_worker
 from workflows.nodes import get_node_type
@@ -263,3 +269,41 @@ async def test_a_worker_killed_while_the_run_waits_for_payment_still_finishes(
             if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(timeout=20)
+
+
+async def test_a_payment_over_whatsapp(
+    api: httpx.AsyncClient,
+    meta: FakeMeta,
+    db_engine: AsyncEngine,
+    test_settings: Settings,
+    stripe_api: FakeStripe,
+) -> None:
+    channel_id, phone = await make_whatsapp_bot(db_engine, test_settings, checkout_flow())
+    async with make_session_factory(db_engine)() as session:
+        bot = await session.scalar(
+            select(Bot).join(Channel, Channel.bot_id == Bot.id).where(Channel.id == channel_id)
+        )
+    assert bot is not None
+    await configure(
+        db_engine,
+        str(bot.id),
+        "stripe",
+        {},
+        {"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET},
+    )
+    ana = WhatsAppUser(api, meta, channel_id, phone, wa_id="34600999888")
+    await ana.says("quiero pagar")
+    [link] = await ana.wait_received(1)
+    session_id = link["text"]["body"].rsplit("/", 1)[-1]
+    assert stripe_api.sessions[session_id]["amount_total"] == 1999
+    event = stripe_api.signed_event(
+        "checkout.session.completed", session_id, WEBHOOK_SECRET, payment_status="paid"
+    )
+    response = await api.post(
+        f"/webhooks/stripe/{bot.organization_id}",
+        content=event[0],
+        headers={"Stripe-Signature": event[1]},
+    )
+    assert response.status_code == 204
+    replies = await ana.wait_received(3)
+    assert [m["text"]["body"] for m in replies[1:]] == ["¡Pago recibido!", "¿Algo más?"]
