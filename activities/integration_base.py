@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,9 +19,10 @@ def permanent(message: str) -> ApplicationError:
     return ApplicationError(message, type=PERMANENT_INTEGRATION_ERROR, non_retryable=True)
 
 
-def retryable(message: str) -> ApplicationError:
-    """A temporary failure: Temporal retries it with backoff, within the node's budget."""
-    return ApplicationError(message, type="RetryableIntegrationError")
+def retryable(message: str, after: timedelta | None = None) -> ApplicationError:
+    """A temporary failure: Temporal retries it with backoff (or `after` this long, as the
+    service asked), within the node's budget."""
+    return ApplicationError(message, type="RetryableIntegrationError", next_retry_delay=after)
 
 
 class IntegrationActivities:
@@ -33,10 +35,13 @@ class IntegrationActivities:
     ) -> None:
         self.sessions, self.box, self.settings = sessions, box, settings
 
-    async def credentials(self, bot_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(config, secrets) of the bot's organization for `kind`; a permanent failure if unset."""
+    async def credentials(
+        self, bot_id: str, kind: str | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(config, secrets) of the bot's organization for `kind` (default: the class's); a
+        permanent failure when the organization has not set it up."""
         async with self.sessions() as session:
             try:
-                return await credentials_for_bot(session, self.box, bot_id, self.kind)
+                return await credentials_for_bot(session, self.box, bot_id, kind or self.kind)
             except IntegrationMissing as missing:
                 raise permanent(f"{missing}: set it with the setIntegration mutation") from None

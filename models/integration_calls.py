@@ -78,3 +78,30 @@ class PaymentOutcome(BaseModel):
 
     payment_id: str
     status: str
+
+
+class CrmDeal(BaseModel):
+    """A deal (HubSpot, Pipedrive) or opportunity (Salesforce) for the synced record."""
+
+    name: str
+    amount: float | None = None
+    currency: str | None = None
+    stage: str | None = None
+
+
+class CrmRequest(IntegrationCall):
+    """Create or update the contact's record in a CRM; `fields` are the CRM's own field names."""
+
+    provider: str
+    email: str = ""
+    phone: str = ""
+    fields: dict[str, str] = Field(default_factory=dict)
+    deal: CrmDeal | None = None
+
+
+class CrmSynced(BaseModel):
+    """The CRM's record id, whether this call created it, and the deal it created (if any)."""
+
+    record_id: str
+    created: bool
+    deal_id: str | None = None

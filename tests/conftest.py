@@ -24,6 +24,7 @@ import models.conversation_tables  # noqa: F401  (registers every table on Base.
 from models import migrate
 from models.db import Base, make_engine, make_session_factory
 from models.settings import Settings
+from tests.fake_crm import FakeHubSpot, FakePipedrive
 from tests.fake_meta import FakeMeta
 from tests.fake_openai import FakeOpenAI
 from tests.fake_stripe import FakeStripe
@@ -133,6 +134,22 @@ def fake_stripe() -> Iterator[FakeStripe]:
     stripe_api.close()
 
 
+@pytest.fixture(scope="session")
+def fake_hubspot() -> Iterator[FakeHubSpot]:
+    """HubSpot's CRM API, faked on 127.0.0.1 for the whole session."""
+    hubspot = FakeHubSpot()
+    yield hubspot
+    hubspot.close()
+
+
+@pytest.fixture(scope="session")
+def fake_pipedrive() -> Iterator[FakePipedrive]:
+    """Pipedrive's API, faked on 127.0.0.1 for the whole session."""
+    pipedrive = FakePipedrive()
+    yield pipedrive
+    pipedrive.close()
+
+
 @pytest.fixture
 def meta(fake_meta: FakeMeta) -> FakeMeta:
     """The fake Graph API, emptied for this test."""
@@ -151,11 +168,14 @@ def twilio(fake_twilio: FakeTwilio) -> FakeTwilio:
 def test_settings(
     migrated_url: str, temporal_env: WorkflowEnvironment, fake_openai: FakeOpenAI,
     fake_meta: FakeMeta, fake_twilio: FakeTwilio, fake_stripe: FakeStripe,
+    fake_hubspot: FakeHubSpot, fake_pipedrive: FakePipedrive,
 ) -> Settings:  # fmt: skip
     return Settings(
         whatsapp_graph_url=fake_meta.url,
         twilio_api_url=fake_twilio.url,
         stripe_api_url=fake_stripe.url,
+        hubspot_api_url=fake_hubspot.url,
+        pipedrive_api_url=fake_pipedrive.url,
         database_url=migrated_url,
         temporal_address=temporal_env.client.service_client.config.target_host,
         task_queue=TASK_QUEUE,

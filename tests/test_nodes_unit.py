@@ -54,6 +54,7 @@ def test_registry_knows_every_node_type_of_the_issue() -> None:
         "email",
         "sms",
         "payment",
+        "crm",
         "transfer",
         "end",
     }

@@ -16,6 +16,7 @@ from activities.outreach import OutreachStarter
 from activities.send_email import EmailSender
 from activities.send_message import MessageSender
 from activities.send_sms import SmsSender
+from activities.sync_crm import CrmSync
 from models.secret_box import SecretBox
 from models.settings import Settings
 from workflows.conversation import ConversationWorkflow
@@ -52,4 +53,5 @@ def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSessi
             *inbox.activities(), *outreach.activities(),
             EmailSender(sessions, box, settings).send_email,
             SmsSender(sessions, box, settings).send_sms,
-            PaymentCreator(sessions, box, settings).create_payment]  # fmt: skip
+            PaymentCreator(sessions, box, settings).create_payment,
+            CrmSync(sessions, box, settings).sync_crm]  # fmt: skip

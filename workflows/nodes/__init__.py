@@ -13,6 +13,7 @@ from workflows.nodes.button import BUTTON
 from workflows.nodes.carousel import CAROUSEL
 from workflows.nodes.condition import CONDITION
 from workflows.nodes.contact import CONTACT
+from workflows.nodes.crm import CRM
 from workflows.nodes.delay import DELAY
 from workflows.nodes.email import EMAIL
 from workflows.nodes.end import END
@@ -58,6 +59,7 @@ REGISTRY: dict[str, NodeType] = {
         EMAIL,
         SMS,
         PAYMENT,
+        CRM,
         TRANSFER,
         END,
     )
