@@ -114,11 +114,11 @@ class SalesforceCrm:
             timeout=30,
             headers={"content-type": "text/xml", "charset": "UTF-8", "SOAPAction": "login"},
         )
-        if response.status_code != 200:
+        if response.status_code != 200:  # a SOAP fault names its cause; anything else is transient
             code = getUniqueElementValueFromXmlString(response.content, "sf:exceptionCode")
             message = getUniqueElementValueFromXmlString(response.content, "sf:exceptionMessage")
-            if code == "REQUEST_LIMIT_EXCEEDED" or response.status_code >= 500:
-                raise retryable(f"Salesforce login answered {code}: {message}")
+            if code is None or code == "REQUEST_LIMIT_EXCEEDED":
+                raise retryable(f"Salesforce login answered {response.status_code}: {message}")
             raise permanent(f"Salesforce login refused: {code}: {message}")
         session_id = getUniqueElementValueFromXmlString(response.content, "sessionId")
         server_url = getUniqueElementValueFromXmlString(response.content, "serverUrl") or ""

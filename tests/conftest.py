@@ -27,6 +27,7 @@ from models.settings import Settings
 from tests.fake_crm import FakeHubSpot, FakePipedrive
 from tests.fake_meta import FakeMeta
 from tests.fake_openai import FakeOpenAI
+from tests.fake_salesforce import FakeSalesforce
 from tests.fake_stripe import FakeStripe
 from tests.fake_twilio import FakeTwilio
 from tests.helpers import HISTORIES, api_client, save_histories
@@ -150,6 +151,14 @@ def fake_pipedrive() -> Iterator[FakePipedrive]:
     pipedrive.close()
 
 
+@pytest.fixture(scope="session")
+def fake_salesforce() -> Iterator[FakeSalesforce]:
+    """Salesforce's login and REST API, faked over HTTPS on 127.0.0.1 for the whole session."""
+    salesforce = FakeSalesforce()
+    yield salesforce
+    salesforce.close()
+
+
 @pytest.fixture
 def meta(fake_meta: FakeMeta) -> FakeMeta:
     """The fake Graph API, emptied for this test."""
@@ -168,7 +177,7 @@ def twilio(fake_twilio: FakeTwilio) -> FakeTwilio:
 def test_settings(
     migrated_url: str, temporal_env: WorkflowEnvironment, fake_openai: FakeOpenAI,
     fake_meta: FakeMeta, fake_twilio: FakeTwilio, fake_stripe: FakeStripe,
-    fake_hubspot: FakeHubSpot, fake_pipedrive: FakePipedrive,
+    fake_hubspot: FakeHubSpot, fake_pipedrive: FakePipedrive, fake_salesforce: FakeSalesforce,
 ) -> Settings:  # fmt: skip
     return Settings(
         whatsapp_graph_url=fake_meta.url,
@@ -176,6 +185,7 @@ def test_settings(
         stripe_api_url=fake_stripe.url,
         hubspot_api_url=fake_hubspot.url,
         pipedrive_api_url=fake_pipedrive.url,
+        salesforce_login_url=fake_salesforce.url,
         database_url=migrated_url,
         temporal_address=temporal_env.client.service_client.config.target_host,
         task_queue=TASK_QUEUE,

@@ -13,10 +13,30 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.conversation_tables import Contact
 from models.db import make_session_factory
-from tests.fake_crm import FakeCrm, FakeHubSpot, FakePipedrive
+from tests import fake_salesforce as sf
+from tests.fake_crm import FakeHubSpot, FakePipedrive
 from tests.helpers import make_web_bot, node
 from tests.integration_fixtures import answer_first, asking_flow, configure
 from workflows.nodes import get_node_type
+
+CREDENTIALS = {
+    "hubspot": ({}, {"access_token": FakeHubSpot.token}),
+    "pipedrive": ({}, {"api_token": FakePipedrive.token}),
+    "salesforce": (
+        {"username": sf.USERNAME},
+        {"password": sf.PASSWORD, "security_token": sf.TOKEN},
+    ),
+}
+
+
+@pytest.fixture
+def salesforce(
+    fake_salesforce: sf.FakeSalesforce, monkeypatch: pytest.MonkeyPatch
+) -> sf.FakeSalesforce:
+    """The fake Salesforce, emptied, its certificate trusted by `requests` for this test."""
+    fake_salesforce.reset()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fake_salesforce.certificate))
+    return fake_salesforce
 
 
 @pytest.fixture
@@ -31,15 +51,14 @@ def pipedrive(fake_pipedrive: FakePipedrive) -> FakePipedrive:
     return fake_pipedrive
 
 
-async def crm_bot(db_engine: AsyncEngine, provider: str, crm: FakeCrm, **data: object) -> str:
+async def crm_bot(db_engine: AsyncEngine, provider: str, **data: object) -> str:
     """Asks for an email, syncs the contact to `provider`, then keeps talking."""
     sync = node("sync", "crm", provider=provider, email="{{email}}", retryAttempts=2, **data)
     flow = asking_flow(
         ("¿Tu correo?", "email"), sync, "Registrado ({{sync.record_id}}).", "Sin CRM"
     )
     bot, channel = await make_web_bot(db_engine, flow)
-    secret = {"hubspot": "access_token", "pipedrive": "api_token"}[provider]
-    await configure(db_engine, bot, provider, {}, {secret: crm.token})
+    await configure(db_engine, bot, provider, *CREDENTIALS[provider])
     return channel
 
 
@@ -57,7 +76,6 @@ async def test_hubspot_creates_once_then_updates_the_same_record(
     channel = await crm_bot(
         db_engine,
         "hubspot",
-        hubspot,
         fields={"firstname": "{{contact.external_id}}", "lifecyclestage": "lead"},
         deal={"name": "Pedido de {{email}}", "amount": "19.99", "stage": "appointmentscheduled"},
     )
@@ -89,7 +107,7 @@ async def test_an_existing_record_is_found_by_email_and_a_rate_limit_is_retried(
 ) -> None:
     existing = hubspot.add(email="bea@example.com", firstname="Bea")
     hubspot.fail_next(429)
-    channel = await crm_bot(db_engine, "hubspot", hubspot, fields={"company": "Acme"})
+    channel = await crm_bot(db_engine, "hubspot", fields={"company": "Acme"})
     chat = await answer_first(api, channel, "bea", "bea@example.com")
     assert (await chat.wait_replies(3))[1] == f"Registrado ({existing})."
     assert hubspot.records == {
@@ -102,7 +120,7 @@ async def test_a_refusal_takes_the_error_edge_and_the_talk_goes_on(
     api: httpx.AsyncClient, db_engine: AsyncEngine, hubspot: FakeHubSpot
 ) -> None:
     hubspot.fail_next(400, 429)
-    channel = await crm_bot(db_engine, "hubspot", hubspot)
+    channel = await crm_bot(db_engine, "hubspot")
     chat = await answer_first(api, channel, "cris", "cris@example.com")
     assert (await chat.wait_replies(3))[1] == (
         "Sin CRM: the hubspot sync failed: HubSpot answered 400: Property values were not valid"
@@ -120,7 +138,6 @@ async def test_pipedrive_person_and_deal_after_a_rate_limit(
     channel = await crm_bot(
         db_engine,
         "pipedrive",
-        pipedrive,
         fields={"name": "Dani"},
         deal={"name": "Web", "amount": 50, "currency": "eur"},
     )
@@ -156,3 +173,58 @@ def test_bad_crm_settings_are_refused() -> None:
     ):
         with pytest.raises(ValidationError):
             crm.parse(bad)
+
+
+async def test_salesforce_logs_in_creates_a_contact_and_opportunity_and_later_updates_it(
+    api: httpx.AsyncClient, db_engine: AsyncEngine, salesforce: sf.FakeSalesforce
+) -> None:
+    salesforce.fail_next(403)  # REQUEST_LIMIT_EXCEEDED
+    channel = await crm_bot(
+        db_engine,
+        "salesforce",
+        fields={"FirstName": "{{contact.external_id}}", "LastName": "Ruiz"},
+        deal={"name": "Web {{email}}", "amount": "120"},
+    )
+    chat = await answer_first(api, channel, "flor", "flor@example.com")
+    assert (await chat.wait_replies(3))[1].startswith("Registrado (003")
+    [(contact_id, contact)] = salesforce.records["Contact"].items()
+    assert contact == {"Email": "flor@example.com", "FirstName": "flor", "LastName": "Ruiz"}
+    [(opportunity_id, opportunity)] = salesforce.records["Opportunity"].items()
+    assert (opportunity["Name"], opportunity["Amount"], opportunity["StageName"]) == (
+        "Web flor@example.com",
+        120.0,
+        "Prospecting",
+    )
+    [role] = salesforce.records["OpportunityContactRole"].values()
+    assert (role["OpportunityId"], role["ContactId"]) == (opportunity_id, contact_id)
+    assert await crm_ids(db_engine, "flor") == {"salesforce": contact_id}
+
+    await chat.say("no")
+    await chat.wait_replies(4)
+    await chat.say("otra vez")
+    await chat.wait_replies(5)
+    await chat.say("flor@new.example")
+    assert (await chat.wait_replies(7))[5] == f"Registrado ({contact_id})."
+    assert list(salesforce.records["Contact"]) == [contact_id]
+
+
+async def test_a_refused_salesforce_login_takes_the_error_edge(
+    api: httpx.AsyncClient, db_engine: AsyncEngine, salesforce: sf.FakeSalesforce
+) -> None:
+    sync = node("sync", "crm", provider="salesforce", email="{{email}}")
+    flow = asking_flow(("¿Tu correo?", "email"), sync, "ok", "Sin CRM")
+    bot, channel = await make_web_bot(db_engine, flow)
+    await configure(
+        db_engine,
+        bot,
+        "salesforce",
+        {"username": sf.USERNAME},
+        {"password": "wrong", "security_token": sf.TOKEN},
+    )
+    chat = await answer_first(api, channel, "gus", "gus@example.com")
+    assert (await chat.wait_replies(3))[1].startswith(
+        "Sin CRM: the salesforce sync failed: Salesforce login refused: INVALID_LOGIN"
+    )
+    await chat.say("vale")
+    assert (await chat.wait_replies(4))[-1] == "Gracias: vale"
+    assert salesforce.records == {}
