@@ -12,7 +12,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from models.ai import AiRequest, AiResponse
+    from models.ai import AiRequest, AiResponse, AiUsage
     from models.engine import FlowRunInput, FlowRunState, RunFinished, SendRequest, StepRecord
     from models.flow import FlowDefinition, FlowGraph
     from models.integration_calls import (
@@ -277,10 +277,15 @@ class FlowRunWorkflow:
         )  # fmt: skip
 
     async def ai_completion(self, request: AiRequest) -> AiResponse:
-        return await self._with_retries(
+        """A completion; the step records its model and the tokens of all its completions."""
+        answer = await self._with_retries(
             AI_COMPLETION, request, AiResponse, request.timeout_seconds, request.retries,
             permanent_error="PermanentAiError", failure="the AI completion failed",
         )  # fmt: skip
+        spent = AiUsage.model_validate((self._step_output or {}).get("usage") or {})
+        usage = spent.plus(answer.usage).model_dump()
+        self._step_output = {"model": answer.model, "usage": usage}
+        return answer
 
     async def integration(
         self, activity: str, request: IntegrationCall, result_type: type[OutputT], failure: str
