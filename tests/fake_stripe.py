@@ -41,9 +41,10 @@ class FakeStripe(FakeServer):
             self.keys, self.sessions, self.by_idempotency_key = set(), {}, {}
 
     def signed_event(
-        self, event_type: str, session_id: str, secret: str, **changes: Any
+        self, event_type: str, session_id: str, secret: str, at: int | None = None, **changes: Any
     ) -> tuple[bytes, str]:
-        """(payload, Stripe-Signature) of an event about the session (or its payment intent)."""
+        """(payload, Stripe-Signature) of an event about the session (or its payment intent),
+        signed now or at the Unix time `at`."""
         with self.lock:
             session = {**self.sessions[session_id], **changes}
         obj = session
@@ -64,7 +65,8 @@ class FakeStripe(FakeServer):
             "livemode": False,
         }
         payload = json.dumps(event)
-        return payload.encode(), stripe.WebhookSignature.generate_signature_header(payload, secret)
+        header = stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp=at)
+        return payload.encode(), header
 
 
 class _Handler(JsonHandler):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from typing import Any
 
 import httpx
@@ -134,6 +135,10 @@ async def test_a_paid_checkout_continues_by_paid_once(
         "checkout.session.completed", session_id, "whsec_notTheirs", **paid
     )
     assert (await shop.webhook(*forged)).status_code == 400
+    stale = stripe_api.signed_event(
+        "checkout.session.completed", session_id, WEBHOOK_SECRET, at=int(time.time()) - 600, **paid
+    )
+    assert (await shop.webhook(*stale)).status_code == 400  # a replay of an old delivery
     assert (await shop.payments())[0]["status"] == "PENDING"
 
     event = stripe_api.signed_event(
