@@ -1,5 +1,5 @@
-"""The `create_payment` activity of the `payment` node: a stored payment and its Stripe Checkout
-Session, through the official `stripe` client against `stripe_api_url`.
+"""The `create_payment` and `expire_payment` activities of the `payment` node: a stored payment
+and its Stripe Checkout Session, through the official `stripe` client against `stripe_api_url`.
 
 The payment row is keyed by the run and step, and the session is created with that key as
 Stripe's idempotency key, so a retried attempt finds the same row and the same session. Rate
@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import stripe
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.integration_base import IntegrationActivities, permanent, retryable
-from models.integration_calls import PaymentLink, PaymentRequest
+from models.integration_calls import PaymentExpiry, PaymentLink, PaymentOutcome, PaymentRequest
 from models.integration_config import StripeConfig
 from models.integration_tables import Payment
 from models.tables import Bot
@@ -40,14 +41,8 @@ class PaymentCreator(IntegrationActivities):
             return PaymentLink(
                 payment_id=str(payment.id), url=payment.url, session_id=payment.stripe_session_id
             )
-        client = stripe.StripeClient(
-            secrets["secret_key"],
-            base_addresses={"api": self.settings.stripe_api_url},
-            http_client=self.http_client(),
-            max_network_retries=0,
-        )
         try:
-            session = await client.v1.checkout.sessions.create_async(
+            session = await self.stripe(secrets).v1.checkout.sessions.create_async(
                 params=checkout_params(request, StripeConfig.model_validate(config), payment.id),
                 options={"idempotency_key": request.idempotency_key},
             )
@@ -64,6 +59,48 @@ class PaymentCreator(IntegrationActivities):
                 )
             )
         return PaymentLink(payment_id=str(payment.id), url=session.url or "", session_id=session.id)
+
+    @activity.defn(name=activity_names.EXPIRE_PAYMENT)
+    async def expire_payment(self, request: PaymentExpiry) -> PaymentOutcome:
+        """Close the Checkout page of a payment nobody paid in time. When Stripe says it was
+        paid meanwhile (the session is complete), the payment is `paid` after all."""
+        _, secrets = await self.credentials(request.bot_id)
+        async with self.sessions() as db:
+            payment = await db.get(Payment, uuid.UUID(request.payment_id))
+        if payment is None or payment.status != "pending" or not payment.stripe_session_id:
+            status = payment.status if payment else "expired"
+            return PaymentOutcome(payment_id=request.payment_id, status=status)
+        client = self.stripe(secrets)
+        try:
+            try:
+                await client.v1.checkout.sessions.expire_async(payment.stripe_session_id)
+                status = "expired"
+            except stripe.InvalidRequestError:  # no longer open: completed or already expired
+                session = await client.v1.checkout.sessions.retrieve_async(
+                    payment.stripe_session_id
+                )
+                status = "paid" if session.payment_status == "paid" else "expired"
+        except stripe.StripeError as err:
+            raise classify(err) from err
+        async with self.sessions.begin() as db:
+            await db.execute(
+                update(Payment)
+                .where(Payment.id == payment.id, Payment.status == "pending")
+                .values(status=status, settled_at=func.now())
+            )
+            current = await db.scalar(select(Payment.status).where(Payment.id == payment.id))
+        return PaymentOutcome(payment_id=request.payment_id, status=current or status)
+
+    def activities(self) -> list[Any]:
+        return [self.create_payment, self.expire_payment]
+
+    def stripe(self, secrets: dict[str, Any]) -> stripe.StripeClient:
+        return stripe.StripeClient(
+            secrets["secret_key"],
+            base_addresses={"api": self.settings.stripe_api_url},
+            http_client=self.http_client(),
+            max_network_retries=0,
+        )
 
     def http_client(self) -> stripe.HTTPXClient:
         if self._http is None:

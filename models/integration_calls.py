@@ -73,6 +73,12 @@ class PaymentLink(BaseModel):
     session_id: str
 
 
+class PaymentExpiry(IntegrationCall):
+    """Close the Checkout page of a payment whose wait timed out."""
+
+    payment_id: str
+
+
 class PaymentOutcome(BaseModel):
     """Sent to the flow run when Stripe says a payment settled: `paid`, `failed` or `expired`."""
 

@@ -72,8 +72,59 @@ class FakeStripe(FakeServer):
 class _Handler(JsonHandler):
     fake: FakeStripe
 
+    def do_GET(self) -> None:
+        session = self._known_session(self.path.removeprefix("/v1/checkout/sessions/"))
+        if session is not None:
+            self._json(200, session)
+
+    def _known_session(self, session_id: str) -> dict[str, Any] | None:
+        """The session, once the key is checked; None after answering an error."""
+        if self.headers.get("Authorization", "").removeprefix("Bearer ") not in self.fake.keys:
+            self._json(
+                401,
+                {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}},
+            )
+            return None
+        with self.fake.lock:
+            session = self.fake.sessions.get(session_id)
+        if session is None:
+            self._json(
+                404,
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "resource_missing",
+                        "message": "No such checkout.session",
+                    }
+                },
+            )
+        return session
+
+    def _expire(self, session_id: str) -> None:
+        session = self._known_session(session_id)
+        if session is None:
+            return
+        with self.fake.lock:
+            expirable = session["status"] == "open"
+            if expirable:
+                session["status"] = "expired"
+        if not expirable:
+            return self._json(
+                400,
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "message": "Only Checkout Sessions with a status in "
+                        '["open"] can be expired.',
+                    }
+                },
+            )
+        self._json(200, session)
+
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        if self.path.startswith("/v1/checkout/sessions/") and self.path.endswith("/expire"):
+            return self._expire(self.path.split("/")[4])
         if self.path != "/v1/checkout/sessions":
             return self._json(
                 404,

@@ -6,17 +6,21 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.create_payment import PaymentCreator
 from models.db import make_session_factory
-from models.integration_calls import PaymentLink
+from models.integration_calls import PaymentExpiry, PaymentLink, PaymentOutcome, PaymentRequest
+from models.integration_tables import Payment
+from models.secret_box import SecretBox
 from models.settings import Settings
 from models.tables import Bot, Channel
 from tests.api_fixtures import CONNECT, CREATE_BOT, CREATE_FLOW, PUBLISH, SET_DEFAULT
@@ -25,7 +29,7 @@ from tests.fake_meta import FakeMeta
 from tests.fake_run_context import FakeRunContext
 from tests.fake_stripe import FakeStripe
 from tests.graphql_client import GraphQL, sign_up
-from tests.helpers import WebChat, api_client, node
+from tests.helpers import WebChat, api_client, make_web_bot, node
 from tests.integration_fixtures import configure, edge
 from tests.test_durability import TASK_QUEUE as DURABILITY_QUEUE
 from tests.test_durability import start_worker
@@ -214,16 +218,20 @@ async def test_timeout_and_templated_amounts() -> None:
         "error",
     ]
     ctx = FakeRunContext(
-        variables={"total": "250"}, payment_outcome=None, integrations=lambda *_: _link()
+        variables={"total": "250"}, payment_outcome=None, integrations=stripe_says("expired")
     )
     data = {"amount": "{{total}}", "currency": "usd", "timeoutMinutes": 5}
     assert await ctx.run_node("payment", data, "pay") == "timeout"
-    [(_, request)] = ctx.integration_calls
+    [(_, request), (closing, expiry)] = ctx.integration_calls
     assert (request.amount, request.currency, request.open_minutes) == (250, "usd", 5)
-    assert ctx.variables["pay"]["status"] == "pending"
+    assert (closing, expiry.payment_id) == ("expire_payment", "p1")
+    assert ctx.variables["pay"]["status"] == "expired"
     assert ctx.payment_waits[0][1].total_seconds() == 300
 
-    bad = FakeRunContext(variables={"total": "12.5"}, integrations=lambda *_: _link())
+    late = FakeRunContext(payment_outcome=None, integrations=stripe_says("paid"))
+    assert await late.run_node("payment", {"amount": 5, "currency": "eur"}, "pay") == "paid"
+
+    bad = FakeRunContext(variables={"total": "12.5"}, integrations=stripe_says("paid"))
     assert await bad.run_node("payment", data, "pay") == "error"
     assert (
         bad.integration_calls == []
@@ -240,8 +248,43 @@ async def test_timeout_and_templated_amounts() -> None:
             link.parse(wrong)
 
 
-def _link() -> PaymentLink:
-    return PaymentLink(payment_id="p1", url="https://checkout.example/p1", session_id="cs_1")
+def stripe_says(status: str) -> Callable[[str, Any], BaseModel]:
+    """Answers the payment node's activities: a link, then `status` when it closes the page."""
+
+    def answer(activity: str, _: Any) -> BaseModel:
+        if activity == "expire_payment":
+            return PaymentOutcome(payment_id="p1", status=status)
+        return PaymentLink(payment_id="p1", url="https://checkout.example/p1", session_id="cs_1")
+
+    return answer
+
+
+async def test_closing_the_checkout_page_after_a_timeout(
+    db_engine: AsyncEngine, clean_db: None, stripe_api: FakeStripe, test_settings: Settings
+) -> None:
+    bot, _ = await make_web_bot(db_engine, checkout_flow())
+    await configure(
+        db_engine, bot, "stripe", {}, {"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET}
+    )
+    creator = PaymentCreator(
+        make_session_factory(db_engine), SecretBox(test_settings.secret_key or ""), test_settings
+    )
+    env = ActivityEnvironment()
+    statuses = []
+    for key, paid_meanwhile in (("run/1", False), ("run/2", True)):
+        request = PaymentRequest(
+            bot_id=bot, idempotency_key=key, run_workflow_id="run", amount=500, currency="eur"
+        )
+        link = await env.run(creator.create_payment, request)
+        if paid_meanwhile:
+            stripe_api.sessions[link.session_id].update(status="complete", payment_status="paid")
+        expiry = PaymentExpiry(bot_id=bot, payment_id=link.payment_id)
+        statuses.append((await env.run(creator.expire_payment, expiry)).status)
+    assert statuses == ["expired", "paid"]
+    assert [s["status"] for s in stripe_api.sessions.values()] == ["expired", "complete"]
+    async with make_session_factory(db_engine)() as session:
+        stored = (await session.scalars(select(Payment.status).order_by(Payment.created_at))).all()
+    assert stored == ["expired", "paid"]
 
 
 async def test_a_worker_killed_while_the_run_waits_for_payment_still_finishes(

@@ -53,5 +53,5 @@ def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSessi
             *inbox.activities(), *outreach.activities(),
             EmailSender(sessions, box, settings).send_email,
             SmsSender(sessions, box, settings).send_sms,
-            PaymentCreator(sessions, box, settings).create_payment,
+            *PaymentCreator(sessions, box, settings).activities(),
             CrmSync(sessions, box, settings).sync_crm]  # fmt: skip

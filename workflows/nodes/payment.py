@@ -3,8 +3,10 @@
 It creates a Checkout Session for `amount` (minor units: 1999 is 19.99) of `currency` with a
 `description`, or for a Stripe `priceId` × `quantity`; sends `message` followed by the link; then
 waits durably (up to `timeoutMinutes`) for Stripe's webhook and leaves by `paid`, `failed`
-(payment failed or session expired) or `timeout`. When the session cannot be created it leaves
-by `error`. Under the node id the flow finds `{"payment_id", "url", "status", "error"}`.
+(payment failed or session expired) or `timeout`. On timeout the Checkout page is closed, so no
+one pays a flow that gave up; if Stripe says it was paid meanwhile, the node leaves by `paid`.
+When the session cannot be created it leaves by `error`. Under the node id the flow finds
+`{"payment_id", "url", "status", "error"}`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from typing import Any, Self
 
 from pydantic import Field, model_validator
 
-from models.integration_calls import PaymentLink, PaymentRequest
+from models.integration_calls import PaymentExpiry, PaymentLink, PaymentOutcome, PaymentRequest
 from models.messages import OutboundMessage
-from workflows.activity_names import CREATE_PAYMENT
+from workflows.activity_names import CREATE_PAYMENT, EXPIRE_PAYMENT
 from workflows.nodes.base import ERROR, NodeFailed, NodeType, RunContext, Template, always
 from workflows.nodes.integration_steps import IntegrationData, failed_step
 
@@ -62,10 +64,29 @@ async def run(ctx: RunContext, data: PaymentData) -> str:
     ctx.variables[ctx.node_id] = {**details, "status": "pending"}
     await ctx.send(OutboundMessage(kind="text", text=f"{ctx.render(data.message)}\n{link.url}"))
     status = await ctx.wait_for_payment(link.payment_id, timedelta(minutes=data.timeout_minutes))
-    ctx.variables[ctx.node_id] = {**details, "status": status or "pending"}
     if status is None:
+        status = await _close(ctx, data, link.payment_id)
+        timed_out = status != "paid"
+    else:
+        timed_out = False
+    ctx.variables[ctx.node_id] = {**details, "status": status}
+    if timed_out:
         return TIMEOUT
     return PAID if status == "paid" else FAILED
+
+
+async def _close(ctx: RunContext, data: PaymentData, payment_id: str) -> str:
+    """Expire the Checkout page; the payment's status then (`paid` if Stripe was quicker)."""
+    expiry = PaymentExpiry(
+        payment_id=payment_id, timeout_seconds=data.timeout_seconds, retries=data.retry_attempts
+    )
+    try:
+        outcome = await ctx.integration(
+            EXPIRE_PAYMENT, expiry, PaymentOutcome, "the Checkout page could not be closed"
+        )
+    except NodeFailed:
+        return "pending"  # Stripe closes it at its expiry time anyway
+    return outcome.status
 
 
 def _amount(ctx: RunContext, amount: int | str | None) -> int:
