@@ -16,8 +16,13 @@ from tests.graphql_client import GraphQL, sign_up
 SET = """mutation($kind: IntegrationKind!, $config: JSON!, $secrets: JSON) {
   setIntegration(kind: $kind, config: $config, secrets: $secrets) { kind config hasSecrets } }"""
 LIST = "{ integrations { kind config hasSecrets updatedAt } }"
-SMTP = {"host": "smtp.example.com", "port": 587, "username": "bot",
-        "from_address": "bot@example.com", "from_name": "Acme"}  # fmt: skip
+SMTP = {
+    "host": "smtp.example.com",
+    "port": 587,
+    "username": "bot",
+    "from_address": "bot@example.com",
+    "from_name": "Acme",
+}
 
 
 async def test_settings_are_stored_sealed_and_never_returned(
@@ -26,9 +31,10 @@ async def test_settings_are_stored_sealed_and_never_returned(
     owner, _ = await sign_up(api)
     stored = await owner(SET, kind="SMTP", config=SMTP, secrets={"password": "hunter2-smtp"})
     assert stored["setIntegration"] == {
-        "kind": "SMTP", "hasSecrets": True,
+        "kind": "SMTP",
+        "hasSecrets": True,
         "config": {**SMTP, "security": "starttls", "timeout_seconds": 20.0},
-    }  # fmt: skip
+    }
     everything = await owner.result(LIST)
     assert "hunter2-smtp" not in json.dumps(everything)
     async with make_session_factory(db_engine)() as session:
@@ -67,8 +73,9 @@ async def test_bad_settings_are_refused_with_every_problem(api: httpx.AsyncClien
     assert "'bot@' is not an email address" in wrong_address["message"]
     stripe = await owner.error(SET, kind="STRIPE", config={}, secrets={"secret_key": "pk_x"})
     assert {p["field"] for p in stripe["extensions"]["problems"]} == {
-        "secrets.secret_key", "secrets.webhook_secret",
-    }  # fmt: skip
+        "secrets.secret_key",
+        "secrets.webhook_secret",
+    }
     assert (await owner(LIST))["integrations"] == []
 
 
@@ -81,12 +88,14 @@ async def test_only_managers_change_settings_and_each_organization_sees_its_own(
     assert (await bob(LIST))["integrations"] == []
     assert [i["kind"] for i in (await alice(LIST))["integrations"]] == ["HUBSPOT"]
 
-    token = (await alice('mutation { inviteMember(email: "ag@example.com", role: "agent") '
-                         "{ token } }"))["inviteMember"]["token"]  # fmt: skip
+    token = (
+        await alice('mutation { inviteMember(email: "ag@example.com", role: "agent") { token } }')
+    )["inviteMember"]["token"]
     accepted = await GraphQL(api)(
         'mutation($t: String!) { acceptInvitation(token: $t, password: "agent password") '
-        "{ accessToken } }", t=token,
-    )  # fmt: skip
+        "{ accessToken } }",
+        t=token,
+    )
     agent = GraphQL(api, accepted["acceptInvitation"]["accessToken"])
     refused = await agent.error(SET, kind="HUBSPOT", config={}, secrets={"access_token": "x"})
     assert refused["code"] == "FORBIDDEN"
