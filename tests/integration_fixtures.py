@@ -15,7 +15,7 @@ from models.db import make_session_factory
 from models.integrations import set_integration
 from models.secret_box import SecretBox
 from models.tables import Bot
-from tests.helpers import WebChat, node
+from tests.helpers import WebChat, node, wait_for
 
 SECRET_KEY = "test-secret-key"  # the tests' settings.secret_key
 
@@ -75,10 +75,15 @@ async def configure(
         )
 
 
-async def step_of(engine: AsyncEngine, node_id: str) -> FlowRunStep | None:
-    """The stored step of the node (the latest one)."""
-    async with make_session_factory(engine)() as session:
-        steps = await session.scalars(
-            select(FlowRunStep).where(FlowRunStep.node_id == node_id).order_by(FlowRunStep.id)
-        )
-        return (steps.all() or [None])[-1]
+async def step_of(engine: AsyncEngine, node_id: str) -> FlowRunStep:
+    """The node's stored step (the latest), once the run has written it: steps are written
+    in batches, before the run next waits."""
+
+    async def stored() -> FlowRunStep | None:
+        async with make_session_factory(engine)() as session:
+            steps = await session.scalars(
+                select(FlowRunStep).where(FlowRunStep.node_id == node_id).order_by(FlowRunStep.id)
+            )
+            return (steps.all() or [None])[-1]
+
+    return await wait_for(stored, what=f"the step of {node_id}")

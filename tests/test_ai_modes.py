@@ -61,7 +61,7 @@ async def test_the_agent_talks_until_it_calls_exit(
         ("user", "42"),
     ]
     step = await step_of(db_engine, "agent")
-    assert step is not None and step.output is not None
+    assert step.output is not None
     assert step.output["model"] == "agent-ok"
     assert step.output["usage"]["total_tokens"] > 0
     await chat.say("no")

@@ -98,7 +98,7 @@ async def test_the_email_is_sent_and_the_conversation_goes_on(
     assert message.get_body(("plain",)).get_content().strip() == "Hola, tu pedido está en camino."
     assert "<b>pedido</b>" in message.get_body(("html",)).get_content()
     step = await step_of(db_engine, "mail")
-    assert step is not None and step.outcome == "default"
+    assert step.outcome == "default"
     assert step.output == {"message_id": message["Message-ID"], "refused": []}
     await chat.say("no")
     assert (await chat.wait_replies(4))[-1] == "Gracias: no"
@@ -131,7 +131,7 @@ async def test_a_permanent_refusal_takes_the_error_edge_at_once(
     await chat.say("nada")
     assert (await chat.wait_replies(4))[-1] == "Gracias: nada"
     step = await step_of(db_engine, "mail")
-    assert step is not None and step.outcome == "error"
+    assert step.outcome == "error"
 
 
 async def test_a_templated_address_that_is_not_one_takes_the_error_edge(

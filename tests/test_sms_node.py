@@ -47,7 +47,7 @@ async def test_the_sms_is_sent_and_the_conversation_goes_on(
     [sent] = twilio.messages_to("+34600111222")
     assert (sent["From"], sent["Body"]) == ("+15550001111", "Tu código es 4321, sms-ok")
     step = await step_of(db_engine, "text")
-    assert step is not None and step.output == {"sid": sent["Sid"], "status": "queued"}
+    assert step.output == {"sid": sent["Sid"], "status": "queued"}
     await chat.say("no")
     assert (await chat.wait_replies(4))[-1] == "Gracias: no"
 
