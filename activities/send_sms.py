@@ -1,7 +1,8 @@
 """The `send_sms` activity of the `sms` node: one text through the organization's Twilio account.
 
 Uses the official `twilio` client against `twilio_api_url`. Twilio's error codes map to retry or
-failure exactly as the Twilio channel maps them (`channels.twilio.adapter.twilio_error`).
+failure exactly as the Twilio channel maps them (`channels.twilio.adapter.twilio_error`). Twilio
+reports delivery to the organization's SMS status URL (`graphql_api.sms_status`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from activities.integration_base import IntegrationActivities, permanent, retrya
 from channels.base import RetryableSendError
 from channels.twilio.adapter import twilio_error
 from models.integration_calls import SmsRequest, SmsSent
-from models.integration_config import TwilioSmsConfig
+from models.integration_config import TwilioSmsConfig, sms_status_url
+from models.integrations import organization_of_bot
 from workflows import activity_names
 
 
@@ -29,6 +31,9 @@ class SmsSender(IntegrationActivities):
         """Send the text; Twilio's message SID and first status."""
         config, secrets = await self.credentials(request.bot_id)
         twilio = TwilioSmsConfig.model_validate(config)
+        async with self.sessions() as session:
+            organization_id = await organization_of_bot(session, request.bot_id)
+        callback = sms_status_url(self.settings.resolved_public_url(), str(organization_id))
         sender: dict[str, Any] = (
             {"messaging_service_sid": twilio.messaging_service_sid}
             if twilio.messaging_service_sid
@@ -41,7 +46,9 @@ class SmsSender(IntegrationActivities):
         )
         client.api.base_url = self.settings.twilio_api_url
         try:
-            created = await client.messages.create_async(to=request.to, body=request.body, **sender)
+            created = await client.messages.create_async(
+                to=request.to, body=request.body, status_callback=callback, **sender
+            )
         except (TwilioRestException, TwilioServiceException) as err:
             error = twilio_error(err)
             temporary = isinstance(error, RetryableSendError)

@@ -13,7 +13,14 @@ from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 from temporalio.client import Client
 
-from graphql_api import files, stripe_webhook, twilio_webhook, web_channel, whatsapp_webhook
+from graphql_api import (
+    files,
+    sms_status,
+    stripe_webhook,
+    twilio_webhook,
+    web_channel,
+    whatsapp_webhook,
+)
 from graphql_api.live_updates import LiveUpdates
 from graphql_api.schema import build_schema
 from models.db import make_engine, make_session_factory
@@ -95,6 +102,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(whatsapp_webhook.router)
     app.include_router(twilio_webhook.router)
     app.include_router(stripe_webhook.router)
+    app.include_router(sms_status.router)
 
     @app.get("/health")
     async def health(request: Request) -> JSONResponse:

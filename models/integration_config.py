@@ -119,3 +119,8 @@ def checked_integration(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Config and secrets validated for the kind, or every problem in one `InvalidInput`."""
     return checked_settings(kind, (CONFIG_MODELS[kind], config), (SECRET_MODELS[kind], secrets))
+
+
+def sms_status_url(public_url: str, organization_id: str) -> str:
+    """Where Twilio reports the delivery of the `sms` node's messages."""
+    return f"{public_url.rstrip('/')}/webhooks/twilio-sms/{organization_id}/status"

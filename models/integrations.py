@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.conversation_tables import Conversation, FlowRun, FlowRunStep
 from models.integration_config import checked_integration
 from models.integration_tables import IntegrationCredential
 from models.secret_box import SecretBox
@@ -79,11 +81,7 @@ async def credentials_for_bot(
 
     Raises `IntegrationMissing` when the organization has not set it up.
     """
-    organization_id = await session.scalar(
-        select(Bot.organization_id).where(Bot.id == uuid.UUID(bot_id))
-    )
-    if organization_id is None:
-        raise IntegrationMissing("the bot no longer exists")
+    organization_id = await organization_of_bot(session, bot_id)
     return await credentials_for_organization(session, box, organization_id, kind)
 
 
@@ -101,3 +99,42 @@ async def credentials_for_organization(
         raise IntegrationMissing(f"the organization has no {kind} integration configured")
     secrets = box.decrypt(row.secrets_encrypted) if row.secrets_encrypted else {}
     return row.config, secrets
+
+
+async def organization_of_bot(session: AsyncSession, bot_id: str) -> uuid.UUID:
+    """The bot's organization; `IntegrationMissing` when the bot is gone."""
+    organization_id = await session.scalar(
+        select(Bot.organization_id).where(Bot.id == uuid.UUID(bot_id))
+    )
+    if organization_id is None:
+        raise IntegrationMissing("the bot no longer exists")
+    return organization_id
+
+
+async def record_sms_status(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    sid: str,
+    status: str,
+    error: dict[str, Any] | None,
+) -> bool:
+    """Put Twilio's latest word on an `sms` step's output; False when no step of the
+    organization sent that SID."""
+    runs = (
+        select(FlowRun.id)
+        .join(Conversation, Conversation.id == FlowRun.conversation_id)
+        .join(Bot, Bot.id == Conversation.bot_id)
+        .where(Bot.organization_id == organization_id)
+    )
+    patch = {"status": status, **({"delivery_error": error} if error else {})}
+    changed = await session.execute(
+        update(FlowRunStep)
+        .where(
+            FlowRunStep.node_type == "sms",
+            FlowRunStep.output["sid"].astext == sid,
+            FlowRunStep.flow_run_id.in_(runs),
+        )
+        .values(output=FlowRunStep.output.op("||")(literal(patch, type_=JSONB)))
+        .returning(FlowRunStep.id)
+    )
+    return changed.first() is not None

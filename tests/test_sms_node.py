@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import httpx
 import pytest
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.fake_run_context import FakeRunContext
-from tests.fake_twilio import FakeTwilio
+from tests.fake_twilio import FakeTwilio, twilio_signature
 from tests.helpers import make_web_bot, node
 from tests.integration_fixtures import answer_first, asking_flow, configure, step_of
 from workflows.nodes import get_node_type
@@ -48,6 +50,16 @@ async def test_the_sms_is_sent_and_the_conversation_goes_on(
     assert (sent["From"], sent["Body"]) == ("+15550001111", "Tu código es 4321, sms-ok")
     step = await step_of(db_engine, "text")
     assert step.output == {"sid": sent["Sid"], "status": "queued"}
+
+    report = {"MessageSid": sent["Sid"], "MessageStatus": "delivered", "To": "+34600111222"}
+    callback = sent["StatusCallback"]
+    path = urlsplit(callback).path
+    forged = {"X-Twilio-Signature": twilio_signature("not-the-token", callback, report)}
+    assert (await api.post(path, data=report, headers=forged)).status_code == 401
+    signed = {"X-Twilio-Signature": twilio_signature(TOKEN, callback, report)}
+    assert (await api.post(path, data=report, headers=signed)).status_code == 204
+    step = await step_of(db_engine, "text")
+    assert step.output == {"sid": sent["Sid"], "status": "delivered"}
     await chat.say("no")
     assert (await chat.wait_replies(4))[-1] == "Gracias: no"
 
