@@ -9,6 +9,7 @@ Rate limits (429), timeouts, conflicts, server errors and network errors are ret
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import openai
 from openai import AsyncOpenAI
@@ -16,7 +17,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from models.ai import AiRequest, AiResponse, AiUsage
+from models.ai import AiMessage, AiRequest, AiResponse, AiToolCall, AiUsage
 from models.settings import Settings
 from workflows import activity_names
 
@@ -51,14 +52,12 @@ class AiCompleter:
     async def ai_completion(self, request: AiRequest) -> AiResponse:
         """The model's answer with its model name and token usage."""
         model = request.model or self.settings.openai_default_model
-        messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": request.prompt}]
-        if request.system_prompt:
-            messages.insert(0, {"role": "system", "content": request.system_prompt})
+        messages = chat_messages(request)
         try:
             completion = await self.client().chat.completions.create(
                 model=model, messages=messages,
                 max_tokens=request.max_tokens, temperature=request.temperature,
-                timeout=request.timeout_seconds,
+                timeout=request.timeout_seconds, **tool_options(request),
             )  # fmt: skip
         except openai.APIStatusError as err:
             raise classify(err) from err
@@ -69,7 +68,12 @@ class AiCompleter:
             ) from err
         choice = completion.choices[0] if completion.choices else None
         text = (choice.message.content or choice.message.refusal or "").strip() if choice else ""
-        if not choice or not text:
+        calls = [
+            AiToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments)
+            for call in (choice.message.tool_calls or [] if choice else [])
+            if call.type == "function"
+        ]
+        if not choice or not (text or calls):
             reason = choice.finish_reason if choice else "no choices"
             raise ApplicationError(
                 f"the model {model} answered no text (finish reason: {reason})",
@@ -78,10 +82,67 @@ class AiCompleter:
         usage = completion.usage
         return AiResponse(
             text=text, model=completion.model or model, finish_reason=choice.finish_reason,
+            tool_calls=calls,
             usage=AiUsage(prompt_tokens=usage.prompt_tokens,
                           completion_tokens=usage.completion_tokens,
                           total_tokens=usage.total_tokens) if usage else AiUsage(),
         )  # fmt: skip
+
+
+def chat_messages(request: AiRequest) -> list[ChatCompletionMessageParam]:
+    """The system prompt, then the exchange (`messages`) or else the single prompt."""
+    messages: list[ChatCompletionMessageParam] = []
+    if request.system_prompt:
+        messages.append({"role": "system", "content": request.system_prompt})
+    for message in request.messages or [AiMessage(role="user", content=request.prompt)]:
+        if message.role == "tool":
+            messages.append(
+                {
+                    "role": "tool",
+                    "content": message.content or "",
+                    "tool_call_id": message.tool_call_id or "",
+                }
+            )
+        elif message.role == "assistant":
+            calls = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for call in message.tool_calls
+            ]
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": message.content,
+                    **({"tool_calls": calls} if calls else {}),
+                }
+            )  # type: ignore[typeddict-item]
+        else:
+            messages.append({"role": "user", "content": message.content or ""})
+    return messages
+
+
+def tool_options(request: AiRequest) -> dict[str, Any]:
+    """`tools` (and a forced `tool_choice`) in the API's shape; none when there are none."""
+    if not request.tools:
+        return {}
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": tool.name,
+                "description": tool.description,
+                "parameters": tool.parameters,
+            },
+        }
+        for tool in request.tools
+    ]
+    options: dict[str, Any] = {"tools": tools}
+    if request.tool_choice:
+        options["tool_choice"] = {"type": "function", "function": {"name": request.tool_choice}}
+    return options
 
 
 def classify(err: openai.APIStatusError) -> ApplicationError:

@@ -207,7 +207,7 @@ class ConversationStore:
                 "flow_run_id": uuid.UUID(step.run_id), "sequence": step.sequence,
                 "node_id": step.node_id, "node_type": step.node_type, "outcome": step.outcome,
                 "started_at": started, "ended_at": ended, "error": step.error,
-                "duration_ms": int((ended - started).total_seconds() * 1000),
+                "output": step.output, "duration_ms": int((ended - started).total_seconds() * 1000),
             })  # fmt: skip
         async with self.sessions.begin() as session:
             await session.execute(

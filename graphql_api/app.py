@@ -14,7 +14,14 @@ from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 from temporalio.client import Client
 
-from graphql_api import files, twilio_webhook, web_channel, whatsapp_webhook
+from graphql_api import (
+    files,
+    sms_status,
+    stripe_webhook,
+    twilio_webhook,
+    web_channel,
+    whatsapp_webhook,
+)
 from graphql_api.live_updates import LiveUpdates, StreamSlots
 from graphql_api.metrics import MetricsMiddleware, metrics_endpoint
 from graphql_api.rate_limits import RateLimiter
@@ -117,6 +124,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(twilio_webhook.router)
     app.add_middleware(MetricsMiddleware)
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    app.include_router(stripe_webhook.router)
+    app.include_router(sms_status.router)
 
     @app.get("/health")
     async def health(request: Request) -> JSONResponse:

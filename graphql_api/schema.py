@@ -21,8 +21,10 @@ from graphql_api.bots import BotMutation, BotQuery
 from graphql_api.conversations import ConversationMutation, ConversationQuery
 from graphql_api.errors import CodedErrors, LoggingSchema
 from graphql_api.flows import FlowMutation, FlowQuery
+from graphql_api.integrations import IntegrationMutation, IntegrationQuery
 from graphql_api.limits import MAX_DEPTH, limit_extensions
 from graphql_api.outreach import OutreachMutation, OutreachQuery
+from graphql_api.payments import PaymentQuery
 from graphql_api.query_cost import MAX_COST, QueryCostLimiter
 from graphql_api.subscriptions import ConversationSubscription
 from graphql_api.templates import TemplateMutation, TemplateQuery
@@ -39,9 +41,11 @@ class VersionQuery:
 
 
 QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, TemplateQuery,
-                             ConversationQuery, OutreachQuery)  # fmt: skip
+                             ConversationQuery, OutreachQuery, IntegrationQuery,
+                             PaymentQuery)  # fmt: skip
 MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation,
-                               ConversationMutation, OutreachMutation)  # fmt: skip
+                               ConversationMutation, OutreachMutation,
+                               IntegrationMutation)  # fmt: skip
 SUBSCRIPTIONS: tuple[type, ...] = (ConversationSubscription,)
 
 Query = merge_types("Query", QUERIES)

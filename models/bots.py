@@ -99,18 +99,25 @@ def checked_channel_settings(
     if kind not in CHANNEL_KINDS:
         raise InvalidInput(f"unknown channel kind {kind!r}; expected one of "
                            f"{', '.join(CHANNEL_KINDS)}")  # fmt: skip
+    return checked_settings(
+        f"{kind} channel", (CONFIG_MODELS[kind], config), (SECRET_MODELS[kind], secrets)
+    )
+
+
+def checked_settings(
+    what: str, config: tuple[type[BaseModel], dict[str, Any]],
+    secrets: tuple[type[BaseModel], dict[str, Any]],
+) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """A (model, value) pair each for config and secrets, validated; every problem at once."""
     problems: list[dict[str, Any]] = []
     parsed: list[BaseModel] = []
-    for prefix, model, value in (
-        ("config", CONFIG_MODELS[kind], config),
-        ("secrets", SECRET_MODELS[kind], secrets),
-    ):
+    for prefix, (model, value) in (("config", config), ("secrets", secrets)):
         try:
             parsed.append(model.model_validate(value))
         except ValidationError as error:
             problems.extend(pydantic_problems(error, prefix))
     if problems:
-        raise refuse(f"invalid {kind} channel settings", problems)
+        raise refuse(f"invalid {what} settings", problems)
     config_model, secrets_model = parsed
     return config_model.model_dump(mode="json"), secrets_model.model_dump(mode="json")
 

@@ -159,6 +159,7 @@ class FlowRunStep(Base):
     ended_at: Mapped[OptionalTimestamp]
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    output: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # e.g. a sent email's id
 
 
 DELIVERY_STATUSES = ("sent", "delivered", "read", "failed")
@@ -191,4 +192,5 @@ class SendSlot(Base):
 
 
 import models.api_tables  # noqa: E402  (registers the API's tables on Base.metadata)
-import models.inbox_tables  # noqa: E402, F401  (and the inbox's)
+import models.inbox_tables  # noqa: E402  (and the inbox's)
+import models.integration_tables  # noqa: E402, F401  (and the integrations')

@@ -157,6 +157,7 @@ class StepRecord(BaseModel):
     started_at: str
     ended_at: str
     error: dict[str, Any] | None = None
+    output: dict[str, Any] | None = None  # what an integration step produced (email id, SID)
 
 
 class SendRequest(BaseModel):

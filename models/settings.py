@@ -128,6 +128,19 @@ class Settings(BaseSettings):
     twilio_api_url: str = Field(
         default="https://api.twilio.com", description="Base URL of Twilio's REST API."
     )
+    stripe_api_url: str = Field(
+        default="https://api.stripe.com", description="Base URL of Stripe's API (payment nodes)."
+    )
+    hubspot_api_url: str = Field(
+        default="https://api.hubapi.com", description="Base URL of HubSpot's API (crm nodes)."
+    )
+    pipedrive_api_url: str = Field(
+        default="https://api.pipedrive.com", description="Base URL of Pipedrive's API."
+    )
+    salesforce_login_url: str = Field(
+        default="https://login.salesforce.com",
+        description="Salesforce login endpoint; `login.` becomes the integration's `domain`.",
+    )
     messages_per_second: int = Field(
         default=80, ge=1, description="Default outbound pace per sender number."
     )

@@ -24,8 +24,11 @@ import models.conversation_tables  # noqa: F401  (registers every table on Base.
 from models import migrate
 from models.db import Base, make_engine, make_session_factory
 from models.settings import Settings
+from tests.fake_crm import FakeHubSpot, FakePipedrive
 from tests.fake_meta import FakeMeta
 from tests.fake_openai import FakeOpenAI
+from tests.fake_salesforce import FakeSalesforce
+from tests.fake_stripe import FakeStripe
 from tests.fake_twilio import FakeTwilio
 from tests.helpers import HISTORIES, api_client, save_histories
 from worker.embedded_postgres import start_embedded_postgres
@@ -124,6 +127,38 @@ def fake_twilio() -> Iterator[FakeTwilio]:
     twilio.close()
 
 
+@pytest.fixture(scope="session")
+def fake_stripe() -> Iterator[FakeStripe]:
+    """Stripe's Checkout Sessions API, faked on 127.0.0.1 for the whole session."""
+    stripe_api = FakeStripe()
+    yield stripe_api
+    stripe_api.close()
+
+
+@pytest.fixture(scope="session")
+def fake_hubspot() -> Iterator[FakeHubSpot]:
+    """HubSpot's CRM API, faked on 127.0.0.1 for the whole session."""
+    hubspot = FakeHubSpot()
+    yield hubspot
+    hubspot.close()
+
+
+@pytest.fixture(scope="session")
+def fake_pipedrive() -> Iterator[FakePipedrive]:
+    """Pipedrive's API, faked on 127.0.0.1 for the whole session."""
+    pipedrive = FakePipedrive()
+    yield pipedrive
+    pipedrive.close()
+
+
+@pytest.fixture(scope="session")
+def fake_salesforce() -> Iterator[FakeSalesforce]:
+    """Salesforce's login and REST API, faked over HTTPS on 127.0.0.1 for the whole session."""
+    salesforce = FakeSalesforce()
+    yield salesforce
+    salesforce.close()
+
+
 @pytest.fixture
 def meta(fake_meta: FakeMeta) -> FakeMeta:
     """The fake Graph API, emptied for this test."""
@@ -141,11 +176,16 @@ def twilio(fake_twilio: FakeTwilio) -> FakeTwilio:
 @pytest.fixture(scope="session")
 def test_settings(
     migrated_url: str, temporal_env: WorkflowEnvironment, fake_openai: FakeOpenAI,
-    fake_meta: FakeMeta, fake_twilio: FakeTwilio,
+    fake_meta: FakeMeta, fake_twilio: FakeTwilio, fake_stripe: FakeStripe,
+    fake_hubspot: FakeHubSpot, fake_pipedrive: FakePipedrive, fake_salesforce: FakeSalesforce,
 ) -> Settings:  # fmt: skip
     return Settings(
         whatsapp_graph_url=fake_meta.url,
         twilio_api_url=fake_twilio.url,
+        stripe_api_url=fake_stripe.url,
+        hubspot_api_url=fake_hubspot.url,
+        pipedrive_api_url=fake_pipedrive.url,
+        salesforce_login_url=fake_salesforce.url,
         database_url=migrated_url,
         temporal_address=temporal_env.client.service_client.config.target_host,
         task_queue=TASK_QUEUE,

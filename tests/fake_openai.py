@@ -4,7 +4,10 @@ It checks the bearer key (401 `invalid_api_key` otherwise) and the request's `mo
 `messages` (400 otherwise), and answers `[<model>] <last user message>` with token usage
 counted in words. Tests script failures per model: `fake.fail_next("m", "rate_limit")` makes
 the next request for model `m` answer OpenAI's 429, the one after succeeds; `"filtered"` is
-an answer without text (finish reason `content_filter`).
+an answer without text (finish reason `content_filter`). `fake.script("m", *answers)` makes
+the next answers for `m` a given text (`"..."`) or a tool call (`{"tool": name, "arguments":
+{...}}`); like the real API it refuses (400) an assistant's tool calls that no `tool` message
+answers, and tools that are not functions.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class FakeOpenAI:
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []  # every well-formed request body, in order
         self._failures: defaultdict[str, deque[str]] = defaultdict(deque)
+        self._scripts: defaultdict[str, deque[str | dict[str, Any]]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.fake = self  # type: ignore[attr-defined]
@@ -63,6 +67,11 @@ class FakeOpenAI:
         with self._lock:
             self._failures[model].extend(errors)
 
+    def script(self, model: str, *answers: str | dict[str, Any]) -> None:
+        """The next successful answers for `model`: texts, or `{"tool", "arguments"}` calls."""
+        with self._lock:
+            self._scripts[model].extend(answers)
+
     def requests_for(self, model: str) -> list[dict[str, Any]]:
         with self._lock:
             return [request for request in self.requests if request["model"] == model]
@@ -77,15 +86,36 @@ class FakeOpenAI:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             return 400, _error_body("invalid_request_error", None, "[] is too short - 'messages'")
+        problem = _tool_problem(body)
+        if problem:
+            return 400, _error_body("invalid_request_error", None, problem)
         with self._lock:
             self.requests.append(body)
             failures = self._failures[body["model"]]
             failure = failures.popleft() if failures else None
+            scripted = self._scripts[body["model"]]
+            answer = scripted.popleft() if scripted and not failure else None
         if failure == "filtered":
             return 200, _completion(body["model"], messages, filtered=True)
         if failure:
             return _error(failure)
-        return 200, _completion(body["model"], messages)
+        return 200, _completion(body["model"], messages, answer=answer)
+
+
+def _tool_problem(body: dict[str, Any]) -> str | None:
+    """What the real API would refuse about tools and tool calls, if anything."""
+    if any(tool.get("type") != "function" for tool in body.get("tools") or []):
+        return "tools: only function tools are supported"
+    pending: set[str] = set()
+    for message in body["messages"]:
+        if message.get("role") == "tool":
+            pending.discard(message.get("tool_call_id"))
+        elif pending:
+            return ("An assistant message with 'tool_calls' must be followed by tool messages "
+                    "responding to each 'tool_call_id'.")  # fmt: skip
+        if message.get("role") == "assistant":
+            pending = {call["id"] for call in message.get("tool_calls") or []}
+    return None
 
 
 def _error(name: str) -> tuple[int, dict[str, Any]]:
@@ -98,13 +128,22 @@ def _error_body(kind: str, code: str | None, message: str) -> dict[str, Any]:
 
 
 def _completion(
-    model: str, messages: list[dict[str, Any]], filtered: bool = False
-) -> dict[str, Any]:
-    """A successful answer; `filtered`: no text, stopped by the content filter."""
+    model: str, messages: list[dict[str, Any]], filtered: bool = False,
+    answer: str | dict[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A successful answer: the scripted one, else the echo of the last user message;
+    `filtered`: no text, stopped by the content filter."""
     question = next(m["content"] for m in reversed(messages) if m.get("role") == "user")
     content = None if filtered else f"[{model}] {question}"
+    calls = None
+    if isinstance(answer, str):
+        content = answer
+    elif answer is not None:
+        content = None
+        calls = [{"id": f"call_{len(messages)}", "type": "function", "function": {
+            "name": answer["tool"], "arguments": json.dumps(answer["arguments"])}}]  # fmt: skip
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
-    completion_tokens = len(content.split()) if content else 0
+    completion_tokens = len(content.split()) if content else 10 if calls else 0
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
@@ -112,9 +151,10 @@ def _completion(
         "model": model,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": content, "refusal": None},
+            "message": {"role": "assistant", "content": content, "refusal": None,
+                        **({"tool_calls": calls} if calls else {})},
             "logprobs": None,
-            "finish_reason": "content_filter" if filtered else "stop",
+            "finish_reason": "content_filter" if filtered else "tool_calls" if calls else "stop",
         }],
         "usage": {
             "prompt_tokens": prompt_tokens,

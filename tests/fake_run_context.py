@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from pydantic import BaseModel
+
 from models.ai import AiRequest, AiResponse
 from models.flow import FlowDefinition, FlowGraph
+from models.integration_calls import IntegrationCall
 from models.messages import InboundMessage, OutboundMessage
 from workflows.expressions import evaluate, render
 from workflows.nodes import get_node_type
@@ -31,6 +34,7 @@ class FakeRunContext:
     replies: Iterable[Reply] = ()
     http: Callable[[HttpRequest], HttpAnswer] | None = None
     ai: Callable[[AiRequest], AiAnswer] | None = None
+    integrations: Callable[[str, IntegrationCall], BaseModel | NodeFailed] | None = None
     hand_off_result: str = "resume"
     contact: dict[str, Any] = field(default_factory=lambda: {"name": "Ana", "phone": "+34600"})
     node_id: str = "node"
@@ -41,6 +45,9 @@ class FakeRunContext:
     requests: list[HttpRequest] = field(default_factory=list)
     hand_offs: list[HandOffRequest] = field(default_factory=list)
     ai_requests: list[AiRequest] = field(default_factory=list)
+    integration_calls: list[tuple[str, IntegrationCall]] = field(default_factory=list)
+    payment_outcome: str | None = "paid"  # what Stripe says; None: the wait times out
+    payment_waits: list[tuple[str, timedelta]] = field(default_factory=list)
     visited: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -98,6 +105,21 @@ class FakeRunContext:
         if isinstance(answer, NodeFailed):
             raise answer
         return answer
+
+    async def integration(
+        self, activity: str, request: IntegrationCall, result_type: type[Any], failure: str
+    ) -> Any:
+        self.integration_calls.append((activity, request))
+        if self.integrations is None:
+            raise AssertionError(f"the flow called {activity} but no responder is scripted")
+        answer = self.integrations(activity, request)
+        if isinstance(answer, NodeFailed):
+            raise NodeFailed(f"{failure}: {answer}")
+        return answer
+
+    async def wait_for_payment(self, payment_id: str, timeout: timedelta) -> str | None:
+        self.payment_waits.append((payment_id, timeout))
+        return self.payment_outcome
 
     async def run_node(self, node_type: str, data: dict[str, Any], node_id: str = "node") -> Any:
         """Run one node (its data parsed as the interpreter does); the handle it returns."""

@@ -4,6 +4,7 @@ accepted and can be told to fail the next requests with the provider's error cod
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -12,13 +13,16 @@ from typing import Any
 class FakeServer:
     """`sent` holds every accepted message (with its arrival time `at`), `url` the base URL."""
 
-    def __init__(self, handler: type[JsonHandler]) -> None:
+    def __init__(self, handler: type[JsonHandler], tls: ssl.SSLContext | None = None) -> None:
         self.lock = threading.Lock()
         self.sent: list[dict[str, Any]] = []
         self.failures: list[int] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (handler,),
                                                                  {"fake": self}))  # fmt: skip
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        if tls is not None:  # HTTPS, for clients that insist on it
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def reset(self) -> None:

@@ -80,7 +80,10 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
                   'contacts: [{externalId: "z"}]) { id } }', {"f": "flow", "c": "web_channel"}),
     "outreach": ("query($id: ID!) { outreach(id: $id) { id } }", {"id": "outreach"}),
     "outreaches": ("query($b: ID!) { outreaches(botId: $b) { id } }", {"b": "bot"}),
+    "payments": ("query($b: ID!) { payments(botId: $b) { id } }", {"b": "bot"}),
 }  # fmt: skip
+SET_SMTP = """mutation($host: String!) { setIntegration(kind: SMTP, config: {host: $host,
+  from_address: "bot@example.com"}, secrets: {password: "p"}) { kind } }"""
 # Operations whose ids name no organization's object (an organization the caller picks).
 NOT_ORGANIZATION_SCOPED = {"logIn"}
 
@@ -122,6 +125,7 @@ async def organization_with_everything(api: httpx.AsyncClient, org: str) -> tupl
                             f=flow))["saveFlowAsTemplate"]["id"]  # fmt: skip
     key = await owner('mutation { createApiKey(name: "k") { apiKey { id } } }')
     web = (await owner(CONNECT, bot=bot, input={"kind": "WEB"}))["connectChannel"]["id"]
+    await owner(SET_SMTP, host=f"smtp.{org.lower()}.example")
     ids = {"bot": bot, "channel": channel, "flow": flow, "version": version,
            "template": template, "api_key": key["createApiKey"]["apiKey"]["id"],
            "user": payload["member"]["user"]["id"], "web_channel": web,
@@ -151,7 +155,8 @@ async def snapshot(client: GraphQL, ids: dict[str, str]) -> dict[str, Any]:
              bot(id: $bot) { name defaultFlowId channels { name isActive hasSecrets }
                              flows { name definition publishedVersionId } }
              flow(id: $flow) { versions { version } }
-             apiKeys { revokedAt } templates { id } members { role } }""",
+             apiKeys { revokedAt } templates { id } members { role }
+             integrations { kind config hasSecrets updatedAt } }""",
         bot=ids["bot"],
         flow=ids["flow"],
     )
@@ -172,6 +177,8 @@ async def test_no_organization_reaches_another_ones_objects(api: httpx.AsyncClie
             assert (foreign["code"], foreign["message"]) == (
                 missing["code"], missing["message"]) == (
                 malformed["code"], malformed["message"]), field  # fmt: skip
+    await alice(SET_SMTP, host="smtp.mine.example")  # integrations are the caller's own
+    await alice("mutation { deleteIntegration(kind: SMTP) }")
     assert await snapshot(bob, theirs) == before
 
     for method, path, body in HTTP_ROUTES:

@@ -51,6 +51,10 @@ def test_registry_knows_every_node_type_of_the_issue() -> None:
         "api",
         "webhook",
         "ai",
+        "email",
+        "sms",
+        "payment",
+        "crm",
         "transfer",
         "end",
     }

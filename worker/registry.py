@@ -11,10 +11,14 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.ai_completion import AiCompleter
 from activities.conversation_store import ConversationStore
+from activities.create_payment import PaymentCreator
 from activities.http_request import HttpRequester
 from activities.inbox_store import InboxStore
 from activities.outreach import OutreachStarter
+from activities.send_email import EmailSender
 from activities.send_message import MessageSender
+from activities.send_sms import SmsSender
+from activities.sync_crm import CrmSync
 from models.secret_box import SecretBox
 from models.settings import Settings
 from workflows.conversation import ConversationWorkflow
@@ -56,8 +60,19 @@ def build_worker(
 def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Any]:
     """Activity callables bound to the database and the secret key."""
     store = ConversationStore(sessions)
-    sender = MessageSender(sessions, SecretBox(settings.resolved_secret_key()), settings)
+    box = SecretBox(settings.resolved_secret_key())
+    sender = MessageSender(sessions, box, settings)
     completer, requester = AiCompleter(settings), HttpRequester(settings)
     inbox, outreach = InboxStore(sessions), OutreachStarter(sessions)
-    return [*store.activities(), sender.send_message, requester.http_request,
-            completer.ai_completion, *inbox.activities(), *outreach.activities()]  # fmt: skip
+    return [
+        *store.activities(),
+        sender.send_message,
+        requester.http_request,
+        completer.ai_completion,
+        *inbox.activities(),
+        *outreach.activities(),
+        EmailSender(sessions, box, settings).send_email,
+        SmsSender(sessions, box, settings).send_sms,
+        *PaymentCreator(sessions, box, settings).activities(),
+        CrmSync(sessions, box, settings).sync_crm,
+    ]

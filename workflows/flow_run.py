@@ -6,6 +6,7 @@ from collections import deque
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
@@ -13,9 +14,14 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from models.ai import AiRequest, AiResponse
+    from models.ai import AiRequest, AiResponse, AiUsage
     from models.engine import FlowRunInput, FlowRunState, RunFinished, SendRequest, StepRecord
     from models.flow import FlowDefinition, FlowGraph
+    from models.integration_calls import (
+        PERMANENT_INTEGRATION_ERROR,
+        IntegrationCall,
+        PaymentOutcome,
+    )
     from models.messages import InboundMessage, OutboundMessage
     from workflows import expressions, summaries
     from workflows.activity_names import (
@@ -44,6 +50,7 @@ SEND_RETRY = RetryPolicy(
 )  # fmt: skip
 MAX_STEPS_PER_RUN = 10_000
 ResultT = TypeVar("ResultT")
+OutputT = TypeVar("OutputT", bound=BaseModel)
 
 
 class RunAbandoned(Exception):
@@ -68,6 +75,8 @@ class FlowRunWorkflow:
         self._node_type = ""
         self._waiting = False
         self._sends_in_step = 0
+        self._step_output: dict[str, Any] | None = None
+        self._settled: dict[str, str] = {}  # payment id -> status, as Stripe reported it
         self.variables: dict[str, Any] = {}
 
     @workflow.signal
@@ -87,6 +96,11 @@ class FlowRunWorkflow:
         """An agent took the conversation over: pause before the next node until released."""
         self._held = True
         self._release_mode = None
+
+    @workflow.signal
+    def payment_settled(self, outcome: PaymentOutcome) -> None:
+        """Stripe reported a payment of this run as paid, failed or expired (webhook)."""
+        self._settled[outcome.payment_id] = outcome.status
 
     @property
     def node_id(self) -> str:
@@ -189,8 +203,9 @@ class FlowRunWorkflow:
         step = StepRecord(
             run_id=self.run_id, sequence=self.sequence, node_id=node_id, node_type=node_type,
             outcome=outcome, started_at=started.isoformat(),
-            ended_at=workflow.now().isoformat(), error=error,
+            ended_at=workflow.now().isoformat(), error=error, output=self._step_output,
         )  # fmt: skip
+        self._step_output = None
         self._unrecorded.append(step)
 
     async def _flush_steps(self) -> None:
@@ -298,11 +313,50 @@ class FlowRunWorkflow:
         )  # fmt: skip
 
     async def ai_completion(self, request: AiRequest) -> AiResponse:
-        return await self._with_retries(
+        """A completion; the step records its model and the tokens of all its completions."""
+        answer = await self._with_retries(
             AI_COMPLETION, request, AiResponse, request.timeout_seconds, request.retries,
             permanent_error="PermanentAiError", failure="the AI completion failed",
             summary=summaries.ai_call(self._label(), request.model),
         )  # fmt: skip
+        spent = AiUsage.model_validate((self._step_output or {}).get("usage") or {})
+        usage = spent.plus(answer.usage).model_dump()
+        self._step_output = {"model": answer.model, "usage": usage}
+        return answer
+
+    async def integration(
+        self, activity: str, request: IntegrationCall, result_type: type[OutputT], failure: str
+    ) -> OutputT:
+        """An integration activity for this bot, keyed by run and step; its result is recorded
+        as the step's output."""
+        run = workflow.info().workflow_id
+        call = request.model_copy(update={
+            "bot_id": self.params.bot_id, "contact_id": self.params.contact_id,
+            "flow_run_id": self.run_id, "run_workflow_id": run,
+            "idempotency_key": f"{run}/{self.sequence}",
+        })  # fmt: skip
+        result = await self._with_retries(
+            activity, call, result_type, request.timeout_seconds, request.retries,
+            permanent_error=PERMANENT_INTEGRATION_ERROR, failure=failure,
+            summary=f"{self._label()}: {activity.replace('_', ' ')}",
+        )  # fmt: skip
+        self._step_output = result.model_dump(mode="json")
+        return result
+
+    async def wait_for_payment(self, payment_id: str, timeout: timedelta) -> str | None:
+        """The payment's status once Stripe reports it settled; None when `timeout` passed."""
+        await self._flush_steps()
+        since = summaries.moment(workflow.now())
+        workflow.set_current_details(f"at node {self._label()}: waiting for payment since {since}")
+        try:
+            await workflow.wait_condition(
+                lambda: payment_id in self._settled,
+                timeout=timeout,
+                timeout_summary=f"{self._label()}: no payment after {summaries.duration(timeout)}",
+            )
+        except TimeoutError:
+            return None
+        return self._settled.pop(payment_id)
 
     async def _with_retries(
         self, activity: str, arg: Any, result_type: type[ResultT], timeout_seconds: float,

@@ -13,7 +13,9 @@ from workflows.nodes.button import BUTTON
 from workflows.nodes.carousel import CAROUSEL
 from workflows.nodes.condition import CONDITION
 from workflows.nodes.contact import CONTACT
+from workflows.nodes.crm import CRM
 from workflows.nodes.delay import DELAY
+from workflows.nodes.email import EMAIL
 from workflows.nodes.end import END
 from workflows.nodes.file import FILE
 from workflows.nodes.form import FORM
@@ -21,9 +23,11 @@ from workflows.nodes.list_menu import LIST
 from workflows.nodes.location import LOCATION
 from workflows.nodes.media import MEDIA
 from workflows.nodes.message import MESSAGE
+from workflows.nodes.payment import PAYMENT
 from workflows.nodes.question import QUESTION
 from workflows.nodes.quick_reply import QUICK_REPLY
 from workflows.nodes.set_variable import SET_VARIABLE
+from workflows.nodes.sms import SMS
 from workflows.nodes.start import START
 from workflows.nodes.transfer import TRANSFER
 from workflows.nodes.video import VIDEO
@@ -52,6 +56,10 @@ REGISTRY: dict[str, NodeType] = {
         API,
         WEBHOOK,
         AI,
+        EMAIL,
+        SMS,
+        PAYMENT,
+        CRM,
         TRANSFER,
         END,
     )

@@ -8,7 +8,14 @@ Under the node id the flow also finds the details::
     {"response": "...", "model": "gpt-4o-mini", "error": null,
      "usage": {"prompt_tokens": 31, "completion_tokens": 120, "total_tokens": 151}}
 
-The call runs as an activity: rate limits and server errors are retried `retryAttempts` times
+`mode` `agent` keeps talking with the contact (each answer sent, each reply added to the history)
+until the model calls its `exit` tool, the contact says one of `exitKeywords`, or `maxTurns` /
+`maxTotalTokens` are spent; the summary lands in `summaryVariable`. `mode` `extract` has the model
+fill `outputSchema` (an object JSON schema) by function calling; the values are checked against
+it (one retry telling the model what was wrong), then stored in `variable` and one variable per
+field. See `ai_modes`.
+
+Each call runs as an activity: rate limits and server errors are retried `retryAttempts` times
 with backoff. When it finally fails (no API key, key refused, bad request, retries spent) the
 node sends `errorMessage` if set, stores `error` (and `variable` becomes null), and leaves by
 `error`; with no `error` edge the run ends.
@@ -16,10 +23,13 @@ node sends `errorMessage` if set, stores `error` (and `variable` becomes null), 
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import AfterValidator, Field, model_validator
 
 from models.ai import AiRequest
 from models.messages import OutboundMessage
+from workflows.nodes.ai_modes import check_schema, converse, extract
 from workflows.nodes.base import (
     DEFAULT,
     ERROR,
@@ -44,6 +54,18 @@ class AiData(NodeData):
     error_message: Template | None = Field(default=None, description="Said when the call fails.")
     timeout_seconds: float = Field(default=30, gt=0, le=300, description="Per attempt.")
     retry_attempts: int = Field(default=3, ge=0, le=10)
+    mode: Literal["answer", "agent", "extract"] = "answer"
+    max_turns: int = Field(default=10, ge=1, le=50, description="Agent: answers at most.")
+    max_total_tokens: int = Field(default=4000, ge=100, le=200_000)
+    exit_keywords: list[str] = Field(default_factory=lambda: ["salir", "exit", "adiós"])
+    summary_variable: VariableName = "aiSummary"
+    output_schema: Annotated[dict[str, Any], AfterValidator(check_schema)] | None = None
+
+    @model_validator(mode="after")
+    def _extraction_has_a_schema(self) -> Self:
+        if self.mode == "extract" and self.output_schema is None:
+            raise ValueError("mode extract needs an outputSchema")
+        return self
 
 
 async def run(ctx: RunContext, data: AiData) -> str:
@@ -60,6 +82,12 @@ async def run(ctx: RunContext, data: AiData) -> str:
         retries=data.retry_attempts,
     )
     try:
+        if data.mode == "extract":
+            return await extract(ctx, data, request)
+        if data.mode == "agent":
+            answer = await converse(ctx, data, request)
+            ctx.variables[data.variable] = answer.text
+            return DEFAULT
         answer = await ctx.ai_completion(request)
     except NodeFailed as failure:
         return await _failed(ctx, data, str(failure))

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from models.ai import AiRequest, AiResponse
+from models.integration_calls import IntegrationCall
 from models.messages import InboundMessage, OutboundMessage
 from workflows.expressions import (
     ExpressionError,
@@ -25,6 +26,7 @@ DEFAULT = "default"
 TIMEOUT = "timeout"
 INVALID = "invalid"
 ERROR = "error"
+OutputT = TypeVar("OutputT", bound=BaseModel)
 
 
 class NodeFailed(Exception):
@@ -96,6 +98,18 @@ class RunContext(Protocol):
 
     async def ai_completion(self, request: AiRequest) -> AiResponse:
         """An activity with retries; raises `NodeFailed` when it finally fails."""
+        ...
+
+    async def integration(
+        self, activity: str, request: IntegrationCall, result_type: type[OutputT], failure: str
+    ) -> OutputT:
+        """An integration activity (email, SMS ...) with the organization's credentials and
+        retries; raises `NodeFailed` (`failure: reason`) when it finally fails."""
+        ...
+
+    async def wait_for_payment(self, payment_id: str, timeout: timedelta) -> str | None:
+        """A durable wait for Stripe's word on the payment (`paid`, `failed`, `expired`); None
+        when `timeout` passed first."""
         ...
 
 

@@ -1,0 +1,71 @@
+"""Stripe's webhook for an organization's payments: `POST /webhooks/stripe/{organization_id}`.
+
+Each event is verified with the organization's signing secret (`Stripe-Signature`, through the
+library's `Webhook.construct_event`, which also refuses events older than 5 minutes). A payment
+settles once: its row changes only while pending, and only then is its flow run told. Anything
+unverifiable answers 400 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import TYPE_CHECKING
+
+import stripe
+from fastapi import APIRouter, HTTPException, Request, Response
+from temporalio.service import RPCError, RPCStatusCode
+
+from models.integration_calls import PaymentOutcome
+from models.integrations import IntegrationMissing, credentials_for_organization
+from models.payments import apply_stripe_event
+from models.secret_box import SecretBox
+
+if TYPE_CHECKING:
+    from graphql_api.app import Platform
+
+router = APIRouter(prefix="/webhooks/stripe", tags=["Stripe"])
+logger = logging.getLogger(__name__)
+REFUSED = "invalid Stripe-Signature, or not this organization's Stripe webhook"
+
+
+@router.post("/{organization_id}", status_code=204)
+async def receive(organization_id: str, request: Request) -> Response:
+    """A Stripe event: settle the payment it names and tell the waiting flow run."""
+    platform: Platform = request.app.state.platform
+    payload = await request.body()
+    box = SecretBox(platform.settings.resolved_secret_key())
+    async with platform.sessions.begin() as session:
+        try:
+            org = uuid.UUID(organization_id)
+            _, secrets = await credentials_for_organization(session, box, org, "stripe")
+            stripe.Webhook.construct_event(
+                payload, request.headers.get("stripe-signature"), secrets["webhook_secret"]
+            )
+            event = json.loads(payload)
+            event_type, obj = event["type"], event["data"]["object"]
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            IntegrationMissing,
+            stripe.SignatureVerificationError,
+        ):
+            raise HTTPException(400, REFUSED) from None
+        payment = await apply_stripe_event(session, org, event_type, obj)
+        if payment is not None:  # tell the run before committing: a failure makes Stripe retry
+            outcome = PaymentOutcome(payment_id=str(payment.id), status=payment.status)
+            await tell_run(platform, payment.run_workflow_id, outcome)
+    return Response(status_code=204)
+
+
+async def tell_run(platform: Platform, workflow_id: str, outcome: PaymentOutcome) -> None:
+    """Signal the flow run; one that already ended (e.g. it timed out) has nothing to do."""
+    client = await platform.temporal()
+    try:
+        await client.get_workflow_handle(workflow_id).signal("payment_settled", outcome)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        logger.info("payment %s settled after its run %s ended", outcome.payment_id, workflow_id)
