@@ -20,6 +20,7 @@ from models.db import make_engine, make_session_factory
 from models.errors import DomainError
 from models.settings import Settings
 from workflows.client import connect_temporal
+from workflows.webhook_client import wake_deliveries_on_commit
 
 HEALTH_TIMEOUT_SECONDS = 3.0
 
@@ -34,6 +35,7 @@ class Platform:
         self.sessions = make_session_factory(self.engine)
         self._temporal: Client | None = None
         self.live_updates = LiveUpdates(database_url, self.sessions)
+        wake_deliveries_on_commit(self.temporal, settings.task_queue)
 
     async def temporal(self) -> Client:
         """The Temporal client, connected on first use (and again after a failed attempt)."""

@@ -24,6 +24,7 @@ from graphql_api.limits import MAX_DEPTH, limit_extensions
 from graphql_api.outreach import OutreachMutation, OutreachQuery
 from graphql_api.subscriptions import ConversationSubscription
 from graphql_api.templates import TemplateMutation, TemplateQuery
+from graphql_api.webhooks import WebhookMutation, WebhookQuery
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
@@ -36,9 +37,9 @@ class VersionQuery:
 
 
 QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, TemplateQuery,
-                             ConversationQuery, OutreachQuery)  # fmt: skip
+                             ConversationQuery, OutreachQuery, WebhookQuery)  # fmt: skip
 MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation,
-                               ConversationMutation, OutreachMutation)  # fmt: skip
+                               ConversationMutation, OutreachMutation, WebhookMutation)  # fmt: skip
 SUBSCRIPTIONS: tuple[type, ...] = (ConversationSubscription,)
 
 Query = merge_types("Query", QUERIES)

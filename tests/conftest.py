@@ -153,6 +153,7 @@ def test_settings(
         data_dir=Path(tempfile.mkdtemp(prefix="bb-data-")),
         openai_api_key=fake_openai.api_key,
         openai_base_url=fake_openai.url,
+        webhook_allowed_networks="127.0.0.1/32",
     )
 
 

@@ -13,11 +13,13 @@ from activities.http_request import http_request
 from activities.inbox_store import InboxStore
 from activities.outreach import OutreachStarter
 from activities.send_message import MessageSender
+from activities.webhook_delivery import WebhookDeliverer
 from models.secret_box import SecretBox
 from models.settings import Settings
 from workflows.conversation import ConversationWorkflow
 from workflows.flow_run import FlowRunWorkflow
 from workflows.outreach import OutreachWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -35,14 +37,16 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def workflows() -> list[type]:
-    return [ConversationWorkflow, FlowRunWorkflow, OutreachWorkflow]
+    return [ConversationWorkflow, FlowRunWorkflow, OutreachWorkflow, WebhookDeliveryWorkflow]
 
 
 def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Any]:
     """Activity callables bound to the database and the secret key."""
     store = ConversationStore(sessions)
-    sender = MessageSender(sessions, SecretBox(settings.resolved_secret_key()), settings)
+    box = SecretBox(settings.resolved_secret_key())
+    sender = MessageSender(sessions, box, settings)
+    webhooks = WebhookDeliverer(sessions, box, settings)
     completer = AiCompleter(settings)
     inbox, outreach = InboxStore(sessions), OutreachStarter(sessions)
     return [*store.activities(), sender.send_message, http_request, completer.ai_completion,
-            *inbox.activities(), *outreach.activities()]  # fmt: skip
+            *inbox.activities(), *outreach.activities(), webhooks.deliver_webhooks]  # fmt: skip

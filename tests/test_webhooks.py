@@ -1,0 +1,193 @@
+"""Outgoing webhooks end to end: a bot's facts reach a receiver on 127.0.0.1, signed per the
+Standard Webhooks specification, logged attempt by attempt, and manageable through GraphQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api_fixtures import CONNECT, CREATE_BOT, CREATE_FLOW, PUBLISH, SET_DEFAULT
+from tests.api_fixtures import greeting_flow as flow_definition
+from tests.graphql_client import GraphQL, sign_up
+from tests.helpers import WebChat, wait_for
+from tests.webhook_receiver import Receiver
+
+CREATE = """mutation($input: WebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) { secret endpoint { id url events active disabled } } }"""
+DELIVERIES = """query($id: ID!) { webhookDeliveries(endpointId: $id) {
+  id webhookId eventType status attemptCount payload
+  attempts { statusCode durationMs responseExcerpt error attemptedAt } } }"""
+STATS = """query($id: ID!) { webhookEndpoint(id: $id) { disabled disabledReason
+  stats { total succeeded failed pending averageLatencyMs lastSuccessAt lastError } } }"""
+SEND_TEST = "mutation($id: ID!) { sendTestWebhook(endpointId: $id) { id } }"
+CONVERSATION_EVENTS = {
+    "bot.connected",
+    "message.received",
+    "conversation.started",
+    "flow.started",
+    "message.sent",
+    "flow.completed",
+}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+async def endpoint_for(owner: GraphQL, receiver: Receiver, **input: Any) -> str:
+    """A new endpoint POSTing to the receiver, which now knows its secret."""
+    created = await owner(CREATE, input={"url": receiver.url, "events": ["*"], **input})
+    receiver.secrets.append(created["createWebhookEndpoint"]["secret"])
+    return created["createWebhookEndpoint"]["endpoint"]["id"]
+
+
+async def chatting_bot(owner: GraphQL) -> tuple[str, str]:
+    """A bot with a published default greeting flow and a web channel: (bot, channel) ids."""
+    bot = (await owner(CREATE_BOT, name="Support"))["createBot"]["id"]
+    flow = (
+        await owner(
+            CREATE_FLOW, bot=bot, input={"name": "Hi", "definition": flow_definition("Hello there")}
+        )
+    )["createFlow"]["id"]
+    await owner(PUBLISH, id=flow, message="v1")
+    await owner(SET_DEFAULT, bot=bot, flow=flow)
+    web = (await owner(CONNECT, bot=bot, input={"kind": "WEB"}))["connectChannel"]["id"]
+    return bot, web
+
+
+async def received_types(receiver: Receiver, wanted: set[str]) -> dict[str, dict[str, Any]]:
+    async def arrived() -> dict[str, dict[str, Any]] | None:
+        found = {event["body"]["type"]: event for event in receiver.events()}
+        return found if wanted <= set(found) else None
+
+    return await wait_for(arrived, what=f"webhooks {sorted(wanted)}")
+
+
+async def test_a_conversation_reaches_the_receiver_signed_and_logged(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    owner, _ = await sign_up(api)
+    endpoint = await endpoint_for(owner, receiver)
+    bot, web = await chatting_bot(owner)
+
+    await WebChat(api, web, "visitor-1").say("hello")
+    events = await received_types(receiver, CONVERSATION_EVENTS)
+
+    assert all(event["valid"] == [True] for event in receiver.events())
+    received = events["message.received"]["body"]
+    assert received["data"]["text"] == "hello"
+    assert received["data"]["bot_id"] == bot
+    assert received["data"]["channel_id"] == web
+    sent = [
+        e["body"]["data"]["text"] for e in receiver.events() if e["body"]["type"] == "message.sent"
+    ]
+    assert sorted(sent) == ["Bye!", "Hello there"]
+    assert events["bot.connected"]["body"]["data"]["channel_id"] == web
+    conversation = received["data"]["conversation_id"]
+    assert events["flow.completed"]["body"]["data"]["conversation_id"] == conversation
+    assert events["message.received"]["id"].startswith("msg_")
+
+    async def all_logged() -> list[dict[str, Any]] | None:
+        log = (await owner(DELIVERIES, id=endpoint))["webhookDeliveries"]
+        done = len(log) >= len(receiver.events()) and all(d["status"] != "pending" for d in log)
+        return log if done else None
+
+    log = await wait_for(all_logged, what="every delivery logged")
+    assert {d["webhookId"] for d in log} == {e["id"] for e in receiver.events()}
+    for delivery in log:
+        assert delivery["status"] == "succeeded", delivery
+        assert [a["statusCode"] for a in delivery["attempts"]] == [200]
+        assert delivery["attempts"][0]["responseExcerpt"] == "answer 200"
+    stats = (await owner(STATS, id=endpoint))["webhookEndpoint"]["stats"]
+    assert stats["total"] == stats["succeeded"] == len(log)
+    assert stats["failed"] == 0 and stats["lastSuccessAt"] is not None
+
+
+async def test_a_receiver_failing_once_gets_the_same_delivery_again(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    owner, _ = await sign_up(api)
+    receiver.script = [500]
+    endpoint = await endpoint_for(owner, receiver, events=["payment.completed"])
+
+    await owner(SEND_TEST, id=endpoint)
+
+    async def retried() -> list[dict[str, Any]] | None:
+        log = (await owner(DELIVERIES, id=endpoint))["webhookDeliveries"]
+        return log if log and log[0]["status"] == "succeeded" else None
+
+    delivery = (await wait_for(retried, timeout=30, what="the retry after 5 s"))[0]
+    assert [a["statusCode"] for a in delivery["attempts"]] == [500, 200]
+    assert delivery["attempts"][0]["error"] == "the receiver answered 500"
+    assert [e["id"] for e in receiver.events()] == [delivery["webhookId"]] * 2
+    assert all(e["valid"] == [True] for e in receiver.events())
+
+
+async def test_410_disables_the_endpoint_at_once(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    owner, _ = await sign_up(api)
+    receiver.script = [410]
+    endpoint = await endpoint_for(owner, receiver, events=["payment.completed"])
+    watcher = Receiver()  # another endpoint of the organization hears about it
+    try:
+        await endpoint_for(owner, watcher, events=["webhook.endpoint_disabled"])
+        await owner(SEND_TEST, id=endpoint)
+
+        told = await received_types(watcher, {"webhook.endpoint_disabled"})
+    finally:
+        watcher.close()
+    assert told["webhook.endpoint_disabled"]["body"]["data"]["endpoint_id"] == endpoint
+    state = (await owner(STATS, id=endpoint))["webhookEndpoint"]
+    assert state["disabled"] is True
+    assert state["disabledReason"] == "the receiver answered 410 Gone"
+    assert state["stats"]["failed"] == 1
+    refused = await owner.error(SEND_TEST, id=endpoint)
+    assert refused["code"] == "BAD_USER_INPUT" and "disabled" in refused["message"]
+    assert len(receiver.events()) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.5/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:8080/x",
+        "http://192.168.1.10/x",
+        "ftp://example.com/x",
+        "http://127.0.0.2:9/x",
+    ],
+)
+async def test_private_and_non_http_urls_are_refused(api: httpx.AsyncClient, url: str) -> None:
+    owner, _ = await sign_up(api)
+
+    error = await owner.error(CREATE, input={"url": url, "events": ["*"]})
+
+    assert error["code"] == "BAD_USER_INPUT", error
+    assert (await owner("{ webhookEndpoints { id } }"))["webhookEndpoints"] == []
+
+
+async def test_rotation_signs_with_both_secrets_during_the_grace_period(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    owner, _ = await sign_up(api)
+    endpoint = await endpoint_for(owner, receiver, events=["payment.completed"])
+    rotated = await owner(
+        "mutation($id: ID!) { rotateWebhookSecret(id: $id, graceHours: 1) { secret } }",
+        id=endpoint,
+    )
+    new_secret = rotated["rotateWebhookSecret"]["secret"]
+    receiver.secrets.append(new_secret)
+    assert new_secret.startswith("whsec_") and new_secret != receiver.secrets[0]
+
+    await owner(SEND_TEST, id=endpoint)
+
+    event = (await received_types(receiver, {"webhook.test"}))["webhook.test"]
+    assert event["valid"] == [True, True]
+    assert len(event["headers"]["webhook-signature"].split(" ")) == 2
