@@ -3,16 +3,21 @@ Standard Webhooks specification, logged attempt by attempt, and manageable throu
 
 from __future__ import annotations
 
+import signal
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
+from models.settings import Settings
 from tests.api_fixtures import CONNECT, CREATE_BOT, CREATE_FLOW, PUBLISH, SET_DEFAULT
 from tests.api_fixtures import greeting_flow as flow_definition
 from tests.graphql_client import GraphQL, sign_up
-from tests.helpers import WebChat, wait_for
+from tests.helpers import WebChat, api_client, wait_for
+from tests.test_durability import TASK_QUEUE, start_worker
 from tests.webhook_receiver import Receiver
 
 CREATE = """mutation($input: WebhookEndpointInput!) {
@@ -191,3 +196,48 @@ async def test_rotation_signs_with_both_secrets_during_the_grace_period(
     event = (await received_types(receiver, {"webhook.test"}))["webhook.test"]
     assert event["valid"] == [True, True]
     assert len(event["headers"]["webhook-signature"].split(" ")) == 2
+
+
+async def test_a_delivery_cut_off_by_a_killed_worker_arrives_with_the_same_id(
+    test_settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    clean_db: None,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = test_settings.model_copy(update={"task_queue": TASK_QUEUE})
+    monkeypatch.setenv("BOTBUILDER_WEBHOOK_ALLOWED_NETWORKS", settings.webhook_allowed_networks)
+    receiver.hang.set()  # the first POST hangs: the worker is killed while waiting for it
+    first = start_worker(settings)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        async with api_client(settings) as api:
+            owner, _ = await sign_up(api)
+            endpoint = await endpoint_for(owner, receiver, events=["payment.completed"])
+            await owner(SEND_TEST, id=endpoint)
+            await wait_for(
+                lambda: _some(receiver.events()), timeout=30, what="the first POST to arrive"
+            )
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+            receiver.hang.clear()
+            receiver.released.set()
+            second = start_worker(settings)
+
+            async def delivered() -> list[dict[str, Any]] | None:
+                log = (await owner(DELIVERIES, id=endpoint))["webhookDeliveries"]
+                return log if log and log[0]["status"] == "succeeded" else None
+
+            delivery = (await wait_for(delivered, timeout=60, what="the redelivery"))[0]
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=20)
+    assert [e["id"] for e in receiver.events()] == [delivery["webhookId"]] * 2
+    assert all(e["valid"] == [True] for e in receiver.events())
+    assert [a["statusCode"] for a in delivery["attempts"]] == [200]
+
+
+async def _some(items: list[Any]) -> bool:
+    return bool(items)
