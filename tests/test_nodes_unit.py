@@ -53,6 +53,7 @@ def test_registry_knows_every_node_type_of_the_issue() -> None:
         "ai",
         "transfer",
         "end",
+        "waitEvent",
     }
     assert set(REGISTRY) == expected
     with pytest.raises(UnknownNodeType, match="unknown node type 'hologram'"):

@@ -42,7 +42,7 @@ class DeliveryWaker:
     """Called (synchronously) with endpoint ids after a commit; signals them in the background."""
 
     def __init__(
-        self, client: Callable[[], Awaitable[Client]], task_queue: str, interval: float = 0.2
+        self, client: Callable[[], Awaitable[Client]], task_queue: str, interval: float = 0.5
     ) -> None:
         self.client = client
         self.task_queue = task_queue

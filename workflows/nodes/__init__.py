@@ -27,6 +27,7 @@ from workflows.nodes.set_variable import SET_VARIABLE
 from workflows.nodes.start import START
 from workflows.nodes.transfer import TRANSFER
 from workflows.nodes.video import VIDEO
+from workflows.nodes.wait_event import WAIT_EVENT
 from workflows.nodes.webhook import WEBHOOK
 
 REGISTRY: dict[str, NodeType] = {
@@ -54,6 +55,7 @@ REGISTRY: dict[str, NodeType] = {
         AI,
         TRANSFER,
         END,
+        WAIT_EVENT,
     )
 }
 
