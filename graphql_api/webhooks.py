@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from graphql_api.auth import MANAGERS, Caller, parse_id, platform_of, require_caller, transaction
 from graphql_api.bots import optional_object, secret_box
+from graphql_api.conversation_types import temporal_url
 from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.types import gid
 from models import webhook_endpoints as endpoints
@@ -22,6 +23,7 @@ from models.webhook_tables import WebhookAttempt as AttemptRow
 from models.webhook_tables import WebhookDelivery as DeliveryRow
 from models.webhook_tables import WebhookEndpoint as EndpointRow
 from models.webhook_tables import WebhookEvent as EventRow
+from workflows.webhook_delivery import delivery_workflow_id
 
 WebhookStats = strawberry.type(
     EndpointStats, name="WebhookStats", description="Delivery totals of an endpoint."
@@ -63,6 +65,10 @@ class WebhookEndpoint:
             previous_secret_expires_at=row.previous_secret_expires_at,
             created_at=row.created_at,
         )
+
+    @strawberry.field(description="Its delivery workflow in the Temporal UI.")
+    def temporal_url(self, info: Info) -> str:
+        return temporal_url(platform_of(info).settings, delivery_workflow_id(str(self.id)))
 
     @strawberry.field
     async def stats(self, info: Info) -> WebhookStats:  # type: ignore[valid-type]

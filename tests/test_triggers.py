@@ -104,6 +104,7 @@ async def test_another_organizations_key_cannot_trigger(api: httpx.AsyncClient) 
     assert await WebChat(api, web, "x").messages() == []
 
 
+@pytest.mark.record_history
 async def test_an_event_resumes_the_run_waiting_for_it(api: httpx.AsyncClient) -> None:
     owner, _ = await sign_up(api)
     key = (await owner(CREATE_KEY))["createApiKey"]["secret"]

@@ -25,7 +25,7 @@ CREATE = """mutation($input: WebhookEndpointInput!) {
 DELIVERIES = """query($id: ID!) { webhookDeliveries(endpointId: $id) {
   id webhookId eventType status attemptCount payload
   attempts { statusCode durationMs responseExcerpt error attemptedAt } } }"""
-STATS = """query($id: ID!) { webhookEndpoint(id: $id) { disabled disabledReason
+STATS = """query($id: ID!) { webhookEndpoint(id: $id) { disabled disabledReason temporalUrl
   stats { total succeeded failed pending averageLatencyMs lastSuccessAt lastError } } }"""
 SEND_TEST = "mutation($id: ID!) { sendTestWebhook(endpointId: $id) { id } }"
 CONVERSATION_EVENTS = {
@@ -74,6 +74,7 @@ async def received_types(receiver: Receiver, wanted: set[str]) -> dict[str, dict
     return await wait_for(arrived, what=f"webhooks {sorted(wanted)}")
 
 
+@pytest.mark.record_history
 async def test_a_conversation_reaches_the_receiver_signed_and_logged(
     api: httpx.AsyncClient, receiver: Receiver
 ) -> None:
@@ -109,7 +110,9 @@ async def test_a_conversation_reaches_the_receiver_signed_and_logged(
         assert delivery["status"] == "succeeded", delivery
         assert [a["statusCode"] for a in delivery["attempts"]] == [200]
         assert delivery["attempts"][0]["responseExcerpt"] == "answer 200"
-    stats = (await owner(STATS, id=endpoint))["webhookEndpoint"]["stats"]
+    state = (await owner(STATS, id=endpoint))["webhookEndpoint"]
+    assert state["temporalUrl"].endswith(f"/workflows/webhook-endpoint-{endpoint}")
+    stats = state["stats"]
     assert stats["total"] == stats["succeeded"] == len(log)
     assert stats["failed"] == 0 and stats["lastSuccessAt"] is not None
 
