@@ -3,6 +3,7 @@ Standard Webhooks specification, logged attempt by attempt, and manageable throu
 
 from __future__ import annotations
 
+import base64
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from tests.graphql_client import GraphQL, sign_up
 from tests.helpers import WebChat, api_client, wait_for
 from tests.test_durability import TASK_QUEUE, start_worker
 from tests.webhook_receiver import Receiver
+from worker.webhook_listener import WebhookListener
 
 CREATE = """mutation($input: WebhookEndpointInput!) {
   createWebhookEndpoint(input: $input) { secret endpoint { id url events active disabled } } }"""
@@ -244,3 +246,86 @@ async def test_a_delivery_cut_off_by_a_killed_worker_arrives_with_the_same_id(
 
 async def _some(items: list[Any]) -> bool:
     return bool(items)
+
+
+async def test_endpoints_are_managed_and_deliveries_redelivered(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    owner, _ = await sign_up(api)
+    endpoint = await endpoint_for(owner, receiver, events=["payment.completed"])
+    bad_events = await owner.error(CREATE, input={"url": receiver.url, "events": ["nope"]})
+    bad_header = await owner.error(
+        CREATE, input={"url": receiver.url, "events": ["*"], "headers": {"webhook-id": "x"}}
+    )
+    updated = await owner(
+        """mutation($id: ID!, $input: WebhookEndpointUpdate!) {
+           updateWebhookEndpoint(id: $id, input: $input) { events description headers } }""",
+        id=endpoint,
+        input={
+            "events": ["message.failed", "flow.failed"],
+            "description": "CRM",
+            "headers": {"X-Tenant": "acme"},
+        },
+    )
+    delivery = (await owner(SEND_TEST, id=endpoint))["sendTestWebhook"]["id"]
+    first = await received_types(receiver, {"webhook.test"})
+
+    redelivered = await owner(
+        "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { status attemptCount } }",
+        id=delivery,
+    )
+    await wait_for(lambda: _count(receiver.events(), 2), what="the redelivery")
+    count = await owner(
+        "mutation($id: ID!, $since: DateTime!) { "
+        "redeliverFailedWebhooks(endpointId: $id, since: $since) }",
+        id=endpoint,
+        since="2020-01-01T00:00:00Z",
+    )
+    deleted = await owner("mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }", id=endpoint)
+
+    assert bad_events["code"] == bad_header["code"] == "BAD_USER_INPUT"
+    assert "unknown webhook event types: nope" in bad_events["message"]
+    assert updated["updateWebhookEndpoint"] == {
+        "events": ["flow.failed", "message.failed"],
+        "description": "CRM",
+        "headers": {"X-Tenant": "acme"},
+    }
+    assert redelivered["redeliverWebhook"] == {"status": "pending", "attemptCount": 0}
+    second = receiver.events()[1]
+    assert second["id"] == first["webhook.test"]["id"]
+    assert second["headers"]["x-tenant"] == "acme"
+    assert count["redeliverFailedWebhooks"] == 0  # nothing failed
+    assert deleted["deleteWebhookEndpoint"] == endpoint
+    assert (await owner("{ webhookEndpoints { id } }"))["webhookEndpoints"] == []
+
+
+async def test_webhooks_listen_prints_deliveries_and_checks_signatures(
+    api: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    owner, _ = await sign_up(api)
+    listener = WebhookListener(0, None).start()
+    try:
+        created = await owner(CREATE, input={"url": listener.url, "events": ["payment.completed"]})
+        listener.secret = created["createWebhookEndpoint"]["secret"]
+        endpoint = created["createWebhookEndpoint"]["endpoint"]["id"]
+        await owner(SEND_TEST, id=endpoint)
+        await wait_for(lambda: _reached(listener, 1), what="the first delivery")
+        listener.secret = "whsec_" + base64.b64encode(b"someone else's secret").decode()
+        await owner(SEND_TEST, id=endpoint)
+        await wait_for(lambda: _reached(listener, 2), what="the second delivery")
+    finally:
+        listener.stop()
+
+    assert (listener.received, listener.invalid) == (2, 1)
+    printed = capsys.readouterr().out
+    assert "webhook.test  signature OK" in printed
+    assert "webhook.test  SIGNATURE INVALID" in printed
+    assert '"message": "a test event from BotBuilder"' in printed
+
+
+async def _count(items: list[Any], wanted: int) -> bool:
+    return len(items) >= wanted
+
+
+async def _reached(listener: WebhookListener, wanted: int) -> bool:
+    return listener.received >= wanted
