@@ -114,17 +114,17 @@ class WebhookDeliverer:
         signing = signing_secrets(self.secret_box, endpoint)
         limit = asyncio.Semaphore(CONCURRENCY)
 
-        async def deliver(delivery: WebhookDelivery, event: WebhookEvent) -> bool:
+        async def attempt(event: WebhookEvent) -> Outcome:
             async with limit:
-                outcome = await self._attempt(endpoint, signing, event)
-                return await self._record(endpoint, delivery, outcome, request.now)
+                return await self._attempt(endpoint, signing, event)
 
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
-            disabled = await asyncio.gather(*(deliver(d, e) for d, e in due))
+            outcomes = await asyncio.gather(*(attempt(event) for _, event in due))
         finally:
             heartbeat.cancel()
-        if any(disabled):
+        deliveries = [delivery for delivery, _ in due]
+        if await self._record(endpoint, list(zip(deliveries, outcomes, strict=True)), request.now):
             return DrainResult(stop=True)
         async with self.sessions() as session:
             next_due = await session.scalar(
@@ -175,14 +175,18 @@ class WebhookDeliverer:
         return outcome
 
     async def _record(
-        self, endpoint: WebhookEndpoint, delivery: WebhookDelivery, outcome: Outcome, now: datetime
+        self,
+        endpoint: WebhookEndpoint,
+        results: list[tuple[WebhookDelivery, Outcome]],
+        now: datetime,
     ) -> bool:
-        """Log the attempt and schedule what follows; True when it disabled the endpoint."""
-        attempts = delivery.attempts + 1
-        values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now}
-        disable_reason: str | None = None
-        async with self.sessions.begin() as session:
-            session.add(
+        """Log a batch's attempts and schedule what follows, in one transaction; True when it
+        disabled the endpoint."""
+        if not results:
+            return False
+        attempts, updates = [], []
+        for delivery, outcome in results:
+            attempts.append(
                 WebhookAttempt(
                     delivery_id=delivery.id,
                     attempted_at=now,
@@ -192,40 +196,57 @@ class WebhookDeliverer:
                     error=outcome.error,
                 )
             )
-            if outcome.ok:
-                values.update(status="succeeded", next_attempt_at=None)
-                await session.execute(
-                    update(WebhookEndpoint)
-                    .where(
-                        WebhookEndpoint.id == endpoint.id,
-                        WebhookEndpoint.failing_since.is_not(None),
-                    )
-                    .values(failing_since=None)
-                )
-            else:
-                retry_after = parse_retry_after(outcome.retry_after_header, now)
-                delay = None if outcome.status_code == 410 else retry_delay(attempts, retry_after)
-                values.update(
-                    status="pending" if delay else "failed",
-                    next_attempt_at=now + delay if delay else None,
-                )
-                failing_since = await session.scalar(
-                    update(WebhookEndpoint)
-                    .where(WebhookEndpoint.id == endpoint.id)
-                    .values(failing_since=func.coalesce(WebhookEndpoint.failing_since, now))
-                    .returning(WebhookEndpoint.failing_since)
-                )
-                disable_reason = disabling_reason(outcome, failing_since, now)
-                if disable_reason:
-                    await disable(session, endpoint.id, disable_reason, now)
-            await session.execute(
-                update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(**values)
+            updates.append(
+                {
+                    "id": delivery.id,
+                    "attempts": delivery.attempts + 1,
+                    "last_attempt_at": now,
+                    **next_step(delivery, outcome, now),
+                }
             )
-        return disable_reason is not None
+        outcomes = [outcome for _, outcome in results]
+        async with self.sessions.begin() as session:
+            session.add_all(attempts)
+            await session.execute(update(WebhookDelivery), updates)
+            failing_since = await failing_state(session, endpoint, outcomes, now)
+            reason = disabling_reason(outcomes, failing_since, now)
+            if reason:
+                await disable(session, endpoint.id, reason, now)
+        return reason is not None
 
 
-def disabling_reason(outcome: Outcome, failing_since: datetime | None, now: datetime) -> str | None:
-    if outcome.status_code == 410:
+def next_step(delivery: WebhookDelivery, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The delivery's status and next attempt after this outcome."""
+    if outcome.ok:
+        return {"status": "succeeded", "next_attempt_at": None}
+    retry_after = parse_retry_after(outcome.retry_after_header, now)
+    gone = outcome.status_code == 410
+    delay = None if gone else retry_delay(delivery.attempts + 1, retry_after)
+    if delay is None:
+        return {"status": "failed", "next_attempt_at": None}
+    return {"status": "pending", "next_attempt_at": now + delay}
+
+
+async def failing_state(
+    session: AsyncSession, endpoint: WebhookEndpoint, outcomes: list[Outcome], now: datetime
+) -> datetime | None:
+    """Since when every attempt of the endpoint has failed (None: one just succeeded)."""
+    succeeded = any(outcome.ok for outcome in outcomes)
+    if succeeded and endpoint.failing_since is None:
+        return None  # the usual case: nothing to write
+    since = None if succeeded else func.coalesce(WebhookEndpoint.failing_since, now)
+    return await session.scalar(
+        update(WebhookEndpoint)
+        .where(WebhookEndpoint.id == endpoint.id)
+        .values(failing_since=since)
+        .returning(WebhookEndpoint.failing_since)
+    )
+
+
+def disabling_reason(
+    outcomes: list[Outcome], failing_since: datetime | None, now: datetime
+) -> str | None:
+    if any(outcome.status_code == 410 for outcome in outcomes):
         return "the receiver answered 410 Gone"
     if failing_since is not None and now - failing_since >= DISABLE_AFTER_FAILING:
         return f"every delivery attempt failed for {DISABLE_AFTER_FAILING.days} days"

@@ -135,7 +135,9 @@ async def test_a_receiver_that_never_answers_gets_every_scheduled_attempt(
     assert {a.error for a in attempts} == {f"no answer within {TIMEOUT_SECONDS:g} s"}
     assert_on_schedule(attempts)
     ids = {event["id"] for event in receiver.events()}
-    assert len(ids) == 1 and len(receiver.events()) == len(RETRY_SCHEDULE)
+    # Skipped time can also expire an activity's heartbeat while its POST hangs: that POST is
+    # then sent again by the retried activity (at least once, same id) but logged once.
+    assert len(ids) == 1 and len(receiver.events()) >= len(RETRY_SCHEDULE)
     assert all(event["valid"] == [True] for event in receiver.events())
 
 
