@@ -75,11 +75,13 @@ def describe(headers: dict[str, str], body: bytes, valid: bool | None) -> str:
 
 class ListenerHandler(BaseHTTPRequestHandler):
     listener: WebhookListener
+    protocol_version = "HTTP/1.1"  # keep connections open, as real receivers do
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         self.listener.accept({k.lower(): v for k, v in self.headers.items()}, body)
         self.send_response(204)
+        self.send_header("Content-Length", "0")
         self.end_headers()
 
     def log_message(self, *args: Any) -> None:
