@@ -87,7 +87,7 @@ class ConversationStore:
                 .returning(Conversation.id)
             )  # fmt: skip
             await notify_conversation(session, conversation_id)
-            await webhook_outbox.conversation_event(session, conversation_id, "active", fact_key())
+            await webhook_outbox.conversation_event(session, conversation_id, "started", fact_key())
             contact = await session.get(Contact, contact_id)
             previous_runs = await session.scalar(
                 select(func.count()).where(FlowRun.conversation_id == conversation_id)

@@ -96,6 +96,7 @@ STATEMENTS = {
     for scope, sql in SCOPES.items()
 }
 CONVERSATION_STATUS_EVENTS = {
+    "started": "conversation.started",
     "handed_off": "conversation.handed_off",
     "abandoned": "conversation.ended",
     "closed": "conversation.ended",
@@ -141,9 +142,11 @@ async def message_event(
 async def conversation_event(
     session: AsyncSession, conversation_id: object, status: str, key: object
 ) -> None:
-    """`conversation.started` (status `active`), `.handed_off` or `.ended`."""
-    event_type = CONVERSATION_STATUS_EVENTS.get(status, "conversation.started")
-    await emit(session, event_type, key, "conversation", conversation_id)
+    """`conversation.started` (status `started`), `.handed_off` or `.ended` (`abandoned`,
+    `closed`); other statuses (`active` again after a hand-off) report nothing."""
+    event_type = CONVERSATION_STATUS_EVENTS.get(status)
+    if event_type is not None:
+        await emit(session, event_type, key, "conversation", conversation_id)
 
 
 async def flow_event(

@@ -329,3 +329,26 @@ async def _count(items: list[Any], wanted: int) -> bool:
 
 async def _reached(listener: WebhookListener, wanted: int) -> bool:
     return listener.received >= wanted
+
+
+async def test_an_agent_taking_over_and_closing_reports_both(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    owner, _ = await sign_up(api)
+    await endpoint_for(owner, receiver, events=["conversation.handed_off", "conversation.ended"])
+    _bot, web = await chatting_bot(owner)
+    await WebChat(api, web, "visitor-2").say("hello")
+
+    async def conversation() -> str | None:
+        items = (await owner("{ conversations { items { id } } }"))["conversations"]["items"]
+        return items[0]["id"] if items else None
+
+    conversation_id = await wait_for(conversation, what="the conversation")
+    await owner("mutation($id: ID!) { takeOverConversation(id: $id) { id } }", id=conversation_id)
+    await owner("mutation($id: ID!) { closeConversation(id: $id) { id } }", id=conversation_id)
+
+    events = await received_types(receiver, {"conversation.handed_off", "conversation.ended"})
+    ended = events["conversation.ended"]["body"]["data"]
+    assert ended["conversation_id"] == conversation_id and ended["status"] == "closed"
+    assert events["conversation.handed_off"]["body"]["data"]["status"] == "handed_off"
+    assert {e["body"]["type"] for e in receiver.events()} == set(events)
