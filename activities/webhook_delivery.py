@@ -113,10 +113,11 @@ class WebhookDeliverer:
             ).all()
         signing = signing_secrets(self.secret_box, endpoint)
         limit = asyncio.Semaphore(CONCURRENCY)
+        refusal = await self._refusal(endpoint.url) if due else None
 
         async def attempt(event: WebhookEvent) -> Outcome:
             async with limit:
-                return await self._attempt(endpoint, signing, event)
+                return await self._attempt(endpoint, signing, event, refusal)
 
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
@@ -141,11 +142,26 @@ class WebhookDeliverer:
             activity.heartbeat()
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
+    async def _refusal(self, url: str) -> str | None:
+        """Why the URL may not be called now (its host may resolve elsewhere than when saved)."""
+        try:
+            await check_webhook_url(url, self.allowed_networks)
+        except InvalidInput as err:
+            return err.message
+        return None
+
     async def _attempt(
-        self, endpoint: WebhookEndpoint, signing: list[str], event: WebhookEvent
+        self,
+        endpoint: WebhookEndpoint,
+        signing: list[str],
+        event: WebhookEvent,
+        refusal: str | None,
     ) -> Outcome:
-        """One signed POST; never raises."""
+        """One signed POST (none when `refusal` says why not); never raises."""
         outcome = Outcome()
+        if refusal is not None:
+            outcome.error = refusal
+            return outcome
         body = json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False).encode()
         message_id, timestamp = webhook_id(event.id), int(time.time())
         headers = {
@@ -158,13 +174,10 @@ class WebhookDeliverer:
         }
         started = time.perf_counter()
         try:
-            await check_webhook_url(endpoint.url, self.allowed_networks)
             async with self.http().stream("POST", endpoint.url, content=body, headers=headers) as r:
                 outcome.status_code = r.status_code
                 outcome.retry_after_header = r.headers.get("retry-after")
                 outcome.excerpt = await read_excerpt(r)
-        except InvalidInput as err:
-            outcome.error = err.message
         except httpx.TimeoutException:
             outcome.error = f"no answer within {self.timeout:g} s"
         except httpx.HTTPError as err:
