@@ -162,6 +162,20 @@ async def test_410_disables_the_endpoint_at_once(
     assert refused["code"] == "BAD_USER_INPUT" and "disabled" in refused["message"]
     assert len(receiver.events()) == 1
 
+    reactivate = (
+        "mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: {active: true}) { disabled } }"
+    )
+    assert (await owner(reactivate, id=endpoint))["updateWebhookEndpoint"]["disabled"] is False
+    again = await owner(
+        "mutation($id: ID!, $since: DateTime!) { "
+        "redeliverFailedWebhooks(endpointId: $id, since: $since) }",
+        id=endpoint,
+        since="2020-01-01T00:00:00Z",
+    )
+    assert again["redeliverFailedWebhooks"] == 1
+    await wait_for(lambda: _count(receiver.events(), 2), what="the failed delivery again")
+    assert receiver.events()[1]["id"] == receiver.events()[0]["id"]
+
 
 @pytest.mark.parametrize(
     "url",
