@@ -4,9 +4,11 @@ schedule runs out, or the endpoint has failed for five days."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from functools import partial
 from itertools import pairwise
 
 import pytest
@@ -29,7 +31,7 @@ from tests.test_durable_timers import time_skipping_server_path
 from tests.webhook_receiver import Receiver
 from worker.registry import workflow_runner
 from worker.temporal_server import ensure_search_attributes
-from workflows.webhook_client import wake_endpoint
+from workflows.webhook_client import wake_deliveries_on_commit, wake_endpoint
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 QUEUE = "webhook-schedule"
@@ -52,6 +54,8 @@ async def skipping_env(
         data_converter=pydantic_data_converter,
     )
     await ensure_search_attributes(env.client, "default")
+    # committed deliveries must wake this server's workflows, not the dev server's
+    wake_deliveries_on_commit(partial(asyncio.sleep, 0, env.client), QUEUE)
     settings = test_settings.model_copy(update={"webhook_timeout_seconds": TIMEOUT_SECONDS})
     box = SecretBox(settings.resolved_secret_key())
     deliverer = WebhookDeliverer(make_session_factory(db_engine), box, settings)

@@ -78,7 +78,7 @@ async def received_types(receiver: Receiver, wanted: set[str]) -> dict[str, dict
 
 @pytest.mark.record_history
 async def test_a_conversation_reaches_the_receiver_signed_and_logged(
-    api: httpx.AsyncClient, receiver: Receiver
+    api: httpx.AsyncClient, receiver: Receiver, temporal_env: WorkflowEnvironment
 ) -> None:
     owner, _ = await sign_up(api)
     endpoint = await endpoint_for(owner, receiver)
@@ -114,6 +114,13 @@ async def test_a_conversation_reaches_the_receiver_signed_and_logged(
         assert delivery["attempts"][0]["responseExcerpt"] == "answer 200"
     state = (await owner(STATS, id=endpoint))["webhookEndpoint"]
     assert state["temporalUrl"].endswith(f"/workflows/webhook-endpoint-{endpoint}")
+
+    async def in_temporal_ui() -> list[str]:
+        query = f"WebhookEndpointId = '{endpoint}'"
+        return [e.id async for e in temporal_env.client.list_workflows(query)]
+
+    found = await wait_for(in_temporal_ui, what="the delivery workflow by its search attribute")
+    assert found == [f"webhook-endpoint-{endpoint}"]
     stats = state["stats"]
     assert stats["total"] == stats["succeeded"] == len(log)
     assert stats["failed"] == 0 and stats["lastSuccessAt"] is not None
