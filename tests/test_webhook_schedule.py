@@ -72,7 +72,11 @@ async def skipping_env(
 
 
 async def endpoint_with_test_event(
-    engine: AsyncEngine, settings: Settings, receiver: Receiver
+    engine: AsyncEngine,
+    settings: Settings,
+    receiver: Receiver,
+    url: str | None = None,
+    allowed_networks: str | None = None,
 ) -> uuid.UUID:
     """An endpoint POSTing to the receiver (which learns its secret), with one test delivery."""
     box = SecretBox(settings.resolved_secret_key())
@@ -83,8 +87,8 @@ async def endpoint_with_test_event(
             box,
             organization.id,
             None,
-            EndpointSettings(url=receiver.url, events=["payment.completed"]),
-            settings.webhook_allowed_networks,
+            EndpointSettings(url=url or receiver.url, events=["payment.completed"]),
+            allowed_networks or settings.webhook_allowed_networks,
         )
         await send_test_event(session, endpoint)
     receiver.secrets.append(secret)
@@ -222,3 +226,26 @@ async def test_an_endpoint_failing_for_five_days_is_disabled(
     assert row.disabled_reason == "every delivery attempt failed for 5 days"
     assert row.failing_since is not None
     assert row.disabled_at - row.failing_since >= timedelta(days=5)
+
+
+async def test_an_address_refused_at_delivery_is_never_called(
+    skipping_env: WorkflowEnvironment,
+    db_engine: AsyncEngine,
+    test_settings: Settings,
+    receiver: Receiver,
+) -> None:
+    # allowed when saved (another policy then), refused by the worker's policy at delivery
+    url = receiver.url.replace("127.0.0.1", "127.0.0.2")
+    endpoint = await endpoint_with_test_event(
+        db_engine, test_settings, receiver, url=url, allowed_networks="127.0.0.0/8"
+    )
+
+    await wake_endpoint(skipping_env.client, QUEUE, str(endpoint))
+
+    async def attempted() -> list[WebhookAttempt]:
+        return await attempts_of(db_engine, endpoint)
+
+    first = (await wait_for(attempted, what="the first attempt"))[0]
+    assert first.status_code is None and first.error is not None
+    assert "127.0.0.2" in first.error and "only public addresses" in first.error
+    assert receiver.events() == []
