@@ -31,7 +31,7 @@ from tests.test_durable_timers import time_skipping_server_path
 from tests.webhook_receiver import Receiver
 from worker.registry import workflow_runner
 from worker.temporal_server import ensure_search_attributes
-from workflows.webhook_client import wake_deliveries_on_commit, wake_endpoint
+from workflows.webhook_client import wake_deliveries_on_commit
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 QUEUE = "webhook-schedule"
@@ -54,7 +54,8 @@ async def skipping_env(
         data_converter=pydantic_data_converter,
     )
     await ensure_search_attributes(env.client, "default")
-    # committed deliveries must wake this server's workflows, not the dev server's
+    # committed deliveries wake their endpoint on this server (not the dev server earlier
+    # API tests left the waker pointing at), as the API and the worker do in production
     wake_deliveries_on_commit(partial(asyncio.sleep, 0, env.client), QUEUE)
     settings = test_settings.model_copy(update={"webhook_timeout_seconds": TIMEOUT_SECONDS})
     box = SecretBox(settings.resolved_secret_key())
@@ -95,6 +96,15 @@ async def endpoint_with_test_event(
     return endpoint.id
 
 
+async def first_attempt_made(engine: AsyncEngine, endpoint_id: uuid.UUID) -> None:
+    """Wait until the woken workflow made its immediate attempt (before skipping time)."""
+
+    async def attempted() -> bool:
+        return bool(await attempts_of(engine, endpoint_id))
+
+    await wait_for(attempted, what="the first attempt")
+
+
 async def attempts_of(engine: AsyncEngine, endpoint_id: uuid.UUID) -> list[WebhookAttempt]:
     async with make_session_factory(engine)() as session:
         rows = await session.scalars(
@@ -130,8 +140,8 @@ async def test_a_receiver_that_never_answers_gets_every_scheduled_attempt(
 ) -> None:
     receiver.hang.set()
     endpoint = await endpoint_with_test_event(db_engine, test_settings, receiver)
+    await first_attempt_made(db_engine, endpoint)
 
-    await wake_endpoint(skipping_env.client, QUEUE, str(endpoint))
     await skipping_env.sleep(sum(RETRY_SCHEDULE, timedelta()) * (1 + JITTER) + timedelta(hours=1))
 
     async def gave_up() -> bool:
@@ -157,8 +167,8 @@ async def test_a_receiver_failing_four_times_gets_it_once_after_five_attempts(
 ) -> None:
     receiver.script = [500, 502, 503, 429]
     endpoint = await endpoint_with_test_event(db_engine, test_settings, receiver)
+    await first_attempt_made(db_engine, endpoint)
 
-    await wake_endpoint(skipping_env.client, QUEUE, str(endpoint))
     await skipping_env.sleep(sum(RETRY_SCHEDULE[:5], timedelta()) * (1 + JITTER))
 
     async def delivered() -> bool:
@@ -180,8 +190,8 @@ async def test_retry_after_is_honoured(
 ) -> None:
     receiver.script, receiver.retry_after = [503], "3600"
     endpoint = await endpoint_with_test_event(db_engine, test_settings, receiver)
+    await first_attempt_made(db_engine, endpoint)
 
-    await wake_endpoint(skipping_env.client, QUEUE, str(endpoint))
     await skipping_env.sleep(timedelta(hours=1, minutes=5))
 
     async def delivered() -> bool:
@@ -204,18 +214,19 @@ async def test_an_endpoint_failing_for_five_days_is_disabled(
 ) -> None:
     receiver.script = [500] * 1000
     endpoint = await endpoint_with_test_event(db_engine, test_settings, receiver)
+    await first_attempt_made(db_engine, endpoint)
     sessions = make_session_factory(db_engine)
 
-    await wake_endpoint(skipping_env.client, QUEUE, str(endpoint))
     for _day in range(6):  # a new event every day, each failing all its attempts
         await skipping_env.sleep(timedelta(days=1))
+        made = len(await attempts_of(db_engine, endpoint))
         async with sessions.begin() as session:
             row = await session.get(WebhookEndpoint, endpoint)
             assert row is not None
             if row.disabled_at is not None:
                 break
             await send_test_event(session, row)
-        await wake_endpoint(skipping_env.client, QUEUE, str(endpoint))
+        await wait_for(partial(_more_attempts, db_engine, endpoint, made), what="the new event")
 
     async def disabled() -> WebhookEndpoint | None:
         async with sessions() as session:
@@ -240,12 +251,12 @@ async def test_an_address_refused_at_delivery_is_never_called(
         db_engine, test_settings, receiver, url=url, allowed_networks="127.0.0.0/8"
     )
 
-    await wake_endpoint(skipping_env.client, QUEUE, str(endpoint))
-
-    async def attempted() -> list[WebhookAttempt]:
-        return await attempts_of(db_engine, endpoint)
-
-    first = (await wait_for(attempted, what="the first attempt"))[0]
+    await first_attempt_made(db_engine, endpoint)
+    first = (await attempts_of(db_engine, endpoint))[0]
     assert first.status_code is None and first.error is not None
     assert "127.0.0.2" in first.error and "only public addresses" in first.error
     assert receiver.events() == []
+
+
+async def _more_attempts(engine: AsyncEngine, endpoint_id: uuid.UUID, than: int) -> bool:
+    return len(await attempts_of(engine, endpoint_id)) > than
