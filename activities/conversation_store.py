@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities import metrics
+from models import webhook_outbox
 from models.conversation_tables import Contact, Conversation, FlowRun, FlowRunStep, Message
 from models.engine import BotTraits, ConversationInput, ConversationRecord, FlowSnapshot, StepRecord
 from models.messages import InboundMessage
@@ -39,6 +40,12 @@ async def notify_conversation(session: AsyncSession, conversation_id: uuid.UUID 
         text("SELECT pg_notify(:channel, :payload)"),
         {"channel": CONVERSATIONS_CHANNEL, "payload": str(conversation_id)},
     )
+
+
+def fact_key() -> str:
+    """What identifies the calling activity across its retries (a webhook event's key)."""
+    info = activity.info()
+    return f"{info.workflow_run_id}/{info.activity_id}"
 
 
 class ConversationStore:
@@ -82,6 +89,7 @@ class ConversationStore:
                 .returning(Conversation.id)
             )  # fmt: skip
             await notify_conversation(session, conversation_id)
+            await webhook_outbox.conversation_event(session, conversation_id, "started", fact_key())
             contact = await session.get(Contact, contact_id)
             previous_runs = await session.scalar(
                 select(func.count()).where(FlowRun.conversation_id == conversation_id)
@@ -123,6 +131,7 @@ class ConversationStore:
                 .values(last_message_at=func.now())
             )
             await notify_message(session, conversation_id)
+            await webhook_outbox.message_event(session, message_id, "received")
             if channel_id not in self._channel_kinds:
                 kind = await session.scalar(
                     select(Channel.kind).where(Channel.id == uuid.UUID(channel_id))
@@ -170,6 +179,7 @@ class ConversationStore:
                 .values(status=status, closed_at=func.now() if closed else None)
             )
             await notify_conversation(session, conversation_id)
+            await webhook_outbox.conversation_event(session, conversation_id, status, fact_key())
 
     @activity.defn(name=activity_names.BEGIN_FLOW_RUN)
     async def begin_flow_run(
@@ -192,6 +202,7 @@ class ConversationStore:
                 .where(Conversation.id == uuid.UUID(conversation_id))
                 .values(current_flow_run_id=run_id)
             )
+            await webhook_outbox.flow_event(session, run_id, "running")
         metrics.flow_started()
         return str(run_id)
 
@@ -222,6 +233,7 @@ class ConversationStore:
                 .where(FlowRun.id == uuid.UUID(last.run_id))
                 .values(current_node_id=last.node_id)
             )
+            await webhook_outbox.node_errors(session, steps)
         for step in steps:
             if step.outcome == "error":
                 metrics.node_error(step.node_type)
@@ -241,6 +253,7 @@ class ConversationStore:
                 .where(Conversation.current_flow_run_id == run.id)
                 .values(current_flow_run_id=None)
             )
+            await webhook_outbox.flow_event(session, run.id, status, error)
         metrics.flow_finished(status)
 
     def activities(self) -> list[Any]:

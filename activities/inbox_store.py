@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.conversation_store import notify_conversation
+from models import webhook_outbox
 from models.agent_actions import AgentAction, clean_tags
 from models.conversation_tables import Conversation
 from models.inbox_tables import ConversationNote
@@ -58,6 +59,8 @@ class InboxStore:
                 await session.execute(
                     update(Conversation).where(Conversation.id == key).values(**values)
                 )
+            if status is not None:
+                await webhook_outbox.conversation_event(session, key, status, action_key)
             await notify_conversation(session, conversation_id)
         return str(result) if result else None
 

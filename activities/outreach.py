@@ -9,15 +9,13 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.client import WorkflowUpdateFailedError
 
-from models.engine import ContactRef, ConversationInput, FlowSnapshot, FlowStart
+from models.engine import ContactRef, FlowSnapshot, FlowStart
 from models.inbox_tables import Outreach, OutreachContact
 from models.tables import Channel, Flow, FlowVersion
 from workflows import activity_names
-from workflows.conversation import ConversationWorkflow, conversation_workflow_id
-from workflows.summaries import conversation_summary
+from workflows.conversation_client import start_flow_for_contact
 
 
 class OutreachStarter:
@@ -63,24 +61,10 @@ class OutreachStarter:
             started, reason = False, "the channel is disconnected"
         else:
             try:
-                result = await activity.client().execute_update_with_start_workflow(
-                    ConversationWorkflow.start_flow,
+                result = await start_flow_for_contact(
+                    activity.client(), activity.info().task_queue, channel,
+                    ContactRef(external_id=contact.external_id, name=contact.name),
                     FlowStart(key=f"outreach-{contact.id}", flow=flow),
-                    start_workflow_operation=WithStartWorkflowOperation(
-                        ConversationWorkflow.run,
-                        ConversationInput(
-                            bot_id=str(channel.bot_id), channel_id=str(channel.id),
-                            channel_kind=channel.kind,
-                            contact=ContactRef(external_id=contact.external_id, name=contact.name),
-                        ),
-                        id=conversation_workflow_id(
-                            str(channel.bot_id), str(channel.id), contact.external_id
-                        ),
-                        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                        task_queue=activity.info().task_queue,
-                        static_summary=conversation_summary(channel.kind, contact.external_id),
-                    ),
-                    id=f"outreach-{contact.id}",
                 )  # fmt: skip
                 started, reason, conversation = (
                     result.started,

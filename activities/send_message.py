@@ -25,6 +25,7 @@ from channels.base import ChannelAccess, PermanentSendError, RetryableSendError
 from channels.pacing import Pacer
 from channels.registry import build_adapters
 from channels.statuses import apply_early_reports
+from models import webhook_outbox
 from models.conversation_tables import Message
 from models.engine import SendRequest
 from models.messages import OutboundMessage, TemplateMessage
@@ -176,6 +177,7 @@ class MessageSender:
             if provider_id:
                 await apply_early_reports(session, channel_id, provider_id)
             await notify_message(session, conversation_id)
+            await webhook_outbox.message_event(session, message_id, status, error)
 
 
 def _window_open(last_inbound: datetime | None) -> bool:

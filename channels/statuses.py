@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.conversation_store import notify_message
 from channels.base import StatusUpdate
+from models import webhook_outbox
 from models.conversation_tables import DELIVERY_STATUSES, Message, MessageStatusEvent
 
 # The statuses a message may be in for a report to replace it.
@@ -61,13 +62,15 @@ async def advance(
     values: dict[str, Any] = {"status": status, "status_updated_at": func.now()}
     if error is not None:
         values["error"] = error
-    conversation_id = await session.scalar(
+    statement = (
         update(Message)
         .where(Message.channel_id == channel_id, Message.direction == "outbound",
                Message.provider_message_id == provider_message_id,
                Message.status.in_(PREDECESSORS[status]))
         .values(**values)
-        .returning(Message.conversation_id)
+        .returning(Message.id, Message.conversation_id)
     )  # fmt: skip
-    if conversation_id is not None:
-        await notify_message(session, conversation_id)
+    changed = (await session.execute(statement)).first()
+    if changed is not None:
+        await notify_message(session, changed.conversation_id)
+        await webhook_outbox.message_event(session, changed.id, status, error)

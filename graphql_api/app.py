@@ -18,6 +18,7 @@ from graphql_api import (
     files,
     sms_status,
     stripe_webhook,
+    triggers,
     twilio_webhook,
     web_channel,
     whatsapp_webhook,
@@ -31,6 +32,7 @@ from models.db import make_engine, make_session_factory
 from models.errors import DomainError
 from models.settings import Settings
 from workflows.client import connect_temporal
+from workflows.webhook_client import wake_deliveries_on_commit
 
 HEALTH_TIMEOUT_SECONDS = 3.0
 
@@ -48,6 +50,7 @@ class Platform:
         self.stream_slots = StreamSlots(settings.max_streams, settings.max_streams_per_client)
         self.auth_limiter = RateLimiter(settings.auth_requests_per_minute, "sign-ups and log-ins")
         self.web_message_limiter = RateLimiter(settings.web_messages_per_minute, "messages")
+        wake_deliveries_on_commit(self.temporal, settings.task_queue)
 
     async def temporal(self) -> Client:
         """The Temporal client, connected on first use (and again after a failed attempt)."""
@@ -118,6 +121,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
 
     app.include_router(web_channel.router)
     app.include_router(files.router)
+    app.include_router(triggers.router)
     app.add_exception_handler(DomainError, files.domain_error_response)
     app.add_exception_handler(RequestValidationError, invalid_request_response)
     app.include_router(whatsapp_webhook.router)

@@ -27,7 +27,7 @@ from models.tenancy import bot_in, flow_in
 
 router = APIRouter(prefix="/api", tags=["import and export"])
 
-HTTP_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404,
+HTTP_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "CONFLICT": 409,
                "PAYLOAD_TOO_LARGE": 413, "BAD_USER_INPUT": 422, "TOO_MANY_ATTEMPTS": 429,
                "RATE_LIMITED": 429}  # fmt: skip
 MULTIPART_OVERHEAD = 64 * 1024

@@ -29,6 +29,7 @@ from graphql_api.query_cost import MAX_COST, QueryCostLimiter
 from graphql_api.subscriptions import ConversationSubscription
 from graphql_api.templates import TemplateMutation, TemplateQuery
 from graphql_api.text_input import StorableText
+from graphql_api.webhooks import WebhookMutation, WebhookQuery
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
@@ -42,10 +43,10 @@ class VersionQuery:
 
 QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, TemplateQuery,
                              ConversationQuery, OutreachQuery, IntegrationQuery,
-                             PaymentQuery)  # fmt: skip
+                             PaymentQuery, WebhookQuery)  # fmt: skip
 MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation,
                                ConversationMutation, OutreachMutation,
-                               IntegrationMutation)  # fmt: skip
+                               IntegrationMutation, WebhookMutation)  # fmt: skip
 SUBSCRIPTIONS: tuple[type, ...] = (ConversationSubscription,)
 
 Query = merge_types("Query", QUERIES)

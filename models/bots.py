@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.config import CHANNEL_KINDS, CONFIG_MODELS, SECRET_MODELS
+from models import webhook_outbox
 from models.errors import InvalidInput
 from models.flow import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
 from models.publishing import add_channel, create_bot
@@ -161,4 +162,5 @@ async def disconnect_channel(session: AsyncSession, channel: Channel) -> Channel
     channel.is_active = False
     channel.secrets_encrypted = None
     await session.flush()
+    await webhook_outbox.channel_event(session, channel)
     return channel

@@ -108,6 +108,7 @@ class FlowStart(BaseModel):
 
     key: str
     flow: FlowSnapshot
+    variables: dict[str, Any] = Field(default_factory=dict)  # the run starts with these set
 
 
 class FlowStartResult(BaseModel):
@@ -127,6 +128,7 @@ class FlowRunState(BaseModel):
     step_sequence: int
     replies: list[InboundMessage] = Field(default_factory=list)
     received: int = 0
+    events: dict[str, Any] = Field(default_factory=dict)  # external events not yet awaited
 
 
 class FlowRunInput(BaseModel):
@@ -144,6 +146,14 @@ class FlowRunInput(BaseModel):
     inactivity_seconds: int
     bot: BotTraits = Field(default_factory=BotTraits)
     state: FlowRunState | None = None
+    variables: dict[str, Any] = Field(default_factory=dict)  # set on top of the flow's own
+
+
+class ExternalEvent(BaseModel):
+    """An event from outside (`POST /api/triggers/events`) for a run's `waitEvent` node."""
+
+    name: str
+    data: dict[str, Any] = Field(default_factory=dict)
 
 
 class StepRecord(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models import webhook_outbox
 from models.tables import Bot, Channel, Flow, FlowVersion, Organization
 from workflows.validation import ValidationProblem, validate_flow
 
@@ -46,6 +47,7 @@ async def add_channel(
                       secrets_encrypted=secrets_encrypted)  # fmt: skip
     session.add(channel)
     await session.flush()
+    await webhook_outbox.channel_event(session, channel)
     return channel
 
 

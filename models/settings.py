@@ -144,6 +144,14 @@ class Settings(BaseSettings):
     messages_per_second: int = Field(
         default=80, ge=1, description="Default outbound pace per sender number."
     )
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="How long a webhook receiver has to answer."
+    )
+    webhook_allowed_networks: str = Field(
+        default="",
+        description="Comma-separated networks (e.g. `127.0.0.1/32`) webhook URLs may point to "
+        "although they are not public; by default only public addresses are allowed.",
+    )
 
     @property
     def embedded_database(self) -> bool:

@@ -49,6 +49,7 @@ class FakeRunContext:
     payment_outcome: str | None = "paid"  # what Stripe says; None: the wait times out
     payment_waits: list[tuple[str, timedelta]] = field(default_factory=list)
     visited: list[str] = field(default_factory=list)
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)  # external events sent
 
     def __post_init__(self) -> None:
         self._queue: deque[Reply] = deque(self.replies)
@@ -83,6 +84,10 @@ class FakeRunContext:
 
     async def sleep(self, duration: timedelta) -> None:
         self.sleeps.append(duration)
+
+    async def wait_for_event(self, name: str, timeout: timedelta) -> dict[str, Any] | None:
+        self.waits.append(timeout)
+        return self.events.pop(name, None)
 
     async def http_request(self, request: HttpRequest) -> HttpResponse:
         self.requests.append(request)

@@ -81,6 +81,26 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
     "outreach": ("query($id: ID!) { outreach(id: $id) { id } }", {"id": "outreach"}),
     "outreaches": ("query($b: ID!) { outreaches(botId: $b) { id } }", {"b": "bot"}),
     "payments": ("query($b: ID!) { payments(botId: $b) { id } }", {"b": "bot"}),
+    "webhookEndpoints": ("query($b: ID) { webhookEndpoints(botId: $b) { id } }", {"b": "bot"}),
+    "webhookEndpoint": ("query($id: ID!) { webhookEndpoint(id: $id) { id } }",
+                        {"id": "webhook_endpoint"}),
+    "webhookDeliveries": ("query($id: ID!) { webhookDeliveries(endpointId: $id) { id } }",
+                          {"id": "webhook_endpoint"}),
+    "createWebhookEndpoint": ('mutation($b: ID) { createWebhookEndpoint(botId: $b, input: '
+                              '{url: "http://127.0.0.1:9/x", events: ["*"]}) { secret } }',
+                              {"b": "bot"}),
+    "updateWebhookEndpoint": ('mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: '
+                              '{description: "x"}) { id } }', {"id": "webhook_endpoint"}),
+    "deleteWebhookEndpoint": ("mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+                              {"id": "webhook_endpoint"}),
+    "rotateWebhookSecret": ("mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+                            {"id": "webhook_endpoint"}),
+    "redeliverWebhook": ("mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }",
+                         {"id": "webhook_delivery"}),
+    "redeliverFailedWebhooks": ('mutation($id: ID!) { redeliverFailedWebhooks(endpointId: $id, '
+                                'since: "2020-01-01T00:00:00Z") }', {"id": "webhook_endpoint"}),
+    "sendTestWebhook": ("mutation($id: ID!) { sendTestWebhook(endpointId: $id) { id } }",
+                        {"id": "webhook_endpoint"}),
 }  # fmt: skip
 SET_SMTP = """mutation($host: String!) { setIntegration(kind: SMTP, config: {host: $host,
   from_address: "bot@example.com"}, secrets: {password: "p"}) { kind } }"""
@@ -129,7 +149,8 @@ async def organization_with_everything(api: httpx.AsyncClient, org: str) -> tupl
     ids = {"bot": bot, "channel": channel, "flow": flow, "version": version,
            "template": template, "api_key": key["createApiKey"]["apiKey"]["id"],
            "user": payload["member"]["user"]["id"], "web_channel": web,
-           **await conversation_and_outreach(api, owner, flow, web)}  # fmt: skip
+           **await conversation_and_outreach(api, owner, flow, web),
+           **await webhook_endpoint_and_delivery(owner)}  # fmt: skip
     return owner, ids
 
 
@@ -149,6 +170,17 @@ async def conversation_and_outreach(
             "outreach": started["startFlow"]["id"]}  # fmt: skip
 
 
+async def webhook_endpoint_and_delivery(owner: GraphQL) -> dict[str, str]:
+    """A webhook endpoint (to a closed port) with a test delivery."""
+    created = await owner(
+        'mutation { createWebhookEndpoint(input: {url: "http://127.0.0.1:9/x", '
+        'events: ["payment.completed"]}) { endpoint { id } } }'
+    )
+    endpoint = created["createWebhookEndpoint"]["endpoint"]["id"]
+    test = await owner("mutation($e: ID!) { sendTestWebhook(endpointId: $e) { id } }", e=endpoint)
+    return {"webhook_endpoint": endpoint, "webhook_delivery": test["sendTestWebhook"]["id"]}
+
+
 async def snapshot(client: GraphQL, ids: dict[str, str]) -> dict[str, Any]:
     return await client(
         """query($bot: ID!, $flow: ID!) {
@@ -156,7 +188,8 @@ async def snapshot(client: GraphQL, ids: dict[str, str]) -> dict[str, Any]:
                              flows { name definition publishedVersionId } }
              flow(id: $flow) { versions { version } }
              apiKeys { revokedAt } templates { id } members { role }
-             integrations { kind config hasSecrets updatedAt } }""",
+             integrations { kind config hasSecrets updatedAt }
+             webhookEndpoints { url description active events } }""",
         bot=ids["bot"],
         flow=ids["flow"],
     )

@@ -57,6 +57,7 @@ def test_registry_knows_every_node_type_of_the_issue() -> None:
         "crm",
         "transfer",
         "end",
+        "waitEvent",
     }
     assert set(REGISTRY) == expected
     with pytest.raises(UnknownNodeType, match="unknown node type 'hologram'"):

@@ -43,7 +43,12 @@ def workflow_type(history: WorkflowHistory) -> str:
 
 async def test_recorded_histories_replay_without_nondeterminism():
     histories = recorded()
-    assert {workflow_type(h) for h in histories} == {"Conversation", "FlowRun", "Outreach"}
+    assert {workflow_type(h) for h in histories} == {
+        "Conversation",
+        "FlowRun",
+        "Outreach",
+        "WebhookDelivery",
+    }
     assert await replay(workflows(), histories) == {}
 
 

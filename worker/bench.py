@@ -32,6 +32,7 @@ from pathlib import Path
 import httpx
 import psutil
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.conversation_tables import Contact, Conversation, Message
 from models.db import make_engine, make_session_factory
@@ -42,6 +43,10 @@ from models.publishing import (
     create_organization,
     publish_flow,
 )
+from models.secret_box import SecretBox
+from models.settings import Settings
+from models.webhook_endpoints import EndpointSettings, create_endpoint
+from worker.webhook_listener import WebhookListener
 
 READY_TIMEOUT_SECONDS = 180.0
 STALL_SECONDS = 120.0
@@ -57,6 +62,7 @@ class BenchOptions:
     waiting: int = 10_000
     workers: int = 1
     keep: bool = False
+    webhook: bool = False
 
 
 def bench_flow() -> dict[str, object]:
@@ -99,6 +105,7 @@ class LocalStack:
         self.log = data_dir / "up.log"
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
         env["BOTBUILDER_WEB_MESSAGES_PER_MINUTE"] = "0"  # the load comes from one address
+        env["BOTBUILDER_WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.1/32"  # the `--webhook` listener
         self.process = subprocess.Popen(
             [sys.executable, "-m", "worker.cli", "--data-dir", str(data_dir), "up",
              "--api-port", str(self.api_port), "--temporal-port", str(free_port()),
@@ -270,14 +277,19 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def create_bench_bot(database_url: str) -> str:
-    """An organization, a bot with a web channel and the bench flow as default; the channel id."""
+async def create_bench_bot(database_url: str, webhook: WebhookTarget | None) -> str:
+    """An organization, a bot with a web channel and the bench flow as default, and an endpoint
+    subscribed to every event when `webhook` is given; the channel id."""
     engine = make_engine(database_url)
     try:
         async with make_session_factory(engine).begin() as session:
             organization = await create_organization(
                 session, "Bench", f"bench-{uuid.uuid4().hex[:8]}"
             )
+            if webhook is not None:
+                webhook.listener.secret = await subscribe_everything(
+                    session, webhook.box, organization.id, webhook.listener.url
+                )
             bot = await create_bot(session, organization.id, "bench")
             channel = await add_channel(session, bot.id, "web", "Web")
             default = {"type": "default", "keywords": [], "pattern": None}
@@ -289,9 +301,32 @@ async def create_bench_bot(database_url: str) -> str:
         await engine.dispose()
 
 
+@dataclass
+class WebhookTarget:
+    """The local endpoint receiving every event during the bench, and the stack's secret box."""
+
+    listener: WebhookListener
+    box: SecretBox
+
+
+async def subscribe_everything(
+    session: AsyncSession, box: SecretBox, organization_id: uuid.UUID, url: str
+) -> str:
+    """An endpoint of the organization subscribed to every event; its secret."""
+    settings = EndpointSettings(url=url, events=["*"])
+    _endpoint, secret = await create_endpoint(
+        session, box, organization_id, None, settings, "127.0.0.1/32"
+    )
+    return secret
+
+
 async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions) -> None:
     """Both phases against a running stack, printing each phase's figures when it ends."""
-    channel_id = await create_bench_bot(database_url)
+    webhook = None
+    if options.webhook:
+        box = SecretBox(Settings(data_dir=stack.data_dir).resolved_secret_key())
+        webhook = WebhookTarget(WebhookListener(0, None, quiet=True).start(), box)
+    channel_id = await create_bench_bot(database_url, webhook)
     workers = stack.worker_processes()
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     report(
@@ -324,6 +359,10 @@ async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions)
             f"  memory    worker{'s' if len(workers) > 1 else ''} peak {peak.peak:.0f} MB "
             "during the chat phase",
         )
+        if webhook is not None:
+            listener = webhook.listener
+            report(f"  webhooks  {listener.received} deliveries received by then, "
+                   f"{listener.invalid} with an invalid signature")  # fmt: skip
         if options.waiting:
             begin = time.monotonic()
             semaphore = asyncio.Semaphore(32)

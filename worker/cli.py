@@ -1,5 +1,5 @@
 """The `botbuilder` command line: up, api, worker, migrate, chat, conversation, apply, export,
-bench."""
+bench, webhooks listen."""
 
 from __future__ import annotations
 
@@ -68,7 +68,13 @@ def command_bench(_settings: Settings, args: argparse.Namespace) -> int:
 
     return bench(BenchOptions(contacts=args.contacts, messages=args.messages, rate=args.rate,
                               waiting=args.waiting, workers=args.bench_workers,
-                              keep=args.keep))  # fmt: skip
+                              keep=args.keep, webhook=args.webhook))  # fmt: skip
+
+
+def command_webhooks_listen(_settings: Settings, args: argparse.Namespace) -> int:
+    from worker.webhook_listener import listen
+
+    return listen(args.port, args.secret)
 
 
 def command_apply(settings: Settings, args: argparse.Namespace) -> int:
@@ -143,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", dest="bench_workers", type=int, default=1,
                        help="worker processes of the local stack (1)")  # fmt: skip
     bench.add_argument("--keep", action="store_true", help="keep the data folder and logs")
+    bench.add_argument("--webhook", action="store_true",
+                       help="also deliver every event to a local webhook endpoint")  # fmt: skip
     bench.set_defaults(handler=command_bench)
 
     apply = commands.add_parser("apply", help="create or update a bot from a YAML file")
@@ -154,6 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("bot", help="bot name or id")
     export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     export.set_defaults(handler=command_export)
+
+    webhooks = commands.add_parser("webhooks", help="tools for webhook integrations")
+    webhook_commands = webhooks.add_subparsers(required=True, metavar="command")
+    listen = webhook_commands.add_parser(
+        "listen", help="print the webhooks delivered to a local port, checking signatures"
+    )
+    listen.add_argument("--port", type=int, default=8787, help="port on 127.0.0.1 (8787)")
+    listen.add_argument("--secret", help="the endpoint's whsec_... secret, to check signatures")
+    listen.set_defaults(handler=command_webhooks_listen)
     return parser
 
 

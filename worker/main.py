@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from functools import partial
 
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
@@ -12,6 +13,7 @@ from models.settings import Settings
 from worker.registry import build_worker
 from worker.temporal_server import ensure_search_attributes
 from workflows.client import connect_temporal
+from workflows.webhook_client import wake_deliveries_on_commit
 
 
 async def run_worker(settings: Settings, database_url: str) -> None:
@@ -19,6 +21,7 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     client = await connect_temporal(settings, metrics_runtime(settings))
     await ensure_search_attributes(client, settings.temporal_namespace)
     engine = make_engine(database_url)
+    wake_deliveries_on_commit(partial(asyncio.sleep, 0, client), settings.task_queue)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

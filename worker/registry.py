@@ -19,11 +19,13 @@ from activities.send_email import EmailSender
 from activities.send_message import MessageSender
 from activities.send_sms import SmsSender
 from activities.sync_crm import CrmSync
+from activities.webhook_delivery import WebhookDeliverer
 from models.secret_box import SecretBox
 from models.settings import Settings
 from workflows.conversation import ConversationWorkflow
 from workflows.flow_run import FlowRunWorkflow
 from workflows.outreach import OutreachWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -41,7 +43,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def workflows() -> list[type]:
-    return [ConversationWorkflow, FlowRunWorkflow, OutreachWorkflow]
+    return [ConversationWorkflow, FlowRunWorkflow, OutreachWorkflow, WebhookDeliveryWorkflow]
 
 
 def build_worker(
@@ -63,6 +65,7 @@ def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSessi
     box = SecretBox(settings.resolved_secret_key())
     sender = MessageSender(sessions, box, settings)
     completer, requester = AiCompleter(settings), HttpRequester(settings)
+    webhooks = WebhookDeliverer(sessions, box, settings)
     inbox, outreach = InboxStore(sessions), OutreachStarter(sessions)
     return [
         *store.activities(),
@@ -75,4 +78,5 @@ def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSessi
         SmsSender(sessions, box, settings).send_sms,
         *PaymentCreator(sessions, box, settings).activities(),
         CrmSync(sessions, box, settings).sync_crm,
+        webhooks.deliver_webhooks,
     ]

@@ -288,7 +288,7 @@ class ConversationWorkflow:
         else:
             self._recent.append(start.key)
             await self._reopen()
-            await self._start_run(start.flow, None)
+            await self._start_run(start.flow, None, start.variables)
         return FlowStartResult(
             started=reason is None, reason=reason, conversation_id=state.conversation_id
         )
@@ -337,7 +337,10 @@ class ConversationWorkflow:
         state.delivered_count += 1
         state.delivered = [*state.delivered[-(DELIVERED_KEPT - 1) :], message]
 
-    async def _start_run(self, snapshot: FlowSnapshot, trigger: InboundMessage | None) -> None:
+    async def _start_run(
+        self, snapshot: FlowSnapshot, trigger: InboundMessage | None,
+        variables: dict[str, Any] | None = None,
+    ) -> None:  # fmt: skip
         state = self.state
         state.run_count += 1
         run_input = FlowRunInput(
@@ -346,6 +349,7 @@ class ConversationWorkflow:
             channel_id=self.params.channel_id, channel_kind=self.params.channel_kind,
             contact_id=state.contact_id, contact=state.contact, flow=snapshot,
             trigger_message=trigger, inactivity_seconds=state.inactivity_seconds, bot=state.bot,
+            variables=variables or {},
         )  # fmt: skip
         run_id = f"{workflow.info().workflow_id}-run-{state.run_count}"
         await workflow.start_child_workflow(

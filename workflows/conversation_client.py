@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from models.engine import ContactRef, ConversationInput
+from models.engine import ContactRef, ConversationInput, FlowStart, FlowStartResult
+from models.tables import Channel
 from workflows.conversation import ConversationWorkflow, conversation_workflow_id
 from workflows.summaries import conversation_summary
 
@@ -29,3 +30,28 @@ async def signal_conversation(
         static_summary=conversation_summary(channel_kind, contact.external_id),
     )  # fmt: skip
     return workflow_id
+
+
+async def start_flow_for_contact(
+    client: Client, task_queue: str, channel: Channel, contact: ContactRef, start: FlowStart
+) -> FlowStartResult:
+    """Start a flow in the contact's conversation (update-with-start), unless the contact is
+    already in a flow or with an agent; raises `WorkflowUpdateFailedError` when refused."""
+    return await client.execute_update_with_start_workflow(
+        ConversationWorkflow.start_flow,
+        start,
+        start_workflow_operation=WithStartWorkflowOperation(
+            ConversationWorkflow.run,
+            ConversationInput(
+                bot_id=str(channel.bot_id),
+                channel_id=str(channel.id),
+                channel_kind=channel.kind,
+                contact=contact,
+            ),
+            id=conversation_workflow_id(str(channel.bot_id), str(channel.id), contact.external_id),
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            task_queue=task_queue,
+            static_summary=conversation_summary(channel.kind, contact.external_id),
+        ),
+        id=start.key,
+    )

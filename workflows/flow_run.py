@@ -15,7 +15,14 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from models.ai import AiRequest, AiResponse, AiUsage
-    from models.engine import FlowRunInput, FlowRunState, RunFinished, SendRequest, StepRecord
+    from models.engine import (
+        ExternalEvent,
+        FlowRunInput,
+        FlowRunState,
+        RunFinished,
+        SendRequest,
+        StepRecord,
+    )
     from models.flow import FlowDefinition, FlowGraph
     from models.integration_calls import (
         PERMANENT_INTEGRATION_ERROR,
@@ -78,6 +85,12 @@ class FlowRunWorkflow:
         self._step_output: dict[str, Any] | None = None
         self._settled: dict[str, str] = {}  # payment id -> status, as Stripe reported it
         self.variables: dict[str, Any] = {}
+        self._events: dict[str, Any] = {}
+
+    @workflow.signal
+    def external_event(self, event: ExternalEvent) -> None:
+        """An event from outside for a `waitEvent` node (kept until one waits for it)."""
+        self._events[event.name] = event.data
 
     @workflow.signal
     def deliver(self, message: InboundMessage) -> None:
@@ -119,6 +132,7 @@ class FlowRunWorkflow:
         state = params.state or await self._begin(params, graph)
         self.variables = state.variables
         self._replies.extendleft(reversed(state.replies))
+        self._events.update(state.events)
         self._received += state.received
         self.run_id = state.run_id
         self.sequence = state.step_sequence
@@ -157,7 +171,7 @@ class FlowRunWorkflow:
         return finished
 
     async def _begin(self, params: FlowRunInput, graph: FlowGraph) -> FlowRunState:
-        variables: dict[str, Any] = dict(graph.definition.variables)
+        variables: dict[str, Any] = {**graph.definition.variables, **params.variables}
         if params.trigger_message is not None:
             variables["last_reply"] = params.trigger_message.answer_text()
         run_id = await workflow.execute_local_activity(
@@ -221,6 +235,7 @@ class FlowRunWorkflow:
         state = FlowRunState(
             run_id=self.run_id, node_id=node_id, variables=self.variables,
             step_sequence=self.sequence, replies=list(self._replies), received=self._received,
+            events=self._events,
         )  # fmt: skip
         workflow.continue_as_new(self.params.model_copy(update={"state": state}))
 
@@ -287,6 +302,15 @@ class FlowRunWorkflow:
         reply = self._replies.popleft()
         self.variables["last_reply"] = reply.answer_text()
         return reply
+
+    async def wait_for_event(self, name: str, timeout: timedelta) -> dict[str, Any] | None:
+        """The data of the external event `name`; None when `timeout` passed first."""
+        await self._flush_steps()
+        try:
+            await workflow.wait_condition(lambda: name in self._events, timeout=timeout)
+        except TimeoutError:
+            return None
+        return self._events.pop(name)
 
     async def _paused(self) -> bool:
         """Wait while an agent holds the run; True when the agent ended it."""

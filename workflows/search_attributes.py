@@ -1,4 +1,5 @@
-"""Search attributes that let an operator find any conversation or flow run in the Temporal UI.
+"""Search attributes that let an operator find any conversation, flow run or webhook endpoint's
+delivery workflow in the Temporal UI.
 
 `ContactId` is the contact's address as its channel knows it (the phone number on WhatsApp and
 Twilio, the visitor id on the web), so one search by phone number finds a conversation and
@@ -19,10 +20,11 @@ FLOW_ID = SearchAttributeKey.for_keyword("FlowId")
 FLOW_NAME = SearchAttributeKey.for_keyword("FlowName")
 FLOW_VERSION = SearchAttributeKey.for_int("FlowVersion")
 STATUS = SearchAttributeKey.for_keyword("Status")
+WEBHOOK_ENDPOINT_ID = SearchAttributeKey.for_keyword("WebhookEndpointId")
 
 ALL_SEARCH_ATTRIBUTES = (
     *(BOT_ID, BOT_NAME, CONTACT_ID, CONTACT_UUID, CONVERSATION_ID, CHANNEL),
-    *(FLOW_ID, FLOW_NAME, FLOW_VERSION, STATUS),
+    *(FLOW_ID, FLOW_NAME, FLOW_VERSION, STATUS, WEBHOOK_ENDPOINT_ID),
 )
 
 

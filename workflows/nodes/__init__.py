@@ -31,6 +31,7 @@ from workflows.nodes.sms import SMS
 from workflows.nodes.start import START
 from workflows.nodes.transfer import TRANSFER
 from workflows.nodes.video import VIDEO
+from workflows.nodes.wait_event import WAIT_EVENT
 from workflows.nodes.webhook import WEBHOOK
 
 REGISTRY: dict[str, NodeType] = {
@@ -62,6 +63,7 @@ REGISTRY: dict[str, NodeType] = {
         CRM,
         TRANSFER,
         END,
+        WAIT_EVENT,
     )
 }
 

@@ -88,6 +88,10 @@ class RunContext(Protocol):
         """A durable timer."""
         ...
 
+    async def wait_for_event(self, name: str, timeout: timedelta) -> dict[str, Any] | None:
+        """The data of the external event `name` (sent to the run); None after `timeout`."""
+        ...
+
     async def http_request(self, request: HttpRequest) -> HttpResponse:
         """An activity with retries; raises `NodeFailed` when it finally fails."""
         ...

@@ -1,0 +1,134 @@
+"""Incoming triggers over HTTP, authenticated like GraphQL (an API key, or a manager's token):
+start a flow for a contact with variables, or send an event to the run waiting for it.
+
+    POST /api/triggers/flows/{flow_id}/start  {channel_id, contact: {external_id, name?},
+                                               variables?, key?}
+    POST /api/triggers/events                 {channel_id, contact_external_id, event, data?}
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from graphql_api.auth import MANAGERS, Caller, check_role
+from graphql_api.files import caller, parse_uuid
+from models.engine import ContactRef, ExternalEvent, FlowSnapshot, FlowStart
+from models.errors import Conflict, InvalidInput
+from models.outreach import normalize_contact
+from models.tables import FlowVersion
+from models.tenancy import channel_in, flow_in
+from workflows.conversation import ConversationWorkflow, conversation_workflow_id
+from workflows.conversation_client import start_flow_for_contact
+from workflows.flow_run import FlowRunWorkflow
+
+router = APIRouter(prefix="/api/triggers", tags=["incoming triggers"])
+
+
+class ContactInput(BaseModel):
+    external_id: str = Field(min_length=1, max_length=200)
+    name: str | None = None
+
+
+class FlowStartRequest(BaseModel):
+    channel_id: str
+    contact: ContactInput
+    variables: dict[str, Any] = Field(default_factory=dict)
+    key: str | None = Field(
+        default=None, max_length=200, description="Retries with the same key start the flow once."
+    )
+
+
+class EventRequest(BaseModel):
+    channel_id: str
+    contact_external_id: str = Field(min_length=1, max_length=200)
+    event: str = Field(min_length=1, max_length=100)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+async def manager(request: Request) -> Caller:
+    return check_role(await caller(request), MANAGERS)
+
+
+@router.post("/flows/{flow_id}/start", status_code=202)
+async def start_flow(
+    flow_id: str, body: FlowStartRequest, request: Request, who: Caller = Depends(manager)
+) -> dict[str, Any]:
+    """Start the flow's published version for the contact; 409 when it cannot start now."""
+    platform = request.app.state.platform
+    async with platform.sessions() as session:
+        flow = await flow_in(session, who.organization_id, parse_uuid(flow_id, "flow"))
+        channel = await channel_in(
+            session, who.organization_id, parse_uuid(body.channel_id, "channel")
+        )
+        version = (
+            await session.get(FlowVersion, flow.published_version_id)
+            if flow.published_version_id
+            else None
+        )
+    if channel.bot_id != flow.bot_id:
+        raise InvalidInput("the channel belongs to another bot than the flow")
+    if not channel.is_active:
+        raise InvalidInput("the channel is disconnected")
+    if version is None:
+        raise InvalidInput("the flow has no published version: publish it first")
+    contact = ContactRef(
+        external_id=normalize_contact(channel.kind, body.contact.external_id),
+        name=body.contact.name,
+    )
+    snapshot = FlowSnapshot(
+        flow_id=str(flow.id),
+        version_id=str(version.id),
+        version=version.version,
+        name=flow.name,
+        definition=version.definition,
+    )
+    key = f"trigger-{flow.id}-{body.key or uuid.uuid4()}"
+    start = FlowStart(key=key, flow=snapshot, variables=body.variables)
+    client = await platform.temporal()
+    try:
+        result = await start_flow_for_contact(
+            client, platform.settings.task_queue, channel, contact, start
+        )
+    except WorkflowUpdateFailedError as err:
+        raise Conflict(str(getattr(err.cause, "message", None) or err.cause)) from err
+    if not result.started:
+        raise Conflict(result.reason or "the flow could not start")
+    return {"started": True, "conversation_id": result.conversation_id}
+
+
+@router.post("/events", status_code=202)
+async def send_event(
+    body: EventRequest, request: Request, who: Caller = Depends(manager)
+) -> dict[str, Any]:
+    """Send an event to the flow run of the contact's conversation (for its `waitEvent`)."""
+    platform = request.app.state.platform
+    async with platform.sessions() as session:
+        channel = await channel_in(
+            session, who.organization_id, parse_uuid(body.channel_id, "channel")
+        )
+    contact = normalize_contact(channel.kind, body.contact_external_id)
+    client = await platform.temporal()
+    conversation = client.get_workflow_handle_for(
+        ConversationWorkflow.run,
+        conversation_workflow_id(str(channel.bot_id), str(channel.id), contact),
+    )
+    try:
+        status = await conversation.query(ConversationWorkflow.status)
+        run = status.get("active_run")
+        if not run:
+            raise Conflict("no flow is running in this contact's conversation")
+        handle = client.get_workflow_handle_for(FlowRunWorkflow.run, str(run))
+        await handle.signal(
+            FlowRunWorkflow.external_event, ExternalEvent(name=body.event, data=body.data)
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise Conflict("no flow is running in this contact's conversation") from err
+    return {"delivered": True, "flow_run_workflow_id": run}
