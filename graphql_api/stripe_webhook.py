@@ -17,6 +17,7 @@ import stripe
 from fastapi import APIRouter, HTTPException, Request, Response
 from temporalio.service import RPCError, RPCStatusCode
 
+from models import webhook_outbox
 from models.integration_calls import PaymentOutcome
 from models.integrations import IntegrationMissing, credentials_for_organization
 from models.payments import apply_stripe_event
@@ -55,6 +56,7 @@ async def receive(organization_id: str, request: Request) -> Response:
             raise HTTPException(400, REFUSED) from None
         payment = await apply_stripe_event(session, org, event_type, obj)
         if payment is not None:  # tell the run before committing: a failure makes Stripe retry
+            await webhook_outbox.payment_event(session, payment)
             outcome = PaymentOutcome(payment_id=str(payment.id), status=payment.status)
             await tell_run(platform, payment.run_workflow_id, outcome)
     return Response(status_code=204)

@@ -191,7 +191,3 @@ class SendSlot(Base):
     next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-import models.api_tables  # noqa: E402  (registers the API's tables on Base.metadata)
-import models.inbox_tables  # noqa: E402  (and the inbox's)
-import models.integration_tables  # noqa: E402  (and the integrations')
-import models.webhook_tables  # noqa: E402  (and the webhooks')

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, event, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -22,6 +22,9 @@ from sqlalchemy.orm import Session
 
 from models.engine import StepRecord
 from models.tables import Channel
+
+if TYPE_CHECKING:
+    from models.integration_tables import Payment
 
 EVENT_TYPES = (
     "message.received",
@@ -171,6 +174,19 @@ async def node_errors(session: AsyncSession, steps: list[StepRecord]) -> None:
                 step.run_id,
                 data,
             )
+
+
+async def payment_event(session: AsyncSession, payment: Payment) -> None:
+    """`payment.completed` when a payment node's payment is paid (once per payment)."""
+    if payment.status == "paid":
+        data = {
+            "payment_id": str(payment.id),
+            "flow_run_id": str(payment.flow_run_id) if payment.flow_run_id else None,
+            "contact_id": str(payment.contact_id) if payment.contact_id else None,
+            "amount": payment.amount,
+            "currency": payment.currency,
+        }
+        await emit(session, "payment.completed", payment.id, "bot", payment.bot_id, data)
 
 
 async def channel_event(session: AsyncSession, channel: Channel) -> None:

@@ -29,10 +29,11 @@ from tests.fake_meta import FakeMeta
 from tests.fake_run_context import FakeRunContext
 from tests.fake_stripe import FakeStripe
 from tests.graphql_client import GraphQL, sign_up
-from tests.helpers import WebChat, api_client, make_web_bot, node
+from tests.helpers import WebChat, api_client, make_web_bot, node, wait_for
 from tests.integration_fixtures import configure, edge
 from tests.test_durability import TASK_QUEUE as DURABILITY_QUEUE
 from tests.test_durability import start_worker
+from tests.webhook_receiver import Receiver
 from workflows.nodes import get_node_type
 
 SECRET_KEY, WEBHOOK_SECRET = "sk_test_acme123", "whsec_acmeSigningSecret"
@@ -120,6 +121,12 @@ async def test_a_paid_checkout_continues_by_paid_once(
     api: httpx.AsyncClient, stripe_api: FakeStripe
 ) -> None:
     shop = await open_shop(api)
+    receiver = Receiver()
+    subscribed = await shop.owner(
+        "mutation($i: WebhookEndpointInput!) { createWebhookEndpoint(input: $i) { secret } }",
+        i={"url": receiver.url, "events": ["payment.completed"]},
+    )
+    receiver.secrets.append(subscribed["createWebhookEndpoint"]["secret"])
     chat, session_id = await link_sent(shop, "buyer-1")
     [created] = stripe_api.sent
     assert (
@@ -158,6 +165,15 @@ async def test_a_paid_checkout_continues_by_paid_once(
     await chat.say("nada")
     assert (await chat.wait_replies(4))[-1] == "Gracias: nada"
     assert await shop.payments() == [settled]
+
+    async def reported() -> list[dict[str, Any]] | None:
+        return [event["body"] for event in receiver.events()] or None
+
+    [completed] = await wait_for(reported, what="the payment.completed webhook")
+    receiver.close()
+    assert completed["type"] == "payment.completed"
+    assert completed["data"]["payment_id"] == settled["id"]
+    assert (completed["data"]["amount"], completed["data"]["currency"]) == (1999, "eur")
 
 
 async def test_a_rate_limit_is_retried_and_a_failed_payment_takes_failed(
