@@ -190,5 +190,6 @@ class SendSlot(Base):
     next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+import models.analytics_tables  # noqa: E402  (and the analytics rollups)
 import models.api_tables  # noqa: E402  (registers the API's tables on Base.metadata)
 import models.inbox_tables  # noqa: E402, F401  (and the inbox's)

@@ -1,0 +1,341 @@
+"""Keeping the analytics rollups current: one call per recording site, in its transaction.
+
+Each function is safe on a retried activity (it counts only what its transaction newly wrote)
+and on concurrent writers (`INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n`, rows in
+key order so two transactions never wait on each other in a cycle).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.analytics_tables import (
+    RESPONSE_BUCKET_COLUMNS,
+    RESPONSE_BUCKETS_MS,
+    AnswerHour,
+    BotHour,
+    EdgeHour,
+    FlowHour,
+    KeywordHour,
+    NodeHour,
+)
+from models.conversation_tables import Conversation, FlowRun, Message
+
+# Conversation status → the counter a change to it adds one to.
+STATUS_COUNTERS = {
+    "handed_off": "conversations_handed_off",
+    "abandoned": "conversations_abandoned",
+    "closed": "conversations_completed",
+}
+RUN_COUNTERS = {
+    "completed": "runs_completed",
+    "abandoned": "runs_abandoned",
+    "failed": "runs_failed",
+}
+NODE_COUNTERS = ("reached", "visits", "invalid", "timeouts", "errors")
+NOT_ANSWERED = ("invalid", "timeout", "error")
+MAX_KEYWORD = 60
+MAX_ANSWER = 200
+NOW_HOUR = text("date_trunc('hour', now(), 'UTC')")
+
+
+def hour_of(moment: datetime) -> datetime:
+    """The start of the UTC hour holding `moment`."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def keyword_of(trigger_text: str) -> str:
+    """A trigger text as counted among top keywords: lowercased, spaces collapsed, shortened."""
+    return " ".join(trigger_text.casefold().split())[:MAX_KEYWORD]
+
+
+def response_bucket(milliseconds: int) -> str:
+    """The histogram column a bot response time falls in."""
+    index = next((i for i, bound in enumerate(RESPONSE_BUCKETS_MS) if milliseconds <= bound), None)
+    return RESPONSE_BUCKET_COLUMNS[len(RESPONSE_BUCKETS_MS) if index is None else index]
+
+
+async def add(
+    session: AsyncSession, table: Table | Any, keys: Sequence[str], rows: Iterable[dict[str, Any]]
+) -> None:
+    """Add each row's counters to the stored ones (creating missing rows), in key order."""
+    target: Table = getattr(table, "__table__", table)
+    ordered = sorted(rows, key=lambda row: tuple(str(row[key]) for key in keys))
+    if not ordered:
+        return
+    statement = insert(target).values(ordered)
+    counters = [name for name in ordered[0] if name not in keys and name != "bot_id"]
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={name: target.c[name] + statement.excluded[name] for name in counters},
+        )
+    )
+
+
+async def add_to_bot(session: AsyncSession, bot_id: Any, hour: Any, **counters: int) -> None:
+    await add(session, BotHour, ("bot_id", "hour"), [{"bot_id": bot_id, "hour": hour, **counters}])
+
+
+async def count_inbound(session: AsyncSession, conversation_id: str | uuid.UUID) -> None:
+    """A new inbound message: messages in, and the contact as active this hour."""
+    await session.execute(
+        text("""
+            WITH c AS (
+                SELECT c.bot_id, c.contact_id, k.created_at AS since
+                FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = :id
+            ), counted AS (
+                INSERT INTO analytics_bot_hours (bot_id, hour, messages_in)
+                SELECT bot_id, date_trunc('hour', now(), 'UTC'), 1 FROM c
+                ON CONFLICT (bot_id, hour)
+                DO UPDATE SET messages_in = analytics_bot_hours.messages_in + 1
+            )
+            INSERT INTO analytics_contact_hours (bot_id, hour, contact_id, contact_since)
+            SELECT bot_id, date_trunc('hour', now(), 'UTC'), contact_id, since FROM c
+            ON CONFLICT DO NOTHING
+        """),
+        {"id": uuid.UUID(str(conversation_id))},
+    )
+
+
+async def count_outbound(session: AsyncSession, message: Message) -> None:
+    """A newly stored outbound message (not a retry's): messages out and, for the bot's first
+    answer after a contact's message, the response time."""
+    now = await session.scalar(select(text("now()")))
+    if message.created_at != now:
+        return
+    bot_id = await session.scalar(
+        select(Conversation.bot_id).where(Conversation.id == message.conversation_id)
+    )
+    counters = {"messages_out": 1}
+    if message.sent_by_user_id is None:
+        previous = (
+            await session.execute(
+                select(Message.direction, Message.created_at)
+                .where(
+                    Message.conversation_id == message.conversation_id,
+                    Message.created_at < message.created_at,
+                )
+                .order_by(Message.created_at.desc())
+                .limit(1)
+            )
+        ).first()
+        if previous is not None and previous.direction == "inbound":
+            elapsed = int((message.created_at - previous.created_at).total_seconds() * 1000)
+            counters |= {"responses": 1, "response_ms_sum": elapsed, response_bucket(elapsed): 1}
+    await add_to_bot(session, bot_id, hour_of(message.created_at), **counters)
+
+
+async def count_conversation_opened(
+    session: AsyncSession, bot_id: uuid.UUID, contact_id: uuid.UUID, workflow_id: str
+) -> None:
+    """Before a conversation is opened: a new contact, and a conversation started unless it is
+    already active (a retried open)."""
+    new_contact = await session.scalar(
+        text("SELECT created_at = now() FROM contacts WHERE id = :id"), {"id": contact_id}
+    )
+    status = await session.scalar(
+        select(Conversation.status).where(Conversation.workflow_id == workflow_id).with_for_update()
+    )
+    counters = {"new_contacts": int(bool(new_contact))}
+    counters["conversations_started"] = int(status in (None, "abandoned", "closed"))
+    if any(counters.values()):
+        await add_to_bot(session, bot_id, NOW_HOUR, **counters)
+
+
+async def count_status_change(
+    session: AsyncSession, conversation_id: str | uuid.UUID, status: str | None
+) -> None:
+    """Before a conversation's status is set: count the change (a repeat counts nothing)."""
+    if status is None:
+        return
+    row = (
+        await session.execute(
+            select(Conversation.bot_id, Conversation.status)
+            .where(Conversation.id == uuid.UUID(str(conversation_id)))
+            .with_for_update()
+        )
+    ).first()
+    if row is None or row.status == status:
+        return
+    if status in STATUS_COUNTERS:
+        await add_to_bot(session, row.bot_id, NOW_HOUR, **{STATUS_COUNTERS[status]: 1})
+    elif status == "active" and row.status in ("abandoned", "closed"):
+        await add_to_bot(session, row.bot_id, NOW_HOUR, conversations_started=1)
+
+
+async def count_run_started(session: AsyncSession, run_id: uuid.UUID | None) -> None:
+    """A flow run's row was written: count it once, with the text that triggered it."""
+    row = (
+        await session.execute(
+            text("""
+                SELECT r.flow_id, f.bot_id, r.started_at, r.variables ->> 'last_reply' AS said
+                FROM flow_runs r JOIN flows f ON f.id = r.flow_id
+                WHERE r.id = :id AND r.started_at = now()
+            """),
+            {"id": run_id},
+        )
+    ).first()
+    if row is None:
+        return
+    hour = hour_of(row.started_at)
+    keyword = keyword_of(row.said or "")
+    if keyword:
+        await add(
+            session,
+            KeywordHour,
+            ("bot_id", "hour", "keyword"),
+            [{"bot_id": row.bot_id, "hour": hour, "keyword": keyword, "n": 1}],
+        )
+    await add(
+        session,
+        FlowHour,
+        ("flow_id", "hour"),
+        [{"flow_id": row.flow_id, "hour": hour, "bot_id": row.bot_id, "runs_started": 1}],
+    )
+
+
+async def count_steps(session: AsyncSession, run_id: str | uuid.UUID) -> None:
+    """Steps this transaction stored for a run: node reach, visits, outcomes and edges."""
+    run_key = uuid.UUID(str(run_id))
+    new_steps = (
+        await session.execute(
+            text("""
+                SELECT s.sequence, s.node_id, s.outcome, s.started_at, r.flow_id, c.bot_id
+                FROM flow_run_steps s
+                JOIN flow_runs r ON r.id = s.flow_run_id
+                JOIN conversations c ON c.id = r.conversation_id
+                WHERE s.flow_run_id = :run AND s.xmin = pg_current_xact_id()::xid
+                ORDER BY s.sequence
+            """),
+            {"run": run_key},
+        )
+    ).all()
+    if not new_steps:
+        return
+    earlier = (
+        await session.execute(
+            text("""
+                SELECT node_id, max(sequence) AS last,
+                       (array_agg(outcome ORDER BY sequence DESC))[1] AS outcome
+                FROM flow_run_steps WHERE flow_run_id = :run AND sequence < :first
+                GROUP BY node_id
+            """),
+            {"run": run_key, "first": new_steps[0].sequence},
+        )
+    ).all()
+    reached = {row.node_id for row in earlier}
+    before = max(earlier, key=lambda row: row.last, default=None)
+    follows = before is not None and before.last == new_steps[0].sequence - 1
+    previous = (before.node_id, before.outcome) if before is not None and follows else None
+    flow_id, bot_id = new_steps[0].flow_id, new_steps[0].bot_id
+    nodes: dict[tuple[str, datetime], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    edges: dict[tuple[str, str, str, datetime], int] = defaultdict(int)
+    errors: dict[datetime, int] = defaultdict(int)
+    for step in new_steps:
+        hour = hour_of(step.started_at)
+        counts = nodes[(step.node_id, hour)]
+        counts["visits"] += 1
+        if step.node_id not in reached:
+            reached.add(step.node_id)
+            counts["reached"] += 1
+        if step.outcome == "invalid":
+            counts["invalid"] += 1
+        elif step.outcome == "timeout":
+            counts["timeouts"] += 1
+        elif step.outcome == "error":
+            counts["errors"] += 1
+            errors[hour] += 1
+        if previous is not None:
+            edges[(previous[0], previous[1] or "", step.node_id, hour)] += 1
+        previous = (step.node_id, step.outcome)
+    for hour, count in sorted(errors.items()):
+        await add_to_bot(session, bot_id, hour, errors=count)
+    node_rows = [
+        {
+            "flow_id": flow_id,
+            "node_id": node_id,
+            "hour": hour,
+            **{name: counts.get(name, 0) for name in NODE_COUNTERS},
+        }
+        for (node_id, hour), counts in nodes.items()
+    ]
+    await add(session, NodeHour, ("flow_id", "node_id", "hour"), node_rows)
+    edge_rows = [
+        {
+            "flow_id": flow_id,
+            "source": source,
+            "handle": handle,
+            "target": target,
+            "hour": hour,
+            "visits": visits,
+        }
+        for (source, handle, target, hour), visits in edges.items()
+    ]
+    await add(session, EdgeHour, ("flow_id", "source", "handle", "target", "hour"), edge_rows)
+
+
+async def count_run_finished(
+    session: AsyncSession, run: FlowRun, status: str, variables: dict[str, Any]
+) -> None:
+    """Before a run's end is stored (once: a retry finds `ended_at` set): how it ended, where,
+    and the answers it collected."""
+    if run.ended_at is not None:
+        return
+    now: datetime = await session.scalar(select(text("now()")))
+    hour = hour_of(now)
+    bot_id = await session.scalar(
+        select(Conversation.bot_id).where(Conversation.id == run.conversation_id)
+    )
+    counters = {RUN_COUNTERS.get(status, "runs_other"): 1}
+    if status == "completed":
+        counters["completed_duration_ms_sum"] = int((now - run.started_at).total_seconds() * 1000)
+    await add(
+        session,
+        FlowHour,
+        ("flow_id", "hour"),
+        [{"flow_id": run.flow_id, "hour": hour, "bot_id": bot_id, **counters}],
+    )
+    if run.current_node_id:
+        ending = "ended_completed" if status == "completed" else "ended_dropped"
+        await add(
+            session,
+            NodeHour,
+            ("flow_id", "node_id", "hour"),
+            [{"flow_id": run.flow_id, "node_id": run.current_node_id, "hour": hour, ending: 1}],
+        )
+    answered = await session.scalars(
+        text("""
+            SELECT DISTINCT node_id FROM flow_run_steps
+            WHERE flow_run_id = :run AND outcome <> ALL(:skip)
+        """),
+        {"run": run.id, "skip": list(NOT_ANSWERED)},
+    )
+    answers = [
+        {
+            "flow_id": run.flow_id,
+            "node_id": node_id,
+            "hour": hour,
+            "answer": answer_text(variables[node_id]),
+            "bot_id": bot_id,
+            "n": 1,
+        }
+        for node_id in answered
+        if node_id in variables
+    ]
+    await add(session, AnswerHour, ("flow_id", "node_id", "hour", "answer"), answers)
+
+
+def answer_text(value: Any) -> str:
+    """An answer as counted in the distribution (JSON for forms and lists), shortened."""
+    shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return shown[:MAX_ANSWER]
