@@ -16,6 +16,7 @@ import strawberry
 from strawberry.tools import merge_types
 
 from graphql_api.accounts import AccountMutation, AccountQuery
+from graphql_api.analytics import AnalyticsQuery
 from graphql_api.bots import BotMutation, BotQuery
 from graphql_api.conversations import ConversationMutation, ConversationQuery
 from graphql_api.errors import CodedErrors, LoggingSchema
@@ -36,7 +37,7 @@ class VersionQuery:
 
 
 QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, TemplateQuery,
-                             ConversationQuery, OutreachQuery)  # fmt: skip
+                             ConversationQuery, OutreachQuery, AnalyticsQuery)  # fmt: skip
 MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation,
                                ConversationMutation, OutreachMutation)  # fmt: skip
 SUBSCRIPTIONS: tuple[type, ...] = (ConversationSubscription,)

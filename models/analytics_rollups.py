@@ -28,7 +28,10 @@ from models.analytics_tables import (
     KeywordHour,
     NodeHour,
 )
-from models.conversation_tables import Conversation, FlowRun, Message
+from models.conversation_tables import Conversation, FlowRun, FlowRunStep, Message
+from models.flow import FlowDefinition, FlowGraph
+from models.tables import FlowVersion
+from workflows import expressions
 
 # Conversation status → the counter a change to it adds one to.
 STATUS_COUNTERS = {
@@ -42,6 +45,7 @@ RUN_COUNTERS = {
     "failed": "runs_failed",
 }
 NODE_COUNTERS = ("reached", "visits", "invalid", "timeouts", "errors")
+EDGE_KEY = ("flow_id", "source", "handle", "target", "hour")
 NOT_ANSWERED = ("invalid", "timeout", "error")
 MAX_KEYWORD = 60
 MAX_ANSWER = 200
@@ -281,14 +285,15 @@ async def count_steps(session: AsyncSession, run_id: str | uuid.UUID) -> None:
         }
         for (source, handle, target, hour), visits in edges.items()
     ]
-    await add(session, EdgeHour, ("flow_id", "source", "handle", "target", "hour"), edge_rows)
+    await add(session, EdgeHour, EDGE_KEY, edge_rows)
 
 
 async def count_run_finished(
     session: AsyncSession, run: FlowRun, status: str, variables: dict[str, Any]
 ) -> None:
-    """Before a run's end is stored (once: a retry finds `ended_at` set): how it ended, where,
-    and the answers it collected."""
+    """Before a run's end is stored (once: a retry finds `ended_at` set): how it ended, the
+    node it ended at (for a run that gave up while waiting, the node it waited at, which
+    counts as reached), and the answers it collected."""
     if run.ended_at is not None:
         return
     now: datetime = await session.scalar(select(text("now()")))
@@ -305,21 +310,35 @@ async def count_run_finished(
         ("flow_id", "hour"),
         [{"flow_id": run.flow_id, "hour": hour, "bot_id": bot_id, **counters}],
     )
-    if run.current_node_id:
-        ending = "ended_completed" if status == "completed" else "ended_dropped"
-        await add(
-            session,
-            NodeHour,
-            ("flow_id", "node_id", "hour"),
-            [{"flow_id": run.flow_id, "node_id": run.current_node_id, "hour": hour, ending: 1}],
+    steps = (
+        await session.execute(
+            select(FlowRunStep.node_id, FlowRunStep.outcome)
+            .where(FlowRunStep.flow_run_id == run.id)
+            .order_by(FlowRunStep.sequence)
         )
-    answered = await session.scalars(
-        text("""
-            SELECT DISTINCT node_id FROM flow_run_steps
-            WHERE flow_run_id = :run AND outcome <> ALL(:skip)
-        """),
-        {"run": run.id, "skip": list(NOT_ANSWERED)},
-    )
+    ).all()
+    ending: dict[str, int] = {"ended_completed" if status == "completed" else "ended_dropped": 1}
+    stopped_at = steps[-1].node_id if steps else None
+    if status != "completed":
+        waited_at = await waiting_node(session, run, steps[-1] if steps else None, variables)
+        if waited_at is not None:
+            stopped_at = waited_at
+            if waited_at not in {step.node_id for step in steps}:
+                ending["reached"] = 1
+            if steps:
+                edge = {
+                    "flow_id": run.flow_id,
+                    "source": steps[-1].node_id,
+                    "handle": steps[-1].outcome or "",
+                    "target": waited_at,
+                    "hour": hour,
+                    "visits": 1,
+                }
+                await add(session, EdgeHour, EDGE_KEY, [edge])
+    if stopped_at is not None:
+        row = {"flow_id": run.flow_id, "node_id": stopped_at, "hour": hour, **ending}
+        await add(session, NodeHour, ("flow_id", "node_id", "hour"), [row])
+    answered = dict.fromkeys(s.node_id for s in steps if s.outcome not in NOT_ANSWERED)
     answers = [
         {
             "flow_id": run.flow_id,
@@ -333,6 +352,28 @@ async def count_run_finished(
         if node_id in variables
     ]
     await add(session, AnswerHour, ("flow_id", "node_id", "hour", "answer"), answers)
+
+
+async def waiting_node(
+    session: AsyncSession, run: FlowRun, last_step: Any, variables: dict[str, Any]
+) -> str | None:
+    """The node a run was at when it ended without finishing it (its steps are stored as they
+    finish): the start node, or where the last step's edge leads."""
+    version = await session.get(FlowVersion, run.flow_version_id)
+    if version is None:
+        return None
+    try:
+        graph = FlowGraph(FlowDefinition.model_validate(version.definition))
+        if last_step is None:
+            return graph.start_node_id()
+        scope = {**variables, "variables": variables}
+        return graph.next_node(
+            last_step.node_id,
+            last_step.outcome or "",
+            lambda condition: expressions.evaluate(condition, scope),
+        )
+    except ValueError:  # a definition or condition that no longer parses
+        return None
 
 
 def answer_text(value: Any) -> str:

@@ -1,0 +1,207 @@
+"""Analytics from real conversations: exact figures for every metric, and rollups that agree
+with the raw rows they summarize."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.api_fixtures import edge, message
+from tests.helpers import WebChat, node, wait_for
+from tests.inbox_fixtures import conversation_of, team_with_bot
+
+STARS = {"5": "⭐⭐⭐⭐⭐ Excelente", "4": "⭐⭐⭐⭐ Buena", "3": "⭐⭐⭐ Regular",
+         "2": "⭐⭐ Mala", "1": "⭐ Muy mala"}  # fmt: skip
+TAKE_OVER = "mutation($id: ID!) { takeOverConversation(id: $id) { status } }"
+CLOSE = "mutation($id: ID!) { closeConversation(id: $id) { status } }"
+SHORT_INACTIVITY = """mutation($id: ID!) {
+  updateBot(id: $id, input: {settings: {inactivity_timeout_seconds: 2}}) { id } }"""
+TOTALS = """messagesIn messagesOut uniqueContacts newContacts returningContacts
+  conversationsStarted conversationsCompleted conversationsAbandoned conversationsHandedOff
+  flowsStarted flowsCompleted errors responses avgResponseMs p90ResponseMs"""
+DASHBOARD = f"""query($bot: ID, $from: Date!, $to: Date!, $tz: String!) {{
+  analyticsDashboard(botId: $bot, from: $from, to: $to, timeZone: $tz) {{
+    totals {{ {TOTALS} }} previousTotals {{ messagesIn flowsStarted }}
+    changes {{ metric current previous changePercent }} activeConversationsNow
+    messagesByHourOfDay {{ key inbound outbound }} messagesByDay {{ key inbound outbound }}
+    topKeywords {{ label count }} topTriggers {{ label count flowId }} }} }}"""
+FLOW = """query($flow: ID!, $from: Date!, $to: Date!) {
+  flowAnalytics(flowId: $flow, from: $from, to: $to) {
+    runs completions abandoned failed completionRate avgDurationMs
+    nodes { nodeId nodeType reached visits dropped completedHere invalid timeouts errors }
+    edges { edgeId source target visits }
+    questions { nodeId answered invalid invalidRate answers { answer count } } } }"""
+SATISFACTION = """query($bot: ID, $from: Date!, $to: Date!) {
+  analyticsSatisfaction(botId: $bot, from: $from, to: $to) {
+    responses positive neutral negative score positivePercent } }"""
+REAL_TIME = """query($bot: ID) { analyticsRealTime(botId: $bot) {
+  activeContactsLast5Minutes messagesLastHour waitingForAgent } }"""
+
+
+def survey_flow() -> dict[str, Any]:
+    """Hi, a 1–5 star rating (the seeds' satisfaction template), an age, thanks."""
+    options = [{"id": rating, "label": label} for rating, label in STARS.items()]
+    rating = node("rating", "button", content="How was it?", options=options)
+    age = node("age", "question", content="Your age?", validation="number", maxAttempts=2)
+    return {
+        "nodes": [message("intro", "Hi"), rating, age, message("bye", "Thanks")],
+        "edges": [edge("e1", "intro", "rating"), edge("e2", "rating", "age"),
+                  edge("e3", "age", "bye")],
+        "variables": {},
+    }  # fmt: skip
+
+
+async def statuses(engine: AsyncEngine, bot: str) -> dict[str, str]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("""SELECT k.external_id, c.status FROM conversations c
+                    JOIN contacts k ON k.id = c.contact_id WHERE c.bot_id = :bot"""),
+            {"bot": bot},
+        )  # fmt: skip
+        return dict(rows.all())
+
+
+async def test_known_conversations_give_exact_figures(
+    api: httpx.AsyncClient, engine_worker: Any, db_engine: AsyncEngine
+) -> None:
+    team = await team_with_bot(api, survey_flow())
+    owner = team.owner
+    await owner(SHORT_INACTIVITY, id=team.bot)
+    alice, bob, carol, dave = (WebChat(api, team.web, name) for name in ("a", "b", "c", "d"))
+    for contact in (alice, bob, carol, dave):
+        await contact.say("Hello")
+        await contact.wait_replies(2)
+    await alice.say(payload="5")
+    await alice.wait_replies(3)
+    await alice.say("abc")  # not a number: asked again
+    await alice.wait_replies(4)
+    await alice.say("30")
+    await alice.wait_replies(5)
+    await bob.say(payload="2")
+    await bob.wait_replies(3)
+    await bob.say("x")
+    await bob.wait_replies(4)
+    await bob.say("y")  # the second bad answer: the node leaves by `invalid`, on to thanks
+    await bob.wait_replies(5)
+    dave_conversation = await conversation_of(owner, "d")
+    await owner(TAKE_OVER, id=dave_conversation)
+    await owner(CLOSE, id=dave_conversation)
+
+    async def settled() -> bool:
+        return await statuses(db_engine, team.bot) == {
+            "a": "abandoned", "b": "abandoned", "c": "abandoned", "d": "closed"}  # fmt: skip
+
+    await wait_for(settled, timeout=30, what="conversations to go idle and close")
+
+    async def runs_ended() -> bool:
+        async with db_engine.connect() as connection:
+            return not await connection.scalar(
+                text("SELECT count(*) FROM flow_runs WHERE ended_at IS NULL"))  # fmt: skip
+
+    await wait_for(runs_ended, what="every run to end")
+    today = datetime.now(UTC).date().isoformat()
+    span = {"from": today, "to": today}
+    board = (await owner(DASHBOARD, bot=team.bot, tz="UTC", **span))["analyticsDashboard"]
+    totals = board["totals"]
+    assert {key: value for key, value in totals.items() if "Response" not in key} == {
+        "messagesIn": 10, "messagesOut": 14, "uniqueContacts": 4, "newContacts": 4,
+        "returningContacts": 0, "conversationsStarted": 4, "conversationsCompleted": 1,
+        "conversationsAbandoned": 3, "conversationsHandedOff": 1, "flowsStarted": 4,
+        "flowsCompleted": 2, "errors": 0, "responses": 10,
+    }  # fmt: skip
+    assert totals["avgResponseMs"] > 0 and totals["p90ResponseMs"] >= 500
+    assert board["previousTotals"] == {"messagesIn": 0, "flowsStarted": 0}
+    change = next(c for c in board["changes"] if c["metric"] == "messages_in")
+    assert change == {"metric": "messages_in", "current": 10, "previous": 0, "changePercent": None}
+    assert board["activeConversationsNow"] == 0
+    assert board["messagesByDay"] == [{"key": today, "inbound": 10, "outbound": 14}]
+    by_hour = board["messagesByHourOfDay"]
+    assert sum(h["inbound"] for h in by_hour) == 10 and sum(h["outbound"] for h in by_hour) == 14
+    assert board["topKeywords"] == [{"label": "hello", "count": 4}]
+    assert board["topTriggers"] == [{"label": "Ask", "count": 4, "flowId": team.flow}]
+
+    flow = (await owner(FLOW, flow=team.flow, **span))["flowAnalytics"]
+    assert (flow["runs"], flow["completions"], flow["abandoned"], flow["failed"]) == (4, 2, 1, 0)
+    assert flow["completionRate"] == 0.5 and flow["avgDurationMs"] > 0
+    funnel = {n["nodeId"]: n for n in flow["nodes"]}
+    zero = {"timeouts": 0, "errors": 0}
+    assert funnel == {
+        "intro": {"nodeId": "intro", "nodeType": "message", "reached": 4, "visits": 4,
+                  "dropped": 0, "completedHere": 0, "invalid": 0, **zero},
+        "rating": {"nodeId": "rating", "nodeType": "button", "reached": 4, "visits": 2,
+                   "dropped": 2, "completedHere": 0, "invalid": 0, **zero},
+        "age": {"nodeId": "age", "nodeType": "question", "reached": 2, "visits": 2,
+                "dropped": 0, "completedHere": 0, "invalid": 1, **zero},
+        "bye": {"nodeId": "bye", "nodeType": "message", "reached": 2, "visits": 2,
+                "dropped": 0, "completedHere": 2, "invalid": 0, **zero},
+    }  # fmt: skip
+    assert sorted(flow["edges"], key=lambda e: e["edgeId"]) == [
+        {"edgeId": "e1", "source": "intro", "target": "rating", "visits": 4},
+        {"edgeId": "e2", "source": "rating", "target": "age", "visits": 2},
+        {"edgeId": "e3", "source": "age", "target": "bye", "visits": 2},
+    ]
+    questions = {q["nodeId"]: q for q in flow["questions"]}
+    assert questions["age"] == {"nodeId": "age", "answered": 1, "invalid": 1, "invalidRate": 0.5,
+                                "answers": [{"answer": "30", "count": 1}]}  # fmt: skip
+    assert sorted(a["answer"] for a in questions["rating"]["answers"]) == [STARS["2"], STARS["5"]]
+
+    mood = (await owner(SATISFACTION, bot=team.bot, **span))["analyticsSatisfaction"]
+    assert mood == {"responses": 2, "positive": 1, "neutral": 0, "negative": 1, "score": 3.5,
+                    "positivePercent": 50.0}  # fmt: skip
+    now = (await owner(REAL_TIME, bot=team.bot))["analyticsRealTime"]
+    assert now == {"activeContactsLast5Minutes": 4, "messagesLastHour": 24, "waitingForAgent": 0}
+    await rollups_agree_with_raw_rows(db_engine)
+
+
+RECOUNTS = {
+    "messages per bot and hour": (
+        """SELECT c.bot_id, date_trunc('hour', m.created_at, 'UTC'),
+                  count(*) FILTER (WHERE direction = 'inbound'),
+                  count(*) FILTER (WHERE direction = 'outbound')
+           FROM messages m JOIN conversations c ON c.id = m.conversation_id GROUP BY 1, 2""",
+        """SELECT bot_id, hour, messages_in, messages_out FROM analytics_bot_hours
+           WHERE messages_in + messages_out > 0""",
+    ),
+    "active contacts per hour": (
+        """SELECT DISTINCT c.bot_id, date_trunc('hour', m.created_at, 'UTC'), c.contact_id
+           FROM messages m JOIN conversations c ON c.id = m.conversation_id
+           WHERE m.direction = 'inbound'""",
+        "SELECT bot_id, hour, contact_id FROM analytics_contact_hours",
+    ),
+    "new contacts": (
+        "SELECT bot_id, count(*) FROM contacts GROUP BY 1",
+        "SELECT bot_id, sum(new_contacts) FROM analytics_bot_hours GROUP BY 1",
+    ),
+    "runs per flow": (
+        """SELECT flow_id, count(*), count(*) FILTER (WHERE status = 'completed'),
+                  count(*) FILTER (WHERE status = 'abandoned') FROM flow_runs GROUP BY 1""",
+        """SELECT flow_id, sum(runs_started), sum(runs_completed), sum(runs_abandoned)
+           FROM analytics_flow_hours GROUP BY 1""",
+    ),
+    "node visits and errors": (
+        """SELECT r.flow_id, s.node_id, count(*), count(*) FILTER (WHERE outcome = 'invalid'),
+                  count(*) FILTER (WHERE outcome = 'error')
+           FROM flow_run_steps s JOIN flow_runs r ON r.id = s.flow_run_id GROUP BY 1, 2""",
+        """SELECT flow_id, node_id, sum(visits), sum(invalid), sum(errors)
+           FROM analytics_node_hours GROUP BY 1, 2 HAVING sum(visits) > 0""",
+    ),
+    "runs ended at some node": (
+        """SELECT flow_id, count(*) FROM flow_runs WHERE ended_at IS NOT NULL GROUP BY 1""",
+        """SELECT flow_id, sum(ended_completed + ended_dropped) FROM analytics_node_hours
+           GROUP BY 1""",
+    ),
+}
+
+
+async def rollups_agree_with_raw_rows(engine: AsyncEngine) -> None:
+    """Recount every rollup from the raw rows it summarizes; both must agree exactly."""
+    async with engine.connect() as connection:
+        for what, (raw, rolled) in RECOUNTS.items():
+            recounted = sorted(map(tuple, (await connection.execute(text(raw))).all()))
+            stored = sorted(map(tuple, (await connection.execute(text(rolled))).all()))
+            assert recounted == stored, what
+            assert recounted, f"no data for {what}"
