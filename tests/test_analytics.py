@@ -3,15 +3,18 @@ with the raw rows they summarize."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from models import analytics_queries as queries
+from models.db import make_session_factory
 from tests.api_fixtures import edge, message
-from tests.helpers import WebChat, node, wait_for
+from tests.helpers import WebChat, chain, make_web_bot, node, wait_for
 from tests.inbox_fixtures import conversation_of, team_with_bot
 
 STARS = {"5": "⭐⭐⭐⭐⭐ Excelente", "4": "⭐⭐⭐⭐ Buena", "3": "⭐⭐⭐ Regular",
@@ -205,3 +208,59 @@ async def rollups_agree_with_raw_rows(engine: AsyncEngine) -> None:
             stored = sorted(map(tuple, (await connection.execute(text(rolled))).all()))
             assert recounted == stored, what
             assert recounted, f"no data for {what}"
+
+
+HOURS_IN = {  # UTC bucket start -> messages in
+    "2026-03-01T23:00": 1, "2026-03-02T00:00": 2, "2026-03-02T04:00": 4,
+    "2026-03-02T05:00": 8, "2026-03-02T18:00": 16, "2026-03-02T19:00": 32,
+}  # fmt: skip
+
+
+async def test_days_and_hours_regroup_in_the_asked_time_zone(db_engine: AsyncEngine) -> None:
+    bot, _ = await make_web_bot(db_engine, chain(node("hi", "message", content="Hi")))
+    async with db_engine.begin() as connection:
+        for hour, count in HOURS_IN.items():
+            await connection.execute(
+                text("INSERT INTO analytics_bot_hours (bot_id, hour, messages_in) "
+                     "VALUES (:bot, :hour, :n)"),
+                {"bot": bot, "hour": datetime.fromisoformat(hour).replace(tzinfo=UTC), "n": count},
+            )  # fmt: skip
+    day = date(2026, 3, 2)
+
+    async def board(zone: str, first: date = day, last: date = day) -> queries.Dashboard:
+        async with make_session_factory(db_engine)() as session:
+            period = queries.make_period([uuid.UUID(bot)], first, last, zone)
+            return await queries.dashboard(session, period)
+
+    def hours(result: queries.Dashboard) -> dict[str, int]:
+        return {at.key: at.inbound for at in result.messages_by_hour_of_day}
+
+    utc = await board("UTC")
+    assert (utc.totals.messages_in, utc.previous_totals.messages_in) == (62, 1)
+    assert hours(utc) == {"0": 2, "4": 4, "5": 8, "18": 16, "19": 32}
+    assert [(d.key, d.inbound) for d in utc.messages_by_day] == [("2026-03-02", 62)]
+    new_york = await board("America/New_York")  # UTC-5: the local day starts at 05:00 UTC
+    assert (new_york.totals.messages_in, new_york.previous_totals.messages_in) == (56, 7)
+    assert hours(new_york) == {"0": 8, "13": 16, "14": 32}
+    two_days = await board("America/New_York", day - timedelta(days=1))
+    assert [(d.key, d.inbound) for d in two_days.messages_by_day] == [
+        ("2026-03-01", 7), ("2026-03-02", 56)]  # fmt: skip
+    # UTC+5:30: a UTC hour counts in the local hour and day in which it starts.
+    kolkata = await board("Asia/Kolkata")
+    assert kolkata.totals.messages_in == 31
+    assert hours(kolkata) == {"4": 1, "5": 2, "9": 4, "10": 8, "23": 16}
+    change = next(c for c in utc.changes if c.metric == "messages_in")
+    assert (change.current, change.previous, change.change_percent) == (62, 1, 6100.0)
+
+
+async def test_a_bad_range_or_zone_is_refused(api: httpx.AsyncClient) -> None:
+    team = await team_with_bot(api)
+    for zone, first, last, problem in (
+        ("Mars/Olympus", "2026-01-01", "2026-01-02", "unknown time zone 'Mars/Olympus'"),
+        ("UTC", "2026-01-03", "2026-01-02", "`from` must not be after `to`"),
+        ("UTC", "2020-01-01", "2026-01-02", "a report covers at most 400 days"),
+    ):
+        error = await team.owner.error(
+            DASHBOARD, bot=team.bot, tz=zone, **{"from": first, "to": last}
+        )
+        assert error["code"] == "BAD_USER_INPUT" and problem in error["message"], error

@@ -80,6 +80,15 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
                   'contacts: [{externalId: "z"}]) { id } }', {"f": "flow", "c": "web_channel"}),
     "outreach": ("query($id: ID!) { outreach(id: $id) { id } }", {"id": "outreach"}),
     "outreaches": ("query($b: ID!) { outreaches(botId: $b) { id } }", {"b": "bot"}),
+    "analyticsDashboard": ('query($b: ID) { analyticsDashboard(botId: $b, from: "2026-01-01", '
+                           'to: "2026-01-31") { activeConversationsNow } }', {"b": "bot"}),
+    "flowAnalytics": ('query($f: ID!) { flowAnalytics(flowId: $f, from: "2026-01-01", '
+                      'to: "2026-01-31") { runs } }', {"f": "flow"}),
+    "analyticsSatisfaction": ('query($b: ID) { analyticsSatisfaction(botId: $b, '
+                              'from: "2026-01-01", to: "2026-01-31") { responses } }',
+                              {"b": "bot"}),
+    "analyticsRealTime": ("query($b: ID) { analyticsRealTime(botId: $b) { messagesLastHour } }",
+                          {"b": "bot"}),
 }  # fmt: skip
 # Operations whose ids name no organization's object (an organization the caller picks).
 NOT_ORGANIZATION_SCOPED = {"logIn"}
