@@ -13,7 +13,7 @@ from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 from temporalio.client import Client
 
-from graphql_api import files, twilio_webhook, web_channel, whatsapp_webhook
+from graphql_api import analytics_files, files, twilio_webhook, web_channel, whatsapp_webhook
 from graphql_api.live_updates import LiveUpdates
 from graphql_api.schema import build_schema
 from models.db import make_engine, make_session_factory
@@ -91,6 +91,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
 
     app.include_router(web_channel.router)
     app.include_router(files.router)
+    app.include_router(analytics_files.router)
     app.add_exception_handler(DomainError, files.domain_error_response)
     app.include_router(whatsapp_webhook.router)
     app.include_router(twilio_webhook.router)

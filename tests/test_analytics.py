@@ -3,6 +3,8 @@ with the raw rows they summarize."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -158,6 +160,7 @@ async def test_known_conversations_give_exact_figures(
     now = (await owner(REAL_TIME, bot=team.bot))["analyticsRealTime"]
     assert now == {"activeContactsLast5Minutes": 4, "messagesLastHour": 24, "waitingForAgent": 0}
     await rollups_agree_with_raw_rows(db_engine)
+    await exports_match(api, owner, team.bot, today)
 
 
 RECOUNTS = {
@@ -264,3 +267,34 @@ async def test_a_bad_range_or_zone_is_refused(api: httpx.AsyncClient) -> None:
             DASHBOARD, bot=team.bot, tz=zone, **{"from": first, "to": last}
         )
         assert error["code"] == "BAD_USER_INPUT" and problem in error["message"], error
+
+
+async def exported(api: httpx.AsyncClient, owner: Any, path: str, day: str) -> httpx.Response:
+    response = await api.get(
+        f"{path}?from={day}&to={day}&tz=UTC", headers={"Authorization": f"Bearer {owner.token}"}
+    )
+    assert response.status_code == 200, response.text
+    assert "attachment" in response.headers["content-disposition"]
+    return response
+
+
+async def exports_match(api: httpx.AsyncClient, owner: Any, bot: str, day: str) -> None:
+    """Raw rows and the report, in every format, agree with the figures above."""
+    base = f"/api/bots/{bot}/analytics"
+    messages = list(csv.DictReader(io.StringIO(
+        (await exported(api, owner, f"{base}/messages.csv", day)).text)))  # fmt: skip
+    assert len(messages) == 24
+    assert sum(row["direction"] == "inbound" for row in messages) == 10
+    assert [row["text"] for row in messages if row["contact"] == "a"][:2] == ["Hello", "Hi"]
+    as_json = (await exported(api, owner, f"{base}/messages.json", day)).json()
+    assert [row["id"] for row in as_json] == [row["id"] for row in messages]
+    conversations = (await exported(api, owner, f"{base}/conversations.json", day)).json()
+    assert sorted((c["contact"], c["status"]) for c in conversations) == [
+        ("a", "abandoned"), ("b", "abandoned"), ("c", "abandoned"), ("d", "closed")]  # fmt: skip
+    report = (await exported(api, owner, f"{base}/report.json", day)).json()
+    assert report["dashboard"]["totals"]["messages_in"] == 10
+    assert report["flows"][0]["nodes"][1]["reached"] == 4
+    rows = (await exported(api, owner, f"{base}/report.csv", day)).text.splitlines()
+    assert "totals,,messages_out,14" in rows and "satisfaction,,score,3.5" in rows
+    page = (await exported(api, owner, f"{base}/report.html", day)).text
+    assert all(f'data-chart="{name}"' in page for name in ("messages", "funnel", "satisfaction"))

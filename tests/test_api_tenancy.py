@@ -98,6 +98,9 @@ HTTP_ROUTES = [
     ("GET", "/api/bots/{bot}/export", None),
     ("POST", "/api/flows/export", {"flow_ids": ["{flow}"]}),
     ("POST", "/api/bots/{bot}/flows/import", "file"),
+    ("GET", "/api/bots/{bot}/analytics/report.html?from=2026-01-01&to=2026-01-31", None),
+    ("GET", "/api/bots/{bot}/analytics/messages.csv?from=2026-01-01&to=2026-01-31", None),
+    ("GET", "/api/bots/{bot}/analytics/conversations.json?from=2026-01-01&to=2026-01-31", None),
 ]
 
 
