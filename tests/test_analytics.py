@@ -4,23 +4,36 @@ with the raw rows they summarize."""
 from __future__ import annotations
 
 import csv
+import html
 import io
+import json
+import re
+import subprocess
 import uuid
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models import analytics_queries as queries
+from models import analytics_report
 from models.db import make_session_factory
 from tests.api_fixtures import edge, message
 from tests.helpers import WebChat, chain, make_web_bot, node, wait_for
 from tests.inbox_fixtures import conversation_of, team_with_bot
 
-STARS = {"5": "⭐⭐⭐⭐⭐ Excelente", "4": "⭐⭐⭐⭐ Buena", "3": "⭐⭐⭐ Regular",
-         "2": "⭐⭐ Mala", "1": "⭐ Muy mala"}  # fmt: skip
+STARS = {
+    "5": "⭐⭐⭐⭐⭐ Excelente",
+    "4": "⭐⭐⭐⭐ Buena",
+    "3": "⭐⭐⭐ Regular",
+    "2": "⭐⭐ Mala",
+    "1": "⭐ Muy mala",
+}
 TAKE_OVER = "mutation($id: ID!) { takeOverConversation(id: $id) { status } }"
 CLOSE = "mutation($id: ID!) { closeConversation(id: $id) { status } }"
 SHORT_INACTIVITY = """mutation($id: ID!) {
@@ -54,10 +67,13 @@ def survey_flow() -> dict[str, Any]:
     age = node("age", "question", content="Your age?", validation="number", maxAttempts=2)
     return {
         "nodes": [message("intro", "Hi"), rating, age, message("bye", "Thanks")],
-        "edges": [edge("e1", "intro", "rating"), edge("e2", "rating", "age"),
-                  edge("e3", "age", "bye")],
+        "edges": [
+            edge("e1", "intro", "rating"),
+            edge("e2", "rating", "age"),
+            edge("e3", "age", "bye"),
+        ],
         "variables": {},
-    }  # fmt: skip
+    }
 
 
 async def statuses(engine: AsyncEngine, bot: str) -> dict[str, str]:
@@ -66,7 +82,7 @@ async def statuses(engine: AsyncEngine, bot: str) -> dict[str, str]:
             text("""SELECT k.external_id, c.status FROM conversations c
                     JOIN contacts k ON k.id = c.contact_id WHERE c.bot_id = :bot"""),
             {"bot": bot},
-        )  # fmt: skip
+        )
         return dict(rows.all())
 
 
@@ -98,14 +114,19 @@ async def test_known_conversations_give_exact_figures(
 
     async def settled() -> bool:
         return await statuses(db_engine, team.bot) == {
-            "a": "abandoned", "b": "abandoned", "c": "abandoned", "d": "closed"}  # fmt: skip
+            "a": "abandoned",
+            "b": "abandoned",
+            "c": "abandoned",
+            "d": "closed",
+        }
 
     await wait_for(settled, timeout=30, what="conversations to go idle and close")
 
     async def runs_ended() -> bool:
         async with db_engine.connect() as connection:
             return not await connection.scalar(
-                text("SELECT count(*) FROM flow_runs WHERE ended_at IS NULL"))  # fmt: skip
+                text("SELECT count(*) FROM flow_runs WHERE ended_at IS NULL")
+            )
 
     await wait_for(runs_ended, what="every run to end")
     today = datetime.now(UTC).date().isoformat()
@@ -113,11 +134,20 @@ async def test_known_conversations_give_exact_figures(
     board = (await owner(DASHBOARD, bot=team.bot, tz="UTC", **span))["analyticsDashboard"]
     totals = board["totals"]
     assert {key: value for key, value in totals.items() if "Response" not in key} == {
-        "messagesIn": 10, "messagesOut": 14, "uniqueContacts": 4, "newContacts": 4,
-        "returningContacts": 0, "conversationsStarted": 4, "conversationsCompleted": 1,
-        "conversationsAbandoned": 3, "conversationsHandedOff": 1, "flowsStarted": 4,
-        "flowsCompleted": 2, "errors": 0, "responses": 10,
-    }  # fmt: skip
+        "messagesIn": 10,
+        "messagesOut": 14,
+        "uniqueContacts": 4,
+        "newContacts": 4,
+        "returningContacts": 0,
+        "conversationsStarted": 4,
+        "conversationsCompleted": 1,
+        "conversationsAbandoned": 3,
+        "conversationsHandedOff": 1,
+        "flowsStarted": 4,
+        "flowsCompleted": 2,
+        "errors": 0,
+        "responses": 10,
+    }
     assert totals["avgResponseMs"] > 0 and totals["p90ResponseMs"] >= 500
     assert board["previousTotals"] == {"messagesIn": 0, "flowsStarted": 0}
     change = next(c for c in board["changes"] if c["metric"] == "messages_in")
@@ -135,28 +165,71 @@ async def test_known_conversations_give_exact_figures(
     funnel = {n["nodeId"]: n for n in flow["nodes"]}
     zero = {"timeouts": 0, "errors": 0}
     assert funnel == {
-        "intro": {"nodeId": "intro", "nodeType": "message", "reached": 4, "visits": 4,
-                  "dropped": 0, "completedHere": 0, "invalid": 0, **zero},
-        "rating": {"nodeId": "rating", "nodeType": "button", "reached": 4, "visits": 2,
-                   "dropped": 2, "completedHere": 0, "invalid": 0, **zero},
-        "age": {"nodeId": "age", "nodeType": "question", "reached": 2, "visits": 2,
-                "dropped": 0, "completedHere": 0, "invalid": 1, **zero},
-        "bye": {"nodeId": "bye", "nodeType": "message", "reached": 2, "visits": 2,
-                "dropped": 0, "completedHere": 2, "invalid": 0, **zero},
-    }  # fmt: skip
+        "intro": {
+            "nodeId": "intro",
+            "nodeType": "message",
+            "reached": 4,
+            "visits": 4,
+            "dropped": 0,
+            "completedHere": 0,
+            "invalid": 0,
+            **zero,
+        },
+        "rating": {
+            "nodeId": "rating",
+            "nodeType": "button",
+            "reached": 4,
+            "visits": 2,
+            "dropped": 2,
+            "completedHere": 0,
+            "invalid": 0,
+            **zero,
+        },
+        "age": {
+            "nodeId": "age",
+            "nodeType": "question",
+            "reached": 2,
+            "visits": 2,
+            "dropped": 0,
+            "completedHere": 0,
+            "invalid": 1,
+            **zero,
+        },
+        "bye": {
+            "nodeId": "bye",
+            "nodeType": "message",
+            "reached": 2,
+            "visits": 2,
+            "dropped": 0,
+            "completedHere": 2,
+            "invalid": 0,
+            **zero,
+        },
+    }
     assert sorted(flow["edges"], key=lambda e: e["edgeId"]) == [
         {"edgeId": "e1", "source": "intro", "target": "rating", "visits": 4},
         {"edgeId": "e2", "source": "rating", "target": "age", "visits": 2},
         {"edgeId": "e3", "source": "age", "target": "bye", "visits": 2},
     ]
     questions = {q["nodeId"]: q for q in flow["questions"]}
-    assert questions["age"] == {"nodeId": "age", "answered": 1, "invalid": 1, "invalidRate": 0.5,
-                                "answers": [{"answer": "30", "count": 1}]}  # fmt: skip
+    assert questions["age"] == {
+        "nodeId": "age",
+        "answered": 1,
+        "invalid": 1,
+        "invalidRate": 0.5,
+        "answers": [{"answer": "30", "count": 1}],
+    }
     assert sorted(a["answer"] for a in questions["rating"]["answers"]) == [STARS["2"], STARS["5"]]
 
     mood = (await owner(SATISFACTION, bot=team.bot, **span))["analyticsSatisfaction"]
-    assert mood == {"responses": 2, "positive": 1, "neutral": 0, "negative": 1, "score": 3.5,
-                    "positivePercent": 50.0}  # fmt: skip
+    assert mood == {
+        "responses": 2,
+        "positive": 1,
+        "neutral": 0,
+        "negative": 1,
+        "score": 3.5,
+        "positivePercent": 50.0,
+    }
     now = (await owner(REAL_TIME, bot=team.bot))["analyticsRealTime"]
     assert now == {"activeContactsLast5Minutes": 4, "messagesLastHour": 24, "waitingForAgent": 0}
     await rollups_agree_with_raw_rows(db_engine)
@@ -214,9 +287,13 @@ async def rollups_agree_with_raw_rows(engine: AsyncEngine) -> None:
 
 
 HOURS_IN = {  # UTC bucket start -> messages in
-    "2026-03-01T23:00": 1, "2026-03-02T00:00": 2, "2026-03-02T04:00": 4,
-    "2026-03-02T05:00": 8, "2026-03-02T18:00": 16, "2026-03-02T19:00": 32,
-}  # fmt: skip
+    "2026-03-01T23:00": 1,
+    "2026-03-02T00:00": 2,
+    "2026-03-02T04:00": 4,
+    "2026-03-02T05:00": 8,
+    "2026-03-02T18:00": 16,
+    "2026-03-02T19:00": 32,
+}
 
 
 async def test_days_and_hours_regroup_in_the_asked_time_zone(db_engine: AsyncEngine) -> None:
@@ -224,10 +301,12 @@ async def test_days_and_hours_regroup_in_the_asked_time_zone(db_engine: AsyncEng
     async with db_engine.begin() as connection:
         for hour, count in HOURS_IN.items():
             await connection.execute(
-                text("INSERT INTO analytics_bot_hours (bot_id, hour, messages_in) "
-                     "VALUES (:bot, :hour, :n)"),
+                text(
+                    "INSERT INTO analytics_bot_hours (bot_id, hour, messages_in) "
+                    "VALUES (:bot, :hour, :n)"
+                ),
                 {"bot": bot, "hour": datetime.fromisoformat(hour).replace(tzinfo=UTC), "n": count},
-            )  # fmt: skip
+            )
     day = date(2026, 3, 2)
 
     async def board(zone: str, first: date = day, last: date = day) -> queries.Dashboard:
@@ -247,7 +326,9 @@ async def test_days_and_hours_regroup_in_the_asked_time_zone(db_engine: AsyncEng
     assert hours(new_york) == {"0": 8, "13": 16, "14": 32}
     two_days = await board("America/New_York", day - timedelta(days=1))
     assert [(d.key, d.inbound) for d in two_days.messages_by_day] == [
-        ("2026-03-01", 7), ("2026-03-02", 56)]  # fmt: skip
+        ("2026-03-01", 7),
+        ("2026-03-02", 56),
+    ]
     # UTC+5:30: a UTC hour counts in the local hour and day in which it starts.
     kolkata = await board("Asia/Kolkata")
     assert kolkata.totals.messages_in == 31
@@ -281,8 +362,9 @@ async def exported(api: httpx.AsyncClient, owner: Any, path: str, day: str) -> h
 async def exports_match(api: httpx.AsyncClient, owner: Any, bot: str, day: str) -> None:
     """Raw rows and the report, in every format, agree with the figures above."""
     base = f"/api/bots/{bot}/analytics"
-    messages = list(csv.DictReader(io.StringIO(
-        (await exported(api, owner, f"{base}/messages.csv", day)).text)))  # fmt: skip
+    messages = list(
+        csv.DictReader(io.StringIO((await exported(api, owner, f"{base}/messages.csv", day)).text))
+    )
     assert len(messages) == 24
     assert sum(row["direction"] == "inbound" for row in messages) == 10
     assert [row["text"] for row in messages if row["contact"] == "a"][:2] == ["Hello", "Hi"]
@@ -290,7 +372,11 @@ async def exports_match(api: httpx.AsyncClient, owner: Any, bot: str, day: str) 
     assert [row["id"] for row in as_json] == [row["id"] for row in messages]
     conversations = (await exported(api, owner, f"{base}/conversations.json", day)).json()
     assert sorted((c["contact"], c["status"]) for c in conversations) == [
-        ("a", "abandoned"), ("b", "abandoned"), ("c", "abandoned"), ("d", "closed")]  # fmt: skip
+        ("a", "abandoned"),
+        ("b", "abandoned"),
+        ("c", "abandoned"),
+        ("d", "closed"),
+    ]
     report = (await exported(api, owner, f"{base}/report.json", day)).json()
     assert report["dashboard"]["totals"]["messages_in"] == 10
     assert report["flows"][0]["nodes"][1]["reached"] == 4
@@ -298,3 +384,65 @@ async def exports_match(api: httpx.AsyncClient, owner: Any, bot: str, day: str) 
     assert "totals,,messages_out,14" in rows and "satisfaction,,score,3.5" in rows
     page = (await exported(api, owner, f"{base}/report.html", day)).text
     assert all(f'data-chart="{name}"' in page for name in ("messages", "funnel", "satisfaction"))
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def sample_report() -> dict[str, Any]:
+    """A report for three days: a flow of three nodes and ten ratings."""
+    days = [queries.MessagesAt(f"2026-03-0{n}", 10 * n, 12 * n) for n in (1, 2, 3)]
+    board = queries.Dashboard(
+        queries.Totals(messages_in=60), queries.Totals(messages_in=30), [], 2, [], days, [], []
+    )
+    nodes = [
+        queries.NodeFunnel(node_id, "message", "", reached, reached, dropped, 0, 0, 0, 0)
+        for node_id, reached, dropped in (("hi", 10, 2), ("ask", 8, 3), ("bye", 5, 0))
+    ]
+    flow = queries.FlowStats("f", 10, 5, 5, 0, 0.5, 1000.0, nodes, [], [])
+    mood = queries.Satisfaction(10, 6, 3, 1, 4.1, 60.0)
+    return {
+        "bot": {"id": "b", "name": "Shop <bot>"},
+        "from": "2026-03-01",
+        "to": "2026-03-03",
+        "time_zone": "UTC",
+        "dashboard": asdict(board),
+        "satisfaction": asdict(mood),
+        "flows": [{"name": "Sales", **asdict(flow)}],
+    }
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
+)
+def test_the_html_report_draws_its_charts_in_a_browser_offline(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(analytics_report.report_html(sample_report()), encoding="utf-8")
+    dom = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--proxy-server=127.0.0.1:9",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    rendered = re.search(r'data-rendered="([^"]*)"', dom)
+    assert rendered, "the page's charts were not laid out"
+    charts = json.loads(html.unescape(rendered.group(1)))
+    assert {name: chart["marks"] for name, chart in charts.items()} == {
+        "messages": 2 + 2 * 3,
+        "funnel": 3,
+        "satisfaction": 3,
+    }
+    assert all(chart["width"] == 720 and chart["height"] > 0 for chart in charts.values())
+    assert "Shop &lt;bot&gt;" in dom and "score 4.1 / 5" in dom
+    assert not re.search(r'(src|href)="https?:', dom)
