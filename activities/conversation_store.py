@@ -116,12 +116,12 @@ class ConversationStore:
             )  # fmt: skip
             if message_id is None:
                 return False
-            await rollups.count_inbound(session, conversation_id)
             await session.execute(
                 update(Conversation)
                 .where(Conversation.id == uuid.UUID(conversation_id))
                 .values(last_message_at=func.now())
             )
+            await rollups.count_inbound(session, conversation_id)
             await notify_message(session, conversation_id)
         return True
 

@@ -67,7 +67,7 @@ RAW = [
        LATERAL (SELECT CASE WHEN (g / :contacts) % 2 = 0 THEN 'inbound' ELSE 'outbound' END AS d,
                 c.started_at + (g / :contacts / 2) * interval '20 seconds'
                 + CASE WHEN (g / :contacts) % 2 = 1
-                       THEN (300 + (g * 7919) % 2700) * interval '1 millisecond'
+                       THEN (300 + (g::bigint * 7919) % 2700) * interval '1 millisecond'
                        ELSE interval '0' END AS t) x""",
     """INSERT INTO flow_runs (conversation_id, flow_id, flow_version_id, workflow_id, status,
                               current_node_id, started_at, ended_at, variables)

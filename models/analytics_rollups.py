@@ -2,7 +2,9 @@
 
 Each function is safe on a retried activity (it counts only what its transaction newly wrote)
 and on concurrent writers (`INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n`, rows in
-key order so two transactions never wait on each other in a cycle).
+key order so two transactions never wait on each other in a cycle). Tables are always taken
+in one order (bot, contact, keyword, flow, node, edge, answer), and a site locks its
+conversation row before the rollups, never after.
 """
 
 from __future__ import annotations
