@@ -38,13 +38,13 @@ from worker.embedded_postgres import start_embedded_postgres
 DAYS, FLOWS = 90, 50
 STARS = ["⭐ Muy mala", "⭐⭐ Mala", "⭐⭐⭐ Regular", "⭐⭐⭐⭐ Buena", "⭐⭐⭐⭐⭐ Excelente"]
 
-# Raw rows: contacts spread over the 90 days, one conversation each, messages alternating
+# Raw rows: contacts spread evenly over the 90 days, one conversation each, messages alternating
 # in/out every 20 s (a bot answer 0.3–3 s after each message), one run per conversation.
 RAW = [
     """INSERT INTO contacts (bot_id, channel_kind, external_id, name, created_at, last_seen_at)
        SELECT :bot, 'web', 'contact-' || i, 'Contact ' || i, t, t
        FROM generate_series(1, :contacts) i,
-            LATERAL (SELECT :start + random() * interval '90 days' AS t) s""",
+            LATERAL (SELECT :start + (i::bigint * 7919 % 7776000) * interval '1 second' AS t) s""",
     """INSERT INTO conversations (bot_id, channel_id, contact_id, workflow_id, status, started_at,
                                   last_message_at, closed_at)
        SELECT :bot, :channel, id, 'seed-' || id, st,
@@ -88,6 +88,7 @@ RAW = [
        LATERAL (VALUES (1, 'intro', 'message', 'default'), (2, 'rating', 'button', '5'),
                        (3, 'bye', 'message', 'end')) s(seq, node, kind, outcome)
        WHERE s.seq = 1 OR r.status = 'completed'""",
+    "ANALYZE",
 ]
 # The rollups of those rows, summed as the engine keeps them.
 ROLLUPS = [

@@ -1,7 +1,8 @@
-"""Raw conversations and messages of a bot for a period, streamed from a server-side cursor.
+"""Raw conversations and messages of a bot for a period, streamed as PostgreSQL produces them.
 
-CSV comes from PostgreSQL's `COPY ... TO STDOUT` and JSON rows are built by PostgreSQL, so
-Python only passes chunks along: memory stays flat whatever the size of the export.
+Both formats come from `COPY (SELECT ...) TO STDOUT`, which streams rows from the server as it
+reads them (no result set held anywhere); JSON objects are built by PostgreSQL, so Python only
+passes rows along and memory stays flat whatever the size of the export.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from models.analytics_queries import Period
 
 Kind = Literal["messages", "conversations"]
-FETCH_ROWS = 5_000
 
 COLUMNS: dict[str, list[tuple[str, str]]] = {
     "messages": [
@@ -90,16 +90,16 @@ async def stream_csv(engine: AsyncEngine, kind: Kind, period: Period) -> AsyncIt
 
 
 async def stream_json(engine: AsyncEngine, kind: Kind, period: Period) -> AsyncIterator[bytes]:
-    """The export as a JSON array of objects, read through a server-side cursor."""
-    yield b"["
-    first = True
+    """The export as a JSON array of objects, one per row as PostgreSQL sends them."""
+    # CSV framing with a quote and a delimiter JSON never contains raw: each row arrives as
+    # its JSON text and a newline, with nothing escaped.
+    query = sql.SQL(
+        "COPY ({}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+    ).format(export_query(kind, period, as_json=True))
+    lead = b"[\n"
     async with driver_connection(engine) as connection:
-        async with connection.transaction():
-            cursor = connection.cursor(name=f"export_{kind}")
-            await cursor.execute(export_query(kind, period, as_json=True))
-            while rows := await cursor.fetchmany(FETCH_ROWS):
-                lead = "\n" if first else ",\n"
-                first = False
-                yield (lead + ",\n".join(row[0] for row in rows)).encode()
-            await cursor.close()
-    yield b"\n]\n"
+        async with connection.cursor() as cursor, cursor.copy(query) as copy:
+            async for row in copy:
+                yield lead + bytes(row).rstrip(b"\n").replace(b"\n", b",\n")
+                lead = b",\n"
+    yield b"[]\n" if lead == b"[\n" else b"\n]\n"

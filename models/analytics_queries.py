@@ -238,9 +238,9 @@ async def totals(session: AsyncSession, period: Period) -> Totals:
     contacts = (
         await session.execute(
             text(f"""
-        SELECT count(DISTINCT contact_id),
-               count(DISTINCT contact_id) FILTER (WHERE contact_since < :start)
-        FROM analytics_contact_hours WHERE {RANGE}"""),
+        SELECT count(*), count(*) FILTER (WHERE since < :start) FROM (
+            SELECT contact_id, min(contact_since) AS since FROM analytics_contact_hours
+            WHERE {RANGE} GROUP BY contact_id) active"""),
             params,
         )
     ).one()
