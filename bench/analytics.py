@@ -216,8 +216,7 @@ async def seed(url: str, messages: int, contacts: int) -> None:
             step = time.perf_counter()
             await session.execute(text(statement), params)
             print(f"{time.perf_counter() - step:7.1f} s  {' '.join(statement.split())[:70]}")
-    async with engine.connect() as connection:
-        await connection.execute(text("COMMIT"))
+    async with engine.begin() as connection:  # statistics of the committed rows
         await connection.execute(text(ROLLUPS[-1]))
     await engine.dispose()
     print(
@@ -282,7 +281,7 @@ async def run(url: str) -> None:
             for what, call in (
                 (
                     "dashboard (totals, previous period, by hour/day, top)",
-                    lambda: queries.dashboard(session, period),  # noqa: B023
+                    lambda: queries.dashboard(sessions, period),  # noqa: B023
                 ),
                 ("totals only", lambda: queries.totals(session, period)),  # noqa: B023
                 (

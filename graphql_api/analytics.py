@@ -59,10 +59,10 @@ class AnalyticsQuery:
         time_zone: Zone = "UTC",
     ) -> Dashboard:
         caller = await require_caller(info)
-        async with platform_of(info).sessions() as session:
+        sessions = platform_of(info).sessions
+        async with sessions() as session:
             bots = await organization_bots(session, caller.organization_id, bot_id)
-            period = queries.make_period(bots, first, to, time_zone)
-            return await queries.dashboard(session, period)
+        return await queries.dashboard(sessions, queries.make_period(bots, first, to, time_zone))
 
     @strawberry.field(description="A flow's runs, funnel per node, edge visits and answers.")
     async def flow_analytics(

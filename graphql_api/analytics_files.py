@@ -59,8 +59,7 @@ async def report(
     if extension not in MEDIA:
         raise NotFound("reports come as .csv, .json or .html")
     bot, period = await bot_period(request, who, bot_id, first, last, tz)
-    async with request.app.state.platform.sessions() as session:
-        body = await analytics_report.build_report(session, period, bot)
+    body = await analytics_report.build_report(request.app.state.platform.sessions, period, bot)
     if extension == "json":
         content = json.dumps(body, indent=2, default=str)
     elif extension == "csv":

@@ -6,16 +6,18 @@ whose start lies inside it. Days and hours of the day are the buckets' local dat
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.analytics_tables import RESPONSE_BUCKET_COLUMNS, RESPONSE_BUCKETS_MS
 from models.errors import InvalidInput
@@ -24,6 +26,7 @@ MAX_DAYS = 400
 TOP = 10
 SATISFACTION_NODE = re.compile(r"rating|satisf|csat|calific|nps", re.IGNORECASE)
 STAR = "⭐"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -295,39 +298,72 @@ async def messages_by(session: AsyncSession, period: Period, key: str) -> list[M
     return [MessagesAt(str(k), int(i), int(o)) for k, i, o in rows]
 
 
-async def dashboard(session: AsyncSession, period: Period) -> Dashboard:
-    current, previous = await totals(session, period), await totals(session, period.previous())
-    params = period.params()
+async def active_now(session: AsyncSession, period: Period) -> int:
+    """Conversations open right now (active or with an agent)."""
     active = await session.scalar(
         text("""
         SELECT count(*) FROM conversations
         WHERE bot_id = ANY(:bots) AND status IN ('active', 'handed_off')"""),
         {"bots": period.bot_ids},
     )
-    keywords = await session.execute(
+    return active or 0
+
+
+async def top_keywords(session: AsyncSession, period: Period) -> list[Ranked]:
+    rows = await session.execute(
         text(f"""
         SELECT keyword, sum(n) FROM analytics_keyword_hours WHERE {RANGE}
         GROUP BY keyword ORDER BY 2 DESC, 1 LIMIT {TOP}"""),
-        params,
+        period.params(),
     )
-    triggers = await session.execute(
+    return [Ranked(keyword, int(n)) for keyword, n in rows]
+
+
+async def top_triggers(session: AsyncSession, period: Period) -> list[Ranked]:
+    rows = await session.execute(
         text(f"""
         SELECT f.name, sum(h.runs_started), h.flow_id FROM analytics_flow_hours h
         JOIN flows f ON f.id = h.flow_id WHERE h.{RANGE.replace(" AND ", " AND h.")}
         GROUP BY f.name, h.flow_id ORDER BY 2 DESC, 1 LIMIT {TOP}"""),
-        params,
+        period.params(),
+    )
+    return [Ranked(name, int(n), str(flow)) for name, n, flow in rows]
+
+
+async def by_hour_of_day(session: AsyncSession, period: Period) -> list[MessagesAt]:
+    return await messages_by(session, period, "extract(hour FROM hour AT TIME ZONE :tz)::int")
+
+
+async def by_day(session: AsyncSession, period: Period) -> list[MessagesAt]:
+    return await messages_by(session, period, "(hour AT TIME ZONE :tz)::date")
+
+
+async def dashboard(sessions: async_sessionmaker[AsyncSession], period: Period) -> Dashboard:
+    """Every part at once, each on its own connection (the two periods' contact counts are
+    the heavy part: they run side by side)."""
+
+    async def part(query: Callable[[AsyncSession, Period], Awaitable[T]], of: Period) -> T:
+        async with sessions() as session:
+            return await query(session, of)
+
+    current, previous, active, keywords, triggers, hours, days = await asyncio.gather(
+        part(totals, period),
+        part(totals, period.previous()),
+        part(active_now, period),
+        part(top_keywords, period),
+        part(top_triggers, period),
+        part(by_hour_of_day, period),
+        part(by_day, period),
     )
     return Dashboard(
         totals=current,
         previous_totals=previous,
         changes=changes(current, previous),
-        active_conversations_now=active or 0,
-        messages_by_hour_of_day=await messages_by(
-            session, period, "extract(hour FROM hour AT TIME ZONE :tz)::int"
-        ),
-        messages_by_day=await messages_by(session, period, "(hour AT TIME ZONE :tz)::date"),
-        top_keywords=[Ranked(k, int(n)) for k, n in keywords],
-        top_triggers=[Ranked(name, int(n), str(flow)) for name, n, flow in triggers],
+        active_conversations_now=active,
+        messages_by_hour_of_day=hours,
+        messages_by_day=days,
+        top_keywords=keywords,
+        top_triggers=triggers,
     )
 
 

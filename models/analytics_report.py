@@ -10,7 +10,7 @@ from html import escape
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import analytics_queries as queries
 from models.tables import Bot, Flow, FlowVersion
@@ -28,19 +28,24 @@ COLOURS = {
 }
 
 
-async def build_report(session: AsyncSession, period: queries.Period, bot: Bot) -> dict[str, Any]:
+async def build_report(
+    sessions: async_sessionmaker[AsyncSession], period: queries.Period, bot: Bot
+) -> dict[str, Any]:
     """Dashboard, satisfaction and every flow's funnel, as plain data."""
-    dashboard = await queries.dashboard(session, period)
+    dashboard = await queries.dashboard(sessions, period)
     flows = []
-    rows = await session.execute(
-        select(Flow, FlowVersion.definition)
-        .outerjoin(FlowVersion, FlowVersion.id == Flow.published_version_id)
-        .where(Flow.bot_id == bot.id)
-        .order_by(Flow.name)
-    )
-    for flow, published in rows:
-        stats = await queries.flow_stats(session, period, flow.id, published or flow.definition)
-        flows.append({"name": flow.name, **asdict(stats)})
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Flow, FlowVersion.definition)
+            .outerjoin(FlowVersion, FlowVersion.id == Flow.published_version_id)
+            .where(Flow.bot_id == bot.id)
+            .order_by(Flow.name)
+        )
+        for flow, published in rows:
+            definition = published or flow.definition
+            stats = await queries.flow_stats(session, period, flow.id, definition)
+            flows.append({"name": flow.name, **asdict(stats)})
+        satisfaction = await queries.satisfaction(session, period)
     flows.sort(key=lambda flow: -flow["runs"])
     return {
         "bot": {"id": str(bot.id), "name": bot.name},
@@ -48,7 +53,7 @@ async def build_report(session: AsyncSession, period: queries.Period, bot: Bot) 
         "to": period.last.isoformat(),
         "time_zone": period.zone,
         "dashboard": asdict(dashboard),
-        "satisfaction": asdict(await queries.satisfaction(session, period)),
+        "satisfaction": asdict(satisfaction),
         "flows": flows,
     }
 

@@ -310,9 +310,8 @@ async def test_days_and_hours_regroup_in_the_asked_time_zone(db_engine: AsyncEng
     day = date(2026, 3, 2)
 
     async def board(zone: str, first: date = day, last: date = day) -> queries.Dashboard:
-        async with make_session_factory(db_engine)() as session:
-            period = queries.make_period([uuid.UUID(bot)], first, last, zone)
-            return await queries.dashboard(session, period)
+        period = queries.make_period([uuid.UUID(bot)], first, last, zone)
+        return await queries.dashboard(make_session_factory(db_engine), period)
 
     def hours(result: queries.Dashboard) -> dict[str, int]:
         return {at.key: at.inbound for at in result.messages_by_hour_of_day}
