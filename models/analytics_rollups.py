@@ -14,6 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import Table, select, text
@@ -64,12 +65,6 @@ def keyword_of(trigger_text: str) -> str:
     return " ".join(trigger_text.casefold().split())[:MAX_KEYWORD]
 
 
-def response_bucket(milliseconds: int) -> str:
-    """The histogram column a bot response time falls in."""
-    index = next((i for i, bound in enumerate(RESPONSE_BUCKETS_MS) if milliseconds <= bound), None)
-    return RESPONSE_BUCKET_COLUMNS[len(RESPONSE_BUCKETS_MS) if index is None else index]
-
-
 async def add(
     session: AsyncSession, table: Table | Any, keys: Sequence[str], rows: Iterable[dict[str, Any]]
 ) -> None:
@@ -113,32 +108,41 @@ async def count_inbound(session: AsyncSession, conversation_id: str | uuid.UUID)
     )
 
 
+def _bucket_sums() -> str:
+    """`response_bucket_i` = 1 when `ms` falls in bucket i, as SQL select items."""
+    bounds = (-1, *RESPONSE_BUCKETS_MS)
+    items = [f"(ms > {low} AND ms <= {high})::int" for low, high in pairwise(bounds)]
+    items.append(f"(ms > {RESPONSE_BUCKETS_MS[-1]})::int")
+    return ", ".join(f"coalesce({item}, 0)" for item in items)
+
+
+COUNT_OUTBOUND = text(f"""
+    WITH stored AS (
+        SELECT m.created_at, c.bot_id,
+               CASE WHEN m.sent_by_user_id IS NULL AND p.direction = 'inbound'
+                    THEN (extract(epoch FROM m.created_at - p.created_at) * 1000)::bigint END AS ms
+        FROM messages m JOIN conversations c ON c.id = m.conversation_id
+        LEFT JOIN LATERAL (
+            SELECT direction, created_at FROM messages
+            WHERE conversation_id = m.conversation_id AND created_at < m.created_at
+            ORDER BY created_at DESC LIMIT 1) p ON true
+        WHERE m.id = :id AND m.created_at = now())
+    INSERT INTO analytics_bot_hours AS b (bot_id, hour, messages_out, responses, response_ms_sum,
+                                          {", ".join(RESPONSE_BUCKET_COLUMNS)})
+    SELECT bot_id, date_trunc('hour', created_at, 'UTC'), 1, (ms IS NOT NULL)::int,
+           coalesce(ms, 0), {_bucket_sums()}
+    FROM stored
+    ON CONFLICT (bot_id, hour) DO UPDATE SET
+        messages_out = b.messages_out + 1, responses = b.responses + excluded.responses,
+        response_ms_sum = b.response_ms_sum + excluded.response_ms_sum,
+        {", ".join(f"{name} = b.{name} + excluded.{name}" for name in RESPONSE_BUCKET_COLUMNS)}
+""")
+
+
 async def count_outbound(session: AsyncSession, message: Message) -> None:
-    """A newly stored outbound message (not a retry's): messages out and, for the bot's first
-    answer after a contact's message, the response time."""
-    now = await session.scalar(select(text("now()")))
-    if message.created_at != now:
-        return
-    bot_id = await session.scalar(
-        select(Conversation.bot_id).where(Conversation.id == message.conversation_id)
-    )
-    counters = {"messages_out": 1}
-    if message.sent_by_user_id is None:
-        previous = (
-            await session.execute(
-                select(Message.direction, Message.created_at)
-                .where(
-                    Message.conversation_id == message.conversation_id,
-                    Message.created_at < message.created_at,
-                )
-                .order_by(Message.created_at.desc())
-                .limit(1)
-            )
-        ).first()
-        if previous is not None and previous.direction == "inbound":
-            elapsed = int((message.created_at - previous.created_at).total_seconds() * 1000)
-            counters |= {"responses": 1, "response_ms_sum": elapsed, response_bucket(elapsed): 1}
-    await add_to_bot(session, bot_id, hour_of(message.created_at), **counters)
+    """A newly stored outbound message (a retry's is stored already: nothing counted): messages
+    out and, for the bot's first answer after a contact's message, the response time."""
+    await session.execute(COUNT_OUTBOUND, {"id": message.id})
 
 
 async def count_conversation_opened(
@@ -210,38 +214,36 @@ async def count_run_started(session: AsyncSession, run_id: uuid.UUID | None) -> 
     )
 
 
+# The steps this transaction stored for a run (`new`), and for each node the run ran before
+# them, its last step there.
+STEPS_AND_BEFORE = text("""
+    WITH new AS (
+        SELECT sequence, node_id, outcome, started_at FROM flow_run_steps
+        WHERE flow_run_id = :run AND xmin = pg_current_xact_id()::xid),
+    run AS (
+        SELECT r.flow_id, c.bot_id FROM flow_runs r
+        JOIN conversations c ON c.id = r.conversation_id WHERE r.id = :run)
+    SELECT true AS new, sequence, node_id, outcome, started_at, flow_id, bot_id FROM new, run
+    UNION ALL
+    SELECT false, max(sequence), node_id, (array_agg(outcome ORDER BY sequence DESC))[1], NULL,
+           NULL, NULL
+    FROM flow_run_steps
+    WHERE flow_run_id = :run AND sequence < (SELECT min(sequence) FROM new)
+    GROUP BY node_id
+    ORDER BY 2
+""")
+
+
 async def count_steps(session: AsyncSession, run_id: str | uuid.UUID) -> None:
     """Steps this transaction stored for a run: node reach, visits, outcomes and edges."""
-    run_key = uuid.UUID(str(run_id))
-    new_steps = (
-        await session.execute(
-            text("""
-                SELECT s.sequence, s.node_id, s.outcome, s.started_at, r.flow_id, c.bot_id
-                FROM flow_run_steps s
-                JOIN flow_runs r ON r.id = s.flow_run_id
-                JOIN conversations c ON c.id = r.conversation_id
-                WHERE s.flow_run_id = :run AND s.xmin = pg_current_xact_id()::xid
-                ORDER BY s.sequence
-            """),
-            {"run": run_key},
-        )
-    ).all()
+    rows = (await session.execute(STEPS_AND_BEFORE, {"run": uuid.UUID(str(run_id))})).all()
+    new_steps = [row for row in rows if row.new]
     if not new_steps:
         return
-    earlier = (
-        await session.execute(
-            text("""
-                SELECT node_id, max(sequence) AS last,
-                       (array_agg(outcome ORDER BY sequence DESC))[1] AS outcome
-                FROM flow_run_steps WHERE flow_run_id = :run AND sequence < :first
-                GROUP BY node_id
-            """),
-            {"run": run_key, "first": new_steps[0].sequence},
-        )
-    ).all()
+    earlier = [row for row in rows if not row.new]
     reached = {row.node_id for row in earlier}
-    before = max(earlier, key=lambda row: row.last, default=None)
-    follows = before is not None and before.last == new_steps[0].sequence - 1
+    before = max(earlier, key=lambda row: row.sequence, default=None)
+    follows = before is not None and before.sequence == new_steps[0].sequence - 1
     previous = (before.node_id, before.outcome) if before is not None and follows else None
     flow_id, bot_id = new_steps[0].flow_id, new_steps[0].bot_id
     nodes: dict[tuple[str, datetime], dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -298,11 +300,12 @@ async def count_run_finished(
     counts as reached), and the answers it collected."""
     if run.ended_at is not None:
         return
-    now: datetime = await session.scalar(select(text("now()")))
+    now, bot_id = (
+        await session.execute(
+            select(text("now()"), Conversation.bot_id).where(Conversation.id == run.conversation_id)
+        )
+    ).one()
     hour = hour_of(now)
-    bot_id = await session.scalar(
-        select(Conversation.bot_id).where(Conversation.id == run.conversation_id)
-    )
     counters = {RUN_COUNTERS.get(status, "runs_other"): 1}
     if status == "completed":
         counters["completed_duration_ms_sum"] = int((now - run.started_at).total_seconds() * 1000)
