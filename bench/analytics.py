@@ -112,7 +112,7 @@ ROLLUPS = [
     """INSERT INTO analytics_bot_hours AS b (bot_id, hour, new_contacts, conversations_started)
        SELECT :bot, date_trunc('hour', created_at, 'UTC'), count(*), count(*)
        FROM contacts WHERE bot_id = :bot GROUP BY 2
-       ON CONFLICT (bot_id, hour) DO UPDATE SET
+       ON CONFLICT (bot_id, hour, shard) DO UPDATE SET
          new_contacts = b.new_contacts + excluded.new_contacts,
          conversations_started = b.conversations_started + excluded.conversations_started""",
     """INSERT INTO analytics_bot_hours AS b (bot_id, hour, conversations_completed,
@@ -122,7 +122,7 @@ ROLLUPS = [
               count(*) FILTER (WHERE status = 'abandoned'),
               count(*) FILTER (WHERE status = 'handed_off')
        FROM conversations WHERE bot_id = :bot GROUP BY 2
-       ON CONFLICT (bot_id, hour) DO UPDATE SET
+       ON CONFLICT (bot_id, hour, shard) DO UPDATE SET
          conversations_completed = b.conversations_completed + excluded.conversations_completed,
          conversations_abandoned = b.conversations_abandoned + excluded.conversations_abandoned,
          conversations_handed_off =

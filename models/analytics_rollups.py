@@ -10,6 +10,7 @@ conversation row before the rollups, never after.
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.analytics_tables import (
     RESPONSE_BUCKET_COLUMNS,
     RESPONSE_BUCKETS_MS,
+    SHARDS,
     AnswerHour,
     BotHour,
     EdgeHour,
@@ -70,11 +72,14 @@ async def add(
 ) -> None:
     """Add each row's counters to the stored ones (creating missing rows), in key order."""
     target: Table = getattr(table, "__table__", table)
+    if "shard" in target.c:
+        keys = (*keys, "shard")
+        rows = [{**row, "shard": random.randrange(SHARDS)} for row in rows]
     ordered = sorted(rows, key=lambda row: tuple(str(row[key]) for key in keys))
     if not ordered:
         return
     statement = insert(target).values(ordered)
-    counters = [name for name in ordered[0] if name not in keys and name != "bot_id"]
+    counters = [name for name in ordered[0] if name not in (*keys, "bot_id")]
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=list(keys),
@@ -95,16 +100,16 @@ async def count_inbound(session: AsyncSession, conversation_id: str | uuid.UUID)
                 SELECT c.bot_id, c.contact_id, k.created_at AS since
                 FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = :id
             ), counted AS (
-                INSERT INTO analytics_bot_hours (bot_id, hour, messages_in)
-                SELECT bot_id, date_trunc('hour', now(), 'UTC'), 1 FROM c
-                ON CONFLICT (bot_id, hour)
+                INSERT INTO analytics_bot_hours (bot_id, hour, shard, messages_in)
+                SELECT bot_id, date_trunc('hour', now(), 'UTC'), :shard, 1 FROM c
+                ON CONFLICT (bot_id, hour, shard)
                 DO UPDATE SET messages_in = analytics_bot_hours.messages_in + 1
             )
             INSERT INTO analytics_contact_hours (bot_id, hour, contact_id, contact_since)
             SELECT bot_id, date_trunc('hour', now(), 'UTC'), contact_id, since FROM c
             ON CONFLICT DO NOTHING
         """),
-        {"id": uuid.UUID(str(conversation_id))},
+        {"id": uuid.UUID(str(conversation_id)), "shard": random.randrange(SHARDS)},
     )
 
 
@@ -127,12 +132,12 @@ COUNT_OUTBOUND = text(f"""
             WHERE conversation_id = m.conversation_id AND created_at < m.created_at
             ORDER BY created_at DESC LIMIT 1) p ON true
         WHERE m.id = :id AND m.created_at = now())
-    INSERT INTO analytics_bot_hours AS b (bot_id, hour, messages_out, responses, response_ms_sum,
-                                          {", ".join(RESPONSE_BUCKET_COLUMNS)})
-    SELECT bot_id, date_trunc('hour', created_at, 'UTC'), 1, (ms IS NOT NULL)::int,
+    INSERT INTO analytics_bot_hours AS b (bot_id, hour, shard, messages_out, responses,
+                                          response_ms_sum, {", ".join(RESPONSE_BUCKET_COLUMNS)})
+    SELECT bot_id, date_trunc('hour', created_at, 'UTC'), :shard, 1, (ms IS NOT NULL)::int,
            coalesce(ms, 0), {_bucket_sums()}
     FROM stored
-    ON CONFLICT (bot_id, hour) DO UPDATE SET
+    ON CONFLICT (bot_id, hour, shard) DO UPDATE SET
         messages_out = b.messages_out + 1, responses = b.responses + excluded.responses,
         response_ms_sum = b.response_ms_sum + excluded.response_ms_sum,
         {", ".join(f"{name} = b.{name} + excluded.{name}" for name in RESPONSE_BUCKET_COLUMNS)}
@@ -142,7 +147,7 @@ COUNT_OUTBOUND = text(f"""
 async def count_outbound(session: AsyncSession, message: Message) -> None:
     """A newly stored outbound message (a retry's is stored already: nothing counted): messages
     out and, for the bot's first answer after a contact's message, the response time."""
-    await session.execute(COUNT_OUTBOUND, {"id": message.id})
+    await session.execute(COUNT_OUTBOUND, {"id": message.id, "shard": random.randrange(SHARDS)})
 
 
 async def count_conversation_opened(

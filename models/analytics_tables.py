@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Text, text
+from sqlalchemy import BigInteger, DateTime, Index, SmallInteger, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db import Base
@@ -18,7 +18,14 @@ from models.tables import cascade_to
 
 # Upper bounds (milliseconds) of the bot response time histogram; a last bucket holds the rest.
 RESPONSE_BUCKETS_MS = (500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000)
+# Hot counters (a bot's or a flow's current hour) are split over this many rows, picked at
+# random per write, so concurrent transactions seldom wait on the same row; reports sum them.
+SHARDS = 8
 RESPONSE_BUCKET_COLUMNS = tuple(f"response_bucket_{i}" for i in range(len(RESPONSE_BUCKETS_MS) + 1))
+
+
+def shard() -> Mapped[int]:
+    return mapped_column(SmallInteger, primary_key=True, default=0, server_default=text("0"))
 
 
 def counter() -> Mapped[int]:
@@ -32,6 +39,7 @@ class BotHour(Base):
 
     bot_id: Mapped[uuid.UUID] = mapped_column(cascade_to("bots.id"), primary_key=True)
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    shard: Mapped[int] = shard()
     messages_in: Mapped[int] = counter()
     messages_out: Mapped[int] = counter()
     new_contacts: Mapped[int] = counter()
@@ -83,6 +91,7 @@ class FlowHour(Base):
 
     flow_id: Mapped[uuid.UUID] = mapped_column(cascade_to("flows.id"), primary_key=True)
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    shard: Mapped[int] = shard()
     bot_id: Mapped[uuid.UUID] = mapped_column(cascade_to("bots.id"))
     runs_started: Mapped[int] = counter()
     runs_completed: Mapped[int] = counter()
@@ -100,6 +109,7 @@ class NodeHour(Base):
     flow_id: Mapped[uuid.UUID] = mapped_column(cascade_to("flows.id"), primary_key=True)
     node_id: Mapped[str] = mapped_column(Text, primary_key=True)
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    shard: Mapped[int] = shard()
     reached: Mapped[int] = counter()
     visits: Mapped[int] = counter()
     invalid: Mapped[int] = counter()
@@ -119,6 +129,7 @@ class EdgeHour(Base):
     handle: Mapped[str] = mapped_column(Text, primary_key=True)
     target: Mapped[str] = mapped_column(Text, primary_key=True)
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    shard: Mapped[int] = shard()
     visits: Mapped[int] = counter()
 
 

@@ -242,8 +242,8 @@ RECOUNTS = {
                   count(*) FILTER (WHERE direction = 'inbound'),
                   count(*) FILTER (WHERE direction = 'outbound')
            FROM messages m JOIN conversations c ON c.id = m.conversation_id GROUP BY 1, 2""",
-        """SELECT bot_id, hour, messages_in, messages_out FROM analytics_bot_hours
-           WHERE messages_in + messages_out > 0""",
+        """SELECT bot_id, hour, sum(messages_in), sum(messages_out) FROM analytics_bot_hours
+           GROUP BY 1, 2 HAVING sum(messages_in + messages_out) > 0""",
     ),
     "active contacts per hour": (
         """SELECT DISTINCT c.bot_id, date_trunc('hour', m.created_at, 'UTC'), c.contact_id

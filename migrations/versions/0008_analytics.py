@@ -23,6 +23,7 @@ def upgrade() -> None:
         "analytics_bot_hours",
         sa.Column("bot_id", sa.Uuid(), nullable=False),
         sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("shard", sa.SmallInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("messages_in", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("messages_out", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("new_contacts", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
@@ -74,7 +75,7 @@ def upgrade() -> None:
             name=op.f("fk_analytics_bot_hours_bot_id_bots"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("bot_id", "hour", name=op.f("pk_analytics_bot_hours")),
+        sa.PrimaryKeyConstraint("bot_id", "hour", "shard", name=op.f("pk_analytics_bot_hours")),
     )
     op.create_table(
         "analytics_keyword_hours",
@@ -151,6 +152,7 @@ def upgrade() -> None:
         sa.Column("handle", sa.Text(), nullable=False),
         sa.Column("target", sa.Text(), nullable=False),
         sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("shard", sa.SmallInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("visits", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         sa.ForeignKeyConstraint(
             ["flow_id"],
@@ -159,13 +161,20 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint(
-            "flow_id", "source", "handle", "target", "hour", name=op.f("pk_analytics_edge_hours")
+            "flow_id",
+            "source",
+            "handle",
+            "target",
+            "hour",
+            "shard",
+            name=op.f("pk_analytics_edge_hours"),
         ),
     )
     op.create_table(
         "analytics_flow_hours",
         sa.Column("flow_id", sa.Uuid(), nullable=False),
         sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("shard", sa.SmallInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("bot_id", sa.Uuid(), nullable=False),
         sa.Column("runs_started", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("runs_completed", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
@@ -190,7 +199,7 @@ def upgrade() -> None:
             name=op.f("fk_analytics_flow_hours_flow_id_flows"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("flow_id", "hour", name=op.f("pk_analytics_flow_hours")),
+        sa.PrimaryKeyConstraint("flow_id", "hour", "shard", name=op.f("pk_analytics_flow_hours")),
     )
     op.create_index(
         "ix_analytics_flow_hours_bot_hour", "analytics_flow_hours", ["bot_id", "hour"], unique=False
@@ -200,6 +209,7 @@ def upgrade() -> None:
         sa.Column("flow_id", sa.Uuid(), nullable=False),
         sa.Column("node_id", sa.Text(), nullable=False),
         sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("shard", sa.SmallInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("reached", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("visits", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("invalid", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
@@ -213,7 +223,9 @@ def upgrade() -> None:
             name=op.f("fk_analytics_node_hours_flow_id_flows"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("flow_id", "node_id", "hour", name=op.f("pk_analytics_node_hours")),
+        sa.PrimaryKeyConstraint(
+            "flow_id", "node_id", "hour", "shard", name=op.f("pk_analytics_node_hours")
+        ),
     )
 
 
