@@ -90,6 +90,7 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
     "analyticsRealTime": ("query($b: ID) { analyticsRealTime(botId: $b) { messagesLastHour } }",
                           {"b": "bot"}),
 }  # fmt: skip
+ANALYTICS_NOW = "query($b: ID) { analyticsRealTime(botId: $b) { messagesLastHour } }"
 # Operations whose ids name no organization's object (an organization the caller picks).
 NOT_ORGANIZATION_SCOPED = {"logIn"}
 
@@ -203,3 +204,9 @@ async def test_no_organization_reaches_another_ones_objects(api: httpx.AsyncClie
             else:
                 assert response.status_code in (200, 422), (path, response.text)
     assert await snapshot(bob, theirs) == before
+
+
+    # Analytics without a bot cover the caller's organization only.
+    everywhere = await alice("query { analyticsRealTime { messagesLastHour } }")
+    own = await alice(ANALYTICS_NOW, b=mine["bot"])
+    assert everywhere == own and own["analyticsRealTime"]["messagesLastHour"] > 0
