@@ -79,7 +79,7 @@ RAW = [
        JOIN (SELECT row_number() OVER (ORDER BY id) - 1 AS k, id, published_version_id
              FROM flows WHERE bot_id = :bot) f ON f.k = c.n % :flows,
        LATERAL (SELECT (ARRAY['completed', 'completed', 'completed', 'abandoned',
-                'failed'])[1 + (c.n % 5)::int] AS st) s""",
+                'failed'])[1 + (c.n / :flows % 5)::int] AS st) s""",
     """INSERT INTO flow_run_steps (flow_run_id, sequence, node_id, node_type, outcome, started_at,
                                    ended_at, duration_ms)
        SELECT r.id, s.seq, s.node, s.kind, s.outcome, r.started_at + s.seq * interval '20 s',

@@ -270,7 +270,7 @@ async def totals(session: AsyncSession, period: Period) -> Totals:
         flows_completed=int(flows[1]),
         errors=counts["errors"],
         responses=responses,
-        avg_response_ms=counts["response_ms_sum"] / responses if responses else None,
+        avg_response_ms=round(counts["response_ms_sum"] / responses, 1) if responses else None,
         p90_response_ms=p90([counts[name] for name in RESPONSE_BUCKET_COLUMNS]),
     )
 
@@ -456,7 +456,7 @@ async def flow_stats(
         abandoned=abandoned,
         failed=failed,
         completion_rate=completed / started if started else None,
-        avg_duration_ms=duration / completed if completed else None,
+        avg_duration_ms=round(duration / completed, 1) if completed else None,
         nodes=nodes,
         edges=edges,
         questions=questions,

@@ -133,13 +133,13 @@ def _funnel_chart(flow: dict[str, Any]) -> str:
     """One bar per node: runs that reached it, and in red those that left the flow there."""
     nodes = flow["nodes"]
     top = max([1, *(node["reached"] for node in nodes)])
-    bar, gap, label = 22, 8, 180
+    bar, gap, label, caption = 22, 8, 180, 170
     height = PAD + len(nodes) * (bar + gap)
     parts = []
     for index, node in enumerate(nodes):
         y = PAD / 2 + index * (bar + gap)
-        width = node["reached"] * (WIDTH - label - PAD) / top
-        dropped = node["dropped"] * (WIDTH - label - PAD) / top
+        width = node["reached"] * (WIDTH - label - caption) / top
+        dropped = node["dropped"] * (WIDTH - label - caption) / top
         name = escape(node["label"] or node["node_id"])[:28]
         parts += [
             f'<text x="4" y="{y + 15}" font-size="12">{name}</text>',
