@@ -205,7 +205,6 @@ async def test_no_organization_reaches_another_ones_objects(api: httpx.AsyncClie
                 assert response.status_code in (200, 422), (path, response.text)
     assert await snapshot(bob, theirs) == before
 
-
     # Analytics without a bot cover the caller's organization only.
     everywhere = await alice("query { analyticsRealTime { messagesLastHour } }")
     own = await alice(ANALYTICS_NOW, b=mine["bot"])
