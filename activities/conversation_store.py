@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities import metrics
+from models import analytics_rollups as rollups
 from models import webhook_outbox
 from models.conversation_tables import Contact, Conversation, FlowRun, FlowRunStep, Message
 from models.engine import BotTraits, ConversationInput, ConversationRecord, FlowSnapshot, StepRecord
@@ -78,6 +79,7 @@ class ConversationStore:
             workflow_id = conversation_workflow_id(
                 params.bot_id, params.channel_id, params.contact.external_id
             )
+            await rollups.count_conversation_opened(session, bot_id, contact_id, workflow_id)
             conversation_id = await session.scalar(
                 insert(Conversation)
                 .values(bot_id=bot_id, channel_id=uuid.UUID(params.channel_id),
@@ -130,6 +132,7 @@ class ConversationStore:
                 .where(Conversation.id == uuid.UUID(conversation_id))
                 .values(last_message_at=func.now())
             )
+            await rollups.count_inbound(session, conversation_id)
             await notify_message(session, conversation_id)
             await webhook_outbox.message_event(session, message_id, "received")
             if channel_id not in self._channel_kinds:
@@ -173,6 +176,7 @@ class ConversationStore:
     async def set_conversation_status(self, conversation_id: str, status: str) -> None:
         closed = status in ("abandoned", "closed")
         async with self.sessions.begin() as session:
+            await rollups.count_status_change(session, conversation_id, status)
             await session.execute(
                 update(Conversation)
                 .where(Conversation.id == uuid.UUID(conversation_id))
@@ -197,6 +201,7 @@ class ConversationStore:
                                        set_={"status": "running"})
                 .returning(FlowRun.id)
             )  # fmt: skip
+            await rollups.count_run_started(session, run_id)
             await session.execute(
                 update(Conversation)
                 .where(Conversation.id == uuid.UUID(conversation_id))
@@ -227,6 +232,7 @@ class ConversationStore:
                 ),
                 rows,
             )
+            await rollups.count_steps(session, steps[0].run_id)
             last = steps[-1]
             await session.execute(
                 update(FlowRun)
@@ -246,6 +252,7 @@ class ConversationStore:
             run = await session.get(FlowRun, uuid.UUID(run_id))
             if run is None:
                 return
+            await rollups.count_run_finished(session, run, status, variables)
             run.status, run.variables, run.ended_at = status, variables, datetime.now(UTC)
             run.error = {"message": error} if error else None
             await session.execute(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.conversation_store import notify_conversation
+from models import analytics_rollups as rollups
 from models import webhook_outbox
 from models.agent_actions import AgentAction, clean_tags
 from models.conversation_tables import Conversation
@@ -56,6 +57,7 @@ class InboxStore:
                     .on_conflict_do_nothing(index_elements=["id"])
                 )  # fmt: skip
             if values:
+                await rollups.count_status_change(session, conversation_id, status)
                 await session.execute(
                     update(Conversation).where(Conversation.id == key).values(**values)
                 )

@@ -25,6 +25,7 @@ from channels.base import ChannelAccess, PermanentSendError, RetryableSendError
 from channels.pacing import Pacer
 from channels.registry import build_adapters
 from channels.statuses import apply_early_reports
+from models import analytics_rollups as rollups
 from models import webhook_outbox
 from models.conversation_tables import Message
 from models.engine import SendRequest
@@ -73,6 +74,7 @@ class MessageSender:
                     set_={"idempotency_key": new_row.excluded.idempotency_key},
                 ).returning(Message)
             )
+            await rollups.count_outbound(session, stored)
             channel = await session.get(Channel, uuid.UUID(request.channel_id))
         assert stored is not None
         if stored.status in DONE_STATUSES:

@@ -15,6 +15,7 @@ from strawberry.fastapi import GraphQLRouter
 from temporalio.client import Client
 
 from graphql_api import (
+    analytics_files,
     files,
     sms_status,
     stripe_webhook,
@@ -122,6 +123,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(web_channel.router)
     app.include_router(files.router)
     app.include_router(triggers.router)
+    app.include_router(analytics_files.router)
     app.add_exception_handler(DomainError, files.domain_error_response)
     app.add_exception_handler(RequestValidationError, invalid_request_response)
     app.include_router(whatsapp_webhook.router)

@@ -17,6 +17,7 @@ import strawberry
 from strawberry.tools import merge_types
 
 from graphql_api.accounts import AccountMutation, AccountQuery
+from graphql_api.analytics import AnalyticsQuery
 from graphql_api.bots import BotMutation, BotQuery
 from graphql_api.conversations import ConversationMutation, ConversationQuery
 from graphql_api.errors import CodedErrors, LoggingSchema
@@ -43,7 +44,7 @@ class VersionQuery:
 
 QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, TemplateQuery,
                              ConversationQuery, OutreachQuery, IntegrationQuery,
-                             PaymentQuery, WebhookQuery)  # fmt: skip
+                             PaymentQuery, WebhookQuery, AnalyticsQuery)  # fmt: skip
 MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation,
                                ConversationMutation, OutreachMutation,
                                IntegrationMutation, WebhookMutation)  # fmt: skip

@@ -191,3 +191,8 @@ class SendSlot(Base):
     next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+import models.analytics_tables  # noqa: E402  (registers the other tables on Base.metadata)
+import models.api_tables  # noqa: E402
+import models.inbox_tables  # noqa: E402
+import models.integration_tables  # noqa: E402
+import models.webhook_tables  # noqa: E402, F401

@@ -101,7 +101,17 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
                                 'since: "2020-01-01T00:00:00Z") }', {"id": "webhook_endpoint"}),
     "sendTestWebhook": ("mutation($id: ID!) { sendTestWebhook(endpointId: $id) { id } }",
                         {"id": "webhook_endpoint"}),
+    "analyticsDashboard": ('query($b: ID) { analyticsDashboard(botId: $b, from: "2026-01-01", '
+                           'to: "2026-01-31") { activeConversationsNow } }', {"b": "bot"}),
+    "flowAnalytics": ('query($f: ID!) { flowAnalytics(flowId: $f, from: "2026-01-01", '
+                      'to: "2026-01-31") { runs } }', {"f": "flow"}),
+    "analyticsSatisfaction": ('query($b: ID) { analyticsSatisfaction(botId: $b, '
+                              'from: "2026-01-01", to: "2026-01-31") { responses } }',
+                              {"b": "bot"}),
+    "analyticsRealTime": ("query($b: ID) { analyticsRealTime(botId: $b) { messagesLastHour } }",
+                          {"b": "bot"}),
 }  # fmt: skip
+ANALYTICS_NOW = "query($b: ID) { analyticsRealTime(botId: $b) { messagesLastHour } }"
 SET_SMTP = """mutation($host: String!) { setIntegration(kind: SMTP, config: {host: $host,
   from_address: "bot@example.com"}, secrets: {password: "p"}) { kind } }"""
 # Operations whose ids name no organization's object (an organization the caller picks).
@@ -112,6 +122,9 @@ HTTP_ROUTES = [
     ("GET", "/api/bots/{bot}/export", None),
     ("POST", "/api/flows/export", {"flow_ids": ["{flow}"]}),
     ("POST", "/api/bots/{bot}/flows/import", "file"),
+    ("GET", "/api/bots/{bot}/analytics/report.html?from=2026-01-01&to=2026-01-31", None),
+    ("GET", "/api/bots/{bot}/analytics/messages.csv?from=2026-01-01&to=2026-01-31", None),
+    ("GET", "/api/bots/{bot}/analytics/conversations.json?from=2026-01-01&to=2026-01-31", None),
 ]
 
 
@@ -231,3 +244,8 @@ async def test_no_organization_reaches_another_ones_objects(api: httpx.AsyncClie
             else:
                 assert response.status_code in (200, 422), (path, response.text)
     assert await snapshot(bob, theirs) == before
+
+    # Analytics without a bot cover the caller's organization only.
+    everywhere = await alice("query { analyticsRealTime { messagesLastHour } }")
+    own = await alice(ANALYTICS_NOW, b=mine["bot"])
+    assert everywhere == own and own["analyticsRealTime"]["messagesLastHour"] > 0
