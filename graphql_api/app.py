@@ -1,4 +1,4 @@
-"""The FastAPI application: health, GraphQL, and (later) channel ingress."""
+"""The FastAPI application: health, GraphQL, channel ingress and the web console."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 from temporalio.client import Client
 
-from graphql_api import files, twilio_webhook, web_channel, whatsapp_webhook
+from graphql_api import console, files, twilio_webhook, web_channel, whatsapp_webhook
 from graphql_api.live_updates import LiveUpdates
 from graphql_api.schema import build_schema
 from models.db import make_engine, make_session_factory
@@ -94,6 +94,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.add_exception_handler(DomainError, files.domain_error_response)
     app.include_router(whatsapp_webhook.router)
     app.include_router(twilio_webhook.router)
+    console.mount_console(app)
 
     @app.get("/health")
     async def health(request: Request) -> JSONResponse:

@@ -21,6 +21,7 @@ from graphql_api.conversations import ConversationMutation, ConversationQuery
 from graphql_api.errors import CodedErrors, LoggingSchema
 from graphql_api.flows import FlowMutation, FlowQuery
 from graphql_api.limits import MAX_DEPTH, limit_extensions
+from graphql_api.node_types import NodeTypeQuery
 from graphql_api.outreach import OutreachMutation, OutreachQuery
 from graphql_api.subscriptions import ConversationSubscription
 from graphql_api.templates import TemplateMutation, TemplateQuery
@@ -36,7 +37,7 @@ class VersionQuery:
 
 
 QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, TemplateQuery,
-                             ConversationQuery, OutreachQuery)  # fmt: skip
+                             ConversationQuery, OutreachQuery, NodeTypeQuery)  # fmt: skip
 MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation,
                                ConversationMutation, OutreachMutation)  # fmt: skip
 SUBSCRIPTIONS: tuple[type, ...] = (ConversationSubscription,)
