@@ -69,6 +69,7 @@ function Editor({ flowId }: { flowId: string }) {
   const [publishMessage, setPublishMessage] = useState("");
   const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
   const [activeNode, setActiveNode] = useState<string | null>(null);
+  const [fitOnLoad, setFitOnLoad] = useState(false);
   const savedJson = useRef("");
   const dragStart = useRef<Snapshot | null>(null);
 
@@ -84,6 +85,7 @@ function Editor({ flowId }: { flowId: string }) {
       const canvas = toCanvas(loaded.definition);
       setNodes(canvas.nodes);
       setEdges(canvas.edges);
+      setFitOnLoad(canvas.nodes.length > 0);
       savedJson.current = JSON.stringify(toDefinition(loaded.definition, canvas.nodes, canvas.edges));
       validate();
     });
@@ -239,7 +241,7 @@ function Editor({ flowId }: { flowId: string }) {
         <div className="canvas" onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={onDrop}>
           <CanvasContext.Provider value={context}>
             <ReactFlow nodes={nodes} edges={shownEdges} nodeTypes={NODE_TYPES} onNodesChange={onNodesChange}
-              onEdgesChange={onEdgesChange} onConnect={onConnect} fitView={nodes.length > 0}
+              onEdgesChange={onEdgesChange} onConnect={onConnect} fitView={fitOnLoad} fitViewOptions={{ maxZoom: 1 }}
               onNodeDragStart={() => { dragStart.current = { nodes, edges }; }}
               onNodeDragStop={() => { if (dragStart.current) commit({ nodes, edges }, dragStart.current); dragStart.current = null; }}>
               <Background />

@@ -14,6 +14,9 @@ export function FlowNode({ id, data, selected }: NodeProps<BbNode>) {
   const key = handles.join("|");
   useEffect(() => update(id), [id, key, update]);
   const mine = problems.get(id) ?? [];
+  const labels = new Map<string, string>(
+    (Array.isArray(data.data.options) ? data.data.options : []).map((o: any, i: number) => [String(o?.id || i + 1), o?.label || String(i + 1)]),
+  );
   const classes = ["bb-node", selected ? "selected" : "", mine.length ? "has-problems" : "", activeNode === id ? "active" : ""];
   return (
     <div className={classes.join(" ")} data-testid={`node-${id}`} data-kind={data.kind}>
@@ -21,16 +24,21 @@ export function FlowNode({ id, data, selected }: NodeProps<BbNode>) {
       <div className="bb-kind">{data.kind} <code>{id}</code></div>
       <div className="bb-summary">{summary(data.data)}</div>
       {mine.length > 0 && (
-        <ul className="node-problems" role="alert">{mine.map((p) => <li key={p}>{p}</li>)}</ul>
+        <ul className="node-problems" role="alert">{mine.map((p) => <li key={p}>{withoutNodeName(p)}</li>)}</ul>
       )}
       <div className="bb-handles">
         {handles.map((handle) => (
           <div key={handle} className="bb-handle">
-            <span>{handle}</span>
+            <span>{labels.get(handle) ?? handle}</span>
             <Handle type="source" position={Position.Bottom} id={handle} />
           </div>
         ))}
       </div>
     </div>
   );
+}
+
+/** The engine names the node in each message ("node 'x' (message): ..."); on the node it is implied. */
+function withoutNodeName(problem: string): string {
+  return problem.replace(/^node '[^']*' \([^)]*\):\s*/, "");
 }

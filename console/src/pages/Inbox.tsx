@@ -140,7 +140,7 @@ function ConversationView({ id, onChange }: { id: string; onChange: () => void }
       {error && <p role="alert" className="error">{error}</p>}
       <ol className="chat" aria-live="polite" data-testid="inbox-chat">
         {conversation.messages.items.map((m) => (
-          <li key={m.id} className={m.direction === "in" ? "from-contact" : m.sentByUserId ? "from-agent" : "from-bot"}>
+          <li key={m.id} className={m.direction === "inbound" ? "from-contact" : m.sentByUserId ? "from-agent" : "from-bot"}>
             {m.text}<small>{date(m.createdAt)}</small>
           </li>
         ))}

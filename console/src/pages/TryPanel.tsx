@@ -58,7 +58,7 @@ export function TryPanel({ botId, onPosition }: { botId: string; onPosition: (no
         <>
           <ol className="chat" aria-live="polite" data-testid="try-chat">
             {messages.map((m) => (
-              <li key={m.id} className={m.direction === "in" ? "from-contact" : "from-bot"}>
+              <li key={m.id} className={m.direction === "inbound" ? "from-contact" : "from-bot"}>
                 {m.content?.text ?? m.text}
                 {(m.content?.buttons ?? []).length > 0 && (
                   <div className="chat-buttons">
