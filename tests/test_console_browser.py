@@ -195,7 +195,26 @@ async def build_and_publish_a_flow(page: Page, shot: Screenshots) -> None:
     await page.get_by_role("button", name="Publish").click()
     await expect(page.get_by_test_id("editor-notice")).to_contain_text("Published version v1")
     await expect(page.locator(".versions")).to_contain_text("first version")
+    await undo_redo_and_roll_back(page)
     await shot("05-editor-published")
+
+
+async def undo_redo_and_roll_back(page: Page) -> None:
+    """Undo and redo the last edit; publish a change as v2, see its diff, roll back to v1 (v3)."""
+    summary = page.get_by_test_id("node-message-1").locator(".bb-summary")
+    await page.get_by_role("button", name="Undo").click()
+    await expect(summary).to_have_text("")
+    await page.get_by_role("button", name="Redo").click()
+    await expect(summary).to_have_text("Welcome to the bakery!")
+    await edit(page, "message-1", "content", "Welcome! Fresh bread daily.")
+    await saved(page)
+    await page.get_by_label("Version message").fill("second")
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.get_by_test_id("editor-notice")).to_contain_text("Published version v2")
+    await page.get_by_role("button", name="Changes since previous").click()
+    await expect(page.get_by_test_id("version-diff")).to_contain_text("message-1 (data)")
+    await page.get_by_role("button", name="Roll back").click()
+    await expect(page.get_by_test_id("editor-notice")).to_contain_text("Published version v3")
 
 
 async def try_it(page: Page, shot: Screenshots) -> None:
@@ -203,7 +222,7 @@ async def try_it(page: Page, shot: Screenshots) -> None:
     await page.get_by_placeholder("Type a message").fill("hola")
     await page.get_by_role("button", name="Send").click()
     chat = page.get_by_test_id("try-chat")
-    await expect(chat).to_contain_text("Welcome to the bakery!")
+    await expect(chat.get_by_text("Welcome to the bakery!", exact=True)).to_be_visible()  # v3 = v1
     await expect(chat).to_contain_text("Do you like bread?")
     await expect(page.get_by_test_id("node-button-1")).to_have_class(re.compile(r"\bactive\b"))
     await shot("06-try-it")

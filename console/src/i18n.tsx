@@ -26,6 +26,9 @@ const en = {
   analyticsSoon: "The analytics dashboard arrives with the analytics API: messages over time, funnels on the flow, satisfaction.",
   options: "Options", addOption: "Add option", remove: "Remove", label: "Label", required: "required",
   defaultFlow: "Default flow", makeDefault: "Use when no keyword matches", error: "Error",
+  duplicate: "Duplicate", exportFile: "Export file", importFile: "Import flow file", template: "Template",
+  fromTemplate: "Create from template", compare: "Changes since previous", added: "added", removedWord: "removed",
+  changed: "changed", noChanges: "No changes",
   ACTIVE: "Active", HANDED_OFF: "With an agent", ABANDONED: "Abandoned", CLOSED: "Closed", messages: "messages",
 };
 type Dict = typeof en;
@@ -54,6 +57,9 @@ const es: Dict = {
   analyticsSoon: "El panel de analítica llega con la API de analítica: mensajes en el tiempo, embudos sobre el flujo, satisfacción.",
   options: "Opciones", addOption: "Añadir opción", remove: "Quitar", label: "Texto", required: "obligatorio",
   defaultFlow: "Flujo por defecto", makeDefault: "Usar cuando ninguna palabra clave coincide", error: "Error",
+  duplicate: "Duplicar", exportFile: "Exportar archivo", importFile: "Importar archivo de flujo", template: "Plantilla",
+  fromTemplate: "Crear desde plantilla", compare: "Cambios desde la anterior", added: "añadidos", removedWord: "quitados",
+  changed: "cambiados", noChanges: "Sin cambios",
   ACTIVE: "Activa", HANDED_OFF: "Con un agente", ABANDONED: "Abandonada", CLOSED: "Cerrada", messages: "mensajes",
 };
 export type Lang = "en" | "es";

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { ApiError, gql } from "../api";
+import { ApiError, gql, session } from "../api";
 import { graphql } from "../gql";
 import type { BotDetailQuery, BotsQuery, ChannelKind } from "../gql/graphql";
 import { useI18n, type Key } from "../i18n";
@@ -23,6 +23,13 @@ const Disconnect = graphql(`mutation DisconnectChannel($id: ID!) { disconnectCha
 const CreateFlow = graphql(`
   mutation CreateFlow($bot: ID!, $input: FlowInput!) { createFlow(botId: $bot, input: $input) { id } }
 `);
+const Templates = graphql(`query Templates { templates { id name category difficulty description nodeCount } }`);
+const FromTemplate = graphql(`
+  mutation FromTemplate($bot: ID!, $template: ID!, $name: String) {
+    createFlowFromTemplate(botId: $bot, templateId: $template, customizations: { name: $name }) { id }
+  }
+`);
+const Duplicate = graphql(`mutation DuplicateFlow($id: ID!) { duplicateFlow(id: $id) { id } }`);
 const SetDefault = graphql(`mutation SetDefaultFlow($bot: ID!, $flow: ID) { setDefaultFlow(botId: $bot, flowId: $flow) { id } }`);
 
 function message(err: unknown): string {
@@ -91,6 +98,9 @@ function BotPage({ id }: { id: string }) {
   const [kind, setKind] = useState<ChannelKind>("WEB");
   const [channel, setChannel] = useState<Record<string, string>>({});
   const [flowForm, setFlowForm] = useState({ name: "", keywords: "" });
+  const [templates, setTemplates] = useState<{ id: string; name: string; nodeCount: number }[]>([]);
+  const [template, setTemplate] = useState("");
+  useEffect(() => { gql(Templates, {}).then((d) => { setTemplates(d.templates); setTemplate(d.templates[0]?.id ?? ""); }); }, []);
 
   async function connect(event: FormEvent) {
     event.preventDefault();
@@ -113,6 +123,29 @@ function BotPage({ id }: { id: string }) {
       })).createFlow;
       go(`flows/${flow.id}`);
     } catch (err) { setError(message(err)); }
+  }
+  async function fromTemplate(event: FormEvent) {
+    event.preventDefault();
+    try { go(`flows/${(await gql(FromTemplate, { bot: id, template, name: null })).createFlowFromTemplate.id}`); }
+    catch (err) { setError(message(err)); }
+  }
+  /** Flow files (the seeds' export format) through the REST endpoints, with the same token. */
+  async function exportFlow(flowId: string, name: string) {
+    const response = await fetch(`/api/flows/${flowId}/export`, { headers: { Authorization: `Bearer ${session()?.accessToken}` } });
+    if (!response.ok) { setError(await response.text()); return; }
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = `${name}.json`;
+    link.click();
+  }
+  async function importFlows(file: File) {
+    const body = new FormData();
+    body.append("file", file);
+    const response = await fetch(`/api/bots/${id}/flows/import`, {
+      method: "POST", body, headers: { Authorization: `Bearer ${session()?.accessToken}` },
+    });
+    if (response.ok) { setError(""); await reload(); }
+    else setError((await response.json().catch(() => ({}))).detail ?? response.statusText);
   }
   if (!bot) return <section className="page">{error && <p role="alert" className="error">{error}</p>}</section>;
   const fields = CHANNEL_FIELDS[kind];
@@ -164,6 +197,8 @@ function BotPage({ id }: { id: string }) {
               <button onClick={() => gql(SetDefault, { bot: id, flow: f.id }).then(reload, (e) => setError(message(e)))}>{t("makeDefault")}</button>
             )}
             <p><small>{(f.trigger?.keywords ?? []).join(", ")} · {date(f.updatedAt)}</small></p>
+            <button onClick={() => gql(Duplicate, { id: f.id }).then(reload, (e) => setError(message(e)))}>{t("duplicate")}</button>{" "}
+            <button onClick={() => exportFlow(f.id, f.name)}>{t("exportFile")}</button>
           </li>
         ))}
       </ul>
@@ -171,6 +206,17 @@ function BotPage({ id }: { id: string }) {
         <label>{t("flowName")}<input required value={flowForm.name} onChange={(e) => setFlowForm({ ...flowForm, name: e.target.value })} /></label>
         <label>{t("keywords")}<input value={flowForm.keywords} onChange={(e) => setFlowForm({ ...flowForm, keywords: e.target.value })} /></label>
         <button type="submit" className="primary">{t("newFlow")}</button>
+      </form>
+      <form onSubmit={fromTemplate} className="inline-form" aria-label={t("fromTemplate")}>
+        <label>{t("template")}
+          <select value={template} onChange={(e) => setTemplate(e.target.value)}>
+            {templates.map((tpl) => <option key={tpl.id} value={tpl.id}>{tpl.name} ({tpl.nodeCount})</option>)}
+          </select>
+        </label>
+        <button type="submit">{t("fromTemplate")}</button>
+        <label>{t("importFile")}
+          <input type="file" accept=".json,application/json" onChange={(e) => e.target.files?.[0] && importFlows(e.target.files[0])} />
+        </label>
       </form>
     </section>
   );

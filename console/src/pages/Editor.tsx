@@ -24,6 +24,13 @@ const SaveDraft = graphql(`
 const Validate = graphql(`query ValidateFlow($id: ID!) { validateFlow(id: $id) { code message nodeId edgeId } }`);
 const Publish = graphql(`mutation PublishFlow($id: ID!, $message: String!) { publishFlow(id: $id, message: $message) { id version } }`);
 const RollBack = graphql(`mutation RollBackFlow($id: ID!, $version: ID!) { rollBackFlow(id: $id, versionId: $version) { id version } }`);
+const Diff = graphql(`
+  query VersionDiff($from: ID!, $to: ID!) {
+    flowDiff(fromVersionId: $from, toVersionId: $to) {
+      nodesAdded nodesRemoved nodesChanged { nodeId fields } edgesAdded edgesRemoved edgesChanged settingsChanged
+    }
+  }
+`);
 const Flows = graphql(`query FlowPicker { bots { id name flows { id name } } }`);
 
 const NODE_TYPES = { bb: FlowNode };
@@ -183,9 +190,9 @@ function Editor({ flowId }: { flowId: string }) {
     setNotice(null);
     try {
       const version = (await gql(Publish, { id: flowId, message: publishMessage })).publishFlow;
+      await load();
       setNotice({ ok: true, text: `${t("published")} v${version.version}` });
       setPublishMessage("");
-      await load();
     } catch (err) {
       setNotice({ ok: false, text: `${t("publishRefused")}: ${err instanceof ApiError ? err.message : String(err)}` });
       await validate();
@@ -193,8 +200,8 @@ function Editor({ flowId }: { flowId: string }) {
   }
   async function rollBack(versionId: string) {
     const version = (await gql(RollBack, { id: flowId, version: versionId })).rollBackFlow;
-    setNotice({ ok: true, text: `${t("published")} v${version.version}` });
     await load();
+    setNotice({ ok: true, text: `${t("published")} v${version.version}` });
   }
 
   const typeMap = useMemo(() => new Map(types.map((ty) => [ty.type, ty])), [types]);
@@ -259,10 +266,11 @@ function Editor({ flowId }: { flowId: string }) {
           <section aria-label={t("versions")}>
             <h2>{t("versions")}</h2>
             <ul className="versions">
-              {flow.versions.map((v: any) => (
+              {flow.versions.map((v: any, i: number) => (
                 <li key={v.id}>
                   v{v.version} · {v.message || "—"} · <small>{date(v.createdAt)}</small>{" "}
                   {v.id !== flow.publishedVersionId && <button onClick={() => rollBack(v.id)}>{t("rollBack")}</button>}
+                  {flow.versions[i + 1] && <VersionDiff from={flow.versions[i + 1].id} to={v.id} />}
                 </li>
               ))}
             </ul>
@@ -278,5 +286,22 @@ function Editor({ flowId }: { flowId: string }) {
         <TryPanel botId={flow.botId} onPosition={setActiveNode} />
       </aside>
     </div>
+  );
+}
+
+/** What a version changed since the one before it, on demand. */
+function VersionDiff({ from, to }: { from: string; to: string }) {
+  const { t } = useI18n();
+  const [diff, setDiff] = useState<any>(null);
+  if (!diff) return <button onClick={() => gql(Diff, { from, to }).then((d) => setDiff(d.flowDiff))}>{t("compare")}</button>;
+  const parts = [
+    [t("added"), [...diff.nodesAdded, ...diff.edgesAdded]],
+    [t("removedWord"), [...diff.nodesRemoved, ...diff.edgesRemoved]],
+    [t("changed"), [...diff.nodesChanged.map((c: any) => `${c.nodeId} (${c.fields.join(", ")})`), ...diff.edgesChanged, ...diff.settingsChanged]],
+  ].filter(([, items]) => items.length > 0) as [string, string[]][];
+  return (
+    <ul className="diff" data-testid="version-diff">
+      {parts.length === 0 ? <li>{t("noChanges")}</li> : parts.map(([label, items]) => <li key={label}><strong>{label}:</strong> {items.join(", ")}</li>)}
+    </ul>
   );
 }

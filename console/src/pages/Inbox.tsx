@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import { ApiError, gql, subscribe } from "../api";
 import { graphql } from "../gql";
 import type { ConversationDetailQuery, ConversationStatus, InboxListQuery } from "../gql/graphql";
@@ -104,12 +104,16 @@ function ConversationView({ id, onChange }: { id: string; onChange: () => void }
   const [answer, setAnswer] = useState("");
   const [note, setNote] = useState("");
   const [tags, setTags] = useState("");
+  const serverTags = useRef("");
   const [error, setError] = useState("");
   const load = useCallback(async () => {
     try {
       const data = (await gql(ConversationDetail, { id })).conversation;
       setConversation(data);
-      setTags(data.tags.join(", "));
+      // A live reload must not wipe tags being typed: follow the server only where not edited.
+      const previous = serverTags.current;
+      serverTags.current = data.tags.join(", ");
+      setTags((typed) => (typed === previous ? serverTags.current : typed));
     } catch (err) { setError(err instanceof ApiError ? err.message : String(err)); }
   }, [id]);
   useEffect(() => { load(); }, [load]);
