@@ -8,7 +8,10 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
+from fastapi import FastAPI
 
+from graphql_api import console
 from graphql_api.console import CONSOLE_DIR
 from tests.graphql_client import sign_up
 from workflows.nodes import REGISTRY
@@ -71,3 +74,15 @@ async def test_node_types_list_the_registry_with_schemas(api: httpx.AsyncClient)
     assert "options" in by_type["button"]["dataSchema"]["properties"]
     assert by_type["api"]["handles"] == ["default", "error"] and by_type["end"]["handles"] == []
     assert all(t["description"] for t in types)
+
+
+async def test_without_a_bundle_the_console_says_how_to_build_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console, "CONSOLE_DIR", tmp_path)
+    app = FastAPI()
+    console.mount_console(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://console") as http:
+        page = await http.get("/console/")
+    assert page.status_code == 503 and "npm run build" in page.text

@@ -66,7 +66,7 @@ export type Lang = "en" | "es";
 export type Key = keyof Dict;
 const dictionaries: Record<Lang, Dict> = { en, es };
 
-interface I18n { lang: Lang; setLang: (lang: Lang) => void; t: (key: Key) => string; locale: string;
+interface I18n { lang: Lang; setLang: (lang: Lang) => void; t: (key: Key) => string;
   date: (iso: string) => string; number: (n: number) => string }
 const Context = createContext<I18n | null>(null);
 
@@ -85,7 +85,7 @@ export function I18nProvider({ children }: { children: ReactNode }) {
     const numbers = new Intl.NumberFormat(locale);
     document.documentElement.lang = lang;
     return {
-      lang, locale,
+      lang,
       setLang: (next) => { localStorage.setItem("botbuilder.lang", next); setLangState(next); },
       t: (key) => dictionaries[lang][key] ?? key,
       date: (iso) => dates.format(new Date(iso)),

@@ -41,7 +41,7 @@ export function BotsPage({ route }: { route: string[] }) {
 }
 
 function BotList() {
-  const { t, date } = useI18n();
+  const { t, date, number } = useI18n();
   const [bots, setBots] = useState<BotsQuery["bots"]>([]);
   const [form, setForm] = useState({ name: "", description: "" });
   const [error, setError] = useState("");
@@ -63,7 +63,7 @@ function BotList() {
             <li key={bot.id} className="card">
               <a href={`#/bots/${bot.id}`}><strong>{bot.name}</strong></a>
               <p>{bot.description}</p>
-              <small>{bot.channels.map((c) => c.kind).join(", ")} · {bot.flows.length} {t("flows").toLowerCase()} · {date(bot.createdAt)}</small>
+              <small>{bot.channels.map((c) => c.kind).join(", ")} · {number(bot.flows.length)} {t("flows").toLowerCase()} · {date(bot.createdAt)}</small>
             </li>
           ))}
         </ul>
