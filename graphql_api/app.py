@@ -1,4 +1,4 @@
-"""The FastAPI application: health, GraphQL, and (later) channel ingress."""
+"""The FastAPI application: health, GraphQL, channel ingress and the web console."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from graphql_api import (
     analytics_files,
+    console,
     files,
     sms_status,
     stripe_webhook,
@@ -132,6 +133,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.include_router(stripe_webhook.router)
     app.include_router(sms_status.router)
+    console.mount_console(app)
 
     @app.get("/health")
     async def health(request: Request) -> JSONResponse:

@@ -24,6 +24,7 @@ from graphql_api.errors import CodedErrors, LoggingSchema
 from graphql_api.flows import FlowMutation, FlowQuery
 from graphql_api.integrations import IntegrationMutation, IntegrationQuery
 from graphql_api.limits import MAX_DEPTH, limit_extensions
+from graphql_api.node_types import NodeTypeQuery
 from graphql_api.outreach import OutreachMutation, OutreachQuery
 from graphql_api.payments import PaymentQuery
 from graphql_api.query_cost import MAX_COST, QueryCostLimiter
@@ -44,7 +45,8 @@ class VersionQuery:
 
 QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, TemplateQuery,
                              ConversationQuery, OutreachQuery, IntegrationQuery,
-                             PaymentQuery, WebhookQuery, AnalyticsQuery)  # fmt: skip
+                             PaymentQuery, WebhookQuery, AnalyticsQuery,
+                             NodeTypeQuery)  # fmt: skip
 MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation,
                                ConversationMutation, OutreachMutation,
                                IntegrationMutation, WebhookMutation)  # fmt: skip

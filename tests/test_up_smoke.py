@@ -102,6 +102,9 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data() -> None:
         up.wait_ready()
         output = up.output()
         assert f"{up.api}/graphql" in output and str(data_dir) in output
+        assert f"Console:                {up.api}/console/" in output
+        console = httpx.get(f"{up.api}/console/", timeout=10)
+        assert console.status_code == 200 and '<div id="root">' in console.text
         health = httpx.get(f"{up.api}/health", timeout=10)
         assert health.status_code == 200
         assert health.json()["database"]["ok"] and health.json()["temporal"]["ok"]

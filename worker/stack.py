@@ -199,6 +199,7 @@ def run_up(settings: Settings) -> int:
 def print_summary(settings: Settings, api_url: str, data_dir: Path, demo_bot: str) -> None:
     lines = [
         "BotBuilder is up.",
+        f"  Console:                {api_url}/console/",
         f"  GraphQL API (GraphiQL): {api_url}/graphql",
         f"  Health:                 {api_url}/health",
         f"  API metrics:            {api_url}/metrics",

@@ -1,0 +1,102 @@
+// Spanish and English, switchable; dates and numbers in the user's locale.
+import { createContext, useContext, useMemo, useState, type ReactNode } from "react";
+
+const en = {
+  appName: "BotBuilder console", language: "Language", signUp: "Sign up", logIn: "Log in", logOut: "Log out",
+  email: "Email", password: "Password", name: "Your name", organization: "Organization",
+  haveAccount: "I already have an account", needAccount: "Create an account", switchOrg: "Switch organization",
+  switchTo: "Switch", bots: "Bots", editor: "Flow editor", inbox: "Inbox", analytics: "Analytics",
+  newBot: "New bot", botName: "Bot name", description: "Description", create: "Create", noBots: "No bots yet.",
+  channels: "Channels", connect: "Connect", kind: "Kind", channelName: "Channel name", webhookUrls: "Webhook URLs",
+  secretsStored: "Secrets stored (never shown)", noSecrets: "No secrets", active: "Active", inactive: "Disconnected",
+  disconnect: "Disconnect", phoneNumberId: "Phone number ID", accessToken: "Access token", appSecret: "App secret",
+  verifyToken: "Verify token", accountSid: "Account SID", authToken: "Auth token", fromNumber: "From number",
+  flows: "Flows", newFlow: "New flow", flowName: "Flow name", keywords: "Keywords (comma separated)",
+  open: "Open", palette: "Nodes", paletteHint: "Drag a node onto the canvas, or press Enter to add it.",
+  properties: "Properties", selectNode: "Select a node to edit it.", deleteNode: "Delete node",
+  undo: "Undo", redo: "Redo", saving: "Saving…", saved: "Draft saved", unsaved: "Unsaved changes",
+  publish: "Publish", publishMessage: "Version message", published: "Published version", versions: "Versions",
+  rollBack: "Roll back", problems: "Problems", noProblems: "No problems: ready to publish.",
+  publishRefused: "Publish refused", tryIt: "Try it", send: "Send", typeMessage: "Type a message",
+  noWebChannel: "Connect a web channel to try the bot.", restart: "New chat", atNode: "At node",
+  conversations: "Conversations", status: "Status", all: "All", search: "Search", contact: "Contact",
+  takeOver: "Take over", release: "Release to bot", endFlow: "End the flow", close: "Close",
+  answer: "Answer", notes: "Notes", addNote: "Add note", tags: "Tags", saveTags: "Save tags",
+  temporal: "Open in Temporal UI", noConversation: "Select a conversation.", bot: "Bot",
+  analyticsSoon: "The analytics dashboard arrives with the analytics API: messages over time, funnels on the flow, satisfaction.",
+  options: "Options", addOption: "Add option", remove: "Remove", label: "Label", required: "required",
+  defaultFlow: "Default flow", makeDefault: "Use when no keyword matches", error: "Error",
+  duplicate: "Duplicate", exportFile: "Export file", importFile: "Import flow file", template: "Template",
+  fromTemplate: "Create from template", compare: "Changes since previous", added: "added", removedWord: "removed",
+  changed: "changed", noChanges: "No changes",
+  ACTIVE: "Active", HANDED_OFF: "With an agent", ABANDONED: "Abandoned", CLOSED: "Closed", messages: "messages",
+};
+type Dict = typeof en;
+const es: Dict = {
+  appName: "Consola de BotBuilder", language: "Idioma", signUp: "Crear cuenta", logIn: "Entrar", logOut: "Salir",
+  email: "Correo", password: "Contraseña", name: "Tu nombre", organization: "Organización",
+  haveAccount: "Ya tengo cuenta", needAccount: "Crear una cuenta", switchOrg: "Cambiar de organización",
+  switchTo: "Cambiar", bots: "Bots", editor: "Editor de flujos", inbox: "Bandeja", analytics: "Analítica",
+  newBot: "Nuevo bot", botName: "Nombre del bot", description: "Descripción", create: "Crear", noBots: "Aún no hay bots.",
+  channels: "Canales", connect: "Conectar", kind: "Tipo", channelName: "Nombre del canal", webhookUrls: "URLs de webhook",
+  secretsStored: "Secretos guardados (nunca se muestran)", noSecrets: "Sin secretos", active: "Activo", inactive: "Desconectado",
+  disconnect: "Desconectar", phoneNumberId: "ID del número", accessToken: "Token de acceso", appSecret: "Secreto de la app",
+  verifyToken: "Token de verificación", accountSid: "Account SID", authToken: "Auth token", fromNumber: "Número remitente",
+  flows: "Flujos", newFlow: "Nuevo flujo", flowName: "Nombre del flujo", keywords: "Palabras clave (separadas por comas)",
+  open: "Abrir", palette: "Nodos", paletteHint: "Arrastra un nodo al lienzo o pulsa Intro para añadirlo.",
+  properties: "Propiedades", selectNode: "Selecciona un nodo para editarlo.", deleteNode: "Borrar nodo",
+  undo: "Deshacer", redo: "Rehacer", saving: "Guardando…", saved: "Borrador guardado", unsaved: "Cambios sin guardar",
+  publish: "Publicar", publishMessage: "Mensaje de la versión", published: "Versión publicada", versions: "Versiones",
+  rollBack: "Volver a esta", problems: "Problemas", noProblems: "Sin problemas: listo para publicar.",
+  publishRefused: "Publicación rechazada", tryIt: "Pruébalo", send: "Enviar", typeMessage: "Escribe un mensaje",
+  noWebChannel: "Conecta un canal web para probar el bot.", restart: "Nueva conversación", atNode: "En el nodo",
+  conversations: "Conversaciones", status: "Estado", all: "Todas", search: "Buscar", contact: "Contacto",
+  takeOver: "Tomar el control", release: "Devolver al bot", endFlow: "Terminar el flujo", close: "Cerrar",
+  answer: "Responder", notes: "Notas", addNote: "Añadir nota", tags: "Etiquetas", saveTags: "Guardar etiquetas",
+  temporal: "Abrir en Temporal UI", noConversation: "Selecciona una conversación.", bot: "Bot",
+  analyticsSoon: "El panel de analítica llega con la API de analítica: mensajes en el tiempo, embudos sobre el flujo, satisfacción.",
+  options: "Opciones", addOption: "Añadir opción", remove: "Quitar", label: "Texto", required: "obligatorio",
+  defaultFlow: "Flujo por defecto", makeDefault: "Usar cuando ninguna palabra clave coincide", error: "Error",
+  duplicate: "Duplicar", exportFile: "Exportar archivo", importFile: "Importar archivo de flujo", template: "Plantilla",
+  fromTemplate: "Crear desde plantilla", compare: "Cambios desde la anterior", added: "añadidos", removedWord: "quitados",
+  changed: "cambiados", noChanges: "Sin cambios",
+  ACTIVE: "Activa", HANDED_OFF: "Con un agente", ABANDONED: "Abandonada", CLOSED: "Cerrada", messages: "mensajes",
+};
+export type Lang = "en" | "es";
+export type Key = keyof Dict;
+const dictionaries: Record<Lang, Dict> = { en, es };
+
+interface I18n { lang: Lang; setLang: (lang: Lang) => void; t: (key: Key) => string;
+  date: (iso: string) => string; number: (n: number) => string }
+const Context = createContext<I18n | null>(null);
+
+function initialLang(): Lang {
+  const stored = localStorage.getItem("botbuilder.lang");
+  if (stored === "en" || stored === "es") return stored;
+  return navigator.language.toLowerCase().startsWith("es") ? "es" : "en";
+}
+
+export function I18nProvider({ children }: { children: ReactNode }) {
+  const [lang, setLangState] = useState<Lang>(initialLang);
+  const value = useMemo<I18n>(() => {
+    // The browser's own locale (its region) when it speaks the chosen language, else the language.
+    const locale = navigator.language.toLowerCase().startsWith(lang) ? navigator.language : lang;
+    const dates = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" });
+    const numbers = new Intl.NumberFormat(locale);
+    document.documentElement.lang = lang;
+    return {
+      lang,
+      setLang: (next) => { localStorage.setItem("botbuilder.lang", next); setLangState(next); },
+      t: (key) => dictionaries[lang][key] ?? key,
+      date: (iso) => dates.format(new Date(iso)),
+      number: (n) => numbers.format(n),
+    };
+  }, [lang]);
+  return <Context.Provider value={value}>{children}</Context.Provider>;
+}
+
+export function useI18n(): I18n {
+  const value = useContext(Context);
+  if (!value) throw new Error("useI18n outside I18nProvider");
+  return value;
+}

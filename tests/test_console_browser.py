@@ -1,0 +1,300 @@
+"""The console in Debian's headless Chromium (driven by Playwright): sign up, create a bot, build
+and publish a flow on the canvas, chat with it, and take the conversation over in the inbox.
+
+Screenshots of each page are saved under the artefacts folder the test prints (or
+`BOTBUILDER_ARTEFACTS`)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from models.settings import Settings
+from tests.helpers import wait_for
+from tests.live_server import live_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "correct horse battery"
+EMAIL = "owner@example.com"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed: apt-get install -y chromium"
+)
+
+
+@pytest.fixture
+def artefacts() -> Path:
+    folder = Path(os.environ.get("BOTBUILDER_ARTEFACTS") or tempfile.mkdtemp(prefix="console-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"console screenshots in {folder}")
+    return folder
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Chromium with a fresh profile (Playwright gives each launch its own --user-data-dir)."""
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield chromium
+        await chromium.close()
+
+
+async def new_page(browser: Browser, width: int = 1440, height: int = 1000) -> Page:
+    context = await browser.new_context(locale="en-US", viewport={"width": width, "height": height})
+    context.set_default_timeout(10_000)
+    return await context.new_page()
+
+
+async def drop_node(page: Page, kind: str, x: int, y: int) -> None:
+    """Drag a node type from the palette onto the canvas at (x, y) within it."""
+    canvas = page.locator(".canvas")
+    await page.get_by_test_id(f"palette-{kind}").drag_to(canvas, target_position={"x": x, "y": y})
+
+
+async def connect(page: Page, source: str, handle: str, target: str) -> None:
+    out = page.locator(f'[data-testid="node-{source}"] .source[data-handleid="{handle}"]')
+    into = page.locator(f'[data-testid="node-{target}"] .target')
+    await out.drag_to(into)
+    await expect(page.locator(f'[data-id="e-{source}-{handle}-{target}"]')).to_have_count(1)
+
+
+async def edit(page: Page, node: str, field: str, value: str) -> None:
+    await page.get_by_test_id(f"node-{node}").click()
+    await page.locator(f"#prop-{node}-{field}").fill(value)
+
+
+async def saved(page: Page) -> None:
+    await expect(page.locator(".save-state")).to_have_attribute("data-state", "saved")
+
+
+async def test_build_publish_chat_and_take_over_in_the_browser(
+    api: httpx.AsyncClient, test_settings: Settings, browser: Browser, artefacts: Path
+) -> None:
+    async with live_server(test_settings) as (app, base_url):
+        try:
+            page = await new_page(browser)
+            shot = Screenshots(page, artefacts)
+            await sign_up_and_create_a_bot(page, base_url, shot)
+            await build_and_publish_a_flow(page, shot)
+            editor_url = page.url
+            await try_it(page, shot)
+            await take_over_in_the_inbox(page, shot)
+
+            await see_a_new_message_live(browser, app, base_url, page, editor_url, artefacts)
+        finally:
+            # Before the server stops: it waits for open streams (the Try panel's events).
+            for context in browser.contexts:
+                await context.close()
+
+
+async def see_a_new_message_live(
+    browser: Browser, app: FastAPI, base_url: str, page: Page, editor_url: str, artefacts: Path
+) -> None:
+    """A second browser context (tablet width) shows the contact's next message within 1 s."""
+    contact = (await page.get_by_test_id("conversation-row").first.inner_text()).split()[0]
+    second = await new_page(browser, 820, 1180)  # tablet width
+    await log_in(second, base_url)
+    live = app.state.platform.live_updates
+    before = live.subscriber_count()
+    await second.goto(page.url)
+    await expect(second.get_by_test_id("inbox-chat")).to_contain_text("Hello, a person here")
+
+    async def subscribed() -> bool:
+        return live.subscriber_count() >= before + 4  # bot list (2) and conversation (2)
+
+    await wait_for(subscribed, what="the second console's subscriptions")
+    channel = await web_channel_id(page)
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        sent = time.monotonic()
+        message = {"contact_id": contact, "text": "Is there rye bread?"}
+        posted = await http.post(f"/channels/web/{channel}/messages", json=message)
+        assert posted.status_code == 202, posted.text
+        chat = second.get_by_test_id("inbox-chat")
+        await expect(chat).to_contain_text("Is there rye bread?", timeout=1_000)
+        elapsed = time.monotonic() - sent
+        print(f"live message shown after {elapsed:.3f} s")
+        assert elapsed < 1.0
+    tablet = Screenshots(second, artefacts)
+    await tablet("08-inbox-live-tablet")
+    await second.goto(editor_url)
+    await expect(second.get_by_test_id("node-button-1")).to_be_visible()
+    await tablet("09-editor-tablet")
+
+
+async def sign_up_and_create_a_bot(page: Page, base_url: str, shot: Screenshots) -> None:
+    """Sign up, switch the language both ways, create a bot with a web and a WhatsApp channel."""
+    await page.goto(f"{base_url}/console/")
+    await page.get_by_label("Email").fill(EMAIL)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Organization").fill("Bakery")
+    await shot("01-sign-up")
+    await page.get_by_role("button", name="Sign up").click()
+    await expect(page.get_by_role("heading", name="Bots")).to_be_visible()
+    await page.get_by_label("Language").select_option("es")
+    await expect(page.get_by_role("link", name="Bandeja")).to_be_visible()
+    await shot("02-bots-es")
+    await page.get_by_label("Idioma").select_option("en")
+    await shot("02-bots")
+
+    await page.get_by_label("Bot name").fill("Bakery bot")
+    await page.get_by_role("button", name="Create").click()
+    await expect(page.get_by_role("heading", name="Bakery bot")).to_be_visible()
+    await page.get_by_role("button", name="Connect", exact=True).click()
+    await expect(page.get_by_test_id("channel-WEB")).to_be_visible()
+    await page.get_by_label("Kind").select_option("WHATSAPP_CLOUD")
+    await page.get_by_label("Phone number ID").fill("1234567890")
+    secrets = {
+        "Access token": "EAAG-very-secret",
+        "App secret": "app-s3cret",
+        "Verify token": "verify-me-please",
+    }
+    for label, secret in secrets.items():
+        await page.get_by_label(label).fill(secret)
+    await page.get_by_role("button", name="Connect", exact=True).click()
+    whatsapp = page.get_by_test_id("channel-WHATSAPP_CLOUD")
+    await expect(whatsapp).to_contain_text("/channels/whatsapp/")
+    await expect(whatsapp).to_contain_text("Secrets stored (never shown)")
+    content = await page.content()
+    assert not [secret for secret in secrets.values() if secret in content]
+    await shot("03-bot-channels")
+
+
+async def build_and_publish_a_flow(page: Page, shot: Screenshots) -> None:
+    """message → button (one option) → message → end, dragged, wired and filled on the canvas;
+    refused while the first message is empty, published once it is not."""
+    await page.get_by_label("Flow name").fill("Greeting")
+    await page.get_by_label("Keywords (comma separated)").fill("hola")
+    await page.get_by_role("button", name="New flow").click()
+    await expect(page.get_by_test_id("palette-carousel")).to_be_visible()  # the registry
+    await drop_node(page, "message", 40, 30)
+    await drop_node(page, "button", 340, 30)
+    await drop_node(page, "message", 40, 260)
+    await drop_node(page, "end", 340, 260)
+    await edit(page, "button-1", "content", "Do you like bread?")
+    await page.get_by_role("button", name="Add option").click()
+    await page.get_by_label("Label").fill("Yes")
+    await connect(page, "message-1", "default", "button-1")
+    await connect(page, "button-1", "1", "message-2")
+    await connect(page, "message-2", "default", "end-1")
+    await edit(page, "message-2", "content", "Great, see you soon {{contact.name}}!")
+
+    await saved(page)
+    first = page.get_by_test_id("node-message-1")
+    await expect(first).to_have_class(re.compile(r"\bhas-problems\b"))
+    await expect(first.locator(".node-problems")).to_have_text("data.content: Field required")
+    for fine in ("button-1", "message-2", "end-1"):
+        problems = page.get_by_test_id(f"node-{fine}").locator(".node-problems")
+        await expect(problems).to_have_count(0)
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.get_by_test_id("editor-notice")).to_contain_text("Publish refused")
+    await shot("04-editor-invalid")
+
+    await edit(page, "message-1", "content", "Welcome to the bakery!")
+    await saved(page)
+    await expect(page.get_by_test_id("problems")).to_contain_text("No problems")
+    await page.get_by_label("Version message").fill("first version")
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.get_by_test_id("editor-notice")).to_contain_text("Published version v1")
+    await expect(page.locator(".versions")).to_contain_text("first version")
+    await undo_redo_and_roll_back(page)
+    await shot("05-editor-published")
+
+
+async def undo_redo_and_roll_back(page: Page) -> None:
+    """Undo and redo the last edit; publish a change as v2, see its diff, roll back to v1 (v3)."""
+    summary = page.get_by_test_id("node-message-1").locator(".bb-summary")
+    await page.get_by_role("button", name="Undo").click()
+    await expect(summary).to_have_text("")
+    await page.get_by_role("button", name="Redo").click()
+    await expect(summary).to_have_text("Welcome to the bakery!")
+    await edit(page, "message-1", "content", "Welcome! Fresh bread daily.")
+    await saved(page)
+    await page.get_by_label("Version message").fill("second")
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.get_by_test_id("editor-notice")).to_contain_text("Published version v2")
+    await page.get_by_role("button", name="Changes since previous").click()
+    await expect(page.get_by_test_id("version-diff")).to_contain_text("message-1 (data)")
+    await page.get_by_role("button", name="Roll back").click()
+    await expect(page.get_by_test_id("editor-notice")).to_contain_text("Published version v3")
+
+
+async def try_it(page: Page, shot: Screenshots) -> None:
+    """The bot greets and asks; the run waits at the button node, highlighted; then it answers."""
+    await page.get_by_placeholder("Type a message").fill("hola")
+    await page.get_by_role("button", name="Send").click()
+    chat = page.get_by_test_id("try-chat")
+    await expect(chat.get_by_text("Welcome to the bakery!", exact=True)).to_be_visible()  # v3 = v1
+    await expect(chat).to_contain_text("Do you like bread?")
+    await expect(page.get_by_test_id("node-button-1")).to_have_class(re.compile(r"\bactive\b"))
+    await shot("06-try-it")
+    await chat.get_by_role("button", name="Yes").click()
+    await expect(chat).to_contain_text("Great, see you soon")
+
+
+async def take_over_in_the_inbox(page: Page, shot: Screenshots) -> None:
+    await page.get_by_role("link", name="Inbox").click()
+    await page.get_by_test_id("conversation-row").first.click()
+    chat = page.get_by_test_id("inbox-chat")
+    await expect(chat).to_contain_text("Welcome to the bakery!")
+    await page.get_by_role("button", name="Take over").click()
+    await expect(page.get_by_test_id("conversation-status")).to_have_text("With an agent")
+    await page.get_by_placeholder("Answer").fill("Hello, a person here")
+    await page.get_by_role("button", name="Answer").click()
+    await expect(chat).to_contain_text("Hello, a person here")
+    await page.get_by_label("Tags").fill("vip, bread")
+    await page.get_by_role("button", name="Save tags").click()
+    await expect(page.get_by_test_id("conversation-row").first).to_contain_text("vip")
+    await page.get_by_label("Add note").fill("Wants rye on Fridays")
+    await page.get_by_role("button", name="Add note").click()
+    await expect(page.locator(".notes")).to_contain_text("Wants rye on Fridays")
+    await shot("07-inbox-taken-over")
+
+
+async def log_in(page: Page, base_url: str) -> None:
+    await page.goto(f"{base_url}/console/")
+    await page.get_by_role("button", name="I already have an account").click()
+    await page.get_by_label("Email").fill(EMAIL)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("heading", name="Bots")).to_be_visible()
+
+
+async def web_channel_id(page: Page) -> str:
+    return await page.evaluate(
+        """async () => {
+          const s = JSON.parse(localStorage.getItem('botbuilder.session'));
+          const r = await fetch('/graphql', {method: 'POST', headers: {'Content-Type':
+            'application/json', Authorization: 'Bearer ' + s.accessToken}, body: JSON.stringify(
+            {query: '{ bots { channels { id kind } } }'})});
+          return (await r.json()).data.bots[0].channels.find(c => c.kind === 'WEB').id;
+        }"""
+    )
+
+
+class Screenshots:
+    """Full-page PNGs named by step."""
+
+    def __init__(self, page: Page, folder: Path) -> None:
+        self.page, self.folder = page, folder
+
+    async def __call__(self, name: str) -> None:
+        await self.page.screenshot(path=self.folder / f"{name}.png", full_page=True)
