@@ -113,6 +113,7 @@ class Message(Base):
     status: Mapped[str] = mapped_column(Text)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     provider_message_id: Mapped[str | None] = mapped_column(Text)
+    # outbound: the send's key; inbound: the delivery that stored it (`<run id>/<provider id>`)
     idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
     sent_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")

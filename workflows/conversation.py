@@ -287,12 +287,19 @@ class ConversationWorkflow:
             await self._set_status("active")
 
     async def _record(self, message: InboundMessage) -> bool:
-        """Store the message once; False for a duplicate delivery."""
-        if message.provider_message_id in self._recent:
+        """Store the message once; False for a duplicate delivery.
+
+        The decision holds on every retry of the workflow task: the recent ids are replayed,
+        and the store reports a row written under this run's delivery key as new.
+        """
+        provider_id = message.provider_message_id
+        if provider_id in self._recent:
             return False
-        self._recent.append(message.provider_message_id)
+        self._recent.append(provider_id)
+        delivery_key = f"{workflow.info().run_id}/{provider_id}"
         return await workflow.execute_local_activity(
-            RECORD_INBOUND, args=[self.state.conversation_id, self.params.channel_id, message],
+            RECORD_INBOUND,
+            args=[self.state.conversation_id, self.params.channel_id, message, delivery_key],
             result_type=bool, **LOCAL_DB,
         )  # fmt: skip
 
