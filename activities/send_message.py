@@ -5,6 +5,13 @@ contact's last message (by the provider's timestamp: a webhook may arrive late).
 channel's `reengagement_template` is sent instead when configured; otherwise the message fails
 with the non-retryable error `window_closed`. Sends are paced per sender number
 (`messages_per_second`, default from the settings) across the whole worker.
+
+Neither Meta nor Twilio accepts an idempotency key, so a send is at least once, with the
+smallest window we can give: the row is committed `sending` right before the provider call and
+`sent`, with the provider's message id, in one transaction right after it. A retry that finds
+`sent` sends nothing; one that finds `sending` knows an attempt died (or timed out) during the
+provider call itself, cannot ask the provider whether the message arrived, and sends again,
+logging a possible duplicate: a lost reply is worse than a repeated one.
 """
 
 from __future__ import annotations
@@ -75,6 +82,11 @@ class MessageSender:
         assert stored is not None
         if stored.status in DONE_STATUSES:
             return str(stored.id)
+        if stored.status == "sending":
+            activity.logger.warning(
+                "send %s: an earlier attempt stopped during the provider call; sending again "
+                "(the contact may get it twice)", request.idempotency_key,
+            )  # fmt: skip
         if channel is None:
             raise ApplicationError("the channel was deleted", non_retryable=True)
         access = ChannelAccess(
@@ -92,6 +104,7 @@ class MessageSender:
             if pace_key:
                 rate = channel.config.get("messages_per_second") or self.default_rate
                 await self.pacer.wait(pace_key, rate)
+            await self._set_sending(stored.id)
             provider_id = await adapter.send(access, request.contact_external_id, message)
         except PermanentSendError as err:
             await self._mark(stored.id, channel.id, request.conversation_id, "failed", None,
@@ -156,6 +169,15 @@ class MessageSender:
                     Message.conversation_id == uuid.UUID(conversation_id),
                     Message.direction == "inbound",
                 )
+            )
+
+    async def _set_sending(self, message_id: uuid.UUID) -> None:
+        """Committed before the provider call: a retry that finds it knows the call began."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.id == message_id)
+                .values(status="sending", status_updated_at=func.now())
             )
 
     async def _mark(
