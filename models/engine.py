@@ -116,6 +116,7 @@ class FlowRunState(BaseModel):
     step_sequence: int
     replies: list[InboundMessage] = Field(default_factory=list)
     received: int = 0
+    asked_at: str | None = None  # when the run last sent something (ISO 8601, workflow time)
 
 
 class FlowRunInput(BaseModel):

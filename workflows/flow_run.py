@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -35,6 +35,7 @@ SEND_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30), maximum_attempts=8,
 )  # fmt: skip
 MAX_STEPS_PER_RUN = 10_000
+UNSEEN_ARE_NOT_ANSWERS = "unseen-questions-are-not-answered"  # workflow.patched id
 ResultT = TypeVar("ResultT")
 
 
@@ -59,6 +60,7 @@ class FlowRunWorkflow:
         self._node_id: str | None = None
         self._waiting = False
         self._sends_in_step = 0
+        self._asked_at: datetime | None = None
         self.variables: dict[str, Any] = {}
 
     @workflow.signal
@@ -97,6 +99,7 @@ class FlowRunWorkflow:
         self.variables = state.variables
         self._replies.extendleft(reversed(state.replies))
         self._received += state.received
+        self._asked_at = datetime.fromisoformat(state.asked_at) if state.asked_at else None
         self.run_id = state.run_id
         self.sequence = state.step_sequence
         node_id = state.node_id
@@ -184,6 +187,7 @@ class FlowRunWorkflow:
         state = FlowRunState(
             run_id=self.run_id, node_id=node_id, variables=self.variables,
             step_sequence=self.sequence, replies=list(self._replies), received=self._received,
+            asked_at=self._asked_at.isoformat() if self._asked_at else None,
         )  # fmt: skip
         workflow.continue_as_new(self.params.model_copy(update={"state": state}))
 
@@ -210,6 +214,7 @@ class FlowRunWorkflow:
             idempotency_key=f"{workflow.info().workflow_id}/{self.sequence}.{self._sends_in_step}",
         )  # fmt: skip
         self._sends_in_step += 1
+        self._asked_at = workflow.now()
         try:
             await workflow.execute_local_activity(
                 SEND_MESSAGE, request, start_to_close_timeout=timedelta(seconds=30),
@@ -222,6 +227,8 @@ class FlowRunWorkflow:
         """The contact's next message (queued by the conversation, oldest first)."""
         limit = timeout or timedelta(seconds=self.params.inactivity_seconds)
         await self._flush_steps()
+        if workflow.patched(UNSEEN_ARE_NOT_ANSWERS):
+            self._set_aside_unseen()
         self._waiting = True
         try:
             while True:  # a take-over pauses the wait; the timeout starts again after it
@@ -242,6 +249,18 @@ class FlowRunWorkflow:
         reply = self._replies.popleft()
         self.variables["last_reply"] = reply.answer_text()
         return reply
+
+    def _set_aside_unseen(self) -> None:
+        """Drop the queued messages that arrived before the run last sent something: the
+        contact wrote them without having seen what is now being asked. They stay stored and
+        visible in the inbox; they are simply not answers."""
+        asked_at = self._asked_at
+        if asked_at is None:
+            return
+        self._replies = deque(
+            reply for reply in self._replies
+            if reply.received_at is None or datetime.fromisoformat(reply.received_at) >= asked_at
+        )  # fmt: skip
 
     async def _paused(self) -> bool:
         """Wait while an agent holds the run; True when the agent ended it."""
