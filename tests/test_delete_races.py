@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.conversation_tables import FlowRun
 from models.tables import Bot as BotRow
-from tests.api_fixtures import CONNECT, CREATE_BOT, CREATE_FLOW, PUBLISH, SET_DEFAULT
+from tests.api_fixtures import live_web_bot
 from tests.graphql_client import sign_up
 from tests.helpers import WebChat, chain, node, wait_for
 from tests.test_api_management import count
@@ -28,13 +28,8 @@ async def test_deleting_a_bot_that_deadlocks_with_a_flow_run_write_succeeds(
     api: httpx.AsyncClient, db_engine: AsyncEngine
 ) -> None:
     owner, _ = await sign_up(api)
-    bot = (await owner(CREATE_BOT, name="Busy"))["createBot"]
-    web = (await owner(CONNECT, bot=bot["id"], input={"kind": "WEB"}))["connectChannel"]
     definition = chain(node("hi", "message", content="Hi"), node("bye", "message", content="Bye"))
-    flow_input = {"name": "Hi", "definition": definition, "trigger": {"type": "default"}}
-    flow = (await owner(CREATE_FLOW, bot=bot["id"], input=flow_input))["createFlow"]
-    await owner(PUBLISH, id=flow["id"], message="go live")
-    await owner(SET_DEFAULT, bot=bot["id"], flow=flow["id"])
+    bot, web = await live_web_bot(owner, "Busy", definition)
     await WebChat(api, web["id"], "visitor").say("hello")
     await WebChat(api, web["id"], "visitor").wait_replies(2)
 
