@@ -98,9 +98,12 @@ class ConversationStore:
 
     @activity.defn(name=activity_names.RECORD_INBOUND)
     async def record_inbound_message(
-        self, conversation_id: str, channel_id: str, message: InboundMessage,
+        self,
+        conversation_id: str,
+        channel_id: str,
+        message: InboundMessage,
         delivery_key: str | None = None,
-    ) -> bool:  # fmt: skip
+    ) -> bool:
         """Store an inbound message once per provider id; False when another delivery stored it.
 
         `delivery_key` names the workflow run handling this delivery: a retried workflow task
@@ -110,11 +113,16 @@ class ConversationStore:
         """
         conversation = uuid.UUID(conversation_id)
         new_row = insert(Message).values(
-            conversation_id=conversation, channel_id=uuid.UUID(channel_id),
-            direction="inbound", type=message.kind, content=message.model_dump(mode="json"),
-            text=message.answer_text(), status="received",
-            provider_message_id=message.provider_message_id, idempotency_key=delivery_key,
-        )  # fmt: skip
+            conversation_id=conversation,
+            channel_id=uuid.UUID(channel_id),
+            direction="inbound",
+            type=message.kind,
+            content=message.model_dump(mode="json"),
+            text=message.answer_text(),
+            status="received",
+            provider_message_id=message.provider_message_id,
+            idempotency_key=delivery_key,
+        )
         async with self.sessions.begin() as session:
             # On a conflict the no-op update returns the stored row (xmax = 0: newly inserted).
             stored = (

@@ -32,7 +32,7 @@ from channels.pacing import Pacer
 from channels.registry import build_adapters
 from channels.statuses import apply_early_reports
 from models.conversation_tables import Message
-from models.engine import SendRequest
+from models.engine import SendRequest, SentMessage
 from models.messages import OutboundMessage, TemplateMessage
 from models.secret_box import SecretBox
 from models.settings import Settings
@@ -60,8 +60,8 @@ class MessageSender:
         self.default_rate = settings.messages_per_second
 
     @activity.defn(name=activity_names.SEND_MESSAGE)
-    async def send_message(self, request: SendRequest) -> str:
-        """Returns the stored message id."""
+    async def send_message(self, request: SendRequest) -> SentMessage:
+        """Returns the stored message and when it was first stored."""
         message = request.message
         agent = uuid.UUID(request.sent_by_user_id) if request.sent_by_user_id else None
         new_row = insert(Message).values(
@@ -80,13 +80,15 @@ class MessageSender:
             )
             channel = await session.get(Channel, uuid.UUID(request.channel_id))
         assert stored is not None
+        sent = SentMessage(message_id=str(stored.id), stored_at=stored.created_at.isoformat())
         if stored.status in DONE_STATUSES:
-            return str(stored.id)
+            return sent
         if stored.status == "sending":
             activity.logger.warning(
                 "send %s: an earlier attempt stopped during the provider call; sending again "
-                "(the contact may get it twice)", request.idempotency_key,
-            )  # fmt: skip
+                "(the contact may get it twice)",
+                request.idempotency_key,
+            )
         if channel is None:
             raise ApplicationError("the channel was deleted", non_retryable=True)
         access = ChannelAccess(
@@ -115,7 +117,7 @@ class MessageSender:
                              err.record())  # fmt: skip
             raise ApplicationError(str(err), type="RetryableSendError") from err
         await self._mark(stored.id, channel.id, request.conversation_id, "sent", provider_id, None)
-        return str(stored.id)
+        return sent
 
     async def _outside_window(
         self, stored: Message, channel: ChannelAccess, message: OutboundMessage,

@@ -33,9 +33,7 @@ from models.tables import (
 
 CONVERSATION_STATUSES = ("active", "handed_off", "abandoned", "closed")
 MESSAGE_DIRECTIONS = ("inbound", "outbound")
-MESSAGE_STATUSES = (
-    "received", "pending", "sending", "sent", "delivered", "read", "failed"
-)  # fmt: skip
+MESSAGE_STATUSES = ("received", "pending", "sending", "sent", "delivered", "read", "failed")
 FLOW_RUN_STATUSES = (
     "running", "waiting", "completed", "failed", "cancelled", "abandoned", "handed_off"
 )  # fmt: skip

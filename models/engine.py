@@ -160,5 +160,12 @@ class SendRequest(BaseModel):
     sent_by_user_id: str | None = None  # an agent's message (none: the bot's)
 
 
+class SentMessage(BaseModel):
+    """What `send_message` returns (histories from before it hold only the id)."""
+
+    message_id: str
+    stored_at: str  # ISO 8601: before the first provider call, the same on every retry
+
+
 ConversationEvent.model_rebuild()
 ConversationState.model_rebuild()

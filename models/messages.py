@@ -133,9 +133,10 @@ class InboundMessage(BaseModel):
     )
     timestamp: str | None = Field(default=None, description="ISO 8601, as the provider sent it.")
     received_at: str | None = Field(
-        default=None, description="ISO 8601, when our ingress accepted it (decides what it can "
+        default=None,
+        description="ISO 8601, when our ingress accepted it (decides what it can "
         "answer: only a question sent before it arrived).",
-    )  # fmt: skip
+    )
 
     def answer_text(self) -> str:
         """The answer this message gives: the chosen option id, the text, or what it shares."""

@@ -38,8 +38,9 @@ async def test_deleting_a_bot_that_deadlocks_with_a_flow_run_write_succeeds(
         # conversation does) while the delete holds the bot and waits for the run.
         run_id = await writer.scalar(select(FlowRun.id))
         await writer.execute(text("SET LOCAL deadlock_timeout = '20s'"))  # the delete loses
-        await writer.execute(text("UPDATE flow_runs SET status = status WHERE id = :id"),
-                             {"id": run_id})  # fmt: skip
+        await writer.execute(
+            text("UPDATE flow_runs SET status = status WHERE id = :id"), {"id": run_id}
+        )
         deleting = asyncio.ensure_future(owner.result(DELETE_BOT, id=bot["id"]))
 
         async def delete_waits() -> bool:
@@ -47,8 +48,9 @@ async def test_deleting_a_bot_that_deadlocks_with_a_flow_run_write_succeeds(
                 return bool(await probe.scalar(DELETE_WAITS))
 
         await wait_for(delete_waits, timeout=30, what="the delete to wait for the run's row")
-        await writer.execute(text("SELECT id FROM bots WHERE id = :id FOR KEY SHARE"),
-                             {"id": bot["id"]})  # fmt: skip
+        await writer.execute(
+            text("SELECT id FROM bots WHERE id = :id FOR KEY SHARE"), {"id": bot["id"]}
+        )
         await writer.commit()
         result = await deleting
 

@@ -69,9 +69,12 @@ async def test_a_retried_send_reaches_whatsapp_once(
 
 
 async def test_only_an_attempt_that_dies_inside_the_provider_call_sends_twice(
-    api: httpx.AsyncClient, meta: FakeMeta, db_engine: AsyncEngine, test_settings: Settings,
+    api: httpx.AsyncClient,
+    meta: FakeMeta,
+    db_engine: AsyncEngine,
+    test_settings: Settings,
     caplog: pytest.LogCaptureFixture,
-):  # fmt: skip
+):
     ana, request, sender = await whatsapp_send(api, meta, db_engine, test_settings)
     meta.answer_gate = threading.Event()
     attempt = asyncio.ensure_future(sender.send_message(request))

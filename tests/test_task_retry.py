@@ -70,17 +70,22 @@ class CrashInterceptor(Interceptor):
 
 @pytest.fixture
 async def crashing_worker(
-    temporal_env: WorkflowEnvironment, test_settings: Settings, db_engine: AsyncEngine,
+    temporal_env: WorkflowEnvironment,
+    test_settings: Settings,
+    db_engine: AsyncEngine,
     clean_db: None,
-) -> AsyncIterator[Settings]:  # fmt: skip
+) -> AsyncIterator[Settings]:
     """The real workflows and activities, with workflow tasks that fail after a message is
     stored (the interceptor lives outside the sandbox, so it keeps count across retries)."""
     Crashes.left, Crashes.done = 2, 0
     worker = Worker(
-        temporal_env.client, task_queue=TASK_QUEUE, workflows=workflows(),
+        temporal_env.client,
+        task_queue=TASK_QUEUE,
+        workflows=workflows(),
         activities=build_activities(test_settings, make_session_factory(db_engine)),
-        workflow_runner=UnsandboxedWorkflowRunner(), interceptors=[CrashInterceptor()],
-    )  # fmt: skip
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        interceptors=[CrashInterceptor()],
+    )
     async with worker:
         yield test_settings.model_copy(update={"task_queue": TASK_QUEUE})
 

@@ -142,8 +142,9 @@ def test_up_restarts_a_killed_worker_and_stays_healthy() -> None:
         with psycopg.connect(f"postgresql://postgres@/botbuilder?host={data_dir}/postgres") as db:
             [channel] = db.execute("SELECT id FROM channels WHERE kind = 'web'").fetchone()
         chat = f"{up.api}/channels/web/{channel}"
-        said = httpx.post(f"{chat}/messages", json={"contact_id": "after-restart",
-                                                    "text": "hola"}, timeout=10)  # fmt: skip
+        said = httpx.post(
+            f"{chat}/messages", json={"contact_id": "after-restart", "text": "hola"}, timeout=10
+        )
         assert said.status_code == 202, said.text
         while True:  # the restarted worker answers
             messages = httpx.get(f"{chat}/contacts/after-restart/messages", timeout=10).json()

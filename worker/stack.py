@@ -112,9 +112,15 @@ def run_up(settings: Settings) -> int:
         temporal_address = settings.resolved_temporal_address()
         if settings.embedded_temporal:
             print("Starting Temporal dev server ...", flush=True)
-            supervisor.add("temporal", lambda: start_dev_server(
-                data_dir, settings.temporal_port, settings.temporal_ui_port, logs / "temporal.log"
-            ))  # fmt: skip
+            supervisor.add(
+                "temporal",
+                lambda: start_dev_server(
+                    data_dir,
+                    settings.temporal_port,
+                    settings.temporal_ui_port,
+                    logs / "temporal.log",
+                ),
+            )
         asyncio.run(wait_for_temporal(temporal_address, settings.temporal_namespace, deadline))
 
         print("Applying migrations ...", flush=True)

@@ -36,10 +36,12 @@ class Child:
 
     def status(self) -> dict[str, Any]:
         return {
-            "running": self.process.poll() is None, "pid": self.process.pid,
-            "restarts": self.restarts, "last_exit": self.last_exit,
+            "running": self.process.poll() is None,
+            "pid": self.process.pid,
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
             "last_restart_at": self.last_restart_at,
-        }  # fmt: skip
+        }
 
 
 @dataclass
@@ -61,8 +63,9 @@ class Supervisor:
 
         def start() -> subprocess.Popen:
             with log_file.open("ab") as log:
-                return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)  # fmt: skip
+                return subprocess.Popen(
+                    args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
 
         self.add(name, start)
 
@@ -84,16 +87,20 @@ class Supervisor:
                 if now - child.started_at >= STABLE_AFTER_SECONDS:
                     child.backoff = FIRST_BACKOFF_SECONDS
                 child.last_exit, child.restart_at = code, now + child.backoff
-                self.log(f"the {child.name} process stopped unexpectedly (exit code {code}); "
-                         f"restarting it in {child.backoff:.0f} s")  # fmt: skip
+                self.log(
+                    f"the {child.name} process stopped unexpectedly (exit code {code}); "
+                    f"restarting it in {child.backoff:.0f} s"
+                )
                 changed = True
             elif now >= child.restart_at:
                 child.process, child.started_at, child.restart_at = child.start(), now, None
                 child.restarts += 1
                 child.backoff = min(child.backoff * 2, MAX_BACKOFF_SECONDS)
                 child.last_restart_at = datetime.now(UTC).isoformat()
-                self.log(f"restarted the {child.name} process (pid {child.process.pid}, "
-                         f"restart {child.restarts})")  # fmt: skip
+                self.log(
+                    f"restarted the {child.name} process (pid {child.process.pid}, "
+                    f"restart {child.restarts})"
+                )
                 changed = True
         if changed:
             self.publish()

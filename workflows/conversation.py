@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         FlowStartResult,
         RunFinished,
         SendRequest,
+        SentMessage,
     )
     from models.messages import InboundMessage, OutboundMessage
     from workflows.activity_names import (
@@ -259,9 +260,10 @@ class ConversationWorkflow:
             idempotency_key=f"{workflow.info().workflow_id}/agent/{key}",
             sent_by_user_id=action.user_id,
         )  # fmt: skip
-        return await workflow.execute_local_activity(
-            SEND_MESSAGE, request, result_type=str, **AGENT_SEND
-        )
+        sent = await workflow.execute_local_activity(
+            SEND_MESSAGE, request, result_type=str | SentMessage, **AGENT_SEND
+        )  # only the id in histories from before `SentMessage`
+        return sent.message_id if isinstance(sent, SentMessage) else sent
 
     async def _proactive(self, start: FlowStart) -> FlowStartResult:
         state = self.state

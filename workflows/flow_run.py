@@ -12,7 +12,14 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from models.ai import AiRequest, AiResponse
-    from models.engine import FlowRunInput, FlowRunState, RunFinished, SendRequest, StepRecord
+    from models.engine import (
+        FlowRunInput,
+        FlowRunState,
+        RunFinished,
+        SendRequest,
+        SentMessage,
+        StepRecord,
+    )
     from models.flow import FlowDefinition, FlowGraph
     from models.messages import InboundMessage, OutboundMessage
     from workflows import expressions
@@ -214,14 +221,21 @@ class FlowRunWorkflow:
             idempotency_key=f"{workflow.info().workflow_id}/{self.sequence}.{self._sends_in_step}",
         )  # fmt: skip
         self._sends_in_step += 1
-        self._asked_at = workflow.now()
         try:
-            await workflow.execute_local_activity(
-                SEND_MESSAGE, request, start_to_close_timeout=timedelta(seconds=30),
+            sent = await workflow.execute_local_activity(
+                SEND_MESSAGE, request, result_type=str | SentMessage,
+                start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=timedelta(minutes=10), retry_policy=SEND_RETRY,
             )  # fmt: skip
         except (ActivityError, ApplicationError) as err:  # a local activity may fail bare
             raise NodeFailed(f"the message could not be sent: {failure_reason(err)}") from err
+        # When the contact could first see it: a retried workflow task runs later, but the
+        # send it repeats was stored (and made) before. Old histories hold only the id.
+        self._asked_at = (
+            datetime.fromisoformat(sent.stored_at)
+            if isinstance(sent, SentMessage)
+            else workflow.now()
+        )
 
     async def wait_for_reply(self, timeout: timedelta | None) -> InboundMessage | None:
         """The contact's next message (queued by the conversation, oldest first)."""
@@ -258,9 +272,10 @@ class FlowRunWorkflow:
         if asked_at is None:
             return
         self._replies = deque(
-            reply for reply in self._replies
+            reply
+            for reply in self._replies
             if reply.received_at is None or datetime.fromisoformat(reply.received_at) >= asked_at
-        )  # fmt: skip
+        )
 
     async def _paused(self) -> bool:
         """Wait while an agent holds the run; True when the agent ended it."""
