@@ -40,7 +40,8 @@ pytestmark = pytest.mark.chaos
 TASK_QUEUE = "botbuilder-chaos"
 ROUNDS = 2  # conversations per contact, each three messages and four replies
 STEP_TIMEOUT = 75.0  # a reply may wait for a worker restart plus a workflow-task timeout
-PROVIDER_CALL_SECONDS = 2.0  # how long after Meta got a send its answer may still be in flight
+PROVIDER_CALL_SECONDS = 5.0  # how long after Meta got a send, on a loaded machine, its answer
+# may still be on its way back to the worker (measured: about 0.2 s)
 
 
 def survey() -> dict[str, object]:
@@ -214,7 +215,8 @@ async def test_workers_killed_at_random_moments_lose_and_repeat_nothing(
                 kills.append(time.monotonic())
             await load
         duplicates = await check_sent_once(db_engine, meta, contacts, kills)
-        assert workers.resends() == len(duplicates)  # each one by the documented rule
+        # each duplicate is a documented resend (a resend may also find Meta never got it)
+        assert workers.resends() >= len(duplicates)
     finally:
         workers.stop()
     print(
