@@ -130,11 +130,13 @@ class ConversationStore:
                     new_row.on_conflict_do_update(
                         index_elements=["channel_id", "provider_message_id"],
                         set_={"provider_message_id": new_row.excluded.provider_message_id},
-                    ).returning(Message.idempotency_key, literal_column("xmax = 0"))
+                    ).returning(
+                        Message.idempotency_key, literal_column("xmax = 0").label("inserted")
+                    )
                 )
             ).one()
-            inserted, stored_key = stored[1], stored[0]
-            if not inserted and (delivery_key is None or stored_key != delivery_key):
+            same_delivery = delivery_key is not None and stored.idempotency_key == delivery_key
+            if not (stored.inserted or same_delivery):
                 return False
             await session.execute(
                 update(Conversation)
