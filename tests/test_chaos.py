@@ -181,9 +181,12 @@ class Workers:
         self.process.wait(timeout=10)
         self.process = start_worker(self.settings, self.log)
 
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
     def resends(self) -> int:
         """Sends the workers repeated because an attempt died during the provider call."""
-        return Path(self.log.name).read_text(errors="replace").count("may get it twice")
+        return self.output().count("may get it twice")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -275,11 +278,16 @@ async def test_temporal_stopped_mid_load_refuses_with_503_and_loses_nothing(
     whatsapp_contacts: tuple[str, str],
     own_temporal: OwnTemporal,
 ):
-    await own_temporal.start()
     settings = test_settings.model_copy(
         update={"task_queue": TASK_QUEUE, "temporal_address": own_temporal.address}
     )
     workers = Workers(settings)
+
+    async def worker_waits() -> bool:  # a worker started before Temporal waits for it
+        return "is unreachable" in workers.output()
+
+    await wait_for(worker_waits, timeout=30, what="the worker to wait for Temporal")
+    await own_temporal.start()
     try:
         async with api_client(settings) as api:
             contacts = contacts_on(api, meta, whatsapp_contacts, 9)

@@ -62,11 +62,11 @@ def inventory() -> Iterator[str]:
     server.shutdown()
 
 
-def start_worker(
-    settings: Settings, log: IO[bytes] | int = subprocess.PIPE
-) -> subprocess.Popen[bytes]:
+def start_worker(settings: Settings, log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
     """`botbuilder worker` as its own process, on the settings' task queue (one no in-test
-    worker polls) and with their Temporal, database and Graph API; stderr goes to `log`."""
+    worker polls) and with their Temporal, database and Graph API; its output goes to `log`
+    (default: stderr piped, stdout dropped)."""
+    stdout, stderr = (log, subprocess.STDOUT) if log else (subprocess.DEVNULL, subprocess.PIPE)
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url or "",
@@ -78,7 +78,7 @@ def start_worker(
     }
     return subprocess.Popen(
         [sys.executable, "-m", "worker.cli", "worker"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
+        cwd=ROOT, env=env, stdout=stdout, stderr=stderr,
     )  # fmt: skip
 
 
