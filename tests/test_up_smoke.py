@@ -78,6 +78,7 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data() -> None:
         assert ui.status_code == 200
         children = psutil.Process(up.process.pid).children(recursive=True)
         postgres_pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+        postgres = psutil.Process(postgres_pid)  # before the stop: then it may be gone already
         workers = [c for c in children if c.cmdline()[-2:] == ["worker.cli", "worker"]]
         assert len(workers) == 2 and len(children) >= 4  # 2 workers, the API, Temporal
 
@@ -90,7 +91,7 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data() -> None:
         assert "already running" in second.stderr
 
         assert up.stop() == 0
-        for child in [*children, psutil.Process(postgres_pid)]:
+        for child in [*children, postgres]:
             assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
     finally:
         if up.process.poll() is None:
