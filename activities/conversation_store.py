@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -111,30 +111,58 @@ class ConversationStore:
 
     @activity.defn(name=activity_names.RECORD_INBOUND)
     async def record_inbound_message(
-        self, conversation_id: str, channel_id: str, message: InboundMessage
+        self,
+        conversation_id: str,
+        channel_id: str,
+        message: InboundMessage,
+        delivery_key: str | None = None,
     ) -> bool:
-        """Store an inbound message once per provider id; False when it was already stored."""
+        """Store an inbound message once per provider id; False when another delivery stored it.
+
+        `delivery_key` names the workflow run handling this delivery: a retried workflow task
+        re-runs this activity and finds the row its first attempt committed, which carries the
+        same key, so the answer (True) is the same on every attempt. Without a key (histories
+        from before it existed) any earlier row means False.
+        """
+        conversation = uuid.UUID(conversation_id)
+        new_row = insert(Message).values(
+            conversation_id=conversation,
+            channel_id=uuid.UUID(channel_id),
+            direction="inbound",
+            type=message.kind,
+            content=message.model_dump(mode="json"),
+            text=message.answer_text(),
+            status="received",
+            provider_message_id=message.provider_message_id,
+            idempotency_key=delivery_key,
+        )
         async with self.sessions.begin() as session:
-            message_id = await session.scalar(
-                insert(Message)
-                .values(conversation_id=uuid.UUID(conversation_id),
-                        channel_id=uuid.UUID(channel_id), direction="inbound",
-                        type=message.kind, content=message.model_dump(mode="json"),
-                        text=message.answer_text(), status="received",
-                        provider_message_id=message.provider_message_id)
-                .on_conflict_do_nothing(index_elements=["channel_id", "provider_message_id"])
-                .returning(Message.id)
-            )  # fmt: skip
-            if message_id is None:
+            # On a conflict the no-op update returns the stored row (xmax = 0: newly inserted).
+            stored = (
+                await session.execute(
+                    new_row.on_conflict_do_update(
+                        index_elements=["channel_id", "provider_message_id"],
+                        set_={"provider_message_id": new_row.excluded.provider_message_id},
+                    ).returning(
+                        Message.id,
+                        Message.idempotency_key,
+                        literal_column("xmax = 0").label("inserted"),
+                    )
+                )
+            ).one()
+            same_delivery = delivery_key is not None and stored.idempotency_key == delivery_key
+            if not (stored.inserted or same_delivery):
                 return False
+            if not stored.inserted:  # a retried task: the first attempt committed all below
+                return True
             await session.execute(
                 update(Conversation)
-                .where(Conversation.id == uuid.UUID(conversation_id))
+                .where(Conversation.id == conversation)
                 .values(last_message_at=func.now())
             )
             await rollups.count_inbound(session, conversation_id)
             await notify_message(session, conversation_id)
-            await webhook_outbox.message_event(session, message_id, "received")
+            await webhook_outbox.message_event(session, stored.id, "received")
             if channel_id not in self._channel_kinds:
                 kind = await session.scalar(
                     select(Channel.kind).where(Channel.id == uuid.UUID(channel_id))

@@ -5,6 +5,13 @@ contact's last message (by the provider's timestamp: a webhook may arrive late).
 channel's `reengagement_template` is sent instead when configured; otherwise the message fails
 with the non-retryable error `window_closed`. Sends are paced per sender number
 (`messages_per_second`, default from the settings) across the whole worker.
+
+Neither Meta nor Twilio accepts an idempotency key, so a send is at least once, with the
+smallest window we can give: the row is committed `sending` right before the provider call and
+`sent`, with the provider's message id, in one transaction right after it. A retry that finds
+`sent` sends nothing; one that finds `sending` knows an attempt died (or timed out) during the
+provider call itself, cannot ask the provider whether the message arrived, and sends again,
+logging a possible duplicate: a lost reply is worse than a repeated one.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from channels.statuses import apply_early_reports
 from models import analytics_rollups as rollups
 from models import webhook_outbox
 from models.conversation_tables import Message
-from models.engine import SendRequest
+from models.engine import SendRequest, SentMessage
 from models.messages import OutboundMessage, TemplateMessage
 from models.secret_box import SecretBox
 from models.settings import Settings
@@ -56,8 +63,8 @@ class MessageSender:
         self.default_rate = settings.messages_per_second
 
     @activity.defn(name=activity_names.SEND_MESSAGE)
-    async def send_message(self, request: SendRequest) -> str:
-        """Returns the stored message id."""
+    async def send_message(self, request: SendRequest) -> SentMessage:
+        """Returns the stored message and when it was first stored."""
         message = request.message
         agent = uuid.UUID(request.sent_by_user_id) if request.sent_by_user_id else None
         new_row = insert(Message).values(
@@ -77,8 +84,15 @@ class MessageSender:
             await rollups.count_outbound(session, stored)
             channel = await session.get(Channel, uuid.UUID(request.channel_id))
         assert stored is not None
+        sent = SentMessage(message_id=str(stored.id), stored_at=stored.created_at.isoformat())
         if stored.status in DONE_STATUSES:
-            return str(stored.id)
+            return sent
+        if stored.status == "sending":
+            activity.logger.warning(
+                "send %s: an earlier attempt stopped during the provider call; sending again "
+                "(the contact may get it twice)",
+                request.idempotency_key,
+            )
         if channel is None:
             raise ApplicationError("the channel was deleted", non_retryable=True)
         access = ChannelAccess(
@@ -96,6 +110,7 @@ class MessageSender:
             if pace_key:
                 rate = channel.config.get("messages_per_second") or self.default_rate
                 await self.pacer.wait(pace_key, rate)
+            await self._set_sending(stored.id)
             provider_id = await adapter.send(access, request.contact_external_id, message)
         except PermanentSendError as err:
             await self._mark(stored.id, channel.id, request.conversation_id, "failed", None,
@@ -109,7 +124,7 @@ class MessageSender:
             raise ApplicationError(str(err), type="RetryableSendError") from err
         await self._mark(stored.id, channel.id, request.conversation_id, "sent", provider_id, None)
         metrics.message_out(channel.kind)
-        return str(stored.id)
+        return sent
 
     async def _outside_window(
         self, stored: Message, channel: ChannelAccess, message: OutboundMessage,
@@ -163,6 +178,15 @@ class MessageSender:
                     Message.conversation_id == uuid.UUID(conversation_id),
                     Message.direction == "inbound",
                 )
+            )
+
+    async def _set_sending(self, message_id: uuid.UUID) -> None:
+        """Committed before the provider call: a retry that finds it knows the call began."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.id == message_id)
+                .values(status="sending", status_updated_at=func.now())
             )
 
     async def _mark(

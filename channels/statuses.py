@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,8 +27,18 @@ PREDECESSORS: dict[str, tuple[str, ...]] = {
 }
 
 
+async def lock_reports(session: AsyncSession, channel_id: uuid.UUID, provider_id: str) -> None:
+    """Serialise a report with the send recording that provider id (until commit): whichever
+    commits second sees the other's write, so a report racing the send is never lost."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"{channel_id}/{provider_id}"},
+    )
+
+
 async def record_status(session: AsyncSession, channel_id: uuid.UUID, report: StatusUpdate) -> None:
     """Keep the report and move the message forward if it is already known."""
+    await lock_reports(session, channel_id, report.provider_message_id)
     await session.execute(
         insert(MessageStatusEvent)
         .values(channel_id=channel_id, provider_message_id=report.provider_message_id,
@@ -42,6 +52,7 @@ async def apply_early_reports(
     session: AsyncSession, channel_id: uuid.UUID, provider_message_id: str
 ) -> None:
     """Apply the reports that arrived before the message had its provider id."""
+    await lock_reports(session, channel_id, provider_message_id)
     events = (
         await session.scalars(
             select(MessageStatusEvent).where(

@@ -32,6 +32,7 @@ from graphql_api.request_limits import BodyLimit, invalid_request_response, path
 from graphql_api.schema import build_schema
 from models.db import make_engine, make_session_factory
 from models.errors import DomainError
+from models.process_status import read_status
 from models.settings import Settings
 from workflows.client import connect_temporal
 from workflows.webhook_client import wake_deliveries_on_commit
@@ -143,6 +144,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         temporal = await check_temporal(platform)
         ok = bool(database["ok"] and temporal["ok"])
         body = {"status": "ok" if ok else "degraded", "database": database, "temporal": temporal}
+        processes = read_status(platform.settings.data_dir.resolve())
+        if processes is not None:  # under `botbuilder up`: what it supervises
+            body["processes"] = processes
         return JSONResponse(body, status_code=200 if ok else 503)
 
     return app

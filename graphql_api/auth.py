@@ -9,13 +9,14 @@ accepted as `X-API-Key: bbk_...`.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 from strawberry.types import Info
@@ -148,6 +149,9 @@ def parse_id(value: str, what: str) -> uuid.UUID:
 
 
 UNIQUE_VIOLATION = "23505"
+DEADLOCK_STATES = ("40P01", "40001")  # deadlock detected, serialization failure
+DEADLOCK_ATTEMPTS = 5
+T = TypeVar("T")
 
 
 @asynccontextmanager
@@ -204,3 +208,19 @@ async def password_attempt(info: Info, email: str | None) -> AsyncIterator[None]
     yield
     async with transaction(info) as session:
         await forget_attempts(session, email, source)
+
+
+async def deadlock_retried(info: Info, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """`work` in a `transaction`, run again (backing off) when PostgreSQL breaks a deadlock by
+    failing it. A delete cascading through conversation data can meet a running conversation's
+    write; whichever side loses is retried (activities by Temporal, the delete here)."""
+    for attempt in range(DEADLOCK_ATTEMPTS):
+        if attempt:
+            await asyncio.sleep(0.05 * 2**attempt)
+        try:
+            async with transaction(info) as session:
+                return await work(session)
+        except DBAPIError as err:
+            if getattr(err.orig, "sqlstate", None) not in DEADLOCK_STATES:
+                raise
+    raise Conflict("running conversations kept the data busy; nothing was deleted, try again")

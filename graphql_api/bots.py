@@ -7,11 +7,19 @@ from typing import Any
 
 import strawberry
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 from strawberry.types import Info
 from temporalio.service import RPCError
 
-from graphql_api.auth import MANAGERS, parse_id, platform_of, require_caller, transaction
+from graphql_api.auth import (
+    MANAGERS,
+    deadlock_retried,
+    parse_id,
+    platform_of,
+    require_caller,
+    transaction,
+)
 from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.types import Bot, Channel, ChannelKind
 from models import bots
@@ -136,10 +144,17 @@ class BotMutation:
     @strawberry.mutation(description="Delete a bot with its flows, channels and conversations.")
     async def delete_bot(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         caller = await require_caller(info, MANAGERS)
+        bot_id = parse_id(id, "bot")
         async with transaction(info) as session:
-            row = await bot_in(session, caller.organization_id, parse_id(id, "bot"))
-            await session.delete(row)
-        await stop_conversations(info, str(row.id))
+            await bot_in(session, caller.organization_id, bot_id)
+        # Conversations ended first leave fewer writers for the cascade to meet.
+        await stop_conversations(info, str(bot_id))
+
+        async def delete(session: AsyncSession) -> None:
+            await session.delete(await bot_in(session, caller.organization_id, bot_id))
+
+        await deadlock_retried(info, delete)
+        await stop_conversations(info, str(bot_id))  # any that started meanwhile
         return id
 
     @strawberry.mutation(description="Connect a channel; configure its webhook URLs upstream.")

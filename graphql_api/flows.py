@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from graphql_api.auth import MANAGERS, parse_id, require_caller, transaction
+from graphql_api.auth import MANAGERS, deadlock_retried, parse_id, require_caller, transaction
 from graphql_api.bots import optional_object
 from graphql_api.types import Bot, Flow, FlowDiff, FlowVersion, ValidationProblem
 from models import flow_drafts
@@ -158,7 +159,10 @@ class FlowMutation:
     @strawberry.mutation(description="Delete a flow with its versions and runs.")
     async def delete_flow(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         caller = await require_caller(info, MANAGERS)
-        async with transaction(info) as session:
-            row = await flow_in(session, caller.organization_id, parse_id(id, "flow"))
-            await session.delete(row)
+        flow_id = parse_id(id, "flow")
+
+        async def delete(session: AsyncSession) -> None:
+            await session.delete(await flow_in(session, caller.organization_id, flow_id))
+
+        await deadlock_retried(info, delete)
         return id

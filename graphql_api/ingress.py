@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from fastapi import HTTPException, Request
 from temporalio.service import RPCError
@@ -45,14 +46,16 @@ async def deliver(request: Request, channel: Channel, delivery: InboundDelivery)
     """Signal-with-start the contact's conversation; returns once Temporal holds the message.
 
     The conversation workflow stores each provider message id once, so a repeated or
-    concurrent delivery of the same message is harmless. Temporal unreachable: 503.
+    concurrent delivery of the same message is harmless. The message is stamped with when it
+    arrived: it can only answer a question sent before that. Temporal unreachable: 503.
     """
     platform = request.app.state.platform
     contact = ContactRef(external_id=delivery.contact_id, name=delivery.contact_name)
+    message = delivery.message.model_copy(update={"received_at": datetime.now(UTC).isoformat()})
     try:
         return await signal_conversation(
             await platform.temporal(), platform.settings.task_queue, str(channel.bot_id),
-            str(channel.id), channel.kind, contact, "inbound", delivery.message,
+            str(channel.id), channel.kind, contact, "inbound", message,
         )  # fmt: skip
     except (RPCError, RuntimeError, OSError) as err:
         raise HTTPException(503, f"the conversation engine is unavailable ({err}); retry") from err

@@ -33,7 +33,7 @@ from models.tables import (
 
 CONVERSATION_STATUSES = ("active", "handed_off", "abandoned", "closed")
 MESSAGE_DIRECTIONS = ("inbound", "outbound")
-MESSAGE_STATUSES = ("received", "pending", "sent", "delivered", "read", "failed")
+MESSAGE_STATUSES = ("received", "pending", "sending", "sent", "delivered", "read", "failed")
 FLOW_RUN_STATUSES = (
     "running", "waiting", "completed", "failed", "cancelled", "abandoned", "handed_off"
 )  # fmt: skip
@@ -113,6 +113,7 @@ class Message(Base):
     status: Mapped[str] = mapped_column(Text)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     provider_message_id: Mapped[str | None] = mapped_column(Text)
+    # outbound: the send's key; inbound: the delivery that stored it (`<run id>/<provider id>`)
     idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
     sent_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")

@@ -129,6 +129,7 @@ class FlowRunState(BaseModel):
     replies: list[InboundMessage] = Field(default_factory=list)
     received: int = 0
     events: dict[str, Any] = Field(default_factory=dict)  # external events not yet awaited
+    asked_at: str | None = None  # when the run last sent something (ISO 8601, workflow time)
 
 
 class FlowRunInput(BaseModel):
@@ -180,6 +181,13 @@ class SendRequest(BaseModel):
     message: OutboundMessage
     idempotency_key: str
     sent_by_user_id: str | None = None  # an agent's message (none: the bot's)
+
+
+class SentMessage(BaseModel):
+    """What `send_message` returns (histories from before it hold only the id)."""
+
+    message_id: str
+    stored_at: str  # ISO 8601: before the first provider call, the same on every retry
 
 
 ConversationEvent.model_rebuild()

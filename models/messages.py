@@ -135,6 +135,11 @@ class InboundMessage(BaseModel):
         default=None, description="Provider id of the message this one reacts or replies to."
     )
     timestamp: str | None = Field(default=None, description="ISO 8601, as the provider sent it.")
+    received_at: str | None = Field(
+        default=None,
+        description="ISO 8601, when our ingress accepted it (decides what it can "
+        "answer: only a question sent before it arrived).",
+    )
 
     @field_validator("text", "payload", "contact_name")
     @classmethod

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.graphql_client import GraphQL
 
 CREATE_BOT = """mutation($name: String!) {
   createBot(input: {name: $name, description: "Support bot"}) {
@@ -47,3 +50,17 @@ def greeting_flow(text: str = "Hello!") -> dict[str, Any]:
         "edges": [edge("e1", "hi", "bye")],
         "variables": {},
     }
+
+
+async def live_web_bot(
+    owner: GraphQL, name: str, definition: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A bot built through the API: a web channel and `definition` published as its default
+    flow. Returns (bot, web channel) as the API answered them."""
+    bot = (await owner(CREATE_BOT, name=name))["createBot"]
+    web = (await owner(CONNECT, bot=bot["id"], input={"kind": "WEB"}))["connectChannel"]
+    flow_input = {"name": name, "definition": definition, "trigger": {"type": "default"}}
+    flow = (await owner(CREATE_FLOW, bot=bot["id"], input=flow_input))["createFlow"]
+    await owner(PUBLISH, id=flow["id"], message="go live")
+    await owner(SET_DEFAULT, bot=bot["id"], flow=flow["id"])
+    return bot, web

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -30,11 +31,16 @@ ERRORS = {
 
 
 class FakeMeta(FakeServer):
-    """The Graph API; `read` holds the message ids marked as read, `media` what can be fetched."""
+    """The Graph API; `read` holds the message ids marked as read, `media` what can be fetched.
+
+    `answer_gate`, while set to an unset event, holds each accepted send's answer until the
+    event is set (the message is recorded first): a provider call in progress.
+    """
 
     def __init__(self) -> None:
         self.read: list[str] = []
         self.media: dict[str, tuple[bytes, str]] = {}
+        self.answer_gate: threading.Event | None = None
         super().__init__(_Handler)
 
     def reset(self) -> None:
@@ -42,6 +48,7 @@ class FakeMeta(FakeServer):
         with self.lock:
             self.read = []
             self.media.clear()
+            self.answer_gate = None
 
     def messages_to(self, wa_id: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -74,6 +81,8 @@ class _Handler(JsonHandler):
             return self._error(400, 131009, f"(#131009) Parameter value is not valid: {problem}")
         message_id = f"wamid.{uuid.uuid4().hex}"
         self.fake.record({**body, "id": message_id, "at": time.monotonic()})
+        if self.fake.answer_gate is not None:
+            self.fake.answer_gate.wait(timeout=30)
         answer: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "contacts": [{"input": body["to"], "wa_id": body["to"]}],

@@ -25,6 +25,7 @@ from tests.api_fixtures import (
     WHATSAPP_CHANNEL,
     edge,
     greeting_flow,
+    live_web_bot,
     message,
 )
 from tests.graphql_client import GraphQL, sign_up
@@ -214,14 +215,8 @@ async def test_a_flow_built_through_the_api_answers_on_the_web_channel(
     api: httpx.AsyncClient, temporal_env: WorkflowEnvironment
 ) -> None:
     owner, _ = await sign_up(api)
-    bot = (await owner(CREATE_BOT, name="Greeter"))["createBot"]
-    web = (await owner(CONNECT, bot=bot["id"], input={"kind": "WEB"}))["connectChannel"]
+    bot, web = await live_web_bot(owner, "Greeter", greeting_flow("Hi from the API"))
     assert web["webhookUrls"][0]["url"].endswith(f"/channels/web/{web['id']}/messages")
-    flow = (await owner(CREATE_FLOW, bot=bot["id"], input={
-        "name": "Hello", "definition": greeting_flow("Hi from the API"),
-        "trigger": {"type": "default"}}))["createFlow"]  # fmt: skip
-    await owner(PUBLISH, id=flow["id"], message="go live")
-    await owner(SET_DEFAULT, bot=bot["id"], flow=flow["id"])
 
     chat = WebChat(api, web["id"], "visitor-1")
     await chat.say("hello")

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from sqlalchemy import select
@@ -62,20 +62,24 @@ def inventory() -> Iterator[str]:
     server.shutdown()
 
 
-def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    """`botbuilder worker` as its own process, on a task queue no in-test worker polls."""
+def start_worker(settings: Settings, log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """`botbuilder worker` as its own process, on the settings' task queue (one no in-test
+    worker polls) and with their Temporal, database and Graph API; its output goes to `log`
+    (default: stderr piped, stdout dropped)."""
+    stdout, stderr = (log, subprocess.STDOUT) if log else (subprocess.DEVNULL, subprocess.PIPE)
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url or "",
         "TEMPORAL_ADDRESS": settings.resolved_temporal_address(),
-        "BOTBUILDER_TASK_QUEUE": TASK_QUEUE,
+        "BOTBUILDER_TASK_QUEUE": settings.task_queue,
         "BOTBUILDER_SECRET_KEY": settings.resolved_secret_key(),
         "BOTBUILDER_DATA_DIR": str(settings.data_dir),
         "BOTBUILDER_OUTBOUND_ALLOWED_HOSTS": settings.outbound_allowed_hosts,
+        "BOTBUILDER_WHATSAPP_GRAPH_URL": settings.whatsapp_graph_url,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "worker.cli", "worker"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT, env=env, stdout=stdout, stderr=stderr,
     )  # fmt: skip
 
 

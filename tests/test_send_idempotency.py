@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,11 +22,12 @@ from tests.fake_meta import FakeMeta
 from tests.helpers import chain, node
 
 
-async def test_a_retried_send_reaches_whatsapp_once(
-    api: httpx.AsyncClient, meta: FakeMeta, db_engine: AsyncEngine, test_settings: Settings
-):
+async def whatsapp_send(
+    api: httpx.AsyncClient, meta: FakeMeta, db_engine: AsyncEngine, settings: Settings
+) -> tuple[WhatsAppUser, SendRequest, MessageSender]:
+    """A contact who wrote (window open), a send to them, and the activity that sends it."""
     flow = chain(node("hi", "message", content="Hola"))
-    channel_id, phone = await make_whatsapp_bot(db_engine, test_settings, flow)
+    channel_id, phone = await make_whatsapp_bot(db_engine, settings, flow)
     ana = WhatsAppUser(api, meta, channel_id, phone, wa_id="34600999888")
     await ana.says("hola")  # opens the 24-hour window and the conversation
     await ana.wait_received(1)
@@ -34,7 +39,25 @@ async def test_a_retried_send_reaches_whatsapp_once(
         contact_external_id=ana.wa_id, idempotency_key="retried/1.0",
         message=OutboundMessage(kind="text", text="¿Sigues ahí?"),
     )  # fmt: skip
-    sender = MessageSender(sessions, SecretBox(test_settings.resolved_secret_key()), test_settings)
+    return (
+        ana,
+        request,
+        MessageSender(sessions, SecretBox(settings.resolved_secret_key()), settings),
+    )
+
+
+async def stored_sends(db_engine: AsyncEngine) -> list[tuple[str, str | None]]:
+    async with make_session_factory(db_engine)() as session:
+        stored = (
+            await session.scalars(select(Message).where(Message.idempotency_key == "retried/1.0"))
+        ).all()
+    return [(m.status, m.text) for m in stored]
+
+
+async def test_a_retried_send_reaches_whatsapp_once(
+    api: httpx.AsyncClient, meta: FakeMeta, db_engine: AsyncEngine, test_settings: Settings
+):
+    ana, request, sender = await whatsapp_send(api, meta, db_engine, test_settings)
 
     first = await sender.send_message(request)
     again = await sender.send_message(request)  # the activity retried after a lost answer
@@ -42,8 +65,30 @@ async def test_a_retried_send_reaches_whatsapp_once(
     assert first == again
     assert [m["text"]["body"] for m in await ana.wait_received(2)] == ["Hola", "¿Sigues ahí?"]
     assert len(meta.messages_to(ana.wa_id)) == 2  # not three: the retry sent nothing
-    async with sessions() as session:
-        stored = (
-            await session.scalars(select(Message).where(Message.idempotency_key == "retried/1.0"))
-        ).all()
-    assert [(m.status, m.text) for m in stored] == [("sent", "¿Sigues ahí?")]
+    assert await stored_sends(db_engine) == [("sent", "¿Sigues ahí?")]
+
+
+async def test_only_an_attempt_that_dies_inside_the_provider_call_sends_twice(
+    api: httpx.AsyncClient,
+    meta: FakeMeta,
+    db_engine: AsyncEngine,
+    test_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+):
+    ana, request, sender = await whatsapp_send(api, meta, db_engine, test_settings)
+    meta.answer_gate = threading.Event()
+    attempt = asyncio.ensure_future(sender.send_message(request))
+    await ana.wait_received(2)  # Meta has the message; its answer has not come back yet
+    assert await stored_sends(db_engine) == [("sending", "¿Sigues ahí?")]
+    attempt.cancel()  # the worker dies during the provider call
+    with pytest.raises(asyncio.CancelledError):
+        await attempt
+    meta.answer_gate.set()
+
+    await sender.send_message(request)  # the retry cannot know whether Meta got it: resends
+
+    assert len(meta.messages_to(ana.wa_id)) == 3  # the one duplicate the rule allows
+    assert await stored_sends(db_engine) == [("sent", "¿Sigues ahí?")]
+    assert "may get it twice" in caplog.text
+    await sender.send_message(request)  # once `sent` is stored, no retry sends again
+    assert len(meta.messages_to(ana.wa_id)) == 3

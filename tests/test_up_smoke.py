@@ -115,7 +115,7 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data() -> None:
         assert ui.status_code == 200
         children = psutil.Process(up.process.pid).children(recursive=True)
         postgres_pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
-        postgres = psutil.Process(postgres_pid)  # asked now: it is gone after the stop
+        postgres = psutil.Process(postgres_pid)  # before the stop: then it may be gone already
         workers = [c for c in children if c.cmdline()[-2:] == ["worker.cli", "worker"]]
         assert len(workers) == 2 and len(children) >= 4  # 2 workers, the API, Temporal
 
@@ -173,6 +173,55 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data() -> None:
         assert metric_total(api_metrics, "botbuilder_ingress_seconds_count", channel="web") == 1
     finally:
         assert again.stop() == 0
+
+
+def worker_processes(up: UpProcess) -> list[psutil.Process]:
+    children = psutil.Process(up.process.pid).children(recursive=True)
+    return [c for c in children if c.cmdline()[-2:] == ["worker.cli", "worker"]]
+
+
+def test_up_restarts_a_killed_worker_and_stays_healthy() -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="bb-up-"))
+    up = UpProcess(data_dir)
+    try:
+        up.wait_ready()
+        [worker] = worker_processes(up)
+        worker.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:  # /health answers 200 throughout: messages are durable in Temporal
+            health = httpx.get(f"{up.api}/health", timeout=10)
+            assert health.status_code == 200, health.text
+            status = health.json()["processes"]["worker"]
+            if status["restarts"] == 1 and status["running"]:
+                break
+            assert time.monotonic() < deadline, f"the worker was not restarted:\n{up.output()}"
+            time.sleep(0.2)
+        assert status["last_exit"] == -signal.SIGKILL and status["pid"] != worker.pid
+        assert "the worker process stopped unexpectedly (exit code -9)" in up.output()
+        assert "restarted the worker process" in up.output()
+        assert up.process.poll() is None  # the platform is still up
+
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@/botbuilder?host={data_dir}/postgres") as db:
+            [channel] = db.execute("SELECT id FROM channels WHERE kind = 'web'").fetchone()
+        chat = f"{up.api}/channels/web/{channel}"
+        said = httpx.post(
+            f"{chat}/messages", json={"contact_id": "after-restart", "text": "hola"}, timeout=10
+        )
+        assert said.status_code == 202, said.text
+        while True:  # the restarted worker answers
+            messages = httpx.get(f"{chat}/contacts/after-restart/messages", timeout=10).json()
+            if any(m["direction"] == "outbound" for m in messages):
+                break
+            assert time.monotonic() < deadline, "the restarted worker did not answer"
+            time.sleep(0.2)
+        assert up.stop() == 0
+        assert "Fatal Python error" not in (data_dir / "logs" / "worker.log").read_text()
+        assert not (data_dir / "processes.json").exists()
+    finally:
+        if up.process.poll() is None:
+            up.process.kill()
 
 
 def test_port_in_use_is_a_one_line_error() -> None:

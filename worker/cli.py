@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from models.settings import Settings
 
@@ -34,14 +36,23 @@ def command_api(settings: Settings, _args: argparse.Namespace) -> int:
 
     app = create_app(settings, resolve_database_url(settings))
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="warning")
-    return 0
+    exit_without_finalizing(0)
 
 
 def command_worker(settings: Settings, _args: argparse.Namespace) -> int:
     from worker.main import run_worker
 
     asyncio.run(run_worker(settings, resolve_database_url(settings)))
-    return 0
+    exit_without_finalizing(0)
+
+
+def exit_without_finalizing(code: int) -> NoReturn:
+    """End a process that holds a Temporal client once it has shut down cleanly, skipping the
+    interpreter's finalization: the Temporal core's native threads may still call into Python
+    then ("Fatal Python error: PyGILState_Release", temporalio/sdk-python#300)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def command_migrate(settings: Settings, args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import signal
 from functools import partial
 
+from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from models.db import make_engine, make_session_factory
@@ -15,17 +16,46 @@ from worker.temporal_server import ensure_search_attributes
 from workflows.client import connect_temporal
 from workflows.webhook_client import wake_deliveries_on_commit
 
+FIRST_RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 30.0
+
+
+async def connect_when_up(
+    settings: Settings, stop: asyncio.Event, runtime: Runtime | None
+) -> Client | None:
+    """Temporal's client, waiting (1 s, 2 s ... 30 s apart) while it is unreachable; None when
+    the worker is told to stop first."""
+    delay = FIRST_RETRY_SECONDS
+    while True:
+        try:
+            return await connect_temporal(settings, runtime)
+        except RuntimeError as err:
+            address = settings.resolved_temporal_address()
+            print(
+                f"Temporal at {address} is unreachable ({err}); retrying in {delay:.0f} s",
+                flush=True,
+            )
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+            return None
+        except TimeoutError:
+            delay = min(delay * 2, MAX_RETRY_SECONDS)
+
 
 async def run_worker(settings: Settings, database_url: str) -> None:
-    """Run until SIGINT/SIGTERM, then finish in-flight tasks and exit."""
-    client = await connect_temporal(settings, metrics_runtime(settings))
-    await ensure_search_attributes(client, settings.temporal_namespace)
-    engine = make_engine(database_url)
-    wake_deliveries_on_commit(partial(asyncio.sleep, 0, client), settings.task_queue)
+    """Run until SIGINT/SIGTERM, then finish in-flight tasks and exit. Temporal may come up
+    after the worker: it waits for it."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    runtime = metrics_runtime(settings)  # one per process: it binds the metrics port
+    client = await connect_when_up(settings, stop, runtime)
+    if client is None:
+        return
+    await ensure_search_attributes(client, settings.temporal_namespace)
+    engine = make_engine(database_url)
+    wake_deliveries_on_commit(partial(asyncio.sleep, 0, client), settings.task_queue)
     async with build_worker(client, settings, make_session_factory(engine)):
         print(f"worker polling task queue {settings.task_queue!r}", flush=True)
         await stop.wait()

@@ -1,4 +1,4 @@
-"""`botbuilder up`: the whole platform on one machine, supervised until Ctrl-C."""
+"""`botbuilder up`: the whole platform on one machine, supervised until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import fcntl
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -19,8 +17,9 @@ from temporalio.client import Client
 
 from models.settings import Settings
 from worker.demo import ensure_demo_bot
-from worker.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
+from worker.embedded_postgres import start_embedded_postgres
 from worker.file_modes import create_owner_only, keep_owner_only
+from worker.supervisor import Supervisor
 from worker.temporal_server import start_dev_server
 
 READY_TIMEOUT_SECONDS = 90.0
@@ -28,39 +27,6 @@ READY_TIMEOUT_SECONDS = 90.0
 
 class StackError(Exception):
     """A problem that stops `up` with a one-line message."""
-
-
-@dataclass
-class Supervisor:
-    """Starts the parts in order and stops them in reverse order."""
-
-    children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
-    postgres: EmbeddedPostgres | None = None
-    stopping: bool = False
-
-    def spawn(self, name: str, args: list[str], env: dict[str, str], log: IO[bytes]) -> None:
-        process = subprocess.Popen(
-            args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self.children.append((name, process))
-
-    def dead_child(self) -> str | None:
-        for name, process in self.children:
-            if process.poll() is not None:
-                return name
-        return None
-
-    def stop_all(self) -> None:
-        for _name, process in reversed(self.children):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self.postgres is not None:
-            self.postgres.stop()
 
 
 def acquire_lock(data_dir: Path) -> IO[str]:
@@ -117,7 +83,8 @@ def wait_for_http(url: str, deadline: float, supervisor: Supervisor) -> None:
 
 
 def run_up(settings: Settings) -> int:
-    """Start everything, print where it is, and supervise until a signal or a crash."""
+    """Start everything, print where it is, and supervise until SIGINT or SIGTERM: a worker,
+    the API or Temporal that dies is started again (see `worker.supervisor`)."""
     create_owner_only()
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -133,7 +100,7 @@ def run_up(settings: Settings) -> int:
     for port in worker_metrics_ports(settings):
         check_port_free(settings.worker_metrics_host, port, "--worker-metrics-port")
 
-    supervisor = Supervisor()
+    supervisor = Supervisor(data_dir, log=lambda line: print(line, flush=True))
 
     def request_stop(signum: int, _frame: object) -> None:
         supervisor.stopping = True
@@ -151,11 +118,15 @@ def run_up(settings: Settings) -> int:
         temporal_address = settings.resolved_temporal_address()
         if settings.embedded_temporal:
             print("Starting Temporal dev server ...", flush=True)
-            server = start_dev_server(
-                data_dir, settings.temporal_port, settings.temporal_ui_port,
-                logs / "temporal.log",
-            )  # fmt: skip
-            supervisor.children.append(("temporal", server))
+            supervisor.add(
+                "temporal",
+                lambda: start_dev_server(
+                    data_dir,
+                    settings.temporal_port,
+                    settings.temporal_ui_port,
+                    logs / "temporal.log",
+                ),
+            )
         asyncio.run(wait_for_temporal(temporal_address, settings.temporal_namespace, deadline))
 
         print("Applying migrations ...", flush=True)
@@ -179,15 +150,13 @@ def run_up(settings: Settings) -> int:
             name = "worker" if settings.workers == 1 else f"worker-{number}"
             port = settings.worker_metrics_port and settings.worker_metrics_port + number - 1
             worker_env = {**env, "BOTBUILDER_WORKER_METRICS_PORT": str(port)}
-            supervisor.spawn(name, [*cli, "worker"], worker_env, (logs / f"{name}.log").open("ab"))
-        supervisor.spawn("api", [*cli, "api"], env, (logs / "api.log").open("ab"))
+            supervisor.spawn(name, [*cli, "worker"], worker_env, logs / f"{name}.log")
+        supervisor.spawn("api", [*cli, "api"], env, logs / "api.log")
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         wait_for_http(f"{api_url}/health", deadline, supervisor)
         print_summary(settings, api_url, data_dir, demo_bot)
         while not supervisor.stopping:
-            dead = supervisor.dead_child()
-            if dead:
-                raise StackError(f"the {dead} process stopped unexpectedly; see {logs}")
+            supervisor.watch()
             time.sleep(0.2)
         print("Stopping ...", flush=True)
         return 0

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         FlowStartResult,
         RunFinished,
         SendRequest,
+        SentMessage,
     )
     from models.messages import InboundMessage, OutboundMessage
     from workflows import summaries
@@ -272,9 +273,10 @@ class ConversationWorkflow:
             sent_by_user_id=action.user_id,
         )  # fmt: skip
         summary = summaries.sent("agent", request.message, self.state.bot)
-        return await workflow.execute_local_activity(
-            SEND_MESSAGE, request, result_type=str, summary=summary, **AGENT_SEND
-        )
+        sent = await workflow.execute_local_activity(
+            SEND_MESSAGE, request, result_type=str | SentMessage, summary=summary, **AGENT_SEND
+        )  # only the id in histories from before `SentMessage`
+        return sent.message_id if isinstance(sent, SentMessage) else sent
 
     async def _proactive(self, start: FlowStart) -> FlowStartResult:
         state = self.state
@@ -300,12 +302,19 @@ class ConversationWorkflow:
             await self._set_status("active")
 
     async def _record(self, message: InboundMessage) -> bool:
-        """Store the message once; False for a duplicate delivery."""
-        if message.provider_message_id in self._recent:
+        """Store the message once; False for a duplicate delivery.
+
+        The decision holds on every retry of the workflow task: the recent ids are replayed,
+        and the store reports a row written under this run's delivery key as new.
+        """
+        provider_id = message.provider_message_id
+        if provider_id in self._recent:
             return False
-        self._recent.append(message.provider_message_id)
+        self._recent.append(provider_id)
+        delivery_key = f"{workflow.info().run_id}/{provider_id}"
         return await workflow.execute_local_activity(
-            RECORD_INBOUND, args=[self.state.conversation_id, self.params.channel_id, message],
+            RECORD_INBOUND,
+            args=[self.state.conversation_id, self.params.channel_id, message, delivery_key],
             result_type=bool, summary=summaries.received(message, self.state.bot), **LOCAL_DB,
         )  # fmt: skip
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         FlowRunState,
         RunFinished,
         SendRequest,
+        SentMessage,
         StepRecord,
     )
     from models.flow import FlowDefinition, FlowGraph
@@ -56,6 +57,7 @@ SEND_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30), maximum_attempts=8,
 )  # fmt: skip
 MAX_STEPS_PER_RUN = 10_000
+UNSEEN_ARE_NOT_ANSWERS = "unseen-questions-are-not-answered"  # workflow.patched id
 ResultT = TypeVar("ResultT")
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
@@ -84,6 +86,7 @@ class FlowRunWorkflow:
         self._sends_in_step = 0
         self._step_output: dict[str, Any] | None = None
         self._settled: dict[str, str] = {}  # payment id -> status, as Stripe reported it
+        self._asked_at: datetime | None = None
         self.variables: dict[str, Any] = {}
         self._events: dict[str, Any] = {}
 
@@ -134,6 +137,7 @@ class FlowRunWorkflow:
         self._replies.extendleft(reversed(state.replies))
         self._events.update(state.events)
         self._received += state.received
+        self._asked_at = datetime.fromisoformat(state.asked_at) if state.asked_at else None
         self.run_id = state.run_id
         self.sequence = state.step_sequence
         node_id = state.node_id
@@ -236,6 +240,7 @@ class FlowRunWorkflow:
             run_id=self.run_id, node_id=node_id, variables=self.variables,
             step_sequence=self.sequence, replies=list(self._replies), received=self._received,
             events=self._events,
+            asked_at=self._asked_at.isoformat() if self._asked_at else None,
         )  # fmt: skip
         workflow.continue_as_new(self.params.model_copy(update={"state": state}))
 
@@ -267,18 +272,28 @@ class FlowRunWorkflow:
         self._sends_in_step += 1
         summary = summaries.sent(self._label(), message, self.params.bot)
         try:
-            await workflow.execute_local_activity(
-                SEND_MESSAGE, request, start_to_close_timeout=timedelta(seconds=30),
+            sent = await workflow.execute_local_activity(
+                SEND_MESSAGE, request, result_type=str | SentMessage,
+                start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=timedelta(minutes=10), retry_policy=SEND_RETRY,
                 summary=summary,
             )  # fmt: skip
         except (ActivityError, ApplicationError) as err:  # a local activity may fail bare
             raise NodeFailed(f"the message could not be sent: {failure_reason(err)}") from err
+        # When the contact could first see it: a retried workflow task runs later, but the
+        # send it repeats was stored (and made) before. Old histories hold only the id.
+        self._asked_at = (
+            datetime.fromisoformat(sent.stored_at)
+            if isinstance(sent, SentMessage)
+            else workflow.now()
+        )
 
     async def wait_for_reply(self, timeout: timedelta | None) -> InboundMessage | None:
         """The contact's next message (queued by the conversation, oldest first)."""
         limit = timeout or timedelta(seconds=self.params.inactivity_seconds)
         await self._flush_steps()
+        if workflow.patched(UNSEEN_ARE_NOT_ANSWERS):
+            self._set_aside_unseen()
         self._waiting = True
         try:
             while True:  # a take-over pauses the wait; the timeout starts again after it
@@ -311,6 +326,19 @@ class FlowRunWorkflow:
         except TimeoutError:
             return None
         return self._events.pop(name)
+
+    def _set_aside_unseen(self) -> None:
+        """Drop the queued messages that arrived before the run last sent something: the
+        contact wrote them without having seen what is now being asked. They stay stored and
+        visible in the inbox; they are simply not answers."""
+        asked_at = self._asked_at
+        if asked_at is None:
+            return
+        self._replies = deque(
+            reply
+            for reply in self._replies
+            if reply.received_at is None or datetime.fromisoformat(reply.received_at) >= asked_at
+        )
 
     async def _paused(self) -> bool:
         """Wait while an agent holds the run; True when the agent ended it."""
