@@ -76,6 +76,7 @@ def start_worker(settings: Settings, log: IO[bytes] | None = None) -> subprocess
         "BOTBUILDER_DATA_DIR": str(settings.data_dir),
         "BOTBUILDER_OUTBOUND_ALLOWED_HOSTS": settings.outbound_allowed_hosts,
         "BOTBUILDER_WHATSAPP_GRAPH_URL": settings.whatsapp_graph_url,
+        "BOTBUILDER_WORKER_METRICS_PORT": "0",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "worker.cli", "worker"],

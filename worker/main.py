@@ -64,11 +64,15 @@ async def run_worker(settings: Settings, database_url: str) -> None:
 
 def metrics_runtime(settings: Settings) -> Runtime | None:
     """A Temporal runtime serving the SDK's metrics and the worker's own counters
-    (`activities/metrics.py`) in the Prometheus format, or None when the port is 0."""
+    (`activities/metrics.py`) in the Prometheus format, or None when the port is 0 or taken."""
     if not settings.worker_metrics_port:
         return None
     address = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
     prometheus = PrometheusConfig(
         bind_address=address, counters_total_suffix=True, durations_as_seconds=True
     )
-    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+    except ValueError as err:  # the port is taken: run without metrics rather than not at all
+        print(f"worker metrics are off: {err} ({address})", flush=True)
+        return None
