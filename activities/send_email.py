@@ -4,11 +4,10 @@ The SMTP host is the organization's choice, so it goes through the outbound guar
 (`outbound.guard`): refused for good unless it resolves only to public addresses (or is listed in
 `BOTBUILDER_OUTBOUND_ALLOWED_HOSTS`), and the connection goes to the checked address while TLS
 still verifies the certificate for the host name. The standard library's `smtplib` runs in a
-thread. Temporary failures (4xx answers, refused or
-dropped connections, timeouts) are retried by Temporal with backoff; 5xx answers, TLS and
-authentication failures fail for good. The `Message-ID` derives from the idempotency key, so a
-retried send carries the same id and mail clients show one message.
-"""
+thread. Temporary failures (4xx answers, refused or dropped connections, timeouts) are retried by
+Temporal with backoff; 5xx answers, TLS and authentication failures fail for good. The
+`Message-ID` derives from the idempotency key, so a retried send carries the same id and mail
+clients show one message."""
 
 from __future__ import annotations
 
