@@ -1,5 +1,5 @@
 """The `http_request` activity used by api/webhook nodes: real HTTP with classified failures,
-only to public addresses (`activities.outbound_guard`), reading at most `MAX_RESPONSE_BYTES`."""
+only to public addresses (`outbound.guard`), reading at most `MAX_RESPONSE_BYTES`."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.outbound_guard import (
+from models.settings import Settings
+from outbound.guard import (
     OutboundPolicy,
     OutboundRefused,
     ResponseTooLarge,
     guarded_client,
     read_capped,
 )
-from models.settings import Settings
 from workflows import activity_names
 from workflows.nodes.base import HttpRequest, HttpResponse
 

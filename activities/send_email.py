@@ -1,10 +1,13 @@
 """The `send_email` activity of the `email` node: one message through the organization's SMTP.
 
-The standard library's `smtplib` runs in a thread. Temporary failures (4xx answers, refused or
-dropped connections, timeouts) are retried by Temporal with backoff; 5xx answers, TLS and
-authentication failures fail for good. The `Message-ID` derives from the idempotency key, so a
-retried send carries the same id and mail clients show one message.
-"""
+The SMTP host is the organization's choice, so it goes through the outbound guard
+(`outbound.guard`): refused for good unless it resolves only to public addresses (or is listed in
+`BOTBUILDER_OUTBOUND_ALLOWED_HOSTS`), and the connection goes to the checked address while TLS
+still verifies the certificate for the host name. The standard library's `smtplib` runs in a
+thread. Temporary failures (4xx answers, refused or dropped connections, timeouts) are retried by
+Temporal with backoff; 5xx answers, TLS and authentication failures fail for good. The
+`Message-ID` derives from the idempotency key, so a retried send carries the same id and mail
+clients show one message."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 from activities.integration_base import IntegrationActivities, permanent, retryable
 from models.integration_calls import EmailRequest, EmailSent
 from models.integration_config import SmtpConfig
+from outbound.guard import OutboundPolicy, OutboundRefused, resolve_checked
 from workflows import activity_names
 
 
@@ -35,9 +39,14 @@ class EmailSender(IntegrationActivities):
         smtp = SmtpConfig.model_validate(config)
         message = compose(request, smtp)
         recipients = [*request.to, *request.cc, *request.bcc]
+        policy = OutboundPolicy.parse(self.settings.outbound_allowed_hosts)
+        try:
+            address = await resolve_checked(smtp.host, smtp.port, policy)
+        except OutboundRefused as refused:
+            raise permanent(f"the SMTP server was not contacted: {refused}") from None
         try:
             refused = await asyncio.to_thread(
-                deliver, smtp, secrets.get("password"), message, recipients
+                deliver, smtp, address or smtp.host, secrets.get("password"), message, recipients
             )
         except smtplib.SMTPRecipientsRefused as err:
             raise classify_refused(err.recipients) from err
@@ -71,18 +80,27 @@ def compose(request: EmailRequest, smtp: SmtpConfig) -> EmailMessage:
 
 
 def deliver(
-    smtp: SmtpConfig, password: str | None, message: EmailMessage, recipients: list[str]
+    smtp: SmtpConfig,
+    address: str,
+    password: str | None,
+    message: EmailMessage,
+    recipients: list[str],
 ) -> dict[str, Any]:
-    """One SMTP session (blocking); the recipients refused while others were accepted."""
+    """One SMTP session (blocking) with the server at `address`; the recipients refused while
+    others were accepted."""
     context = ssl.create_default_context()
     client: smtplib.SMTP
     if smtp.security == "tls":
-        client = smtplib.SMTP_SSL(
-            smtp.host, smtp.port, timeout=smtp.timeout_seconds, context=context
-        )
+        client = smtplib.SMTP_SSL(timeout=smtp.timeout_seconds, context=context)
     else:
-        client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds)
+        client = smtplib.SMTP(timeout=smtp.timeout_seconds)
+    # smtplib takes the TLS server name (SNI, certificate check) from `_host`, which its
+    # constructor sets only when it connects by itself: connect to the address, verify the name.
+    client._host = smtp.host
     with client:
+        code, reply = client.connect(address, smtp.port)
+        if code != 220:
+            raise smtplib.SMTPConnectError(code, reply)
         if smtp.security == "starttls":
             client.starttls(context=context)
         if smtp.username and password:

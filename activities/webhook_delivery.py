@@ -3,8 +3,10 @@
 Only a 2xx answer delivers. A failure is retried on `models.webhooks.RETRY_SCHEDULE` (each
 delivery on its own schedule, honouring `Retry-After`); `410 Gone` disables the endpoint at once,
 and so does failing every attempt for `DISABLE_AFTER_FAILING` (the organization is told with a
-`webhook.endpoint_disabled` event). Redirects are not followed and response bodies are read only
-up to `RESPONSE_READ_LIMIT` bytes.
+`webhook.endpoint_disabled` event). Each attempt goes through the outbound guard
+(`outbound.guard`): the URL's host is resolved, refused unless public, and connected to at the
+checked address. Redirects are not followed (a 3xx is a failed attempt) and response bodies are
+read only up to `RESPONSE_READ_LIMIT` bytes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from models import webhook_outbox
-from models.errors import InvalidInput
 from models.secret_box import SecretBox
 from models.settings import Settings
 from models.webhook_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -30,11 +31,11 @@ from models.webhooks import (
     DISABLE_AFTER_FAILING,
     DrainRequest,
     DrainResult,
-    check_webhook_url,
     parse_retry_after,
     retry_delay,
     signature_header,
 )
+from outbound.guard import OutboundPolicy, OutboundRefused, guarded_client
 from workflows import activity_names
 
 BATCH_SIZE = 50
@@ -74,7 +75,8 @@ class Outcome:
 
 
 class WebhookDeliverer:
-    """Delivers for the endpoint delivery workflows; one HTTP client (no redirects) per worker."""
+    """Delivers for the endpoint delivery workflows; one guarded HTTP client (no redirects) per
+    worker."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], secret_box: SecretBox, settings: Settings
@@ -82,12 +84,12 @@ class WebhookDeliverer:
         self.sessions = sessions
         self.secret_box = secret_box
         self.timeout = settings.webhook_timeout_seconds
-        self.allowed_networks = settings.webhook_allowed_networks
+        self.policy = OutboundPolicy.parse(settings.outbound_allowed_hosts)
         self._http: httpx.AsyncClient | None = None
 
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(follow_redirects=False, timeout=self.timeout)
+            self._http = guarded_client(self.policy, timeout=self.timeout, follow_redirects=False)
         return self._http
 
     @activity.defn(name=activity_names.DELIVER_WEBHOOKS)
@@ -113,11 +115,10 @@ class WebhookDeliverer:
             ).all()
         signing = signing_secrets(self.secret_box, endpoint)
         limit = asyncio.Semaphore(CONCURRENCY)
-        refusal = await self._refusal(endpoint.url) if due else None
 
         async def attempt(event: WebhookEvent) -> Outcome:
             async with limit:
-                return await self._attempt(endpoint, signing, event, refusal)
+                return await self._attempt(endpoint, signing, event)
 
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
@@ -142,26 +143,15 @@ class WebhookDeliverer:
             activity.heartbeat()
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
-    async def _refusal(self, url: str) -> str | None:
-        """Why the URL may not be called now (its host may resolve elsewhere than when saved)."""
-        try:
-            await check_webhook_url(url, self.allowed_networks)
-        except InvalidInput as err:
-            return err.message
-        return None
-
     async def _attempt(
         self,
         endpoint: WebhookEndpoint,
         signing: list[str],
         event: WebhookEvent,
-        refusal: str | None,
     ) -> Outcome:
-        """One signed POST (none when `refusal` says why not); never raises."""
+        """One signed POST to the checked address (none when the guard refuses it: its host
+        may resolve elsewhere than when it was saved); never raises."""
         outcome = Outcome()
-        if refusal is not None:
-            outcome.error = refusal
-            return outcome
         body = json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False).encode()
         message_id, timestamp = webhook_id(event.id), int(time.time())
         headers = {
@@ -178,6 +168,8 @@ class WebhookDeliverer:
                 outcome.status_code = r.status_code
                 outcome.retry_after_header = r.headers.get("retry-after")
                 outcome.excerpt = await read_excerpt(r)
+        except OutboundRefused as refused:
+            outcome.error = str(refused)
         except httpx.TimeoutException:
             outcome.error = f"no answer within {self.timeout:g} s"
         except httpx.HTTPError as err:

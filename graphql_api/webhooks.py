@@ -23,6 +23,7 @@ from models.webhook_tables import WebhookAttempt as AttemptRow
 from models.webhook_tables import WebhookDelivery as DeliveryRow
 from models.webhook_tables import WebhookEndpoint as EndpointRow
 from models.webhook_tables import WebhookEvent as EventRow
+from outbound.guard import OutboundPolicy
 from workflows.webhook_delivery import delivery_workflow_id
 
 WebhookStats = strawberry.type(
@@ -174,8 +175,8 @@ def settings_of(input: WebhookEndpointInput | WebhookEndpointUpdate) -> Endpoint
     )
 
 
-def allowed_networks(info: Info) -> str:
-    return platform_of(info).settings.webhook_allowed_networks
+def outbound_policy(info: Info) -> OutboundPolicy:
+    return OutboundPolicy.parse(platform_of(info).settings.outbound_allowed_hosts)
 
 
 @strawberry.type
@@ -243,7 +244,7 @@ class WebhookMutation:
                 caller.organization_id,
                 bot,
                 settings,
-                allowed_networks(info),
+                outbound_policy(info),
             )
             wake_after_commit(session, [row.id])
         return WebhookEndpointSecret(endpoint=WebhookEndpoint.of(row), secret=secret)
@@ -256,7 +257,7 @@ class WebhookMutation:
         settings = settings_of(input)
         async with transaction(info) as session:
             row = await endpoint_of(session, caller, id)
-            await endpoints.update_endpoint(session, row, settings, allowed_networks(info))
+            await endpoints.update_endpoint(session, row, settings, outbound_policy(info))
         return WebhookEndpoint.of(row)
 
     @strawberry.mutation(description="Delete an endpoint with its delivery log.")

@@ -118,7 +118,8 @@ class Settings(BaseSettings):
     outbound_allowed_hosts: str = Field(
         default="",
         description="Comma-separated hosts, IP addresses and networks (CIDR) that flows' HTTP "
-        "calls may reach although they are not public (development and tests only).",
+        "calls, webhook endpoints and SMTP servers may reach although they are not public "
+        "(development and tests only).",
     )
 
     whatsapp_graph_url: str = Field(
@@ -146,11 +147,6 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(
         default=15.0, gt=0, description="How long a webhook receiver has to answer."
-    )
-    webhook_allowed_networks: str = Field(
-        default="",
-        description="Comma-separated networks (e.g. `127.0.0.1/32`) webhook URLs may point to "
-        "although they are not public; by default only public addresses are allowed.",
     )
 
     @property

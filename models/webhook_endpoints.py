@@ -22,6 +22,7 @@ from models.webhook_outbox import (
 )
 from models.webhook_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from models.webhooks import check_webhook_url, new_secret
+from outbound.guard import OutboundPolicy
 
 RESERVED_HEADERS = {"content-type", "content-length", "host", "user-agent", "transfer-encoding"}
 MAX_ROTATION_GRACE = timedelta(days=7)
@@ -104,7 +105,7 @@ async def create_endpoint(
     organization_id: uuid.UUID,
     bot_id: uuid.UUID | None,
     settings: EndpointSettings,
-    allowed_networks: str,
+    policy: OutboundPolicy,
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its signing secret (shown only now)."""
     if bot_id is not None:
@@ -115,7 +116,7 @@ async def create_endpoint(
             raise NotFound("no such bot")
     if settings.url is None:
         raise InvalidInput("a webhook endpoint needs a URL")
-    await check_webhook_url(settings.url, allowed_networks)
+    await check_webhook_url(settings.url, policy)
     secret = new_secret()
     endpoint = WebhookEndpoint(
         organization_id=organization_id,
@@ -137,11 +138,11 @@ async def update_endpoint(
     session: AsyncSession,
     endpoint: WebhookEndpoint,
     settings: EndpointSettings,
-    allowed_networks: str,
+    policy: OutboundPolicy,
 ) -> WebhookEndpoint:
     """Change the given fields; activating it again clears a disabled state."""
     if settings.url is not None:
-        await check_webhook_url(settings.url, allowed_networks)
+        await check_webhook_url(settings.url, policy)
         endpoint.url = settings.url
     if settings.events is not None:
         endpoint.events = checked_events(settings.events)

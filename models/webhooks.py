@@ -3,21 +3,18 @@ the payloads the delivery workflow and its activity exchange."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
-import ipaddress
 import random
 import secrets
-import socket
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
 from models.errors import InvalidInput
+from outbound.guard import OutboundPolicy, OutboundRefused, check_url
 
 SECRET_PREFIX = "whsec_"
 # When each attempt is made, counted from the previous one's failure (the first is immediate).
@@ -93,31 +90,10 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
         return None
 
 
-def parse_networks(allowed: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """The comma-separated networks of the `webhook_allowed_networks` setting."""
-    return [ipaddress.ip_network(part.strip()) for part in allowed.split(",") if part.strip()]
-
-
-async def check_webhook_url(url: str, allowed_networks: str = "") -> None:
-    """Refuse (`InvalidInput`) a URL that is not http(s) or whose host resolves to a loopback,
-    private, link-local, metadata or otherwise non-public address outside `allowed_networks`."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("a webhook URL must be an http:// or https:// URL with a host")
+async def check_webhook_url(url: str, policy: OutboundPolicy) -> None:
+    """Refuse (`InvalidInput`) a URL that is not http(s) or whose host resolves to an address
+    tenants may not reach (`outbound.guard`)."""
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, port, type=socket.SOCK_STREAM
-        )
-    except (OSError, ValueError) as err:
-        raise InvalidInput(f"cannot resolve the webhook URL's host {parts.hostname!r}") from err
-    allowed = parse_networks(allowed_networks)
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if any(address in network for network in allowed):
-            continue
-        if not address.is_global or address.is_multicast:
-            raise InvalidInput(
-                f"the webhook URL's host {parts.hostname!r} is a private, loopback, link-local "
-                f"or metadata address ({address}); only public addresses are allowed"
-            )
+        await check_url(url, policy)
+    except OutboundRefused as refused:
+        raise InvalidInput(f"webhook URL refused: {refused}") from None

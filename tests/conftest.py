@@ -194,7 +194,6 @@ def test_settings(
         openai_api_key=fake_openai.api_key,
         openai_base_url=fake_openai.url,
         outbound_allowed_hosts="127.0.0.1",  # the fake services flows call in tests
-        webhook_allowed_networks="127.0.0.1/32",
     )
 
 

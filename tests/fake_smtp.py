@@ -20,13 +20,15 @@ def free_port() -> int:
 
 
 class FakeSmtp:
-    """`received` holds (envelope recipients, parsed message) of every accepted email."""
+    """`received` holds (envelope recipients, parsed message) of every accepted email;
+    `options` go to aiosmtpd's controller (`tls_context=` for STARTTLS, `ssl_context=` for
+    implicit TLS)."""
 
-    def __init__(self) -> None:
+    def __init__(self, **options: Any) -> None:
         self.lock = threading.Lock()
         self.received: list[tuple[list[str], EmailMessage]] = []
         self.failures: list[str] = []
-        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
+        self.controller = Controller(self, hostname="127.0.0.1", port=free_port(), **options)
         self.controller.start()
         self.port = self.controller.port
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+import outbound.guard as guard
+from activities import send_email
 from activities.send_email import EmailSender
 from models.db import make_session_factory
 from models.integration_calls import EmailRequest, EmailSent
@@ -28,6 +33,7 @@ from tests.integration_fixtures import (
     edge,
     step_of,
 )
+from tests.test_outbound_guard import self_signed_localhost
 from workflows.nodes import get_node_type
 from workflows.validation import validate_flow
 
@@ -63,21 +69,19 @@ def order_mail_flow() -> dict[str, Any]:
     )
 
 
-async def email_bot(db_engine: AsyncEngine, smtp: FakeSmtp) -> str:
+def smtp_config(host: str, port: int) -> dict[str, Any]:
+    return {
+        "host": host,
+        "port": port,
+        "security": "none",
+        "from_address": "bot@acme.example",
+        "from_name": "Acme",
+    }
+
+
+async def email_bot(db_engine: AsyncEngine, smtp: FakeSmtp, host: str = "127.0.0.1") -> str:
     bot, channel = await make_web_bot(db_engine, order_mail_flow())
-    await configure(
-        db_engine,
-        bot,
-        "smtp",
-        {
-            "host": "127.0.0.1",
-            "port": smtp.port,
-            "security": "none",
-            "from_address": "bot@acme.example",
-            "from_name": "Acme",
-        },
-        {},
-    )
+    await configure(db_engine, bot, "smtp", smtp_config(host, smtp.port), {})
     return channel
 
 
@@ -165,7 +169,7 @@ async def test_the_contact_email_is_the_default_recipient() -> None:
 
 
 async def test_activity_failures_are_classified(db_engine: AsyncEngine, clean_db: None) -> None:
-    settings = Settings(secret_key=SECRET_KEY)
+    settings = Settings(secret_key=SECRET_KEY, outbound_allowed_hosts="127.0.0.1")
     sender = EmailSender(make_session_factory(db_engine), SecretBox(SECRET_KEY), settings)
     bot, _ = await make_web_bot(db_engine, order_mail_flow())
     request = EmailRequest(bot_id=bot, idempotency_key="k", to=["a@b.co"], subject="s", text="t")
@@ -173,21 +177,87 @@ async def test_activity_failures_are_classified(db_engine: AsyncEngine, clean_db
     with pytest.raises(ApplicationError, match="no smtp integration configured") as missing:
         await env.run(sender.send_email, request)
     assert missing.value.non_retryable
-    await configure(
-        db_engine,
-        bot,
-        "smtp",
-        {
-            "host": "127.0.0.1",
-            "port": free_port(),
-            "security": "none",
-            "from_address": "bot@acme.example",
-        },
-        {},
-    )
+    await configure(db_engine, bot, "smtp", smtp_config("127.0.0.1", free_port()), {})
     with pytest.raises(ApplicationError, match=r"cannot reach 127\.0\.0\.1:") as refused:
         await env.run(sender.send_email, request)
     assert not refused.value.non_retryable
+
+
+async def test_a_private_smtp_host_is_refused_and_the_node_leaves_by_error(
+    api: httpx.AsyncClient, db_engine: AsyncEngine, smtp: FakeSmtp
+) -> None:
+    """`localhost` resolves to the fake server's loopback address, but only `127.0.0.1` as
+    written is allowed: the server is never contacted and the error edge says why."""
+    channel = await email_bot(db_engine, smtp, host="localhost")
+    chat = await answer_first(api, channel, "mail-private", "ana@example.com")
+    reply = (await chat.wait_replies(3))[1]
+    assert reply.startswith(
+        "No pudimos escribirte: the email was not sent: the SMTP server was not contacted: "
+        "refused to connect to localhost ("
+    ), reply
+    assert "a loopback address" in reply
+    assert smtp.received == []
+    assert (await step_of(db_engine, "mail")).outcome == "error"
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.2", "169.254.169.254", "10.1.2.3"])
+async def test_the_activity_refuses_non_public_smtp_hosts_for_good(
+    db_engine: AsyncEngine, clean_db: None, smtp: FakeSmtp, host: str
+) -> None:
+    settings = Settings(secret_key=SECRET_KEY, outbound_allowed_hosts="127.0.0.1")
+    sender = EmailSender(make_session_factory(db_engine), SecretBox(SECRET_KEY), settings)
+    bot, _ = await make_web_bot(db_engine, order_mail_flow())
+    await configure(db_engine, bot, "smtp", smtp_config(host, smtp.port), {})
+    request = EmailRequest(bot_id=bot, idempotency_key="k", to=["a@b.co"], subject="s", text="t")
+
+    with pytest.raises(ApplicationError, match="was not contacted: refused to connect") as err:
+        await ActivityEnvironment().run(sender.send_email, request)
+
+    assert err.value.non_retryable
+    assert smtp.received == []
+
+
+@pytest.mark.parametrize(
+    ("security", "option"), [("starttls", "tls_context"), ("tls", "ssl_context")]
+)
+async def test_tls_to_the_checked_address_still_verifies_the_host_name(
+    db_engine: AsyncEngine,
+    clean_db: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    security: str,
+    option: str,
+) -> None:
+    """127.0.0.1 counted as public here: `localhost` is connected to at its checked address,
+    and TLS (STARTTLS or implicit) names `localhost` and verifies its certificate."""
+    cert_file, key_file = self_signed_localhost(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert_file, key_file)
+    names: list[str | None] = []
+    server_tls.sni_callback = lambda _socket, name, _context: names.append(name)
+    monkeypatch.setattr(guard, "refusal_reason", lambda address: None)
+    monkeypatch.setattr(
+        send_email.ssl,
+        "create_default_context",
+        partial(ssl.create_default_context, cafile=cert_file),
+    )
+    server = FakeSmtp(**{option: server_tls})
+    try:
+        sender = EmailSender(
+            make_session_factory(db_engine), SecretBox(SECRET_KEY), Settings(secret_key=SECRET_KEY)
+        )
+        bot, _ = await make_web_bot(db_engine, order_mail_flow())
+        config = {**smtp_config("localhost", server.port), "security": security}
+        await configure(db_engine, bot, "smtp", config, {})
+        request = EmailRequest(
+            bot_id=bot, idempotency_key="k", to=["a@b.co"], subject="tls", text="t"
+        )
+        await ActivityEnvironment().run(sender.send_email, request)
+    finally:
+        server.close()
+    [(recipients, message)] = server.received
+    assert recipients == ["a@b.co"] and message["Subject"] == "tls"
+    assert "localhost" in names  # (aiosmtpd's own readiness probe sends no name)
 
 
 def test_literal_bad_addresses_fail_validation() -> None:

@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
 
-import activities.outbound_guard as guard
+import outbound.guard as guard
 from activities.http_request import MAX_RESPONSE_BYTES, HttpRequester
 from models.settings import Settings
 from tests.helpers import WebChat, chain, make_web_bot, node

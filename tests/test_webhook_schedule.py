@@ -26,6 +26,7 @@ from models.settings import Settings
 from models.webhook_endpoints import EndpointSettings, create_endpoint, send_test_event
 from models.webhook_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from models.webhooks import JITTER, RETRY_SCHEDULE
+from outbound.guard import OutboundPolicy
 from tests.helpers import wait_for
 from tests.test_durable_timers import time_skipping_server_path
 from tests.webhook_receiver import Receiver
@@ -77,7 +78,7 @@ async def endpoint_with_test_event(
     settings: Settings,
     receiver: Receiver,
     url: str | None = None,
-    allowed_networks: str | None = None,
+    allowed_hosts: str | None = None,
 ) -> uuid.UUID:
     """An endpoint POSTing to the receiver (which learns its secret), with one test delivery."""
     box = SecretBox(settings.resolved_secret_key())
@@ -89,7 +90,7 @@ async def endpoint_with_test_event(
             organization.id,
             None,
             EndpointSettings(url=url or receiver.url, events=["payment.completed"]),
-            allowed_networks or settings.webhook_allowed_networks,
+            OutboundPolicy.parse(allowed_hosts or settings.outbound_allowed_hosts),
         )
         await send_test_event(session, endpoint)
     receiver.secrets.append(secret)
@@ -239,6 +240,23 @@ async def test_an_endpoint_failing_for_five_days_is_disabled(
     assert row.disabled_at - row.failing_since >= timedelta(days=5)
 
 
+async def test_a_redirect_is_a_failed_attempt_and_is_not_followed(
+    skipping_env: WorkflowEnvironment,
+    db_engine: AsyncEngine,
+    test_settings: Settings,
+    receiver: Receiver,
+) -> None:
+    receiver.script = [307]
+    endpoint = await endpoint_with_test_event(db_engine, test_settings, receiver)
+
+    await first_attempt_made(db_engine, endpoint)
+
+    [first] = await attempts_of(db_engine, endpoint)
+    assert (first.status_code, first.error) == (307, "the receiver answered 307")
+    assert await delivery_status(db_engine, endpoint) == "pending"
+    assert len(receiver.events()) == 1  # `/hooks/moved` was never asked
+
+
 async def test_an_address_refused_at_delivery_is_never_called(
     skipping_env: WorkflowEnvironment,
     db_engine: AsyncEngine,
@@ -248,13 +266,13 @@ async def test_an_address_refused_at_delivery_is_never_called(
     # allowed when saved (another policy then), refused by the worker's policy at delivery
     url = receiver.url.replace("127.0.0.1", "127.0.0.2")
     endpoint = await endpoint_with_test_event(
-        db_engine, test_settings, receiver, url=url, allowed_networks="127.0.0.0/8"
+        db_engine, test_settings, receiver, url=url, allowed_hosts="127.0.0.0/8"
     )
 
     await first_attempt_made(db_engine, endpoint)
     first = (await attempts_of(db_engine, endpoint))[0]
     assert first.status_code is None and first.error is not None
-    assert "127.0.0.2" in first.error and "only public addresses" in first.error
+    assert "127.0.0.2" in first.error and "may only reach public addresses" in first.error
     assert receiver.events() == []
 
 

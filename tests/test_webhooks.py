@@ -229,10 +229,8 @@ async def test_a_delivery_cut_off_by_a_killed_worker_arrives_with_the_same_id(
     temporal_env: WorkflowEnvironment,
     clean_db: None,
     receiver: Receiver,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = test_settings.model_copy(update={"task_queue": TASK_QUEUE})
-    monkeypatch.setenv("BOTBUILDER_WEBHOOK_ALLOWED_NETWORKS", settings.webhook_allowed_networks)
     receiver.hang.set()  # the first POST hangs: the worker is killed while waiting for it
     first = start_worker(settings)
     second: subprocess.Popen[bytes] | None = None

@@ -87,6 +87,8 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         if self.receiver.retry_after and status >= 400:
             self.send_header("Retry-After", self.receiver.retry_after)
+        if 300 <= status < 400:  # to itself: a followed redirect would be recorded too
+            self.send_header("Location", f"{self.receiver.url}/moved")
         reply = f"answer {status}".encode()
         self.send_header("Content-Length", str(len(reply)))
         self.end_headers()

@@ -105,7 +105,7 @@ class LocalStack:
         self.log = data_dir / "up.log"
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
         env["BOTBUILDER_WEB_MESSAGES_PER_MINUTE"] = "0"  # the load comes from one address
-        env["BOTBUILDER_WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.1/32"  # the `--webhook` listener
+        env["BOTBUILDER_OUTBOUND_ALLOWED_HOSTS"] = "127.0.0.1"  # the `--webhook` listener
         self.process = subprocess.Popen(
             [sys.executable, "-m", "worker.cli", "--data-dir", str(data_dir), "up",
              "--api-port", str(self.api_port), "--temporal-port", str(free_port()),

@@ -1,5 +1,5 @@
-"""The guard on every outbound HTTP request a tenant controls (flow `api`/`webhook` nodes, and
-later integrator webhooks and CRM base URLs): only public addresses are reached.
+"""The guard on every outbound connection a tenant controls (flow `api`/`webhook` nodes,
+integrator webhooks, the `email` node's SMTP server): only public addresses are reached.
 
 Each request, and each redirect hop, resolves its host name once, refuses it when any address
 it resolves to is loopback, private, link-local, unique-local, multicast, unspecified, reserved
@@ -128,6 +128,18 @@ async def resolve_checked(host: str, port: int, policy: OutboundPolicy) -> str |
     return str(addresses[0])
 
 
+async def check_url(url: str, policy: OutboundPolicy) -> None:
+    """Refuse (`OutboundRefused`) a URL that is not http(s) with a host, or whose host resolves
+    to an address tenants may not reach."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as err:
+        raise OutboundRefused(f"not a valid URL: {err}") from err
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise OutboundRefused("the URL must be an http:// or https:// URL with a host")
+    await resolve_checked(parsed.host, parsed.port or _default_port(parsed), policy)
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """Checks each request's host and connects to the checked address (redirects included:
     the client sends every hop through here)."""
@@ -160,15 +172,18 @@ def _default_port(url: httpx.URL) -> int:
     return 443 if url.scheme == "https" else 80
 
 
-def guarded_client(policy: OutboundPolicy, *, timeout: float) -> httpx.AsyncClient:
-    """A client for tenant-controlled URLs: guarded, following at most `MAX_REDIRECTS`
-    redirects, ignoring proxy environment variables (a proxy would resolve names itself), and
-    with no connection reuse (a pooled connection is keyed by address, not by host name)."""
+def guarded_client(
+    policy: OutboundPolicy, *, timeout: float, follow_redirects: bool = True
+) -> httpx.AsyncClient:
+    """A client for tenant-controlled URLs: guarded, following (unless told not to) at most
+    `MAX_REDIRECTS` redirects, ignoring proxy environment variables (a proxy would resolve
+    names itself), and with no connection reuse (a pooled connection is keyed by address, not
+    by host name)."""
     transport = GuardedTransport(policy, limits=httpx.Limits(max_keepalive_connections=0))
     return httpx.AsyncClient(
         transport=transport,
         timeout=timeout,
-        follow_redirects=True,
+        follow_redirects=follow_redirects,
         max_redirects=MAX_REDIRECTS,
         trust_env=False,
     )
