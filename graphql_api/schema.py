@@ -23,6 +23,8 @@ from graphql_api.errors import CodedErrors, LoggingSchema
 from graphql_api.flows import FlowMutation, FlowQuery
 from graphql_api.integrations import IntegrationMutation, IntegrationQuery
 from graphql_api.limits import MAX_DEPTH, limit_extensions
+from graphql_api.marketplace import MarketplaceMutation, MarketplaceQuery
+from graphql_api.marketplace_sales import MarketplaceSalesMutation, MarketplaceSalesQuery
 from graphql_api.outreach import OutreachMutation, OutreachQuery
 from graphql_api.payments import PaymentQuery
 from graphql_api.query_cost import MAX_COST, QueryCostLimiter
@@ -42,10 +44,11 @@ class VersionQuery:
 
 QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, TemplateQuery,
                              ConversationQuery, OutreachQuery, IntegrationQuery,
-                             PaymentQuery)  # fmt: skip
+                             PaymentQuery, MarketplaceQuery, MarketplaceSalesQuery)  # fmt: skip
 MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation,
                                ConversationMutation, OutreachMutation,
-                               IntegrationMutation)  # fmt: skip
+                               IntegrationMutation, MarketplaceMutation,
+                               MarketplaceSalesMutation)  # fmt: skip
 SUBSCRIPTIONS: tuple[type, ...] = (ConversationSubscription,)
 
 Query = merge_types("Query", QUERIES)

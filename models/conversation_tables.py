@@ -193,4 +193,5 @@ class SendSlot(Base):
 
 import models.api_tables  # noqa: E402  (registers the API's tables on Base.metadata)
 import models.inbox_tables  # noqa: E402  (and the inbox's)
-import models.integration_tables  # noqa: E402, F401  (and the integrations')
+import models.integration_tables  # noqa: E402  (and the integrations')
+import models.marketplace_tables  # noqa: E402, F401  (and the marketplace's)

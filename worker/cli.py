@@ -86,6 +86,12 @@ def command_export(settings: Settings, args: argparse.Namespace) -> int:
     return run_export(resolve_database_url(settings), args.bot, args.output)
 
 
+def command_admin(settings: Settings, args: argparse.Namespace) -> int:
+    from worker.admin import run_admin
+
+    return run_admin(resolve_database_url(settings), args.action, args.email)
+
+
 def command_conversation(settings: Settings, args: argparse.Namespace) -> int:
     from worker.conversation_view import show_conversation
 
@@ -154,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("bot", help="bot name or id")
     export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     export.set_defaults(handler=command_export)
+
+    admin = commands.add_parser(
+        "admin", help="grant or revoke the platform admin role (marketplace review)"
+    )
+    admin.add_argument("action", choices=("grant", "revoke"))
+    admin.add_argument("email", help="the user's email")
+    admin.set_defaults(handler=command_admin)
     return parser
 
 

@@ -1,0 +1,118 @@
+"""Marketplace listings: content checked on submit, the review lifecycle and who approves it,
+visibility to other organizations, and a free install copying flows unpublished."""
+
+from __future__ import annotations
+
+import httpx
+
+from models.settings import Settings
+from tests.marketplace_fixtures import (
+    APPROVE,
+    CREATE_LISTING,
+    INSTALL,
+    SUBMIT,
+    approved_listing,
+    flow_export,
+    listing_input,
+    organization,
+    platform_admin,
+)
+from worker.admin import set_platform_admin
+
+LISTING = "query($id: ID!) { marketplaceListing(id: $id) { title status viewCount } }"
+ALL = "query { marketplaceListings { items { title } nextCursor } }"
+
+
+async def test_content_that_would_not_import_is_refused_with_reasons(
+    api: httpx.AsyncClient,
+) -> None:
+    seller, _, _ = await organization(api, "Seller")
+    broken = flow_export("Broken")
+    broken["flow"]["edges"].append({"id": "e9", "source": "hi", "target": "nowhere"})
+    error = await seller.error(CREATE_LISTING, input=listing_input("Broken", content=broken))
+    assert error["code"] == "BAD_USER_INPUT"
+    assert "cannot be imported" in error["message"] and "nowhere" in error["message"]
+    assert error["extensions"]["problems"]
+    bot_file = await seller.error(
+        CREATE_LISTING, input=listing_input("Bot", kind="BOT", content=flow_export("x"))
+    )
+    assert bot_file["code"] == "BAD_USER_INPUT" and "bot" in bot_file["message"]
+    assert (await seller("query { myListings { id } }"))["myListings"] == []
+
+
+async def test_review_lifecycle_and_who_may_approve(
+    api: httpx.AsyncClient, test_settings: Settings
+) -> None:
+    seller, seller_email, _ = await organization(api, "Seller")
+    buyer, _, _ = await organization(api, "Buyer")
+    admin = await platform_admin(api, test_settings)
+    created = await seller(CREATE_LISTING, input=listing_input("Order tracking"))
+    listing = created["createListing"]
+    assert listing["status"] == "DRAFT" and listing["slug"] == "order-tracking"
+    assert listing["versions"] == [{"version": "1.0.0", "approved": False}]
+
+    assert (await buyer.error(LISTING, id=listing["id"]))["code"] == "NOT_FOUND"
+    assert (await admin.error(APPROVE, id=listing["id"]))["message"].startswith("a draft")
+    await seller(SUBMIT, id=listing["id"])
+    assert (await seller.error(APPROVE, id=listing["id"]))["code"] == "FORBIDDEN"
+    assert test_settings.database_url
+    assert await set_platform_admin(test_settings.database_url, seller_email, True)
+    own = await seller.error(APPROVE, id=listing["id"])
+    assert own["code"] == "FORBIDDEN" and "seller" in own["message"]
+    assert (await buyer.error(LISTING, id=listing["id"]))["code"] == "NOT_FOUND"
+
+    reject = "mutation($id: ID!, $r: String!) { rejectListing(id: $id, reason: $r) { status } }"
+    assert (await admin.error(reject, id=listing["id"], r=" "))["code"] == "BAD_USER_INPUT"
+    await admin(reject, id=listing["id"], r="Screenshots missing")
+    mine = (await seller("query { myListings { status rejectionReason } }"))["myListings"]
+    assert mine == [{"status": "REJECTED", "rejectionReason": "Screenshots missing"}]
+    assert (await buyer(ALL))["marketplaceListings"]["items"] == []
+
+    await seller(SUBMIT, id=listing["id"])
+    assert (await admin(APPROVE, id=listing["id"]))["approveListing"]["status"] == "APPROVED"
+    seen = (await buyer(LISTING, id=listing["id"]))["marketplaceListing"]
+    assert seen == {"title": "Order tracking", "status": "APPROVED", "viewCount": 1}
+    assert (await buyer(ALL))["marketplaceListings"]["items"] == [{"title": "Order tracking"}]
+
+    suspend = 'mutation($id: ID!) { suspendListing(id: $id, reason: "abuse") { status } }'
+    await admin(suspend, id=listing["id"])
+    assert (await buyer.error(LISTING, id=listing["id"]))["code"] == "NOT_FOUND"
+    assert (await buyer(ALL))["marketplaceListings"]["items"] == []
+
+
+async def test_free_install_copies_unpublished_flows_at_the_approved_version(
+    api: httpx.AsyncClient, test_settings: Settings
+) -> None:
+    seller, _, _ = await organization(api, "Seller")
+    buyer, _, bot = await organization(api, "Buyer")
+    admin = await platform_admin(api, test_settings)
+    listing = await approved_listing(seller, admin, title="Welcome pack")
+    newer = """mutation($id: ID!, $c: JSON!) { addListingVersion(listingId: $id, version: "1.1.0",
+      content: $c, changelog: "Warmer") { status versions { version approved } } }"""
+    changed = await seller(newer, id=listing["id"], c=flow_export("Welcome pack", "Hi!"))
+    assert changed["addListingVersion"]["versions"][1] == {"version": "1.1.0", "approved": False}
+    older = await seller.error(
+        newer.replace("1.1.0", "1.0.5"), id=listing["id"], c=flow_export("Welcome pack")
+    )
+    assert "not newer" in older["message"]
+
+    installed = (await buyer(INSTALL, id=listing["id"], bot=bot))["installListing"]
+    flows = await buyer(
+        "query($b: ID!) { bot(id: $b) { flows { id name publishedVersionId definition } } }",
+        b=bot,
+    )
+    [flow] = flows["bot"]["flows"]
+    assert installed["flowIds"] == [flow["id"]] and installed["botId"] == bot
+    assert flow["name"] == "Welcome pack" and flow["publishedVersionId"] is None
+    assert flow["definition"]["nodes"][0]["data"]["content"] == "Hello!"  # 1.0.0, approved
+
+    await admin(APPROVE, id=listing["id"])
+    again = (await buyer(INSTALL, id=listing["id"], bot=bot))["installListing"]
+    assert again["versionId"] != installed["versionId"]
+    names = await buyer("query($b: ID!) { bot(id: $b) { flows { name } } }", b=bot)
+    assert sorted(f["name"] for f in names["bot"]["flows"]) == [
+        "Welcome pack",
+        "Welcome pack (imported)",
+    ]
+    count = "query($id: ID!) { marketplaceListing(id: $id) { installCount } }"
+    assert (await seller(count, id=listing["id"]))["marketplaceListing"]["installCount"] == 2
