@@ -196,7 +196,7 @@ class _Handler(JsonHandler):
                 if key.startswith("metadata[")
             },
             "subscription": None,
-            "expires_at": int(params["expires_at"]),
+            "expires_at": int(params.get("expires_at") or time.time() + 24 * 3600),
             "success_url": params["success_url"],
         }
         with self.fake.lock:
