@@ -19,6 +19,7 @@ from tests.api_fixtures import CONNECT, CREATE_BOT, CREATE_FLOW, PUBLISH, WHATSA
 from tests.api_fixtures import greeting_flow as flow_definition
 from tests.graphql_client import GraphQL, sign_up
 from tests.helpers import WebChat, wait_for
+from tests.marketplace_fixtures import CREATE_LISTING, listing_input
 
 MISSING = str(uuid.uuid4())
 
@@ -81,11 +82,26 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
     "outreach": ("query($id: ID!) { outreach(id: $id) { id } }", {"id": "outreach"}),
     "outreaches": ("query($b: ID!) { outreaches(botId: $b) { id } }", {"b": "bot"}),
     "payments": ("query($b: ID!) { payments(botId: $b) { id } }", {"b": "bot"}),
+    "marketplaceListing": ("query($id: ID!) { marketplaceListing(id: $id) { id } }",
+                           {"id": "listing"}),
+    "listingReviews": ("query($id: ID!) { listingReviews(listingId: $id) { id } }",
+                       {"id": "listing"}),
+    "addListingVersion": ('mutation($id: ID!) { addListingVersion(listingId: $id, '
+                          'version: "9.0.0", content: {}) { id } }', {"id": "listing"}),
+    "submitListing": ("mutation($id: ID!) { submitListing(id: $id) { id } }", {"id": "listing"}),
+    "buyListing": ("mutation($id: ID!) { buyListing(listingId: $id) { id } }", {"id": "listing"}),
+    "installListing": ("mutation($l: ID!, $b: ID) { installListing(listingId: $l, botId: $b) "
+                       "{ id } }", {"l": "listing", "b": "bot"}),
+    "reviewListing": ("mutation($id: ID!) { reviewListing(listingId: $id, rating: 5) { id } }",
+                      {"id": "listing"}),
 }  # fmt: skip
 SET_SMTP = """mutation($host: String!) { setIntegration(kind: SMTP, config: {host: $host,
   from_address: "bot@example.com"}, secrets: {password: "p"}) { kind } }"""
-# Operations whose ids name no organization's object (an organization the caller picks).
-NOT_ORGANIZATION_SCOPED = {"logIn"}
+# Operations whose ids name no organization's object (an organization the caller picks), act
+# across organizations for platform admins only (the marketplace's review and refunds), or
+# name reviews, which are public with the approved listings they are about.
+NOT_ORGANIZATION_SCOPED = {"logIn", "approveListing", "rejectListing", "suspendListing",
+                           "setListingFeatured", "refundPurchase", "voteReview"}  # fmt: skip
 
 HTTP_ROUTES = [
     ("GET", "/api/flows/{flow}/export", None),
@@ -126,9 +142,11 @@ async def organization_with_everything(api: httpx.AsyncClient, org: str) -> tupl
     key = await owner('mutation { createApiKey(name: "k") { apiKey { id } } }')
     web = (await owner(CONNECT, bot=bot, input={"kind": "WEB"}))["connectChannel"]["id"]
     await owner(SET_SMTP, host=f"smtp.{org.lower()}.example")
+    listing = await owner(CREATE_LISTING, input=listing_input(f"{org} listing"))
     ids = {"bot": bot, "channel": channel, "flow": flow, "version": version,
            "template": template, "api_key": key["createApiKey"]["apiKey"]["id"],
            "user": payload["member"]["user"]["id"], "web_channel": web,
+           "listing": listing["createListing"]["id"],
            **await conversation_and_outreach(api, owner, flow, web)}  # fmt: skip
     return owner, ids
 
@@ -156,6 +174,7 @@ async def snapshot(client: GraphQL, ids: dict[str, str]) -> dict[str, Any]:
                              flows { name definition publishedVersionId } }
              flow(id: $flow) { versions { version } }
              apiKeys { revokedAt } templates { id } members { role }
+             myListings { status versions { version } } myPurchases { id }
              integrations { kind config hasSecrets updatedAt } }""",
         bot=ids["bot"],
         flow=ids["flow"],
