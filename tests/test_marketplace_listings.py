@@ -3,7 +3,10 @@ visibility to other organizations, and a free install copying flows unpublished.
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
+import pytest
 
 from models.settings import Settings
 from tests.marketplace_fixtures import (
@@ -17,7 +20,7 @@ from tests.marketplace_fixtures import (
     organization,
     platform_admin,
 )
-from worker.admin import set_platform_admin
+from worker.cli import main
 
 LISTING = "query($id: ID!) { marketplaceListing(id: $id) { title status viewCount } }"
 ALL = "query { marketplaceListings { items { title } nextCursor } }"
@@ -41,7 +44,7 @@ async def test_content_that_would_not_import_is_refused_with_reasons(
 
 
 async def test_review_lifecycle_and_who_may_approve(
-    api: httpx.AsyncClient, test_settings: Settings
+    api: httpx.AsyncClient, test_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seller, seller_email, _ = await organization(api, "Seller")
     buyer, _, _ = await organization(api, "Buyer")
@@ -56,7 +59,11 @@ async def test_review_lifecycle_and_who_may_approve(
     await seller(SUBMIT, id=listing["id"])
     assert (await seller.error(APPROVE, id=listing["id"]))["code"] == "FORBIDDEN"
     assert test_settings.database_url
-    assert await set_platform_admin(test_settings.database_url, seller_email, True)
+    monkeypatch.setenv("DATABASE_URL", test_settings.database_url)
+    for email, code in (("nobody@example.com", 1), (seller_email.upper(), 0)):
+        with pytest.raises(SystemExit) as exited:
+            await asyncio.to_thread(main, ["admin", "grant", email])
+        assert exited.value.code == code
     own = await seller.error(APPROVE, id=listing["id"])
     assert own["code"] == "FORBIDDEN" and "seller" in own["message"]
     assert (await buyer.error(LISTING, id=listing["id"]))["code"] == "NOT_FOUND"
