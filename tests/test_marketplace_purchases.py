@@ -5,6 +5,7 @@ purchase once, its license, the install, subscriptions' events and an admin's re
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -26,6 +27,10 @@ from tests.marketplace_fixtures import (
 )
 
 WEBHOOK = "/webhooks/stripe/marketplace"
+ANALYTICS = """query($since: DateTime!, $until: DateTime!) {
+  sellerAnalytics(since: $since, until: $until, period: DAY) {
+    sales { start currency sales gross commission net } installs { start installs }
+    topListings { title sales installs } } }"""
 PURCHASES = f"query {{ myPurchases {{ {PURCHASE_FIELDS} stripeSubscriptionId }} }}"
 
 
@@ -34,6 +39,10 @@ def stripe_api(fake_stripe: FakeStripe) -> FakeStripe:
     fake_stripe.reset()
     fake_stripe.keys.add(PLATFORM_STRIPE_KEY)
     return fake_stripe
+
+
+def days_from_now(days: int) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
 
 
 async def deliver(api: httpx.AsyncClient, payload: bytes, signature: str) -> httpx.Response:
@@ -117,10 +126,29 @@ async def test_one_time_purchase_end_to_end(
     assert "fully activated" in (await buyer.error(activate, k=purchase["licenseKey"]))["message"]
     assert (await seller.error(activate, k=purchase["licenseKey"]))["code"] == "BAD_USER_INPUT"
 
+    figures = await seller(ANALYTICS, since=days_from_now(-1), until=days_from_now(1))
+    today = datetime.now(UTC).strftime("%Y-%m-%dT00:00:00+00:00")
+    assert figures["sellerAnalytics"] == {
+        "sales": [
+            {
+                "start": today,
+                "currency": "EUR",
+                "sales": 1,
+                "gross": "19.99",
+                "commission": "4.00",
+                "net": "15.99",
+            }
+        ],
+        "installs": [{"start": today, "installs": 1}],
+        "topListings": [{"title": "Booking flow", "sales": 1, "installs": 1}],
+    }
+
     refund = "mutation($id: ID!) { refundPurchase(purchaseId: $id) { status } }"
     assert (await buyer.error(refund, id=purchase["id"]))["code"] == "FORBIDDEN"
     assert (await admin(refund, id=purchase["id"]))["refundPurchase"]["status"] == "REFUNDED"
     assert [r["payment_intent"] for r in stripe_api.refunds] == [session["payment_intent"]]
+    after = await seller(ANALYTICS, since=days_from_now(-1), until=days_from_now(1))
+    assert after["sellerAnalytics"]["sales"] == []  # a refund is no revenue
     names = await buyer("query($b: ID!) { bot(id: $b) { flows { name } } }", b=bot)
     assert names["bot"]["flows"] == [{"name": "Booking flow"}]  # stays installed
     updates = await buyer.error(INSTALL, id=listing["id"], bot=bot)
