@@ -102,6 +102,22 @@ class MarketplaceSalesMutation:
             )
             return Install.of(row)
 
+    @strawberry.mutation(
+        description="Bring your latest install of a flow or bot listing to its newest approved "
+        "version: unedited flows change in place, edited ones stay as they are and the new "
+        "version arrives next to them as `Name (vX.Y.Z)`, unpublished."
+    )
+    async def update_installed_listing(self, info: Info, listing_id: strawberry.ID) -> Install:
+        caller = await require_caller(info, MANAGERS)
+        async with transaction(info) as session:
+            listing = await marketplace.visible_listing(
+                session, caller.organization_id, parse_id(listing_id, "listing")
+            )
+            row = await marketplace_sales.update_install(
+                session, listing, caller.organization_id, caller.user_id
+            )
+            return Install.of(row)
+
     @strawberry.mutation(description="Use one activation of a license key you own.")
     async def activate_license(self, info: Info, license_key: str) -> Purchase:
         caller = await require_caller(info, MANAGERS)

@@ -22,10 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import flow_io
 from models.api_tables import OrganizationTemplate
 from models.errors import Forbidden, InvalidInput, NotFound
+from models.flow import FlowDefinition
+from models.flow_drafts import sync_draft
 from models.marketplace import live_version
 from models.marketplace_tables import Install, Listing, ListingVersion, Purchase, StripeEvent
 from models.money import split
-from models.tables import Bot
+from models.tables import Bot, Flow
 
 OWNING = ("paid", "past_due")  # purchases that entitle to installs and updates
 DEFAULT_MAX_ACTIVATIONS = 3
@@ -246,3 +248,80 @@ async def _copy(
         session, bot, flows, publish_them=False, created_by=user_id
     )
     row.bot_id, row.flow_ids = bot.id, [str(flow.id) for flow in created]
+
+
+def _graph(definition: FlowDefinition) -> dict[str, Any]:
+    data = definition.to_json()
+    return {key: data.get(key) for key in ("nodes", "edges", "variables")}
+
+
+def _flows_of(kind: str, version: ListingVersion) -> list[FlowDefinition]:
+    data = json.dumps(version.content).encode()
+    if kind == "bot":
+        return flow_io.read_bot_file(data, "content").flows
+    return flow_io.read_flows_file(data, "content")
+
+
+async def update_install(
+    session: AsyncSession, listing: Listing, organization_id: uuid.UUID, user_id: uuid.UUID | None
+) -> Install:
+    """Bring the organization's latest install of a flow or bot listing to the newest approved
+    version. A flow nobody edited since the install takes the new version in place; an edited
+    one is left as it is, a separate draft, and the new version arrives next to it as
+    `Name (vX.Y.Z)`. Refunded or cancelled purchases get no updates."""
+    if listing.kind == "template":
+        raise InvalidInput("a template is copied once; install the new version instead")
+    latest = await session.scalar(
+        select(Install)
+        .where(Install.listing_id == listing.id, Install.organization_id == organization_id)
+        .order_by(Install.created_at.desc())
+        .limit(1)
+    )
+    if latest is None or latest.bot_id is None:
+        raise InvalidInput("your organization has not installed this listing")
+    purchase = None
+    if listing.pricing_model != "free" and listing.organization_id != organization_id:
+        purchase = await owning_purchase(session, organization_id, listing.id)
+        if purchase is None:
+            raise Forbidden("updates stop once a purchase is refunded or cancelled")
+    version = await live_version(session, listing)
+    if version is None or version.id == latest.version_id:
+        raise InvalidInput("the install is already at the newest approved version")
+    bot = await session.get_one(Bot, latest.bot_id)
+    old_version = await session.get_one(ListingVersion, latest.version_id)
+    installed = {
+        definition.name: await session.get(Flow, uuid.UUID(flow_id))
+        for definition, flow_id in zip(
+            _flows_of(listing.kind, old_version), latest.flow_ids, strict=False
+        )
+    }
+    old_graphs = {d.name: _graph(d) for d in _flows_of(listing.kind, old_version)}
+    flow_ids = []
+    for definition in _flows_of(listing.kind, version):
+        flow = installed.get(definition.name)
+        untouched = flow is not None and _graph(flow_io.flow_definition(flow)) == old_graphs.get(
+            definition.name
+        )
+        if flow is not None and untouched:
+            sync_draft(flow, definition.to_json())
+        else:
+            if flow is not None:
+                definition = definition.model_copy(
+                    update={"name": f"{definition.name} (v{version.version})"}
+                )
+            [flow] = await flow_io.import_flows(
+                session, bot, [definition], publish_them=False, created_by=user_id
+            )
+        flow_ids.append(str(flow.id))
+    row = Install(
+        listing_id=listing.id,
+        version_id=version.id,
+        organization_id=organization_id,
+        purchase_id=purchase.id if purchase else None,
+        bot_id=bot.id,
+        flow_ids=flow_ids,
+        installed_by=user_id,
+    )
+    session.add(row)
+    await session.flush()
+    return row

@@ -92,6 +92,8 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
     "buyListing": ("mutation($id: ID!) { buyListing(listingId: $id) { id } }", {"id": "listing"}),
     "installListing": ("mutation($l: ID!, $b: ID) { installListing(listingId: $l, botId: $b) "
                        "{ id } }", {"l": "listing", "b": "bot"}),
+    "updateInstalledListing": ("mutation($id: ID!) { updateInstalledListing(listingId: $id) "
+                               "{ id } }", {"id": "listing"}),
     "reviewListing": ("mutation($id: ID!) { reviewListing(listingId: $id, rating: 5) { id } }",
                       {"id": "listing"}),
 }  # fmt: skip

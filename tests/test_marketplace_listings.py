@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from models.settings import Settings
+from tests.api_fixtures import UPDATE_DRAFT
+from tests.api_fixtures import greeting_flow as flow_graph
 from tests.marketplace_fixtures import (
     APPROVE,
     CREATE_LISTING,
@@ -123,3 +125,52 @@ async def test_free_install_copies_unpublished_flows_at_the_approved_version(
     ]
     count = "query($id: ID!) { marketplaceListing(id: $id) { installCount } }"
     assert (await seller(count, id=listing["id"]))["marketplaceListing"]["installCount"] == 2
+
+
+def bot_config(greeting: str, closing: str) -> dict:
+    """A bot configuration file with two flows."""
+    flows = [
+        {"name": name, "description": "", **flow_graph(text)}
+        for name, text in (("Greeting", greeting), ("Closing", closing))
+    ]
+    bot = {"name": "Shop bot", "description": "", "settings": {}, "defaultFlow": "Greeting"}
+    return {"version": "1.0.0", "exportDate": "2026-11-26T00:00:00Z", "bot": bot, "flows": flows}
+
+
+async def test_update_keeps_local_edits_as_a_separate_draft(
+    api: httpx.AsyncClient, test_settings: Settings
+) -> None:
+    seller, _, _ = await organization(api, "Seller")
+    buyer, _, _ = await organization(api, "Buyer")
+    admin = await platform_admin(api, test_settings)
+    listing = await approved_listing(
+        seller, admin, title="Shop bot", kind="BOT", content=bot_config("Hello", "Bye")
+    )
+    update = "mutation($id: ID!) { updateInstalledListing(listingId: $id) { versionId flowIds } }"
+    installed = (await buyer(INSTALL, id=listing["id"]))["installListing"]
+    assert len(installed["flowIds"]) == 2
+    assert "newest" in (await buyer.error(update, id=listing["id"]))["message"]
+    greeting = installed["flowIds"][0]
+    edited = flow_graph("Hello from our shop")
+    await buyer(UPDATE_DRAFT, id=greeting, input={"definition": edited})
+
+    newer = """mutation($id: ID!, $c: JSON!) { addListingVersion(listingId: $id, version: "2.0.0",
+      content: $c) { status } }"""
+    await seller(newer, id=listing["id"], c=bot_config("Welcome", "See you"))
+    await admin(APPROVE, id=listing["id"])
+    updated = (await buyer(update, id=listing["id"]))["updateInstalledListing"]
+    assert updated["versionId"] != installed["versionId"]
+    flows = await buyer(
+        "query($b: ID!) { bot(id: $b) { flows { id name definition publishedVersionId } } }",
+        b=installed["botId"],
+    )
+    texts = {
+        f["name"]: (f["definition"]["nodes"][0]["data"]["content"], f["publishedVersionId"])
+        for f in flows["bot"]["flows"]
+    }
+    assert texts == {
+        "Greeting": ("Hello from our shop", None),  # the buyer's edit, kept
+        "Greeting (v2.0.0)": ("Welcome", None),  # the update, next to it
+        "Closing": ("See you", None),  # unedited: updated in place
+    }
+    assert updated["flowIds"][1] == installed["flowIds"][1]
