@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import flow_io
 from models.api_tables import OrganizationTemplate
-from models.errors import Forbidden, InvalidInput, NotFound
+from models.errors import Forbidden, InvalidInput
 from models.flow import FlowDefinition
 from models.flow_drafts import sync_draft
 from models.marketplace import live_version
@@ -218,24 +218,21 @@ async def _copy(
     bot: Bot | None,
     row: Install,
 ) -> None:
-    data = json.dumps(version.content).encode()
     if kind == "bot":
-        config = flow_io.read_bot_file(data, "content")
+        config = flow_io.read_bot_file(json.dumps(version.content).encode(), "content")
         new_bot, flows = await flow_io.import_bot(
             session, organization_id, config, publish_them=False, created_by=user_id
         )
         row.bot_id, row.flow_ids = new_bot.id, [str(flow.id) for flow in flows]
         return
-    flows = flow_io.read_flows_file(data, "content")
+    flows = _flows_of(kind, version)
     if kind == "template":
         definition = flows[0]
         template = OrganizationTemplate(
             organization_id=organization_id,
             name=definition.name,
             description=definition.description,
-            definition={
-                key: definition.to_json().get(key) for key in ("nodes", "edges", "variables")
-            },
+            definition=_graph(definition),
             created_by=user_id,
         )
         session.add(template)
@@ -243,7 +240,7 @@ async def _copy(
         row.template_id = template.id
         return
     if bot is None:
-        raise NotFound("name the bot to install the flows into (botId)")
+        raise InvalidInput("name the bot to install the flows into (botId)")
     created = await flow_io.import_flows(
         session, bot, flows, publish_them=False, created_by=user_id
     )

@@ -102,8 +102,15 @@ SET_SMTP = """mutation($host: String!) { setIntegration(kind: SMTP, config: {hos
 # Operations whose ids name no organization's object (an organization the caller picks), act
 # across organizations for platform admins only (the marketplace's review and refunds), or
 # name reviews, which are public with the approved listings they are about.
-NOT_ORGANIZATION_SCOPED = {"logIn", "approveListing", "rejectListing", "suspendListing",
-                           "setListingFeatured", "refundPurchase", "voteReview"}  # fmt: skip
+NOT_ORGANIZATION_SCOPED = {
+    "logIn",
+    "approveListing",
+    "rejectListing",
+    "suspendListing",
+    "setListingFeatured",
+    "refundPurchase",
+    "voteReview",
+}
 
 HTTP_ROUTES = [
     ("GET", "/api/flows/{flow}/export", None),

@@ -174,3 +174,23 @@ async def test_update_keeps_local_edits_as_a_separate_draft(
         "Closing": ("See you", None),  # unedited: updated in place
     }
     assert updated["flowIds"][1] == installed["flowIds"][1]
+
+
+async def test_a_template_installs_as_a_private_template(
+    api: httpx.AsyncClient, test_settings: Settings
+) -> None:
+    seller, _, _ = await organization(api, "Seller")
+    buyer, _, _ = await organization(api, "Buyer")
+    admin = await platform_admin(api, test_settings)
+    listing = await approved_listing(seller, admin, title="Survey", kind="TEMPLATE")
+    flow_listing = await approved_listing(seller, admin, title="Greeter")
+    no_bot = await buyer.error(INSTALL, id=flow_listing["id"])
+    assert no_bot["code"] == "BAD_USER_INPUT" and "botId" in no_bot["message"]
+    installed = (await buyer(INSTALL, id=listing["id"]))["installListing"]
+    templates = (await buyer("query { templates { id name builtIn nodeCount } }"))["templates"]
+    assert {
+        "id": installed["templateId"],
+        "name": "Survey",
+        "builtIn": False,
+        "nodeCount": 2,
+    } in templates
