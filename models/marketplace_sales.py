@@ -118,6 +118,15 @@ async def apply_event(session: AsyncSession, event_type: str, obj: dict[str, Any
     if event_type == "checkout.session.completed":
         await _complete_checkout(session, obj)
         return
+    if event_type == "checkout.session.expired":  # unpaid in time: the next buy starts afresh
+        purchase_id = _purchase_of(obj)
+        if purchase_id:
+            await session.execute(
+                update(Purchase)
+                .where(Purchase.id == purchase_id, Purchase.status == "pending")
+                .values(status="expired")
+            )
+        return
     subscription = obj.get("subscription") if event_type.startswith("invoice.") else obj.get("id")
     status = {
         "invoice.paid": "paid",
@@ -136,13 +145,21 @@ async def apply_event(session: AsyncSession, event_type: str, obj: dict[str, Any
     )
 
 
+def _purchase_of(obj: dict[str, Any]) -> uuid.UUID | None:
+    """The marketplace purchase a Checkout Session names (other sessions name none)."""
+    try:
+        return uuid.UUID(str((obj.get("metadata") or {})["purchase_id"]))
+    except (KeyError, ValueError):
+        return None
+
+
 async def _complete_checkout(session: AsyncSession, obj: dict[str, Any]) -> None:
-    purchase_id = (obj.get("metadata") or {}).get("purchase_id")
+    purchase_id = _purchase_of(obj)
     if not purchase_id or obj.get("payment_status") not in ("paid", "no_payment_required"):
         return
     await session.execute(
         update(Purchase)
-        .where(Purchase.id == uuid.UUID(purchase_id), Purchase.status == "pending")
+        .where(Purchase.id == purchase_id, Purchase.status == "pending")
         .values(
             status="paid",
             paid_at=func.now(),

@@ -129,6 +129,13 @@ class Purchase(Base):
         CheckConstraint(
             "commission_minor + seller_revenue_minor = amount_minor", name="split_adds_up"
         ),
+        Index(  # one open checkout per buyer and listing, even when asked twice at once
+            "uq_marketplace_purchases_one_pending",
+            "listing_id",
+            "buyer_organization_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[UUIDPrimaryKey]

@@ -51,8 +51,8 @@ async def deliver(api: httpx.AsyncClient, payload: bytes, signature: str) -> htt
 
 
 async def only_purchase(buyer: GraphQL) -> dict:
-    [purchase] = (await buyer(PURCHASES))["myPurchases"]
-    return purchase
+    """The buyer's newest purchase."""
+    return (await buyer(PURCHASES))["myPurchases"][0]
 
 
 async def test_one_time_purchase_end_to_end(
@@ -170,7 +170,14 @@ async def test_subscription_renewal_past_due_and_cancellation(
         billingInterval="MONTH",
         trialDays=7,
     )
+    abandoned = (await buyer(BUY, id=listing["id"]))["buyListing"]
+    expired = stripe_api.signed_event(
+        "checkout.session.expired", abandoned["stripeSessionId"], PLATFORM_WEBHOOK_SECRET
+    )
+    assert (await deliver(api, *expired)).status_code == 204
+    assert (await only_purchase(buyer))["status"] == "EXPIRED"
     bought = (await buyer(BUY, id=listing["id"]))["buyListing"]
+    assert bought["id"] != abandoned["id"] and bought["status"] == "PENDING"
     assert stripe_api.sessions[bought["stripeSessionId"]]["mode"] == "subscription"
     sent = stripe_api.sent[-1]
     assert sent["line_items[0][price_data][recurring][interval]"] == "month"

@@ -282,6 +282,13 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
+        "uq_marketplace_purchases_one_pending",
+        "marketplace_purchases",
+        ["listing_id", "buyer_organization_id"],
+        unique=True,
+        postgresql_where=sa.text("status = 'pending'"),
+    )
+    op.create_index(
         op.f("ix_marketplace_purchases_buyer_organization_id"),
         "marketplace_purchases",
         ["buyer_organization_id"],
@@ -408,6 +415,7 @@ def downgrade() -> None:
         op.f("ix_marketplace_purchases_stripe_subscription_id"), table_name="marketplace_purchases"
     )
     op.drop_index(op.f("ix_marketplace_purchases_listing_id"), table_name="marketplace_purchases")
+    op.drop_index("uq_marketplace_purchases_one_pending", table_name="marketplace_purchases")
     op.drop_index(
         op.f("ix_marketplace_purchases_buyer_organization_id"), table_name="marketplace_purchases"
     )
