@@ -99,6 +99,14 @@ async def test_search_relevance_filters_sorts_and_pages(
     ]
     assert await titles(buyer, sort="NEWEST") == [entry["title"] for entry in CATALOGUE][::-1]
 
+    feature = "mutation($id: ID!) { setListingFeatured(id: $id, featured: true) { featured } }"
+    assert (await seller.error(feature, id=ids["Lead capture"]))["code"] == "FORBIDDEN"
+    await admin(feature, id=ids["Lead capture"])
+    assert await titles(buyer, featured=True) == ["Lead capture"]
+    assert (await titles(buyer, sort="PRICE"))[0] == "Lead capture"  # featured come first
+    assert (await titles(buyer, text="restaurant"))[-1] == "Order questions"
+    await admin(feature.replace("true", "false"), id=ids["Lead capture"])
+
     await buyer(INSTALL, id=ids["Restaurant reservations"], bot=bot)
     review = (await buyer(REVIEW, id=ids["Restaurant reservations"], r=5))["reviewListing"]
     assert review["verified"] is True
