@@ -36,6 +36,21 @@ class MarketplaceSalesQuery:
             )
             return [Purchase.of(row) for row in rows]
 
+    @strawberry.field(description="Platform admins: purchases whose buyers asked for a refund.")
+    async def refund_requests(self, info: Info) -> list[Purchase]:
+        caller = await require_caller(info)
+        async with transaction(info) as session:
+            await marketplace.require_platform_admin(session, user_of(caller))
+            rows = await session.scalars(
+                select(PurchaseRow)
+                .where(
+                    PurchaseRow.refund_requested_at.is_not(None),
+                    PurchaseRow.status.in_(marketplace_sales.OWNING),
+                )
+                .order_by(PurchaseRow.refund_requested_at)
+            )
+            return [Purchase.of(row) for row in rows]
+
     @strawberry.field(description="A listing's reviews, most helpful first.")
     async def listing_reviews(
         self, info: Info, listing_id: strawberry.ID, first: int = DEFAULT_PAGE_SIZE, offset: int = 0
@@ -118,6 +133,18 @@ class MarketplaceSalesMutation:
             )
             return Install.of(row)
 
+    @strawberry.mutation(description="Ask the platform to refund your purchase of a listing.")
+    async def request_refund(self, info: Info, listing_id: strawberry.ID, reason: str) -> Purchase:
+        caller = await require_caller(info, MANAGERS)
+        async with transaction(info) as session:
+            listing = await marketplace.visible_listing(
+                session, caller.organization_id, parse_id(listing_id, "listing")
+            )
+            row = await marketplace_sales.request_refund(
+                session, listing, caller.organization_id, reason
+            )
+            return Purchase.of(row)
+
     @strawberry.mutation(description="Use one activation of a license key you own.")
     async def activate_license(self, info: Info, license_key: str) -> Purchase:
         caller = await require_caller(info, MANAGERS)
@@ -170,12 +197,12 @@ class MarketplaceSalesMutation:
             await marketplace.listing_to_review(session, admin, purchase.listing_id)
             if purchase.status not in marketplace_sales.OWNING:
                 raise InvalidInput(f"a {purchase.status} purchase cannot be refunded")
-        await platform_stripe.refund(platform_of(info).settings, purchase)
+        refund_id = await platform_stripe.refund(platform_of(info).settings, purchase)
         async with transaction(info) as session:
             row = await session.scalar(
                 update(PurchaseRow)
                 .where(PurchaseRow.id == purchase.id)
-                .values(status="refunded")
+                .values(status="refunded", stripe_refund_id=refund_id)
                 .returning(PurchaseRow)
             )
         return Purchase.of(row)

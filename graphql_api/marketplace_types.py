@@ -209,6 +209,9 @@ class Purchase:
     license_key: str | None = strawberry.field(description="Issued once paid.")
     max_activations: int
     activations: int
+    refund_requested_at: datetime | None
+    refund_reason: str | None
+    stripe_refund_id: str | None
     created_at: datetime
     paid_at: datetime | None
 
@@ -231,6 +234,9 @@ class Purchase:
             license_key=row.license_key,
             max_activations=row.max_activations,
             activations=row.activations,
+            refund_requested_at=row.refund_requested_at,
+            refund_reason=row.refund_reason,
+            stripe_refund_id=row.stripe_refund_id,
             created_at=row.created_at,
             paid_at=row.paid_at,
         )

@@ -171,6 +171,22 @@ async def _complete_checkout(session: AsyncSession, obj: dict[str, Any]) -> None
     )
 
 
+async def request_refund(
+    session: AsyncSession, listing: Listing, organization_id: uuid.UUID, reason: str
+) -> Purchase:
+    """Record the buyer's request to refund its purchase of the listing, for an admin."""
+    purchase = await owning_purchase(session, organization_id, listing.id)
+    if purchase is None:
+        raise InvalidInput("your organization has no paid purchase of this listing to refund")
+    if not reason.strip():
+        raise InvalidInput("say why you want a refund")
+    purchase.refund_requested_at = func.now()
+    purchase.refund_reason = reason.strip()[:2000]
+    await session.flush()
+    await session.refresh(purchase)
+    return purchase
+
+
 async def activate_license(
     session: AsyncSession, organization_id: uuid.UUID, license_key: str
 ) -> Purchase:

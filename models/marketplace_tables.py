@@ -162,6 +162,9 @@ class Purchase(Base):
     license_key: Mapped[str | None] = mapped_column(Text, unique=True)
     max_activations: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     activations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    refund_requested_at: Mapped[OptionalTimestamp]
+    refund_reason: Mapped[str | None] = mapped_column(Text)
+    stripe_refund_id: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[CreatedAt]
     paid_at: Mapped[OptionalTimestamp]
 

@@ -94,6 +94,8 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
                        "{ id } }", {"l": "listing", "b": "bot"}),
     "updateInstalledListing": ("mutation($id: ID!) { updateInstalledListing(listingId: $id) "
                                "{ id } }", {"id": "listing"}),
+    "requestRefund": ('mutation($id: ID!) { requestRefund(listingId: $id, reason: "r") { id } }',
+                      {"id": "listing"}),
     "reviewListing": ("mutation($id: ID!) { reviewListing(listingId: $id, rating: 5) { id } }",
                       {"id": "listing"}),
 }  # fmt: skip

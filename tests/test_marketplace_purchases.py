@@ -143,9 +143,22 @@ async def test_one_time_purchase_end_to_end(
         "topListings": [{"title": "Booking flow", "sales": 1, "installs": 1}],
     }
 
-    refund = "mutation($id: ID!) { refundPurchase(purchaseId: $id) { status } }"
+    ask = """mutation($id: ID!) { requestRefund(listingId: $id, reason: "Not what we need") {
+      refundReason } }"""
+    assert (await buyer(ask, id=listing["id"]))["requestRefund"]["refundReason"] == (
+        "Not what we need"
+    )
+    queue = "query { refundRequests { id refundReason } }"
+    assert (await buyer.error(queue))["code"] == "FORBIDDEN"
+    assert (await admin(queue))["refundRequests"] == [
+        {"id": purchase["id"], "refundReason": "Not what we need"}
+    ]
+    refund = """mutation($id: ID!) { refundPurchase(purchaseId: $id) { status
+      stripeRefundId } }"""
     assert (await buyer.error(refund, id=purchase["id"]))["code"] == "FORBIDDEN"
-    assert (await admin(refund, id=purchase["id"]))["refundPurchase"]["status"] == "REFUNDED"
+    refunded = (await admin(refund, id=purchase["id"]))["refundPurchase"]
+    assert refunded == {"status": "REFUNDED", "stripeRefundId": stripe_api.refunds[0]["id"]}
+    assert (await admin(queue))["refundRequests"] == []
     assert [r["payment_intent"] for r in stripe_api.refunds] == [session["payment_intent"]]
     after = await seller(ANALYTICS, since=days_from_now(-1), until=days_from_now(1))
     assert after["sellerAnalytics"]["sales"] == []  # a refund is no revenue

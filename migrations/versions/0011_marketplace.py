@@ -234,6 +234,9 @@ def upgrade() -> None:
         sa.Column("license_key", sa.Text(), nullable=True),
         sa.Column("max_activations", sa.Integer(), server_default="3", nullable=False),
         sa.Column("activations", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("refund_requested_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("refund_reason", sa.Text(), nullable=True),
+        sa.Column("stripe_refund_id", sa.Text(), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
