@@ -65,3 +65,12 @@ async def approved_listing(seller: GraphQL, admin: GraphQL, **fields: Any) -> di
     await seller(SUBMIT, id=listing["id"])
     await admin(APPROVE, id=listing["id"])
     return listing
+
+
+async def market(
+    api: httpx.AsyncClient, settings: Settings
+) -> tuple[GraphQL, GraphQL, str, GraphQL]:
+    """A seller's owner, a buyer's owner and the buyer's bot, and a platform admin."""
+    seller, _, _ = await organization(api, "Seller")
+    buyer, _, bot = await organization(api, "Buyer")
+    return seller, buyer, bot, await platform_admin(api, settings)

@@ -19,6 +19,7 @@ from tests.marketplace_fixtures import (
     approved_listing,
     flow_export,
     listing_input,
+    market,
     organization,
     platform_admin,
 )
@@ -92,9 +93,7 @@ async def test_review_lifecycle_and_who_may_approve(
 async def test_free_install_copies_unpublished_flows_at_the_approved_version(
     api: httpx.AsyncClient, test_settings: Settings
 ) -> None:
-    seller, _, _ = await organization(api, "Seller")
-    buyer, _, bot = await organization(api, "Buyer")
-    admin = await platform_admin(api, test_settings)
+    seller, buyer, bot, admin = await market(api, test_settings)
     listing = await approved_listing(seller, admin, title="Welcome pack")
     newer = """mutation($id: ID!, $c: JSON!) { addListingVersion(listingId: $id, version: "1.1.0",
       content: $c, changelog: "Warmer") { status versions { version approved } } }"""
@@ -140,9 +139,7 @@ def bot_config(greeting: str, closing: str) -> dict:
 async def test_update_keeps_local_edits_as_a_separate_draft(
     api: httpx.AsyncClient, test_settings: Settings
 ) -> None:
-    seller, _, _ = await organization(api, "Seller")
-    buyer, _, _ = await organization(api, "Buyer")
-    admin = await platform_admin(api, test_settings)
+    seller, buyer, _, admin = await market(api, test_settings)
     listing = await approved_listing(
         seller, admin, title="Shop bot", kind="BOT", content=bot_config("Hello", "Bye")
     )
@@ -179,9 +176,7 @@ async def test_update_keeps_local_edits_as_a_separate_draft(
 async def test_a_template_installs_as_a_private_template(
     api: httpx.AsyncClient, test_settings: Settings
 ) -> None:
-    seller, _, _ = await organization(api, "Seller")
-    buyer, _, _ = await organization(api, "Buyer")
-    admin = await platform_admin(api, test_settings)
+    seller, buyer, _, admin = await market(api, test_settings)
     listing = await approved_listing(seller, admin, title="Survey", kind="TEMPLATE")
     flow_listing = await approved_listing(seller, admin, title="Greeter")
     no_bot = await buyer.error(INSTALL, id=flow_listing["id"])

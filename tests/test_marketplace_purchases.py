@@ -22,8 +22,7 @@ from tests.marketplace_fixtures import (
     INSTALL,
     PURCHASE_FIELDS,
     approved_listing,
-    organization,
-    platform_admin,
+    market,
 )
 
 WEBHOOK = "/webhooks/stripe/marketplace"
@@ -58,9 +57,7 @@ async def only_purchase(buyer: GraphQL) -> dict:
 async def test_one_time_purchase_end_to_end(
     api: httpx.AsyncClient, test_settings: Settings, stripe_api: FakeStripe
 ) -> None:
-    seller, _, _ = await organization(api, "Seller")
-    buyer, _, bot = await organization(api, "Buyer")
-    admin = await platform_admin(api, test_settings)
+    seller, buyer, bot, admin = await market(api, test_settings)
     listing = await approved_listing(
         seller,
         admin,
@@ -171,9 +168,7 @@ async def test_one_time_purchase_end_to_end(
 async def test_subscription_renewal_past_due_and_cancellation(
     api: httpx.AsyncClient, test_settings: Settings, stripe_api: FakeStripe
 ) -> None:
-    seller, _, _ = await organization(api, "Seller")
-    buyer, _, bot = await organization(api, "Buyer")
-    admin = await platform_admin(api, test_settings)
+    seller, buyer, bot, admin = await market(api, test_settings)
     listing = await approved_listing(
         seller,
         admin,

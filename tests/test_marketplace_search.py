@@ -14,8 +14,8 @@ from tests.marketplace_fixtures import (
     INSTALL,
     approved_listing,
     listing_input,
+    market,
     organization,
-    platform_admin,
 )
 
 SEARCH = """query($s: ListingSearch, $first: Int, $after: String) {
@@ -66,9 +66,7 @@ async def titles(client: GraphQL, **search: Any) -> list[str]:
 async def test_search_relevance_filters_sorts_and_pages(
     api: httpx.AsyncClient, test_settings: Settings
 ) -> None:
-    seller, _, _ = await organization(api, "Seller")
-    buyer, _, bot = await organization(api, "Buyer")
-    admin = await platform_admin(api, test_settings)
+    seller, buyer, bot, admin = await market(api, test_settings)
     ids = {
         entry["title"]: (await approved_listing(seller, admin, **entry))["id"]
         for entry in CATALOGUE
