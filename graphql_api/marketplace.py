@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import strawberry
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 from strawberry.types import Info
@@ -92,12 +92,7 @@ class MarketplaceQuery:
                 session, caller.organization_id, parse_id(id, "listing")
             )
             if row.organization_id != caller.organization_id:
-                await session.execute(
-                    update(ListingRow)
-                    .where(ListingRow.id == row.id)
-                    .values(view_count=ListingRow.view_count + 1)
-                )
-                await session.refresh(row)
+                await marketplace.count_view(session, row)
             return await listing_of(session, row)
 
     @strawberry.field(description="Your organization's listings, newest first.")

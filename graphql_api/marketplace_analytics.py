@@ -44,9 +44,10 @@ class SalesPeriod:
         )
 
 
-@strawberry.type(description="Installs by other organizations in one period.")
-class InstallPeriod:
+@strawberry.type(description="Views and installs by other organizations in one period.")
+class ActivityPeriod:
     start: datetime
+    views: int
     installs: int
 
 
@@ -59,10 +60,10 @@ class ListingFigures:
     sales: int
 
 
-@strawberry.type(description="A seller's figures; views and top listings are all-time.")
+@strawberry.type(description="A seller's figures; `views` and top listings are all-time.")
 class SellerAnalytics:
     sales: list[SalesPeriod]
-    installs: list[InstallPeriod]
+    activity: list[ActivityPeriod]
     views: int
     rating_average: Decimal | None
     rating_count: int
@@ -87,8 +88,9 @@ class MarketplaceAnalyticsQuery:
         average = found.rating_average
         return SellerAnalytics(
             sales=[SalesPeriod.of(row) for row in found.sales],
-            installs=[
-                InstallPeriod(start=row.start, installs=row.installs) for row in found.installs
+            activity=[
+                ActivityPeriod(start=p.start, views=p.views, installs=p.installs)
+                for p in found.activity
             ],
             views=found.views,
             rating_average=average.quantize(Decimal("0.01")) if average is not None else None,

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Date, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import flow_io
@@ -26,6 +27,7 @@ from models.marketplace_tables import (
     LISTING_KINDS,
     Listing,
     ListingVersion,
+    ListingViews,
 )
 from models.money import checked_currency, to_minor
 from models.tables import Membership, User
@@ -308,3 +310,17 @@ async def suspend(session: AsyncSession, listing: Listing, reason: str) -> Listi
     listing.status, listing.rejection_reason = "suspended", reason.strip() or None
     await session.flush()
     return listing
+
+
+async def count_view(session: AsyncSession, listing: Listing) -> None:
+    """Count a look by another organization: on the listing and on today's (UTC) row."""
+    listing.view_count += 1
+    today = func.timezone("UTC", func.now()).cast(Date)
+    await session.execute(
+        insert(ListingViews)
+        .values(listing_id=listing.id, day=today, views=1)
+        .on_conflict_do_update(
+            index_elements=["listing_id", "day"], set_={"views": ListingViews.views + 1}
+        )
+    )
+    await session.flush()

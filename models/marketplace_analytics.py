@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import Date, DateTime, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.errors import InvalidInput
-from models.marketplace_tables import Install, Listing, Purchase, Review
+from models.marketplace_tables import Install, Listing, ListingViews, Purchase, Review
 
 PERIODS = ("day", "week", "month")
 EARNING = ("paid", "past_due", "cancelled")
@@ -31,8 +31,11 @@ class SalesPeriod:
 
 
 @dataclass(frozen=True)
-class InstallPeriod:
+class ActivityPeriod:
+    """Views and installs by other organizations in one period."""
+
     start: datetime
+    views: int
     installs: int
 
 
@@ -48,7 +51,7 @@ class ListingFigures:
 @dataclass(frozen=True)
 class SellerFigures:
     sales: list[SalesPeriod]
-    installs: list[InstallPeriod]
+    activity: list[ActivityPeriod]
     views: int
     rating_average: Decimal | None
     rating_count: int
@@ -102,6 +105,22 @@ async def seller_figures(
         )
         .group_by(install_bucket)
     )
+    view_bucket = _bucket(period, ListingViews.day.cast(DateTime(timezone=True)))
+    views = await session.execute(
+        select(view_bucket, func.sum(ListingViews.views))
+        .where(
+            ListingViews.listing_id.in_(mine),
+            ListingViews.day >= func.timezone("UTC", since).cast(Date),
+            ListingViews.day < func.timezone("UTC", until).cast(Date) + 1,
+        )
+        .group_by(view_bucket)
+    )
+    viewed = {start: int(count) for start, count in views}
+    installed = {start: count for start, count in installs}
+    activity = [
+        ActivityPeriod(start, viewed.get(start, 0), installed.get(start, 0))
+        for start in sorted(viewed.keys() | installed.keys())
+    ]
     ratings = (
         await session.execute(
             select(func.avg(Review.rating), func.count()).where(Review.listing_id.in_(mine))
@@ -119,7 +138,7 @@ async def seller_figures(
     ranked = sorted(listings, key=lambda row: (-(sold.get(row.id, 0)), -row.install_count))
     return SellerFigures(
         sales=sorted((SalesPeriod(*row) for row in sales), key=lambda p: (p.start, p.currency)),
-        installs=sorted((InstallPeriod(*row) for row in installs), key=lambda p: p.start),
+        activity=activity,
         views=sum(row.view_count for row in listings),
         rating_average=ratings[0],
         rating_count=ratings[1],

@@ -7,6 +7,7 @@ Money is stored as integers in the currency's minor units (cents); see `models.m
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Computed,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -224,6 +226,18 @@ class ReviewVote(Base):
     )
     user_id: Mapped[uuid.UUID] = mapped_column(cascade_to("users.id"), primary_key=True)
     helpful: Mapped[bool]
+
+
+class ListingViews(Base):
+    """How often other organizations looked at a listing on one UTC day (seller analytics)."""
+
+    __tablename__ = "marketplace_listing_views"
+
+    listing_id: Mapped[uuid.UUID] = mapped_column(
+        cascade_to("marketplace_listings.id"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    views: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class StripeEvent(Base):

@@ -28,7 +28,7 @@ from tests.marketplace_fixtures import (
 WEBHOOK = "/webhooks/stripe/marketplace"
 ANALYTICS = """query($since: DateTime!, $until: DateTime!) {
   sellerAnalytics(since: $since, until: $until, period: DAY) {
-    sales { start currency sales gross commission net } installs { start installs }
+    sales { start currency sales gross commission net } activity { start views installs }
     topListings { title sales installs } } }"""
 PURCHASES = f"query {{ myPurchases {{ {PURCHASE_FIELDS} stripeSubscriptionId }} }}"
 
@@ -67,6 +67,8 @@ async def test_one_time_purchase_end_to_end(
         currency="eur",
     )
 
+    for viewer in (buyer, buyer, seller):  # the seller's own looks do not count
+        await viewer("query($id: ID!) { marketplaceListing(id: $id) { id } }", id=listing["id"])
     refused = await buyer.error(INSTALL, id=listing["id"], bot=bot)
     assert refused["code"] == "FORBIDDEN" and "buy" in refused["message"]
     bought = (await buyer(BUY, id=listing["id"]))["buyListing"]
@@ -136,7 +138,7 @@ async def test_one_time_purchase_end_to_end(
                 "net": "15.99",
             }
         ],
-        "installs": [{"start": today, "installs": 1}],
+        "activity": [{"start": today, "views": 2, "installs": 1}],
         "topListings": [{"title": "Booking flow", "sales": 1, "installs": 1}],
     }
 

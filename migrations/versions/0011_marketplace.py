@@ -400,6 +400,19 @@ def upgrade() -> None:
         ["organization_id"],
         unique=False,
     )
+    op.create_table(
+        "marketplace_listing_views",
+        sa.Column("listing_id", sa.Uuid(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("views", sa.Integer(), server_default="0", nullable=False),
+        sa.ForeignKeyConstraint(
+            ["listing_id"],
+            ["marketplace_listings.id"],
+            name=op.f("fk_marketplace_listing_views_listing_id_marketplace_listings"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("listing_id", "day", name=op.f("pk_marketplace_listing_views")),
+    )
     op.add_column(
         "users",
         sa.Column("platform_admin", sa.Boolean(), server_default=sa.text("false"), nullable=False),
@@ -408,6 +421,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_column("users", "platform_admin")
+    op.drop_table("marketplace_listing_views")
     op.drop_index(
         op.f("ix_marketplace_installs_organization_id"), table_name="marketplace_installs"
     )
