@@ -4,6 +4,7 @@ admins' review (approve, reject, suspend, feature)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from enum import Enum
 
 import strawberry
 from sqlalchemy import select
@@ -13,7 +14,13 @@ from strawberry.types import Info
 
 from graphql_api.auth import MANAGERS, parse_id, require_caller, transaction, user_of
 from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
-from graphql_api.marketplace_types import Listing, ListingInput, ListingPage, ListingSearch
+from graphql_api.marketplace_types import (
+    Listing,
+    ListingInput,
+    ListingPage,
+    ListingSearch,
+    ListingUpdate,
+)
 from models import marketplace
 from models.marketplace_search import ListingFilter, search_listings
 from models.marketplace_tables import Listing as ListingRow
@@ -135,6 +142,22 @@ class MarketplaceMutation:
                 input.content,
             )
             return await listing_of(session, row)
+
+    @strawberry.mutation(
+        description="Change a listing's description or price; an approved listing goes back to "
+        "review and stays on sale meanwhile."
+    )
+    async def update_listing(self, info: Info, id: strawberry.ID, input: ListingUpdate) -> Listing:
+        caller = await require_caller(info, MANAGERS)
+        async with transaction(info) as session:
+            row = await marketplace.own_listing(
+                session, caller.organization_id, parse_id(id, "listing")
+            )
+            fields = marketplace.current_fields(row)
+            for name, value in vars(input).items():
+                if value is not None:
+                    setattr(fields, name, value.value if isinstance(value, Enum) else value)
+            return await listing_of(session, await marketplace.update_listing(session, row, fields))
 
     @strawberry.mutation(description="A newer version; it goes to review before installs get it.")
     async def add_listing_version(

@@ -89,6 +89,23 @@ class ListingInput:
     changelog: str = ""
 
 
+@strawberry.input(description="Only the fields given change.")
+class ListingUpdate:
+    title: str | None = None
+    description: str | None = None
+    category: str | None = None
+    pricing_model: PricingModel | None = None
+    price: Decimal | None = None
+    currency: str | None = None
+    billing_interval: BillingInterval | None = None
+    trial_days: int | None = None
+    slug: str | None = None
+    tags: list[str] | None = None
+    images: list[str] | None = None
+    features: list[str] | None = None
+    requirements: list[str] | None = None
+
+
 @strawberry.input(description="Search and filters; prices in `currency`, ratings 1 to 5.")
 class ListingSearch:
     text: str = ""

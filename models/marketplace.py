@@ -29,7 +29,7 @@ from models.marketplace_tables import (
     ListingVersion,
     ListingViews,
 )
-from models.money import checked_currency, to_minor
+from models.money import checked_currency, from_minor, to_minor
 from models.tables import Membership, User
 
 MAX_LIST_ITEMS, MAX_TITLE = 20, 120
@@ -171,6 +171,43 @@ async def create_listing(
             content=content,
         )
     )
+    await session.flush()
+    await session.refresh(listing)
+    return listing
+
+
+def current_fields(listing: Listing) -> ListingFields:
+    """The listing's description as a seller would give it again."""
+    return ListingFields(
+        kind=listing.kind,
+        title=listing.title,
+        description=listing.description,
+        category=listing.category,
+        pricing_model=listing.pricing_model,
+        price=from_minor(listing.price_minor, listing.currency),
+        currency=listing.currency,
+        billing_interval=listing.billing_interval,
+        trial_days=listing.trial_days,
+        slug=listing.slug,
+        tags=listing.tags,
+        images=listing.images,
+        features=listing.features,
+        requirements=listing.requirements,
+    )
+
+
+async def update_listing(session: AsyncSession, listing: Listing, fields: ListingFields) -> Listing:
+    """Change the description or the price; an approved listing goes back to review (it stays
+    on sale meanwhile). A suspended one cannot change."""
+    if listing.status == "suspended":
+        raise InvalidInput("a suspended listing cannot change")
+    values = checked_fields(fields)
+    if fields.slug != listing.slug:
+        values["slug"] = await _free_slug(session, fields.slug, values["title"])
+    for name, value in values.items():
+        setattr(listing, name, value)
+    if listing.status == "approved":
+        listing.status = "pending_review"
     await session.flush()
     await session.refresh(listing)
     return listing

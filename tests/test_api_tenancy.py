@@ -88,6 +88,8 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
                        {"id": "listing"}),
     "addListingVersion": ('mutation($id: ID!) { addListingVersion(listingId: $id, '
                           'version: "9.0.0", content: {}) { id } }', {"id": "listing"}),
+    "updateListing": ('mutation($id: ID!) { updateListing(id: $id, input: {title: "x"}) { id } }',
+                      {"id": "listing"}),
     "submitListing": ("mutation($id: ID!) { submitListing(id: $id) { id } }", {"id": "listing"}),
     "buyListing": ("mutation($id: ID!) { buyListing(listingId: $id) { id } }", {"id": "listing"}),
     "installListing": ("mutation($l: ID!, $b: ID) { installListing(listingId: $l, botId: $b) "

@@ -84,6 +84,33 @@ async def test_review_lifecycle_and_who_may_approve(
     assert seen == {"title": "Order tracking", "status": "APPROVED", "viewCount": 1}
     assert (await buyer(ALL))["marketplaceListings"]["items"] == [{"title": "Order tracking"}]
 
+    update = """mutation($id: ID!, $input: ListingUpdate!) { updateListing(id: $id, input: $input) {
+      title status pricingModel price currency tags } }"""
+    bad = await seller.error(update, id=listing["id"], input={"pricingModel": "ONE_TIME"})
+    assert "needs a price" in bad["message"]
+    changed = await seller(
+        update,
+        id=listing["id"],
+        input={
+            "title": "Order tracking Pro",
+            "pricingModel": "ONE_TIME",
+            "price": "5.50",
+            "tags": ["Orders"],
+        },
+    )
+    assert changed["updateListing"] == {
+        "title": "Order tracking Pro",
+        "status": "PENDING_REVIEW",
+        "pricingModel": "ONE_TIME",
+        "price": "5.50",
+        "currency": "USD",
+        "tags": ["orders"],
+    }
+    assert (await buyer(LISTING, id=listing["id"]))["marketplaceListing"]["status"] == (
+        "PENDING_REVIEW"
+    )  # still on sale while the change is reviewed
+    await admin(APPROVE, id=listing["id"])
+
     suspend = 'mutation($id: ID!) { suspendListing(id: $id, reason: "abuse") { status } }'
     await admin(suspend, id=listing["id"])
     assert (await buyer.error(LISTING, id=listing["id"]))["code"] == "NOT_FOUND"
