@@ -18,6 +18,7 @@ from graphql_api import (
     analytics_files,
     console,
     files,
+    marketplace_webhook,
     sms_status,
     stripe_webhook,
     triggers,
@@ -132,6 +133,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(twilio_webhook.router)
     app.add_middleware(MetricsMiddleware)
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    app.include_router(marketplace_webhook.router)  # before `/webhooks/stripe/{organization}`
     app.include_router(stripe_webhook.router)
     app.include_router(sms_status.router)
     console.mount_console(app)

@@ -24,6 +24,9 @@ from graphql_api.errors import CodedErrors, LoggingSchema
 from graphql_api.flows import FlowMutation, FlowQuery
 from graphql_api.integrations import IntegrationMutation, IntegrationQuery
 from graphql_api.limits import MAX_DEPTH, limit_extensions
+from graphql_api.marketplace import MarketplaceMutation, MarketplaceQuery
+from graphql_api.marketplace_analytics import MarketplaceAnalyticsQuery
+from graphql_api.marketplace_sales import MarketplaceSalesMutation, MarketplaceSalesQuery
 from graphql_api.node_types import NodeTypeQuery
 from graphql_api.outreach import OutreachMutation, OutreachQuery
 from graphql_api.payments import PaymentQuery
@@ -46,10 +49,12 @@ class VersionQuery:
 QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, TemplateQuery,
                              ConversationQuery, OutreachQuery, IntegrationQuery,
                              PaymentQuery, WebhookQuery, AnalyticsQuery,
-                             NodeTypeQuery)  # fmt: skip
+                             NodeTypeQuery, MarketplaceQuery, MarketplaceSalesQuery,
+                             MarketplaceAnalyticsQuery)  # fmt: skip
 MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation,
                                ConversationMutation, OutreachMutation,
-                               IntegrationMutation, WebhookMutation)  # fmt: skip
+                               IntegrationMutation, WebhookMutation, MarketplaceMutation,
+                               MarketplaceSalesMutation)  # fmt: skip
 SUBSCRIPTIONS: tuple[type, ...] = (ConversationSubscription,)
 
 Query = merge_types("Query", QUERIES)

@@ -196,4 +196,5 @@ import models.analytics_tables  # noqa: E402  (registers the other tables on Bas
 import models.api_tables  # noqa: E402
 import models.inbox_tables  # noqa: E402
 import models.integration_tables  # noqa: E402
+import models.marketplace_tables  # noqa: E402
 import models.webhook_tables  # noqa: E402, F401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
@@ -141,6 +142,27 @@ class Settings(BaseSettings):
     salesforce_login_url: str = Field(
         default="https://login.salesforce.com",
         description="Salesforce login endpoint; `login.` becomes the integration's `domain`.",
+    )
+    stripe_secret_key: str | None = Field(
+        default=None,
+        description="The platform's own Stripe secret key (marketplace sales); unset: paid "
+        "listings cannot be bought.",
+    )
+    stripe_webhook_secret: str | None = Field(
+        default=None,
+        description="Signing secret of the platform's Stripe webhook "
+        "(`/webhooks/stripe/marketplace`); unset: its events are refused.",
+    )
+    marketplace_commission_percent: Decimal = Field(
+        default=Decimal("20"),
+        ge=0,
+        le=100,
+        decimal_places=2,
+        description="The platform's share of each marketplace sale, in percent.",
+    )
+    marketplace_return_url: str | None = Field(
+        default=None,
+        description="Where Stripe Checkout returns buyers; default <public URL>/marketplace.",
     )
     messages_per_second: int = Field(
         default=80, ge=1, description="Default outbound pace per sender number."

@@ -77,6 +77,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     name: Mapped[str] = mapped_column(Text, default="", server_default="")
     token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Runs the marketplace (approves, rejects, suspends listings); set only by
+    # `botbuilder admin grant EMAIL`.
+    platform_admin: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     created_at: Mapped[CreatedAt]
 
     @validates("email")

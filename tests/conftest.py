@@ -89,6 +89,8 @@ async def db_session(db_engine: AsyncEngine, clean_db: None) -> AsyncIterator[As
 # --- Temporal, the worker and the API --------------------------------------------------------
 
 TASK_QUEUE = "botbuilder-tests"
+# The platform's own Stripe account (marketplace sales), on the fake Stripe API.
+PLATFORM_STRIPE_KEY, PLATFORM_WEBHOOK_SECRET = "sk_test_platform", "whsec_platformSecret"
 
 
 @pytest.fixture(scope="session")
@@ -183,6 +185,8 @@ def test_settings(
         whatsapp_graph_url=fake_meta.url,
         twilio_api_url=fake_twilio.url,
         stripe_api_url=fake_stripe.url,
+        stripe_secret_key=PLATFORM_STRIPE_KEY,
+        stripe_webhook_secret=PLATFORM_WEBHOOK_SECRET,
         hubspot_api_url=fake_hubspot.url,
         pipedrive_api_url=fake_pipedrive.url,
         salesforce_login_url=fake_salesforce.url,

@@ -2,7 +2,8 @@
 signs them (`stripe.WebhookSignature.generate_signature_header`).
 
 `POST /v1/checkout/sessions` with `Authorization: Bearer sk_...` and form-encoded parameters is
-answered with a Checkout Session; a repeated `Idempotency-Key` gets the first answer again.
+answered with a Checkout Session (mode `payment` or `subscription`); a repeated `Idempotency-Key`
+gets the first answer again. `POST /v1/refunds` refunds a payment intent (kept in `refunds`).
 Errors use Stripe's shape `{"error": {"type", "message", "code"}}` (429 rate limit, 400 invalid
 request, 500 API error), scripted with `fail_next(status)`.
 """
@@ -33,12 +34,14 @@ class FakeStripe(FakeServer):
         self.keys: set[str] = set()
         self.sessions: dict[str, dict[str, Any]] = {}
         self.by_idempotency_key: dict[str, dict[str, Any]] = {}
+        self.refunds: list[dict[str, Any]] = []
         super().__init__(_Handler)
 
     def reset(self) -> None:
         super().reset()
         with self.lock:
             self.keys, self.sessions, self.by_idempotency_key = set(), {}, {}
+            self.refunds = []
 
     def signed_event(
         self, event_type: str, session_id: str, secret: str, at: int | None = None, **changes: Any
@@ -121,10 +124,35 @@ class _Handler(JsonHandler):
             )
         self._json(200, session)
 
+    def _authorized(self) -> bool:
+        """Whether the secret key is known; answers 401 when not."""
+        if self.headers.get("Authorization", "").removeprefix("Bearer ") in self.fake.keys:
+            return True
+        self._json(
+            401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}
+        )
+        return False
+
+    def _refund(self, raw: str) -> None:
+        if not self._authorized():
+            return None
+        params = dict(parse_qsl(raw, keep_blank_values=True))
+        refund = {
+            "id": f"re_{uuid.uuid4().hex[:24]}",
+            "object": "refund",
+            "payment_intent": params.get("payment_intent"),
+            "status": "succeeded",
+        }
+        with self.fake.lock:
+            self.fake.refunds.append(refund)
+        self._json(200, refund)
+
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
         if self.path.startswith("/v1/checkout/sessions/") and self.path.endswith("/expire"):
             return self._expire(self.path.split("/")[4])
+        if self.path == "/v1/refunds":
+            return self._refund(raw)
         if self.path != "/v1/checkout/sessions":
             return self._json(
                 404,
@@ -135,12 +163,8 @@ class _Handler(JsonHandler):
                     }
                 },
             )
-        key = self.headers.get("Authorization", "").removeprefix("Bearer ")
-        if key not in self.fake.keys:
-            return self._json(
-                401,
-                {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}},
-            )
+        if not self._authorized():
+            return None
         idempotency_key = self.headers.get("Idempotency-Key")
         with self.fake.lock:
             earlier = self.fake.by_idempotency_key.get(idempotency_key or "")
@@ -166,8 +190,13 @@ class _Handler(JsonHandler):
             "amount_total": int(amount) * quantity if amount else None,
             "currency": params.get("line_items[0][price_data][currency]"),
             "client_reference_id": params.get("client_reference_id"),
-            "metadata": {"payment_id": params["metadata[payment_id]"]},
-            "expires_at": int(params["expires_at"]),
+            "metadata": {
+                key[len("metadata[") : -1]: value
+                for key, value in params.items()
+                if key.startswith("metadata[")
+            },
+            "subscription": None,
+            "expires_at": int(params.get("expires_at") or time.time() + 24 * 3600),
             "success_url": params["success_url"],
         }
         with self.fake.lock:

@@ -19,6 +19,7 @@ from tests.api_fixtures import CONNECT, CREATE_BOT, CREATE_FLOW, PUBLISH, WHATSA
 from tests.api_fixtures import greeting_flow as flow_definition
 from tests.graphql_client import GraphQL, sign_up
 from tests.helpers import WebChat, wait_for
+from tests.marketplace_fixtures import CREATE_LISTING, listing_input
 
 MISSING = str(uuid.uuid4())
 
@@ -110,12 +111,40 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
                               {"b": "bot"}),
     "analyticsRealTime": ("query($b: ID) { analyticsRealTime(botId: $b) { messagesLastHour } }",
                           {"b": "bot"}),
+    "marketplaceListing": ("query($id: ID!) { marketplaceListing(id: $id) { id } }",
+                           {"id": "listing"}),
+    "listingReviews": ("query($id: ID!) { listingReviews(listingId: $id) { id } }",
+                       {"id": "listing"}),
+    "addListingVersion": ('mutation($id: ID!) { addListingVersion(listingId: $id, '
+                          'version: "9.0.0", content: {}) { id } }', {"id": "listing"}),
+    "updateListing": ('mutation($id: ID!) { updateListing(id: $id, input: {title: "x"}) { id } }',
+                      {"id": "listing"}),
+    "submitListing": ("mutation($id: ID!) { submitListing(id: $id) { id } }", {"id": "listing"}),
+    "buyListing": ("mutation($id: ID!) { buyListing(listingId: $id) { id } }", {"id": "listing"}),
+    "installListing": ("mutation($l: ID!, $b: ID) { installListing(listingId: $l, botId: $b) "
+                       "{ id } }", {"l": "listing", "b": "bot"}),
+    "updateInstalledListing": ("mutation($id: ID!) { updateInstalledListing(listingId: $id) "
+                               "{ id } }", {"id": "listing"}),
+    "requestRefund": ('mutation($id: ID!) { requestRefund(listingId: $id, reason: "r") { id } }',
+                      {"id": "listing"}),
+    "reviewListing": ("mutation($id: ID!) { reviewListing(listingId: $id, rating: 5) { id } }",
+                      {"id": "listing"}),
 }  # fmt: skip
 ANALYTICS_NOW = "query($b: ID) { analyticsRealTime(botId: $b) { messagesLastHour } }"
 SET_SMTP = """mutation($host: String!) { setIntegration(kind: SMTP, config: {host: $host,
   from_address: "bot@example.com"}, secrets: {password: "p"}) { kind } }"""
-# Operations whose ids name no organization's object (an organization the caller picks).
-NOT_ORGANIZATION_SCOPED = {"logIn"}
+# Operations whose ids name no organization's object (an organization the caller picks), act
+# across organizations for platform admins only (the marketplace's review and refunds), or
+# name reviews, which are public with the approved listings they are about.
+NOT_ORGANIZATION_SCOPED = {
+    "logIn",
+    "approveListing",
+    "rejectListing",
+    "suspendListing",
+    "setListingFeatured",
+    "refundPurchase",
+    "voteReview",
+}
 
 HTTP_ROUTES = [
     ("GET", "/api/flows/{flow}/export", None),
@@ -159,9 +188,11 @@ async def organization_with_everything(api: httpx.AsyncClient, org: str) -> tupl
     key = await owner('mutation { createApiKey(name: "k") { apiKey { id } } }')
     web = (await owner(CONNECT, bot=bot, input={"kind": "WEB"}))["connectChannel"]["id"]
     await owner(SET_SMTP, host=f"smtp.{org.lower()}.example")
+    listing = await owner(CREATE_LISTING, input=listing_input(f"{org} listing"))
     ids = {"bot": bot, "channel": channel, "flow": flow, "version": version,
            "template": template, "api_key": key["createApiKey"]["apiKey"]["id"],
            "user": payload["member"]["user"]["id"], "web_channel": web,
+           "listing": listing["createListing"]["id"],
            **await conversation_and_outreach(api, owner, flow, web),
            **await webhook_endpoint_and_delivery(owner)}  # fmt: skip
     return owner, ids
@@ -201,6 +232,7 @@ async def snapshot(client: GraphQL, ids: dict[str, str]) -> dict[str, Any]:
                              flows { name definition publishedVersionId } }
              flow(id: $flow) { versions { version } }
              apiKeys { revokedAt } templates { id } members { role }
+             myListings { status versions { version } } myPurchases { id }
              integrations { kind config hasSecrets updatedAt }
              webhookEndpoints { url description active events } }""",
         bot=ids["bot"],

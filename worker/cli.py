@@ -1,5 +1,5 @@
 """The `botbuilder` command line: up, api, worker, migrate, chat, conversation, apply, export,
-bench, webhooks listen."""
+admin, bench, webhooks listen."""
 
 from __future__ import annotations
 
@@ -103,6 +103,12 @@ def command_export(settings: Settings, args: argparse.Namespace) -> int:
     return run_export(resolve_database_url(settings), args.bot, args.output)
 
 
+def command_admin(settings: Settings, args: argparse.Namespace) -> int:
+    from worker.admin import run_admin
+
+    return run_admin(resolve_database_url(settings), args.action, args.email)
+
+
 def command_conversation(settings: Settings, args: argparse.Namespace) -> int:
     from worker.conversation_view import show_conversation
 
@@ -182,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--port", type=int, default=8787, help="port on 127.0.0.1 (8787)")
     listen.add_argument("--secret", help="the endpoint's whsec_... secret, to check signatures")
     listen.set_defaults(handler=command_webhooks_listen)
+
+    admin = commands.add_parser(
+        "admin", help="grant or revoke the platform admin role (marketplace review)"
+    )
+    admin.add_argument("action", choices=("grant", "revoke"))
+    admin.add_argument("email", help="the user's email")
+    admin.set_defaults(handler=command_admin)
     return parser
 
 
