@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 from strawberry.types import Info
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from graphql_api.auth import (
     MANAGERS,
@@ -197,6 +197,10 @@ async def stop_conversations(info: Info, bot_id: str) -> None:
         client = await platform_of(info).temporal()
         query = f"BotId = '{bot_id}' AND ExecutionStatus = 'Running'"
         async for execution in client.list_workflows(query):
-            await client.get_workflow_handle(execution.id).terminate("the bot was deleted")
+            try:
+                await client.get_workflow_handle(execution.id).terminate("the bot was deleted")
+            except RPCError as err:  # it ended meanwhile (visibility lags): go on with the rest
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    raise
     except RPCError as err:
         logger.warning("could not stop the conversations of deleted bot %s: %s", bot_id, err)
