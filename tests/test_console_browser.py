@@ -1,6 +1,6 @@
 """The console in Debian's headless Chromium (driven by Playwright): sign up, create a bot, build
 and publish a flow on the canvas, chat with it, take the conversation over in the inbox, and read
-what it did on the analytics page.
+what it did on the analytics page, and subscribe a webhook endpoint.
 
 Screenshots of each page are saved under the artefacts folder the test prints (or
 `BOTBUILDER_ARTEFACTS`)."""
@@ -23,6 +23,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from models.settings import Settings
 from tests.helpers import wait_for
 from tests.live_server import live_server
+from tests.webhook_receiver import Receiver
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -103,6 +104,7 @@ async def test_build_publish_chat_and_take_over_in_the_browser(
 
             await see_a_new_message_live(browser, app, base_url, page, editor_url, artefacts)
             await see_the_analytics(page, shot)
+            await subscribe_a_webhook(page, shot)
         finally:
             # Before the server stops: it waits for open streams (the Try panel's events).
             for context in browser.contexts:
@@ -176,6 +178,42 @@ async def see_the_analytics(page: Page, shot: Screenshots) -> None:
     await expect(page.get_by_test_id("tile-messagesIn")).to_contain_text("Mensajes recibidos")
     await shot("11-analytics-es")
     await page.get_by_label("Idioma").select_option("en")
+
+
+async def subscribe_a_webhook(page: Page, shot: Screenshots) -> None:
+    """Create an endpoint (its secret shown once signs the deliveries), send a test event that the
+    receiver refuses, see the failed attempt in the log, redeliver it and see it succeed."""
+    receiver = Receiver()
+    try:
+        receiver.script = [500]
+        await page.get_by_role("link", name="Webhooks").click()
+        await page.get_by_label("URL").fill(receiver.url)
+        await page.get_by_label("Description").fill("CRM sync")
+        await page.get_by_role("button", name="Create").click()
+        secret = await page.get_by_test_id("webhook-secret").locator("code").inner_text()
+        assert secret.startswith("whsec_")
+        receiver.secrets.append(secret)
+        endpoint = page.get_by_test_id("webhook-endpoint")
+        await expect(endpoint.get_by_test_id("endpoint-state")).to_have_text("Active")
+        await endpoint.get_by_role("button", name="Send test").click()
+        await endpoint.get_by_role("button", name="Delivery log").click()
+        delivery = page.get_by_test_id("delivery").first
+        await expect(delivery).to_contain_text("500")
+        await delivery.get_by_role("button", name="Redeliver").click()
+        await expect(delivery).to_have_attribute("data-status", "succeeded")
+        await expect(delivery).to_contain_text("Succeeded")
+        await expect(endpoint.get_by_test_id("stat-succeeded")).to_have_text("1")
+        events = receiver.events()
+        assert len(events) >= 2 and len({event["id"] for event in events}) == 1
+        assert all(event["valid"] == [True] for event in events)
+        assert events[0]["body"]["type"] == "webhook.test"
+        await shot("12-webhooks")
+        await page.get_by_role("button", name="I stored it").click()
+        await page.reload()
+        await expect(endpoint).to_be_visible()
+        assert secret not in await page.content()
+    finally:
+        receiver.close()
 
 
 async def sign_up_and_create_a_bot(page: Page, base_url: str, shot: Screenshots) -> None:
