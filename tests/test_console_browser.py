@@ -173,7 +173,13 @@ async def see_the_analytics(page: Page, shot: Screenshots) -> None:
         await page.get_by_role("button", name="report.csv").click()
     saved_csv = await (await download.value).path()
     assert re.search(r"\bmessages_in,3\b", await asyncio.to_thread(Path(saved_csv).read_text))
+    await expect(page.get_by_test_id("questions")).to_contain_text("Yes (1)")
     await shot("10-analytics")
+    await page.set_viewport_size({"width": 820, "height": 1180})
+    await page.reload()  # the canvas fits the flow to the width it loads at
+    await expect(page.get_by_test_id("reached-end-1")).to_be_visible()
+    await shot("10-analytics-tablet")
+    await page.set_viewport_size({"width": 1440, "height": 1000})
     await page.get_by_label("Language").select_option("es")
     await expect(page.get_by_test_id("tile-messagesIn")).to_contain_text("Mensajes recibidos")
     await shot("11-analytics-es")

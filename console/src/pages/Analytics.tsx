@@ -30,6 +30,7 @@ const FlowFunnel = graphql(`
       runs completions abandoned failed completionRate
       nodes { nodeId reached dropped }
       edges { edgeId source target visits }
+      questions { nodeId answered invalid invalidRate answers { answer count } }
     }
     flowVersion(id: $version) { definition }
   }
@@ -173,6 +174,22 @@ export function AnalyticsPage() {
               )}
             </div>
             {funnel && <ReactFlowProvider key={flowId}><FunnelCanvas definition={funnel.flowVersion.definition} funnel={funnel.flowAnalytics} /></ReactFlowProvider>}
+            {funnel && funnel.flowAnalytics.questions.length > 0 && (
+              <table className="questions" data-testid="questions">
+                <caption>{t("answersPerQuestion")}</caption>
+                <thead><tr><th>{t("node")}</th><th>{t("answered")}</th><th>{t("invalidRate")}</th><th>{t("answers")}</th></tr></thead>
+                <tbody>
+                  {funnel.flowAnalytics.questions.map((q) => (
+                    <tr key={q.nodeId}>
+                      <td><code>{q.nodeId}</code></td>
+                      <td>{number(q.answered)}</td>
+                      <td>{rate(q.invalidRate == null ? null : q.invalidRate * 100)}</td>
+                      <td>{q.answers.map((a) => `${a.answer} (${number(a.count)})`).join(", ")}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
           </>
         )}
       </section>
