@@ -1,11 +1,13 @@
 """The console in Debian's headless Chromium (driven by Playwright): sign up, create a bot, build
-and publish a flow on the canvas, chat with it, and take the conversation over in the inbox.
+and publish a flow on the canvas, chat with it, take the conversation over in the inbox, and read
+what it did on the analytics page, and subscribe a webhook endpoint.
 
 Screenshots of each page are saved under the artefacts folder the test prints (or
 `BOTBUILDER_ARTEFACTS`)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import tempfile
@@ -21,6 +23,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from models.settings import Settings
 from tests.helpers import wait_for
 from tests.live_server import live_server
+from tests.webhook_receiver import Receiver
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -100,6 +103,8 @@ async def test_build_publish_chat_and_take_over_in_the_browser(
             await take_over_in_the_inbox(page, shot)
 
             await see_a_new_message_live(browser, app, base_url, page, editor_url, artefacts)
+            await see_the_analytics(page, shot)
+            await subscribe_a_webhook(page, shot)
         finally:
             # Before the server stops: it waits for open streams (the Try panel's events).
             for context in browser.contexts:
@@ -138,6 +143,83 @@ async def see_a_new_message_live(
     await second.goto(editor_url)
     await expect(second.get_by_test_id("node-button-1")).to_be_visible()
     await tablet("09-editor-tablet")
+
+
+async def see_the_analytics(page: Page, shot: Screenshots) -> None:
+    """The tiles count what the scenario did (in: "hola", "Yes", "Is there rye bread?"; out: the
+    bot's three messages and the agent's answer) and the funnel paints the one run on the flow."""
+    await page.get_by_role("link", name="Analytics").click()
+    tiles = {
+        "messagesIn": "3",
+        "messagesOut": "4",
+        "uniqueContacts": "1",
+        "conversationsHandedOff": "1",
+    }
+    for field, count in tiles.items():
+        tile = page.get_by_test_id(f"tile-{field}")
+        await expect(tile.locator(".tile-value")).to_have_text(count)
+        await expect(tile.locator(".trend.up")).to_have_text("▲ from 0")  # nothing the week before
+    await expect(page.get_by_test_id("live-waiting").locator(".tile-value")).to_have_text("0")
+    await expect(page.get_by_test_id("live-messages").locator(".tile-value")).to_have_text("7")
+    await expect(page.get_by_test_id("messages-chart").locator("circle")).to_have_count(14)
+    await expect(page.get_by_test_id("funnel-summary")).to_contain_text("Runs: 1 · Completed: 1")
+    for node in ("message-1", "button-1", "message-2", "end-1"):
+        await expect(page.get_by_test_id(f"reached-{node}")).to_have_text("1")
+        await expect(page.get_by_test_id(f"dropped-{node}")).to_have_text("0")
+    visited = page.get_by_test_id("funnel").locator(".react-flow__edge.visited")
+    await expect(visited).to_have_count(3)
+    await expect(visited.locator(".react-flow__edge-text").first).to_have_text("1")
+    async with page.expect_download() as download:
+        await page.get_by_role("button", name="report.csv").click()
+    saved_csv = await (await download.value).path()
+    assert re.search(r"\bmessages_in,3\b", await asyncio.to_thread(Path(saved_csv).read_text))
+    await expect(page.get_by_test_id("questions")).to_contain_text("Yes (1)")
+    await shot("10-analytics")
+    await page.set_viewport_size({"width": 820, "height": 1180})
+    await page.reload()  # the canvas fits the flow to the width it loads at
+    await expect(page.get_by_test_id("reached-end-1")).to_be_visible()
+    await shot("10-analytics-tablet")
+    await page.set_viewport_size({"width": 1440, "height": 1000})
+    await page.get_by_label("Language").select_option("es")
+    await expect(page.get_by_test_id("tile-messagesIn")).to_contain_text("Mensajes recibidos")
+    await shot("11-analytics-es")
+    await page.get_by_label("Idioma").select_option("en")
+
+
+async def subscribe_a_webhook(page: Page, shot: Screenshots) -> None:
+    """Create an endpoint (its secret shown once signs the deliveries), send a test event that the
+    receiver refuses, see the failed attempt in the log, redeliver it and see it succeed."""
+    receiver = Receiver()
+    try:
+        receiver.script = [500]
+        await page.get_by_role("link", name="Webhooks").click()
+        await page.get_by_label("URL").fill(receiver.url)
+        await page.get_by_label("Description").fill("CRM sync")
+        await page.get_by_role("button", name="Create").click()
+        secret = await page.get_by_test_id("webhook-secret").locator("code").inner_text()
+        assert secret.startswith("whsec_")
+        receiver.secrets.append(secret)
+        endpoint = page.get_by_test_id("webhook-endpoint")
+        await expect(endpoint.get_by_test_id("endpoint-state")).to_have_text("Active")
+        await endpoint.get_by_role("button", name="Send test").click()
+        await endpoint.get_by_role("button", name="Delivery log").click()
+        delivery = page.get_by_test_id("delivery").first
+        await expect(delivery).to_contain_text("500")
+        await delivery.get_by_role("button", name="Redeliver").click()
+        await expect(delivery).to_have_attribute("data-status", "succeeded")
+        await expect(delivery).to_contain_text("Succeeded")
+        await expect(endpoint.get_by_test_id("stat-succeeded")).to_have_text("1")
+        events = receiver.events()
+        assert len(events) >= 2 and len({event["id"] for event in events}) == 1
+        assert all(event["valid"] == [True] for event in events)
+        assert events[0]["body"]["type"] == "webhook.test"
+        await shot("12-webhooks")
+        await page.get_by_role("button", name="I stored it").click()
+        await page.reload()
+        await expect(endpoint).to_be_visible()
+        assert secret not in await page.content()
+    finally:
+        receiver.close()
 
 
 async def sign_up_and_create_a_bot(page: Page, base_url: str, shot: Screenshots) -> None:

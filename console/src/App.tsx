@@ -7,6 +7,7 @@ import { BotsPage } from "./pages/Bots";
 import { EditorPage } from "./pages/Editor";
 import { InboxPage } from "./pages/Inbox";
 import { AnalyticsPage } from "./pages/Analytics";
+import { WebhooksPage } from "./pages/Webhooks";
 
 /** The console's pages: add one here (a route segment, its nav label, its component) to slot it in. */
 export const PAGES: { path: string; label: Key; component: ComponentType<{ route: string[] }> }[] = [
@@ -14,6 +15,7 @@ export const PAGES: { path: string; label: Key; component: ComponentType<{ route
   { path: "flows", label: "editor", component: EditorPage },
   { path: "inbox", label: "inbox", component: InboxPage },
   { path: "analytics", label: "analytics", component: AnalyticsPage },
+  { path: "webhooks", label: "webhooks", component: WebhooksPage },
 ];
 
 export function App() {
