@@ -22,6 +22,7 @@ from graphql_api.ingress import active_channel, deliver
 from graphql_api.live_updates import StreamRefused
 from graphql_api.text_input import storable
 from models.conversation_tables import Conversation, Message
+from models.log_in_limits import source_of
 from models.messages import MAX_TEXT_LENGTH, InboundMessage
 from models.tables import Channel
 from workflows.conversation import conversation_workflow_id
@@ -139,7 +140,7 @@ async def stream_messages(
     """
     channel = await web_channel(request, channel_id)
     platform = request.app.state.platform
-    client = request.client.host if request.client else "unknown"
+    client = source_of(request.client.host if request.client else None)
     try:
         platform.stream_slots.acquire(client)
     except StreamRefused as err:
