@@ -155,11 +155,11 @@ def classify(err: openai.APIStatusError) -> ApplicationError:
     return ApplicationError(
         message,
         type=RETRYABLE,
-        next_retry_delay=_retry_after(err.response.headers.get("retry-after")),
+        next_retry_delay=retry_after_delay(err.response.headers.get("retry-after")),
     )
 
 
-def _retry_after(header: str | None) -> timedelta | None:
+def retry_after_delay(header: str | None) -> timedelta | None:
     """`Retry-After` in seconds, capped; None when absent or not a number of seconds."""
     try:
         seconds = float(header) if header else None

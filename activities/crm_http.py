@@ -6,15 +6,13 @@ for good, with the service's own message.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import httpx
 from temporalio.exceptions import ApplicationError
 
+from activities.ai_completion import retry_after_delay
 from activities.integration_base import permanent, retryable
-
-MAX_RETRY_AFTER = 60.0
 
 
 async def call(
@@ -35,14 +33,5 @@ def refusal(service: str, status: int, body: Any, retry_after: str | None) -> Ap
     detail = body.get("message") or body.get("error") if isinstance(body, dict) else body
     message = f"{service} answered {status}: {detail}"
     if status == 429 or status >= 500:
-        return retryable(message, after=seconds(retry_after))
+        return retryable(message, after=retry_after_delay(retry_after))
     return permanent(message)
-
-
-def seconds(header: str | None) -> timedelta | None:
-    """`Retry-After` as a delay, capped; None when absent or not a number of seconds."""
-    try:
-        value = float(header) if header else None
-    except ValueError:
-        return None
-    return None if value is None else timedelta(seconds=min(max(value, 0.0), MAX_RETRY_AFTER))
