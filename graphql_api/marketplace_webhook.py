@@ -8,12 +8,11 @@ becomes paid (and gets its license key) only here.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
-import stripe
 from fastapi import APIRouter, HTTPException, Request, Response
 
+from graphql_api.stripe_webhook import verified_event
 from models.marketplace_sales import apply_event, first_time
 
 if TYPE_CHECKING:
@@ -32,10 +31,10 @@ async def receive(request: Request) -> Response:
     try:
         if not secret:
             raise ValueError("no webhook secret configured")
-        stripe.Webhook.construct_event(payload, request.headers.get("stripe-signature"), secret)
-        event = json.loads(payload)
-        event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
-    except (ValueError, KeyError, TypeError, stripe.SignatureVerificationError):
+        event_id, event_type, obj = verified_event(
+            payload, request.headers.get("stripe-signature"), secret
+        )
+    except ValueError:
         raise HTTPException(400, REFUSED) from None
     async with platform.sessions.begin() as session:
         if await first_time(session, event_id, event_type):
