@@ -3,7 +3,6 @@ answer the next messages with an SMTP error (`451 ...` temporary, `550 ...` perm
 
 from __future__ import annotations
 
-import socket
 import threading
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -12,11 +11,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from worker.ports import free_port
 
 
 class FakeSmtp:

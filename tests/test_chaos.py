@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -33,6 +32,7 @@ from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
 from tests.fake_meta import FakeMeta
 from tests.helpers import api_client, chain, node, wait_for
 from tests.test_durability import start_worker
+from worker.ports import free_port
 from worker.temporal_server import start_dev_server
 
 pytestmark = pytest.mark.chaos
@@ -227,12 +227,6 @@ async def test_workers_killed_at_random_moments_lose_and_repeat_nothing(
         f"accepted and answered, duplicates: {duplicates or 'none'}"
     )
     assert len(kills) >= 2  # the kills landed while the load ran
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class OwnTemporal:

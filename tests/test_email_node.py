@@ -23,7 +23,7 @@ from models.integration_calls import EmailRequest, EmailSent
 from models.secret_box import SecretBox
 from models.settings import Settings
 from tests.fake_run_context import FakeRunContext
-from tests.fake_smtp import FakeSmtp, free_port
+from tests.fake_smtp import FakeSmtp
 from tests.helpers import make_web_bot, node
 from tests.integration_fixtures import (
     SECRET_KEY,
@@ -34,6 +34,7 @@ from tests.integration_fixtures import (
     step_of,
 )
 from tests.test_outbound_guard import self_signed_localhost
+from worker.ports import free_port
 from workflows.nodes import get_node_type
 from workflows.validation import validate_flow
 

@@ -19,9 +19,10 @@ from models.settings import Settings
 from models.tables import Bot, Channel
 from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
 from tests.fake_meta import FakeMeta
-from tests.helpers import WebChat, api_client, chain, free_port, make_bot, node, wait_for
+from tests.helpers import WebChat, api_client, chain, make_bot, node, wait_for
 from worker.conversation_view import show_conversation
 from worker.main import metrics_runtime
+from worker.ports import free_port
 from worker.registry import build_worker
 from workflows.client import connect_temporal
 

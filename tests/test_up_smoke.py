@@ -16,7 +16,7 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import free_port
+from worker.ports import free_port
 
 STARTUP_TIMEOUT = 120.0
 

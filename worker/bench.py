@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from models.publishing import (
 from models.secret_box import SecretBox
 from models.settings import Settings
 from models.webhook_endpoints import EndpointSettings, create_endpoint
+from worker.ports import free_port
 from worker.webhook_listener import WebhookListener
 
 READY_TIMEOUT_SECONDS = 180.0
@@ -88,12 +88,6 @@ def bench_flow() -> dict[str, object]:
             {"id": "e4", "source": "done", "target": "ask", "sourceHandle": "false"},
         ],
     }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class LocalStack:
