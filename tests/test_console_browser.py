@@ -13,6 +13,7 @@ import re
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -38,6 +39,7 @@ FLAGS = [
 ]
 PASSWORD = "correct horse battery"
 EMAIL = "owner@example.com"
+AGENT = "agent@example.com"
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed: apt-get install -y chromium"
@@ -92,23 +94,165 @@ async def saved(page: Page) -> None:
 async def test_build_publish_chat_and_take_over_in_the_browser(
     api: httpx.AsyncClient, test_settings: Settings, browser: Browser, artefacts: Path
 ) -> None:
-    async with live_server(test_settings) as (app, base_url):
-        try:
-            page = await new_page(browser)
-            shot = Screenshots(page, artefacts)
-            await sign_up_and_create_a_bot(page, base_url, shot)
-            await build_and_publish_a_flow(page, shot)
-            editor_url = page.url
-            await try_it(page, shot)
-            await take_over_in_the_inbox(page, shot)
+    async with serving(test_settings, browser) as (app, base_url):
+        page = await new_page(browser)
+        shot = Screenshots(page, artefacts)
+        await sign_up_and_create_a_bot(page, base_url, shot)
+        await build_and_publish_a_flow(page, shot)
+        editor_url = page.url
+        await try_it(page, shot)
+        await take_over_in_the_inbox(page, shot)
 
-            await see_a_new_message_live(browser, app, base_url, page, editor_url, artefacts)
-            await see_the_analytics(page, shot)
-            await subscribe_a_webhook(page, shot)
+        await see_a_new_message_live(browser, app, base_url, page, editor_url, artefacts)
+        await see_the_analytics(page, shot)
+        await subscribe_a_webhook(page, shot)
+
+
+@asynccontextmanager
+async def serving(settings: Settings, browser: Browser) -> AsyncIterator[tuple[FastAPI, str]]:
+    """The API on a live port; the browser's contexts closed before it stops (it waits for open
+    streams, such as the Try panel's events)."""
+    async with live_server(settings) as served:
+        try:
+            yield served
         finally:
-            # Before the server stops: it waits for open streams (the Try panel's events).
             for context in browser.contexts:
                 await context.close()
+
+
+async def test_members_api_keys_and_bot_settings_in_the_browser(
+    api: httpx.AsyncClient, test_settings: Settings, browser: Browser, artefacts: Path
+) -> None:
+    async with serving(test_settings, browser) as (_, base_url):
+        page = await new_page(browser)
+        await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        shot = Screenshots(page, artefacts)
+        await sign_up(page, base_url)
+        await invite_change_role_and_remove(browser, page, base_url, shot)
+        await create_use_and_revoke_an_api_key(page, base_url, shot)
+        await change_bot_settings_and_delete_the_bot(page, shot)
+
+
+async def invite_change_role_and_remove(
+    browser: Browser, page: Page, base_url: str, shot: Screenshots
+) -> None:
+    """The owner invites an agent (a one-time link, copied), who joins through it; the owner makes
+    them an admin, then removes them."""
+    await page.get_by_role("link", name="Members").click()
+    me = page.locator(f'[data-testid="member"][data-email="{EMAIL}"]')
+    await expect(me).to_contain_text("you")
+    await expect(me.get_by_label(f"Role: {EMAIL}")).to_have_value("owner")
+    form = page.get_by_role("form", name="Invite")
+    await form.get_by_label("Email").fill(AGENT)
+    await form.get_by_label("Role").select_option("agent")
+    await form.get_by_role("button", name="Invite").click()
+    invitation = page.get_by_test_id("invitation-link")
+    await expect(invitation).to_contain_text(f"send it to {AGENT}")
+    link = await invitation.locator("code").inner_text()
+    await invitation.get_by_role("button", name="Copy").click()
+    await expect(invitation.get_by_role("button", name="Copied")).to_be_visible()
+    assert await page.evaluate("navigator.clipboard.readText()") == link
+    await shot("13-members-invited")
+
+    agent = await new_page(browser)
+    await agent.goto(link)
+    await agent.get_by_label("Password").fill("agent password 42")
+    await agent.get_by_label("Your name").fill("Ana Agent")
+    await agent.get_by_role("button", name="Accept the invitation").click()
+    await expect(agent.get_by_role("heading", name="Bots")).to_be_visible()
+    await expect(agent.get_by_role("form", name="Switch organization")).to_contain_text("Bakery")
+    await agent.context.close()
+
+    await page.reload()
+    row = page.locator(f'[data-testid="member"][data-email="{AGENT}"]')
+    await expect(row).to_contain_text("Ana Agent")
+    role = row.get_by_label(f"Role: {AGENT}")
+    await expect(role).to_have_value("agent")
+    await role.select_option("admin")
+    await page.reload()
+    await expect(role).to_have_value("admin")
+    await row.get_by_role("button", name="Remove").click()
+    await row.get_by_role("button", name="Confirm").click()
+    await expect(row).to_have_count(0)
+    await expect(page.get_by_test_id("member")).to_have_count(1)
+
+
+async def create_use_and_revoke_an_api_key(page: Page, base_url: str, shot: Screenshots) -> None:
+    """The key is shown once (and copied); it works until it is revoked; the list never shows it."""
+    await page.get_by_role("link", name="API keys").click()
+    await expect(page.get_by_text("No API keys yet.")).to_be_visible()
+    await page.get_by_label("Key name").fill("CRM sync")
+    await page.get_by_role("button", name="Create").click()
+    shown = page.get_by_test_id("api-key-secret")
+    secret = await shown.locator("code").inner_text()
+    assert secret.startswith("bbk_")
+    await shown.get_by_role("button", name="Copy").click()
+    await expect(shown.get_by_role("button", name="Copied")).to_be_visible()
+    assert await page.evaluate("navigator.clipboard.readText()") == secret
+    row = page.get_by_test_id("api-key")
+    await expect(row).to_contain_text("CRM sync")
+    await expect(row).to_contain_text("Never")
+    prefix = (await row.locator("code").inner_text()).rstrip("…")
+    assert secret.startswith(prefix) and len(prefix) < len(secret)
+    await shot("14-api-key-created")
+
+    query = {"query": "{ apiKeys { name } }"}
+    async with httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": secret}) as http:
+        answer = (await http.post("/graphql", json=query)).json()
+        assert answer["data"]["apiKeys"][0]["name"] == "CRM sync", answer
+        await shown.get_by_role("button", name="I stored it").click()
+        await page.reload()
+        await expect(row).not_to_contain_text("Never")  # last used: just now
+        assert secret not in await page.content()
+        await row.get_by_role("button", name="Revoke").click()
+        await row.get_by_role("button", name="Confirm").click()
+        await expect(row).to_have_attribute("data-revoked", "true")
+        await expect(row).to_contain_text("Revoked")
+        await expect(row.get_by_role("button", name="Revoke")).to_have_count(0)
+        refused = (await http.post("/graphql", json=query)).json()
+        assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", refused
+    await shot("15-api-key-revoked")
+
+
+async def change_bot_settings_and_delete_the_bot(page: Page, shot: Screenshots) -> None:
+    """Rename the bot, pick its default flow and inactivity timeout (kept after a reload), then
+    delete it, which needs its name typed."""
+    await page.get_by_role("link", name="Bots").click()
+    await page.get_by_label("Bot name").fill("Bakery bot")
+    await page.get_by_role("button", name="Create").click()
+    await page.get_by_label("Flow name").fill("Greeting")
+    await page.get_by_role("button", name="New flow").click()
+    await expect(page.get_by_test_id("palette-message")).to_be_visible()
+    await page.go_back()
+    await page.get_by_role("link", name="Bot settings").click()
+    form = page.get_by_role("form", name="Bot settings")
+    await expect(form.get_by_label("Bot name")).to_have_value("Bakery bot")
+    await form.get_by_label("Bot name").fill("Bread bot")
+    await form.get_by_label("Description").fill("Orders and opening hours")
+    await form.get_by_label("Default flow").select_option(label="Greeting")
+    await form.get_by_label("Inactivity timeout (minutes)").fill("30")
+    await form.get_by_label("Sensitive data").check()
+    await form.get_by_role("button", name="Save").click()
+    await expect(page.get_by_test_id("settings-notice")).to_have_text("Settings saved")
+    await page.reload()
+    await expect(form.get_by_label("Bot name")).to_have_value("Bread bot")
+    await expect(form.get_by_label("Description")).to_have_value("Orders and opening hours")
+    await expect(form.get_by_label("Inactivity timeout (minutes)")).to_have_value("30")
+    await expect(form.get_by_label("Sensitive data")).to_be_checked()
+    await shot("16-bot-settings")
+    await page.get_by_role("link", name="← Bread bot").click()
+    await expect(page.get_by_role("heading", name="Bread bot")).to_be_visible()
+    await expect(page.locator(".card", has_text="Greeting")).to_contain_text("Default flow")
+
+    await page.get_by_role("link", name="Bot settings").click()
+    danger = page.get_by_role("form", name="Delete bot")
+    delete = danger.get_by_role("button", name="Delete bot")
+    await danger.get_by_role("textbox").fill("Bakery bot")
+    await expect(delete).to_be_disabled()
+    await danger.get_by_role("textbox").fill("Bread bot")
+    await delete.click()
+    await expect(page.get_by_role("heading", name="Bots")).to_be_visible()
+    await expect(page.get_by_text("No bots yet.")).to_be_visible()
 
 
 async def see_a_new_message_live(
@@ -224,13 +368,7 @@ async def subscribe_a_webhook(page: Page, shot: Screenshots) -> None:
 
 async def sign_up_and_create_a_bot(page: Page, base_url: str, shot: Screenshots) -> None:
     """Sign up, switch the language both ways, create a bot with a web and a WhatsApp channel."""
-    await page.goto(f"{base_url}/console/")
-    await page.get_by_label("Email").fill(EMAIL)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_label("Organization").fill("Bakery")
-    await shot("01-sign-up")
-    await page.get_by_role("button", name="Sign up").click()
-    await expect(page.get_by_role("heading", name="Bots")).to_be_visible()
+    await sign_up(page, base_url, shot)
     await page.get_by_label("Language").select_option("es")
     await expect(page.get_by_role("link", name="Bandeja")).to_be_visible()
     await shot("02-bots-es")
@@ -349,6 +487,17 @@ async def take_over_in_the_inbox(page: Page, shot: Screenshots) -> None:
     await page.get_by_role("button", name="Add note").click()
     await expect(page.locator(".notes")).to_contain_text("Wants rye on Fridays")
     await shot("07-inbox-taken-over")
+
+
+async def sign_up(page: Page, base_url: str, shot: Screenshots | None = None) -> None:
+    await page.goto(f"{base_url}/console/")
+    await page.get_by_label("Email").fill(EMAIL)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Organization").fill("Bakery")
+    if shot:
+        await shot("01-sign-up")
+    await page.get_by_role("button", name="Sign up").click()
+    await expect(page.get_by_role("heading", name="Bots")).to_be_visible()
 
 
 async def log_in(page: Page, base_url: str) -> None:

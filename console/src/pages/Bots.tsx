@@ -4,6 +4,7 @@ import { graphql } from "../gql";
 import type { BotDetailQuery, BotsQuery, ChannelKind } from "../gql/graphql";
 import { useI18n, type Key } from "../i18n";
 import { go } from "../routes";
+import { BotSettingsPage } from "./BotSettings";
 
 const Bots = graphql(`query Bots { bots { id name description createdAt channels { id kind } flows { id } } }`);
 const CreateBot = graphql(`mutation CreateBot($input: BotInput!) { createBot(input: $input) { id } }`);
@@ -37,6 +38,7 @@ function message(err: unknown): string {
 }
 
 export function BotsPage({ route }: { route: string[] }) {
+  if (route[1] && route[2] === "settings") return <BotSettingsPage id={route[1]} />;
   return route[1] ? <BotPage id={route[1]} /> : <BotList />;
 }
 
@@ -153,6 +155,7 @@ function BotPage({ id }: { id: string }) {
     <section className="page">
       <h1>{bot.name}</h1>
       <p>{bot.description}</p>
+      <p><a href={`#/bots/${id}/settings`}>{t("botSettings")}</a></p>
       {error && <p role="alert" className="error">{error}</p>}
       <h2>{t("channels")}</h2>
       <ul className="cards">

@@ -4,6 +4,7 @@ import { graphql } from "../gql";
 import type { WebhookDeliveriesQuery, WebhookEndpointsQuery } from "../gql/graphql";
 import { useI18n } from "../i18n";
 import { go } from "../routes";
+import { SecretOnce } from "../components/Confirm";
 
 const Endpoints = graphql(`
   query WebhookEndpoints {
@@ -90,12 +91,7 @@ export function WebhooksPage({ route }: { route: string[] }) {
         </fieldset>
         <button className="primary" disabled={!form.events.length}>{t("create")}</button>
       </form>
-      {secret && (
-        <div className="secret-once" role="status" data-testid="webhook-secret">
-          <p>{t("secretOnce")}</p>
-          <code>{secret}</code> <button onClick={() => setSecret(null)}>{t("secretStored")}</button>
-        </div>
-      )}
+      {secret && <SecretOnce testId="webhook-secret" intro={t("secretOnce")} value={secret} onDone={() => setSecret(null)} />}
       <ul className="cards">
         {data?.webhookEndpoints.map((endpoint) => (
           <EndpointCard key={endpoint.id} endpoint={endpoint} botName={botName(endpoint.botId)} selected={endpoint.id === selected}
