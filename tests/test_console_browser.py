@@ -415,7 +415,8 @@ async def build_and_publish_a_flow(page: Page, shot: Screenshots) -> None:
     await connect(page, "message-1", "default", "button-1")
     await connect(page, "button-1", "1", "message-2")
     await connect(page, "message-2", "default", "end-1")
-    await edit(page, "message-2", "content", "Great, see you soon {{contact.name}}!")
+    await page.locator("#prop-button-1-variable").fill("likes_bread")
+    await type_with_variable_hints(page)
 
     await saved(page)
     first = page.get_by_test_id("node-message-1")
@@ -437,6 +438,25 @@ async def build_and_publish_a_flow(page: Page, shot: Screenshots) -> None:
     await expect(page.locator(".versions")).to_contain_text("first version")
     await undo_redo_and_roll_back(page)
     await shot("05-editor-published")
+
+
+async def type_with_variable_hints(page: Page) -> None:
+    """After `{{` the text field suggests the flow's variables (the button's `likes_bread`, the
+    contact's fields); typing narrows them, Enter inserts the chosen one with its `}}`."""
+    await page.get_by_test_id("node-message-2").click()
+    content = page.locator("#prop-message-2-content")
+    await content.press_sequentially("Great, see you soon {{")
+    hints = page.get_by_test_id("variable-hints")
+    await expect(hints.get_by_role("option", name="likes_bread button-1")).to_be_visible()
+    await expect(hints.get_by_role("option").first).to_have_attribute("aria-selected", "true")
+    await expect(hints).to_contain_text("contact.name")
+    await content.press_sequentially("contact.n")
+    await expect(hints.get_by_role("option")).to_have_text(["contact.name contact"])
+    await page.keyboard.press("Enter")
+    await expect(hints).to_have_count(0)
+    await expect(content).to_have_value("Great, see you soon {{contact.name}}")
+    await content.press_sequentially("!")
+    await expect(content).to_have_value("Great, see you soon {{contact.name}}!")
 
 
 async def undo_redo_and_roll_back(page: Page) -> None:

@@ -57,6 +57,7 @@ const en = {
   sensitiveData: "Sensitive data", sensitiveHint: "No message text in the Temporal UI's summaries of this bot's runs.", save: "Save",
   deleteBot: "Delete bot", deleteBotWarning: "Deletes the bot with its flows, channels and conversations; running conversations end. This cannot be undone.",
   typeNameToDelete: "To confirm, type the bot's name:",
+  variables: "Variables",
   ACTIVE: "Active", HANDED_OFF: "With an agent", ABANDONED: "Abandoned", CLOSED: "Closed", messages: "messages",
 };
 type Dict = typeof en;
@@ -116,6 +117,7 @@ const es: Dict = {
   sensitiveData: "Datos sensibles", sensitiveHint: "Sin texto de mensajes en los resúmenes de Temporal UI de este bot.", save: "Guardar",
   deleteBot: "Borrar bot", deleteBotWarning: "Borra el bot con sus flujos, canales y conversaciones; las conversaciones en curso terminan. No se puede deshacer.",
   typeNameToDelete: "Para confirmar, escribe el nombre del bot:",
+  variables: "Variables",
   ACTIVE: "Activa", HANDED_OFF: "Con un agente", ABANDONED: "Abandonada", CLOSED: "Cerrada", messages: "mensajes",
 };
 export type Lang = "en" | "es";

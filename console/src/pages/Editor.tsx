@@ -7,7 +7,7 @@ import "@xyflow/react/dist/style.css";
 import { ApiError, gql } from "../api";
 import { graphql } from "../gql";
 import { useI18n } from "../i18n";
-import { newNodeId, toCanvas, toDefinition, type BbNode, type NodeTypeInfo } from "../flowModel";
+import { flowVariables, newNodeId, toCanvas, toDefinition, type BbNode, type NodeTypeInfo } from "../flowModel";
 import { CanvasContext, FlowNode } from "./FlowNode";
 import { PropertyPanel } from "./PropertyPanel";
 import { TryPanel } from "./TryPanel";
@@ -217,6 +217,7 @@ function Editor({ flowId }: { flowId: string }) {
   const badEdges = new Set(problems.map((p) => p.edgeId).filter(Boolean));
   const shownEdges = edges.map((e) => (badEdges.has(e.id) ? { ...e, className: "edge-problem" } : e));
   const selected = nodes.find((n) => n.selected);
+  const variables = useMemo(() => flowVariables(flow?.definition?.variables, nodes, typeMap), [flow, nodes, typeMap]);
   const context = useMemo(() => ({ types: typeMap, problems: problemMap, activeNode }), [typeMap, problemMap, activeNode]);
 
   if (!flow) return <section className="page" aria-busy="true" />;
@@ -280,6 +281,7 @@ function Editor({ flowId }: { flowId: string }) {
       <aside className="side">
         {selected ? (
           <PropertyPanel key={selected.id} node={selected} info={typeMap.get(selected.data.kind)} problems={problemMap.get(selected.id) ?? []}
+            variables={variables}
             onChange={(data) => commit({ nodes: nodes.map((n) => (n.id === selected.id ? { ...n, data: { ...n.data, data } } : n)), edges })}
             onDelete={() => onNodesChange([{ type: "remove", id: selected.id }])} />
         ) : <p className="hint">{t("selectNode")}</p>}

@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { useI18n } from "../i18n";
-import type { BbNode, NodeTypeInfo } from "../flowModel";
+import type { BbNode, FlowVariable, NodeTypeInfo } from "../flowModel";
+import { TemplateField } from "../components/TemplateField";
 
 const LONG_TEXT = new Set(["content", "prompt", "body", "message", "condition", "expression", "systemPrompt"]);
 
@@ -11,8 +12,8 @@ function resolve(schema: any, root: any): any {
 }
 
 /** A form for the node's `data`, generated from its type's JSON Schema. */
-export function PropertyPanel({ node, info, problems, onChange, onDelete }: {
-  node: BbNode; info?: NodeTypeInfo; problems: string[];
+export function PropertyPanel({ node, info, problems, variables, onChange, onDelete }: {
+  node: BbNode; info?: NodeTypeInfo; problems: string[]; variables: FlowVariable[];
   onChange: (data: Record<string, any>) => void; onDelete: () => void;
 }) {
   const { t } = useI18n();
@@ -65,11 +66,10 @@ export function PropertyPanel({ node, info, problems, onChange, onDelete }: {
           );
         }
         if (prop.type === "string") {
-          const Input = LONG_TEXT.has(key) ? "textarea" : "input";
           return (
             <label key={key} htmlFor={id}>{label}
-              <Input id={id} value={data[key] ?? ""} placeholder={prop.default ?? (LONG_TEXT.has(key) ? "{{variable}}" : "")}
-                onChange={(e) => set(key, e.target.value)} />
+              <TemplateField id={id} long={LONG_TEXT.has(key)} value={data[key] ?? ""} variables={variables}
+                placeholder={prop.default ?? (LONG_TEXT.has(key) ? "{{variable}}" : "")} onChange={(v) => set(key, v)} />
             </label>
           );
         }
