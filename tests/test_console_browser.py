@@ -436,7 +436,7 @@ async def build_and_publish_a_flow(page: Page, shot: Screenshots) -> None:
     await page.get_by_role("button", name="Publish").click()
     await expect(page.get_by_test_id("editor-notice")).to_contain_text("Published version v1")
     await expect(page.locator(".versions")).to_contain_text("first version")
-    await undo_redo_and_roll_back(page)
+    await undo_redo_and_roll_back(page, shot)
     await shot("05-editor-published")
 
 
@@ -459,22 +459,58 @@ async def type_with_variable_hints(page: Page) -> None:
     await expect(content).to_have_value("Great, see you soon {{contact.name}}!")
 
 
-async def undo_redo_and_roll_back(page: Page) -> None:
-    """Undo and redo the last edit; publish a change as v2, see its diff, roll back to v1 (v3)."""
+async def undo_redo_and_roll_back(page: Page, shot: Screenshots) -> None:
+    """Undo and redo the last edit; publish changes as v2 (message-1's text, end-1 replaced by
+    end-2), see them on the canvas, roll back to v1 (v3)."""
     summary = page.get_by_test_id("node-message-1").locator(".bb-summary")
     await page.get_by_role("button", name="Undo").click()
     await expect(summary).to_have_text("")
     await page.get_by_role("button", name="Redo").click()
     await expect(summary).to_have_text("Welcome to the bakery!")
     await edit(page, "message-1", "content", "Welcome! Fresh bread daily.")
+    await drop_node(page, "end", 640, 260)
+    await connect(page, "message-2", "default", "end-2")  # replaces the edge to end-1
+    await page.get_by_test_id("node-end-1").click()
+    await page.get_by_role("button", name="Delete node").click()
     await saved(page)
     await page.get_by_label("Version message").fill("second")
     await page.get_by_role("button", name="Publish").click()
     await expect(page.get_by_test_id("editor-notice")).to_contain_text("Published version v2")
-    await page.get_by_role("button", name="Changes since previous").click()
-    await expect(page.get_by_test_id("version-diff")).to_contain_text("message-1 (data)")
+    await see_the_versions_diff_on_the_canvas(page, shot)
     await page.get_by_role("button", name="Roll back").click()
     await expect(page.get_by_test_id("editor-notice")).to_contain_text("Published version v3")
+
+
+async def see_the_versions_diff_on_the_canvas(page: Page, shot: Screenshots) -> None:
+    """v1 → v2 on one read-only canvas: the new end node and edge green, the old ones red, the
+    edited message amber with what changed; the rest as it was; a legend names the colours."""
+    await page.get_by_role("button", name="Changes since previous").click()
+    view = page.get_by_test_id("diff-view")
+    await expect(view.get_by_role("heading")).to_have_text("v1 → v2")
+    legend = view.get_by_role("list", name="Legend").get_by_role("listitem")
+    await expect(legend).to_have_text(["added", "removed", "changed", "unchanged"])
+    states = {
+        "end-2": "added",
+        "end-1": "removed",
+        "message-1": "changed",
+        "button-1": "unchanged",
+        "message-2": "unchanged",
+    }
+    for node, state in states.items():
+        await expect(view.get_by_test_id(f"node-{node}")).to_have_attribute("data-diff", state)
+    await expect(view.get_by_test_id("node-message-1").locator(".diff-badge")).to_have_text(
+        "changed: data"
+    )
+    await expect(view.locator(".react-flow__edge.diff-added")).to_have_count(1)
+    await expect(view.locator(".react-flow__edge.diff-removed")).to_have_count(1)
+    await expect(view.locator(".react-flow__edge.diff-unchanged")).to_have_count(2)
+    diff = page.get_by_test_id("version-diff")
+    await expect(diff).to_contain_text("message-1 (data)")
+    await expect(diff).to_contain_text("added: end-2, e-message-2-default-end-2")
+    await shot("05-versions-diff")
+    await page.get_by_role("button", name="Back to the draft").click()
+    await expect(view).to_have_count(0)
+    await expect(page.get_by_test_id("node-end-2")).to_be_visible()
 
 
 async def try_it(page: Page, shot: Screenshots) -> None:

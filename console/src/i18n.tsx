@@ -58,6 +58,8 @@ const en = {
   deleteBot: "Delete bot", deleteBotWarning: "Deletes the bot with its flows, channels and conversations; running conversations end. This cannot be undone.",
   typeNameToDelete: "To confirm, type the bot's name:",
   variables: "Variables",
+  compareVersions: "Compare versions", fromVersion: "From", toVersion: "To", showOnCanvas: "Show changes on the canvas",
+  legend: "Legend", unchanged: "unchanged", closeDiff: "Back to the draft",
   ACTIVE: "Active", HANDED_OFF: "With an agent", ABANDONED: "Abandoned", CLOSED: "Closed", messages: "messages",
 };
 type Dict = typeof en;
@@ -118,6 +120,8 @@ const es: Dict = {
   deleteBot: "Borrar bot", deleteBotWarning: "Borra el bot con sus flujos, canales y conversaciones; las conversaciones en curso terminan. No se puede deshacer.",
   typeNameToDelete: "Para confirmar, escribe el nombre del bot:",
   variables: "Variables",
+  compareVersions: "Comparar versiones", fromVersion: "De", toVersion: "A", showOnCanvas: "Ver los cambios en el lienzo",
+  legend: "Leyenda", unchanged: "sin cambios", closeDiff: "Volver al borrador",
   ACTIVE: "Activa", HANDED_OFF: "Con un agente", ABANDONED: "Abandonada", CLOSED: "Cerrada", messages: "mensajes",
 };
 export type Lang = "en" | "es";

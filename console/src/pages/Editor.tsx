@@ -11,6 +11,7 @@ import { flowVariables, newNodeId, toCanvas, toDefinition, type BbNode, type Nod
 import { CanvasContext, FlowNode } from "./FlowNode";
 import { PropertyPanel } from "./PropertyPanel";
 import { TryPanel } from "./TryPanel";
+import { ComparePicker, DiffCanvas, type Pair } from "./VersionCompare";
 
 const FlowEditor = graphql(`
   query FlowEditor($id: ID!) {
@@ -24,13 +25,6 @@ const SaveDraft = graphql(`
 const Validate = graphql(`query ValidateFlow($id: ID!) { validateFlow(id: $id) { code message nodeId edgeId } }`);
 const Publish = graphql(`mutation PublishFlow($id: ID!, $message: String!) { publishFlow(id: $id, message: $message) { id version } }`);
 const RollBack = graphql(`mutation RollBackFlow($id: ID!, $version: ID!) { rollBackFlow(id: $id, versionId: $version) { id version } }`);
-const Diff = graphql(`
-  query VersionDiff($from: ID!, $to: ID!) {
-    flowDiff(fromVersionId: $from, toVersionId: $to) {
-      nodesAdded nodesRemoved nodesChanged { nodeId fields } edgesAdded edgesRemoved edgesChanged settingsChanged
-    }
-  }
-`);
 const Flows = graphql(`query FlowPicker { bots { id name flows { id name } } }`);
 
 const NODE_TYPES = { bb: FlowNode };
@@ -77,6 +71,7 @@ function Editor({ flowId }: { flowId: string }) {
   const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
   const [activeNode, setActiveNode] = useState<string | null>(null);
   const [fitOnLoad, setFitOnLoad] = useState(false);
+  const [compare, setCompare] = useState<Pair | null>(null);
   const savedJson = useRef("");
   const dragStart = useRef<Snapshot | null>(null);
 
@@ -246,6 +241,7 @@ function Editor({ flowId }: { flowId: string }) {
           <button className="primary" onClick={publish} disabled={saveState !== "saved"}>{t("publish")}</button>
         </div>
         {notice && <p role="alert" className={notice.ok ? "ok" : "error"} data-testid="editor-notice">{notice.text}</p>}
+        {compare ? <DiffCanvas pair={compare} types={typeMap} onClose={() => setCompare(null)} /> : (
         <div className="canvas" onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={onDrop}>
           <CanvasContext.Provider value={context}>
             <ReactFlow nodes={nodes} edges={shownEdges} nodeTypes={NODE_TYPES} onNodesChange={onNodesChange}
@@ -257,6 +253,7 @@ function Editor({ flowId }: { flowId: string }) {
             </ReactFlow>
           </CanvasContext.Provider>
         </div>
+        )}
         <div className="below-canvas">
           <section aria-label={t("problems")} data-testid="problems">
             <h2>{t("problems")}</h2>
@@ -266,12 +263,15 @@ function Editor({ flowId }: { flowId: string }) {
           </section>
           <section aria-label={t("versions")}>
             <h2>{t("versions")}</h2>
+            <ComparePicker key={flow.versions[0]?.id} versions={flow.versions} onCompare={setCompare} />
             <ul className="versions">
               {flow.versions.map((v: any, i: number) => (
                 <li key={v.id}>
                   v{v.version} · {v.message || "—"} · <small>{date(v.createdAt)}</small>{" "}
                   {v.id !== flow.publishedVersionId && <button onClick={() => rollBack(v.id)}>{t("rollBack")}</button>}
-                  {flow.versions[i + 1] && <VersionDiff from={flow.versions[i + 1].id} to={v.id} />}
+                  {flow.versions[i + 1] && (
+                    <button onClick={() => setCompare({ from: flow.versions[i + 1].id, to: v.id })}>{t("compare")}</button>
+                  )}
                 </li>
               ))}
             </ul>
@@ -288,22 +288,5 @@ function Editor({ flowId }: { flowId: string }) {
         <TryPanel botId={flow.botId} onPosition={setActiveNode} />
       </aside>
     </div>
-  );
-}
-
-/** What a version changed since the one before it, on demand. */
-function VersionDiff({ from, to }: { from: string; to: string }) {
-  const { t } = useI18n();
-  const [diff, setDiff] = useState<any>(null);
-  if (!diff) return <button onClick={() => gql(Diff, { from, to }).then((d) => setDiff(d.flowDiff))}>{t("compare")}</button>;
-  const parts = [
-    [t("added"), [...diff.nodesAdded, ...diff.edgesAdded]],
-    [t("removedWord"), [...diff.nodesRemoved, ...diff.edgesRemoved]],
-    [t("changed"), [...diff.nodesChanged.map((c: any) => `${c.nodeId} (${c.fields.join(", ")})`), ...diff.edgesChanged, ...diff.settingsChanged]],
-  ].filter(([, items]) => items.length > 0) as [string, string[]][];
-  return (
-    <ul className="diff" data-testid="version-diff">
-      {parts.length === 0 ? <li>{t("noChanges")}</li> : parts.map(([label, items]) => <li key={label}><strong>{label}:</strong> {items.join(", ")}</li>)}
-    </ul>
   );
 }
