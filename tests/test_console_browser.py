@@ -18,8 +18,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from axe_playwright_python.base import AXE_SCRIPT
 from fastapi import FastAPI
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from models.settings import Settings
 from tests.helpers import wait_for
@@ -175,6 +176,7 @@ async def invite_change_role_and_remove(
     await row.get_by_role("button", name="Confirm").click()
     await expect(row).to_have_count(0)
     await expect(page.get_by_test_id("member")).to_have_count(1)
+    await at_tablet_width(page, shot, "13-members-768", me)
 
 
 async def create_use_and_revoke_an_api_key(page: Page, base_url: str, shot: Screenshots) -> None:
@@ -214,6 +216,45 @@ async def create_use_and_revoke_an_api_key(page: Page, base_url: str, shot: Scre
     await shot("15-api-key-revoked")
 
 
+async def build_with_the_keyboard(page: Page, shot: Screenshots) -> None:
+    """No pointer: palette buttons add nodes with Enter, focus is visible, a canvas node is
+    selected with Enter, its text typed, its handle connected from the property panel; the same
+    editor fits a 768 px tablet."""
+    palette = page.get_by_test_id("palette-message")
+    await palette.focus()
+    await page.keyboard.press("Tab")
+    focused = page.get_by_test_id("palette-question")
+    await expect(focused).to_be_focused()
+    outline = await focused.evaluate("e => getComputedStyle(e).outlineStyle")
+    assert outline == "solid"
+    await page.keyboard.press("Shift+Tab")
+    await page.keyboard.press("Enter")
+    await page.get_by_test_id("palette-end").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_test_id("node-end-1")).to_be_visible()
+    await page.get_by_test_id("node-message-1").locator("..").focus()
+    await page.keyboard.press("Enter")
+    await page.locator("#prop-message-1-content").focus()
+    await page.keyboard.type("Hello from the keyboard")
+    await page.get_by_role("group", name="Connections").get_by_label("default →").focus()
+    await page.keyboard.press("ArrowDown")  # "— (not connected)" → end-1, the only other node
+    await expect(page.locator('[data-id="e-message-1-default-end-1"]')).to_have_count(1)
+    await saved(page)
+    await expect(page.get_by_test_id("problems")).to_contain_text("No problems")
+    await expect(page.get_by_test_id("node-message-1")).to_contain_text("Hello from the keyboard")
+    await at_tablet_width(page, shot, "17-editor-768", page.get_by_test_id("node-end-1"))
+
+
+async def at_tablet_width(page: Page, shot: Screenshots, name: str, shown: Locator) -> None:
+    """The page reloaded 768 px wide shows `shown` without scrolling sideways (and passes axe)."""
+    await page.set_viewport_size({"width": 768, "height": 1024})
+    await page.reload()
+    await expect(shown).to_be_in_viewport()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 768
+    await shot(name)
+    await page.set_viewport_size({"width": 1440, "height": 1000})
+
+
 async def change_bot_settings_and_delete_the_bot(page: Page, shot: Screenshots) -> None:
     """Rename the bot, pick its default flow and inactivity timeout (kept after a reload), then
     delete it, which needs its name typed."""
@@ -222,7 +263,7 @@ async def change_bot_settings_and_delete_the_bot(page: Page, shot: Screenshots) 
     await page.get_by_role("button", name="Create").click()
     await page.get_by_label("Flow name").fill("Greeting")
     await page.get_by_role("button", name="New flow").click()
-    await expect(page.get_by_test_id("palette-message")).to_be_visible()
+    await build_with_the_keyboard(page, shot)
     await page.go_back()
     await page.get_by_role("link", name="Bot settings").click()
     form = page.get_by_role("form", name="Bot settings")
@@ -260,7 +301,7 @@ async def see_a_new_message_live(
 ) -> None:
     """A second browser context (tablet width) shows the contact's next message within 1 s."""
     contact = (await page.get_by_test_id("conversation-row").first.inner_text()).split()[0]
-    second = await new_page(browser, 820, 1180)  # tablet width
+    second = await new_page(browser, 768, 1024)  # tablet width
     await log_in(second, base_url)
     live = app.state.platform.live_updates
     before = live.subscriber_count()
@@ -319,7 +360,7 @@ async def see_the_analytics(page: Page, shot: Screenshots) -> None:
     assert re.search(r"\bmessages_in,3\b", await asyncio.to_thread(Path(saved_csv).read_text))
     await expect(page.get_by_test_id("questions")).to_contain_text("Yes (1)")
     await shot("10-analytics")
-    await page.set_viewport_size({"width": 820, "height": 1180})
+    await page.set_viewport_size({"width": 768, "height": 1024})
     await page.reload()  # the canvas fits the flow to the width it loads at
     await expect(page.get_by_test_id("reached-end-1")).to_be_visible()
     await shot("10-analytics-tablet")
@@ -578,10 +619,26 @@ async def web_channel_id(page: Page) -> str:
 
 
 class Screenshots:
-    """Full-page PNGs named by step."""
+    """Full-page PNGs named by step; each page photographed is also checked by axe."""
 
     def __init__(self, page: Page, folder: Path) -> None:
         self.page, self.folder = page, folder
 
     async def __call__(self, name: str) -> None:
         await self.page.screenshot(path=self.folder / f"{name}.png", full_page=True)
+        await assert_accessible(self.page, name)
+
+
+async def assert_accessible(page: Page, name: str) -> None:
+    """No serious or critical WCAG 2.1 A/AA violation on the page as it is (axe-core, the copy
+    bundled in the axe-playwright-python package): labels, names, contrast, roles, ..."""
+    await page.evaluate(AXE_SCRIPT)
+    violations = await page.evaluate(
+        """async () => (await axe.run(document, {
+            runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
+            resultTypes: ['violations'],
+        })).violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+          .map(v => `${v.id} (${v.impact}): ${v.help}; ` + v.nodes.slice(0, 3)
+            .map(n => n.target.join(' ') + ' ' + n.failureSummary).join(' | '))"""
+    )
+    assert not violations, f"{name}: " + "\n".join(violations)

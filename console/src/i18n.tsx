@@ -45,7 +45,7 @@ const en = {
   duplicate: "Duplicate", exportFile: "Export file", importFile: "Import flow file", template: "Template",
   fromTemplate: "Create from template", compare: "Changes since previous", added: "added", removedWord: "removed",
   changed: "changed", noChanges: "No changes",
-  members: "Members", role: "Role", actions: "Actions", you: "you", removeMember: "Remove", invite: "Invite",
+  members: "Members", memberName: "Name", role: "Role", actions: "Actions", you: "you", removeMember: "Remove", invite: "Invite",
   invitationOnce: "Invitation link, shown only now: send it to", expires: "expires", owner: "Owner", admin: "Admin", agent: "Agent",
   rolesHint: "Owners and admins manage bots, flows, channels, members and API keys; agents read and answer conversations.",
   apiKeys: "API keys", newApiKey: "New API key", keyName: "Key name", keyOnce: "The key, shown only now: store it where your integration can read it.",
@@ -60,6 +60,7 @@ const en = {
   variables: "Variables",
   compareVersions: "Compare versions", fromVersion: "From", toVersion: "To", showOnCanvas: "Show changes on the canvas",
   legend: "Legend", unchanged: "unchanged", closeDiff: "Back to the draft",
+  connections: "Connections", nowhere: "— (not connected)",
   ACTIVE: "Active", HANDED_OFF: "With an agent", ABANDONED: "Abandoned", CLOSED: "Closed", messages: "messages",
 };
 type Dict = typeof en;
@@ -107,7 +108,7 @@ const es: Dict = {
   duplicate: "Duplicar", exportFile: "Exportar archivo", importFile: "Importar archivo de flujo", template: "Plantilla",
   fromTemplate: "Crear desde plantilla", compare: "Cambios desde la anterior", added: "añadidos", removedWord: "quitados",
   changed: "cambiados", noChanges: "Sin cambios",
-  members: "Miembros", role: "Rol", actions: "Acciones", you: "tú", removeMember: "Quitar a", invite: "Invitar",
+  members: "Miembros", memberName: "Nombre", role: "Rol", actions: "Acciones", you: "tú", removeMember: "Quitar a", invite: "Invitar",
   invitationOnce: "Enlace de invitación, solo se muestra ahora: envíaselo a", expires: "caduca", owner: "Propietario", admin: "Administrador", agent: "Agente",
   rolesHint: "Propietarios y administradores gestionan bots, flujos, canales, miembros y claves de API; los agentes leen y responden conversaciones.",
   apiKeys: "Claves de API", newApiKey: "Nueva clave de API", keyName: "Nombre de la clave", keyOnce: "La clave, solo se muestra ahora: guárdala donde tu integración pueda leerla.",
@@ -122,6 +123,7 @@ const es: Dict = {
   variables: "Variables",
   compareVersions: "Comparar versiones", fromVersion: "De", toVersion: "A", showOnCanvas: "Ver los cambios en el lienzo",
   legend: "Leyenda", unchanged: "sin cambios", closeDiff: "Volver al borrador",
+  connections: "Conexiones", nowhere: "— (sin conectar)",
   ACTIVE: "Activa", HANDED_OFF: "Con un agente", ABANDONED: "Abandonada", CLOSED: "Cerrada", messages: "mensajes",
 };
 export type Lang = "en" | "es";

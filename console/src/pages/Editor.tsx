@@ -169,6 +169,12 @@ function Editor({ flowId }: { flowId: string }) {
     commit({ nodes, edges: addEdge({ ...connection, id, sourceHandle: handle }, others) });
   }, [nodes, edges, commit]);
 
+  /** The keyboard's way to connect (the property panel's "Connections"): a handle to a node, or to none. */
+  const link = useCallback((source: string, handle: string, target: string | null) => {
+    if (target) onConnect({ source, sourceHandle: handle, target, targetHandle: null });
+    else commit({ nodes, edges: edges.filter((e) => !(e.source === source && (e.sourceHandle ?? "default") === handle)) });
+  }, [nodes, edges, commit, onConnect]);
+
   const addNode = useCallback((kind: string, position?: { x: number; y: number }) => {
     const id = newNodeId(kind, nodes);
     const at = position ?? { x: 80 + (nodes.length % 4) * 60, y: 60 + nodes.length * 110 };
@@ -281,7 +287,9 @@ function Editor({ flowId }: { flowId: string }) {
       <aside className="side">
         {selected ? (
           <PropertyPanel key={selected.id} node={selected} info={typeMap.get(selected.data.kind)} problems={problemMap.get(selected.id) ?? []}
-            variables={variables}
+            variables={variables} edges={edges.filter((e) => e.source === selected.id)}
+            targets={nodes.filter((n) => n.id !== selected.id && n.data.kind !== "start").map((n) => n.id)}
+            onLink={(handle, target) => link(selected.id, handle, target)}
             onChange={(data) => commit({ nodes: nodes.map((n) => (n.id === selected.id ? { ...n, data: { ...n.data, data } } : n)), edges })}
             onDelete={() => onNodesChange([{ type: "remove", id: selected.id }])} />
         ) : <p className="hint">{t("selectNode")}</p>}

@@ -36,7 +36,7 @@ export function FlowNode({ id, data, selected }: NodeProps<BbNode>) {
         <div className="diff-badge">{t(change.status === "removed" ? "removedWord" : change.status)}{change.fields ? `: ${change.fields.join(", ")}` : ""}</div>
       )}
       {mine.length > 0 && (
-        <ul className="node-problems" role="alert">{mine.map((p) => <li key={p}>{withoutNodeName(p)}</li>)}</ul>
+        <div role="alert"><ul className="node-problems">{mine.map((p) => <li key={p}>{withoutNodeName(p)}</li>)}</ul></div>
       )}
       <div className="bb-handles">
         {handles.map((handle) => (

@@ -53,7 +53,7 @@ export function MembersPage() {
       {error && <p role="alert" className="error">{error}</p>}
       <table className="deliveries" data-testid="members">
         <caption className="sr-only">{t("members")}</caption>
-        <thead><tr><th>{t("name")}</th><th>{t("email")}</th><th>{t("role")}</th><th><span className="sr-only">{t("actions")}</span></th></tr></thead>
+        <thead><tr><th>{t("memberName")}</th><th>{t("email")}</th><th>{t("role")}</th><th><span className="sr-only">{t("actions")}</span></th></tr></thead>
         <tbody>
           {data?.members.map((m) => (
             <tr key={m.user.id} data-testid="member" data-email={m.user.email}>
