@@ -239,7 +239,7 @@ function Editor({ flowId }: { flowId: string }) {
       </aside>
       <section className="canvas-area">
         <div className="toolbar">
-          <strong>{flow.name}</strong>
+          <h1 className="flow-title">{flow.name}</h1>
           <button onClick={undo} disabled={!past.length} aria-keyshortcuts="Control+Z">{t("undo")}</button>
           <button onClick={redo} disabled={!future.length} aria-keyshortcuts="Control+Shift+Z">{t("redo")}</button>
           <span className="save-state" role="status" data-state={saveState}>{t(saveState === "saving" ? "saving" : saveState)}</span>

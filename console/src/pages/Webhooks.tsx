@@ -152,7 +152,7 @@ function DeliveryLog({ endpointId, run }: { endpointId: string; run: (action: ()
     <section aria-label={t("deliveryLog")}>
       <h2>{t("deliveryLog")}</h2>
       <table className="deliveries" data-testid="delivery-log">
-        <thead><tr><th>{t("event")}</th><th>{t("status")}</th><th>{t("attempts")}</th><th>{t("lastAttempt")}</th><th>{t("created")}</th><th /></tr></thead>
+        <thead><tr><th>{t("event")}</th><th>{t("status")}</th><th>{t("attempts")}</th><th>{t("lastAttempt")}</th><th>{t("created")}</th><th><span className="sr-only">{t("actions")}</span></th></tr></thead>
         <tbody>
           {rows.map((row) => {
             const last = row.attempts[row.attempts.length - 1];
