@@ -164,6 +164,11 @@ async def invite_change_role_and_remove(
     await agent.get_by_role("button", name="Accept the invitation").click()
     await expect(agent.get_by_role("heading", name="Bots")).to_be_visible()
     await expect(agent.get_by_role("form", name="Switch organization")).to_contain_text("Bakery")
+    await agent.get_by_role("link", name="Members").click()  # agents read the team, no more
+    mine = agent.locator(f'[data-testid="member"][data-email="{AGENT}"]')
+    await expect(mine.get_by_test_id("member-role")).to_have_text("Agent")
+    await expect(agent.get_by_role("button", name="Invite")).to_have_count(0)
+    await expect(agent.get_by_role("button", name="Remove")).to_have_count(0)
     await agent.context.close()
 
     await page.reload()

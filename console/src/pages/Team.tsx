@@ -47,6 +47,7 @@ export function MembersPage() {
     });
   };
   const myId = data?.me.user.id;
+  const manages = data?.me.role === "owner" || data?.me.role === "admin";
   return (
     <section className="page">
       <h1>{t("members")}</h1>
@@ -60,13 +61,15 @@ export function MembersPage() {
               <td>{m.user.name || "—"}{m.user.id === myId && <> <span className="badge">{t("you")}</span></>}</td>
               <td>{m.user.email}</td>
               <td>
-                <select aria-label={`${t("role")}: ${m.user.email}`} value={m.role}
-                  onChange={(e) => run(() => gql(SetRole, { user: m.user.id, role: e.target.value }))}>
-                  {ROLES.map((r) => <option key={r} value={r}>{t(r)}</option>)}
-                </select>
+                {manages ? (
+                  <select aria-label={`${t("role")}: ${m.user.email}`} value={m.role}
+                    onChange={(e) => run(() => gql(SetRole, { user: m.user.id, role: e.target.value }))}>
+                    {ROLES.map((r) => <option key={r} value={r}>{t(r)}</option>)}
+                  </select>
+                ) : <span data-testid="member-role">{ROLES.includes(m.role as Key) ? t(m.role as Key) : m.role}</span>}
               </td>
               <td>
-                {m.user.id !== myId && (
+                {manages && m.user.id !== myId && (
                   <ConfirmButton label={t("remove")} question={`${t("removeMember")} ${m.user.email}?`}
                     onConfirm={() => run(() => gql(Remove, { user: m.user.id }))} />
                 )}
@@ -75,7 +78,7 @@ export function MembersPage() {
           ))}
         </tbody>
       </table>
-      <form onSubmit={invite} className="inline-form" aria-label={t("invite")}>
+      {manages && <form onSubmit={invite} className="inline-form" aria-label={t("invite")}>
         <h2>{t("invite")}</h2>
         <label>{t("email")}<input type="email" required value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} /></label>
         <label>{t("role")}
@@ -84,7 +87,7 @@ export function MembersPage() {
           </select>
         </label>
         <button type="submit" className="primary">{t("invite")}</button>
-      </form>
+      </form>}
       {invited && (
         <SecretOnce testId="invitation-link" value={invited.link} onDone={() => setInvited(null)}
           intro={`${t("invitationOnce")} ${invited.email} · ${t("expires")} ${date(invited.expiresAt)}`} />
