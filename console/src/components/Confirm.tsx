@@ -32,8 +32,3 @@ export function SecretOnce({ intro, value, onDone, testId }: { intro: string; va
     </div>
   );
 }
-
-/** An API failure as the message to show. */
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

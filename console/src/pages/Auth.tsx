@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { ApiError, gql, saveSession, session } from "../api";
+import { gql, saveSession, session, errorText } from "../api";
 import { graphql } from "../gql";
 import { useI18n } from "../i18n";
 import { go } from "../routes";
@@ -41,7 +41,7 @@ export function AuthPage() {
       saveSession({ ...tokens, email: form.email });
       go("bots");
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
+      setError(errorText(err));
     }
   }
   return (
@@ -74,7 +74,7 @@ export function InvitationPage({ token }: { token: string }) {
       saveSession({ accessToken: joined.accessToken, refreshToken: joined.refreshToken, email: joined.member.user.email });
       go("bots");
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
+      setError(errorText(err));
     }
   }
   return (
@@ -117,7 +117,7 @@ export function OrgSwitcher() {
       setPassword("");
       setError("");
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
+      setError(errorText(err));
     }
   }
   return (

@@ -1,10 +1,9 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { gql } from "../api";
+import { gql, errorText } from "../api";
 import { graphql } from "../gql";
 import type { BotSettingsQuery } from "../gql/graphql";
 import { useI18n } from "../i18n";
 import { go } from "../routes";
-import { errorText } from "../components/Confirm";
 
 const Load = graphql(`
   query BotSettings($id: ID!) { bot(id: $id) { id name description settings sensitiveData defaultFlowId flows { id name } } }

@@ -4,7 +4,7 @@ import {
   useReactFlow, type Connection, type Edge, type EdgeChange, type NodeChange,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
-import { ApiError, gql } from "../api";
+import { gql, errorText } from "../api";
 import { graphql } from "../gql";
 import { useI18n } from "../i18n";
 import { flowVariables, newNodeId, toCanvas, toDefinition, type BbNode, type NodeTypeInfo } from "../flowModel";
@@ -109,7 +109,7 @@ function Editor({ flowId }: { flowId: string }) {
         await validate();
       } catch (err) {
         setSaveState("unsaved");
-        setNotice({ ok: false, text: err instanceof ApiError ? err.message : String(err) });
+        setNotice({ ok: false, text: errorText(err) });
       }
     }, AUTOSAVE_MS);
     return () => clearTimeout(timer);
@@ -195,7 +195,7 @@ function Editor({ flowId }: { flowId: string }) {
       setNotice({ ok: true, text: `${t("published")} v${version.version}` });
       setPublishMessage("");
     } catch (err) {
-      setNotice({ ok: false, text: `${t("publishRefused")}: ${err instanceof ApiError ? err.message : String(err)}` });
+      setNotice({ ok: false, text: `${t("publishRefused")}: ${errorText(err)}` });
       await validate();
     }
   }

@@ -1,9 +1,9 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { gql } from "../api";
+import { gql, errorText } from "../api";
 import { graphql } from "../gql";
 import type { ApiKeysQuery, MembersQuery } from "../gql/graphql";
 import { useI18n, type Key } from "../i18n";
-import { ConfirmButton, SecretOnce, errorText } from "../components/Confirm";
+import { ConfirmButton, SecretOnce } from "../components/Confirm";
 
 const Members = graphql(`query Members { me { role user { id } } members { role user { id email name } } }`);
 const Invite = graphql(`

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { Background, Controls, ReactFlow, ReactFlowProvider, type Edge } from "@xyflow/react";
-import { gql } from "../api";
+import { errorText, gql } from "../api";
 import { graphql } from "../gql";
 import type { CompareVersionsQuery } from "../gql/graphql";
 import { toCanvas, type NodeTypeInfo } from "../flowModel";
@@ -44,7 +44,7 @@ export function DiffCanvas({ pair, types, onClose }: { pair: Pair; types: Map<st
   const { t } = useI18n();
   const [data, setData] = useState<CompareVersionsQuery | null>(null);
   const [error, setError] = useState("");
-  useEffect(() => { gql(Compare, pair).then(setData, (e) => setError(String(e.message ?? e))); }, [pair]);
+  useEffect(() => { gql(Compare, pair).then(setData, (e) => setError(errorText(e))); }, [pair]);
   const graph = useMemo(() => {
     if (!data) return null;
     const { flowDiff: diff } = data;

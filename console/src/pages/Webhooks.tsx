@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { ApiError, gql } from "../api";
+import { gql, errorText } from "../api";
 import { graphql } from "../gql";
 import type { WebhookDeliveriesQuery, WebhookEndpointsQuery } from "../gql/graphql";
 import { useI18n } from "../i18n";
@@ -47,7 +47,7 @@ export function WebhooksPage({ route }: { route: string[] }) {
   const selected = route[1] ?? null;
   const reload = useCallback(() => gql(Endpoints, {}).then(setData), []);
   const run = (action: () => Promise<unknown>) =>
-    action().then(reload).then(() => setError("")).catch((e) => setError(e instanceof ApiError ? e.message : String(e)));
+    action().then(reload).then(() => setError("")).catch((e) => setError(errorText(e)));
   useEffect(() => {
     reload();
     const timer = setInterval(reload, POLL_MS);
