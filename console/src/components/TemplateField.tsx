@@ -49,7 +49,7 @@ export function TemplateField({ id, long, value, placeholder, variables, onChang
         aria-autocomplete="list" aria-controls={open ? listId : undefined}
         aria-activedescendant={open ? `${listId}-${active}` : undefined}
         onChange={(e) => { onChange(e.target.value); track(e.target.value, e.target.selectionStart ?? e.target.value.length); }}
-        onKeyDown={onKeyDown} onBlur={() => setTimeout(() => setPartial(null), 150)} />
+        onKeyDown={onKeyDown} onBlur={() => setPartial(null)} />
       {open && (
         <ul id={listId} role="listbox" className="suggestions" aria-label={t("variables")} data-testid="variable-hints">
           {matches.map((v, index) => (
