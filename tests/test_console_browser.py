@@ -221,6 +221,11 @@ async def create_use_and_revoke_an_api_key(page: Page, base_url: str, shot: Scre
         refused = (await http.post("/graphql", json=query)).json()
         assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", refused
     await shot("15-api-key-revoked")
+    await page.get_by_label("Language").select_option("es")
+    await expect(page.get_by_role("heading", name="Claves de API")).to_be_visible()
+    await expect(row).to_contain_text("Revocada")
+    await shot("15-api-keys-es")
+    await page.get_by_label("Idioma").select_option("en")
 
 
 async def build_with_the_keyboard(page: Page, shot: Screenshots) -> None:
