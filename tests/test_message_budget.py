@@ -38,7 +38,7 @@ NEW_CONTACT = {
     "child workflows": 1,
     "worker SQL statements": 35,
     "worker transactions": 9,
-    "worker connection checkouts": 9,
+    "worker pre-ping round trips": 0,
     "API SQL statements": 1,
 }
 ANSWER = {
@@ -50,7 +50,7 @@ ANSWER = {
     "signals sent": 1,
     "worker SQL statements": 20,
     "worker transactions": 7,
-    "worker connection checkouts": 7,
+    "worker pre-ping round trips": 0,
     "API SQL statements": 1,
 }
 
@@ -76,7 +76,7 @@ async def measure(
         **cost,
         "worker SQL statements": sql.worker.statements,
         "worker transactions": sql.worker.transactions,
-        "worker connection checkouts": sql.worker.checkouts,
+        "worker pre-ping round trips": sql.worker.pings,
         "API SQL statements": sql.api.statements,
         "API transactions": sql.api.transactions,
     }
