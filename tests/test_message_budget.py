@@ -37,7 +37,7 @@ NEW_CONTACT = {
     "search-attribute upserts": 2,
     "child workflows": 1,
     "worker SQL statements": 35,
-    "worker transactions": 9,
+    "worker transactions": 7,
     "worker pre-ping round trips": 0,
     "API SQL statements": 1,
 }
@@ -49,7 +49,7 @@ ANSWER = {
     "search-attribute upserts": 0,
     "signals sent": 1,
     "worker SQL statements": 20,
-    "worker transactions": 7,
+    "worker transactions": 5,
     "worker pre-ping round trips": 0,
     "API SQL statements": 1,
 }
