@@ -69,8 +69,8 @@ WORKFLOW_TASK_ENDS = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
 }
+LOCAL_ACTIVITY = "core_local_activity"  # the marker of a local activity (patches have others)
 KINDS = {
-    "local activities": {EventType.EVENT_TYPE_MARKER_RECORDED},
     "activities": {EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED},
     "search-attribute upserts": {EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES},
     "signals received": {EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED},
@@ -94,11 +94,33 @@ async def workflow_ids(client: Client, conversation_id: str) -> list[str]:
     return ids
 
 
+PAIRS = (  # commands whose outcome comes back as a later event of the same history
+    (
+        EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+        {
+            EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
+            EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
+        },
+    ),
+    (
+        EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+        {
+            EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED,
+            EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED,
+        },
+    ),
+)
+
+
 async def settled(client: Client, ids: list[str]) -> bool:
-    """Whether none of these workflows has a workflow task to do or running."""
+    """Whether none of these workflows has work to do or on the way: no workflow task pending,
+    and every signal or child start it sent has come back."""
     for workflow_id in ids:
-        description = await client.get_workflow_handle(workflow_id).describe()
-        if description.raw_description.HasField("pending_workflow_task"):
+        handle = client.get_workflow_handle(workflow_id)
+        if (await handle.describe()).raw_description.HasField("pending_workflow_task"):
+            return False
+        types = Counter(e.event_type for e in (await handle.fetch_history()).events)
+        if any(types[sent] != sum(types[t] for t in back) for sent, back in PAIRS):
             return False
     return True
 
@@ -118,6 +140,9 @@ async def temporal_cost(client: Client, conversation_id: str, since: float) -> d
                 counts["workflow tasks"] += 1
             for kind, types in KINDS.items():
                 counts[kind] += history_event.event_type in types
+            if history_event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+                marker = history_event.marker_recorded_event_attributes.marker_name
+                counts["local activities" if marker == LOCAL_ACTIVITY else "other markers"] += 1
     return dict(counts)
 
 
