@@ -72,7 +72,7 @@ class ConversationStore:
             bot = await session.get(Bot, bot_id)
             if bot is None:
                 raise ValueError(f"bot {params.bot_id} does not exist")
-            contact_id = await session.scalar(
+            contact = await session.scalar(
                 insert(Contact)
                 .values(bot_id=bot_id, channel_kind=params.channel_kind,
                         external_id=params.contact.external_id, name=params.contact.name)
@@ -81,8 +81,10 @@ class ConversationStore:
                     set_={"last_seen_at": now,
                           "name": func.coalesce(params.contact.name, Contact.name)},
                 )
-                .returning(Contact.id)
+                .returning(Contact)
             )  # fmt: skip
+            assert contact is not None
+            contact_id = contact.id
             workflow_id = conversation_workflow_id(
                 params.bot_id, params.channel_id, params.contact.external_id
             )
@@ -99,11 +101,9 @@ class ConversationStore:
             )  # fmt: skip
             await notify_conversation(session, conversation_id)
             await webhook_outbox.conversation_event(session, conversation_id, "started", fact_key())
-            contact = await session.get(Contact, contact_id)
             previous_runs = await session.scalar(
                 select(func.count()).where(FlowRun.conversation_id == conversation_id)
             )
-        assert contact is not None
         return ConversationRecord(
             conversation_id=str(conversation_id), contact_id=str(contact_id),
             contact={"id": str(contact.id), "external_id": contact.external_id,

@@ -37,7 +37,7 @@ NEW_CONTACT = {  # the conversation and its first flow run start
     "search-attribute upserts": 3,
     "child workflows": 1,
     "signals sent": 0,
-    "worker SQL statements": 35,
+    "worker SQL statements": 34,
     "worker transactions": 6,
     "worker pre-ping round trips": 0,
     "API SQL statements": 1,
