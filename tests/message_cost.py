@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -32,11 +33,20 @@ class SqlCounter:
     """SQL work per engine while active: the worker's engine apart from every other (the API's)."""
 
     worker_engine: Engine
+    workflows: str  # the id (prefix) of the measured workflows
     worker: SqlCount = field(default_factory=SqlCount)
+    others: SqlCount = field(default_factory=SqlCount)
     api: SqlCount = field(default_factory=SqlCount)
 
     def _side(self, engine: Engine) -> SqlCount:
-        return self.worker if engine is self.worker_engine else self.api
+        if engine is not self.worker_engine:
+            return self.api
+        return self.worker if self._ours() else self.others
+
+    def _ours(self) -> bool:
+        """Whether the worker's statement comes from an activity of the measured workflows
+        (not from what an earlier test left behind)."""
+        return activity.in_activity() and activity.info().workflow_id.startswith(self.workflows)
 
     def _statement(self, conn: Any, *_args: Any) -> None:
         self._side(conn.engine).statements += 1
@@ -45,7 +55,7 @@ class SqlCounter:
         self._side(conn.engine).transactions += 1
 
     def _checkout(self, *_args: Any) -> None:
-        if self.worker_engine.pool._pre_ping:  # a round trip per checkout
+        if self.worker_engine.pool._pre_ping and self._ours():  # a round trip per checkout
             self.worker.pings += 1
 
     @contextmanager

@@ -112,7 +112,7 @@ async def test_one_message_costs_no_more_than_the_budget(
     user = WhatsAppUser(api, meta, channel_id, phone_number_id, wa_id="34600999888")
     bot_id = await bot_of(db_engine, channel_id)
     conversation = conversation_workflow_id(bot_id, channel_id, user.wa_id)
-    sql = SqlCounter(db_engine.sync_engine)
+    sql = SqlCounter(db_engine.sync_engine, conversation)
     client = temporal_env.client
     new_contact = await measure(user, "hola", 1, sql, client, conversation)
     answer = await measure(user, "Ana", 2, sql, client, conversation)
