@@ -186,7 +186,8 @@ class ConversationStore:
             await session.execute(
                 new_row.on_conflict_do_update(
                     index_elements=["channel_id", "provider_message_id"],
-                    set_={"provider_message_id": new_row.excluded.provider_message_id},
+                    # the row's own value: `excluded` builds a column collection per call
+                    set_={"provider_message_id": Message.provider_message_id},
                 ).returning(
                     Message.id,
                     Message.idempotency_key,

@@ -78,7 +78,7 @@ class MessageSender:
             stored = await session.scalar(
                 new_row.on_conflict_do_update(
                     index_elements=["idempotency_key"],
-                    set_={"idempotency_key": new_row.excluded.idempotency_key},
+                    set_={"idempotency_key": Message.idempotency_key},  # the row's own
                 ).returning(Message)
             )
             assert stored is not None
