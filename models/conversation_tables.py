@@ -148,7 +148,10 @@ class FlowRunStep(Base):
     """One executed node of a flow run; `outcome` is the handle followed, or `error`."""
 
     __tablename__ = "flow_run_steps"
-    __table_args__ = (UniqueConstraint("flow_run_id", "sequence"),)
+    __table_args__ = (
+        UniqueConstraint("flow_run_id", "sequence"),
+        Index("ix_flow_run_steps_run_node", "flow_run_id", "node_id"),  # "ran this node before?"
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     flow_run_id: Mapped[uuid.UUID] = mapped_column(cascade_to("flow_runs.id"))
