@@ -200,4 +200,5 @@ import models.api_tables  # noqa: E402
 import models.inbox_tables  # noqa: E402
 import models.integration_tables  # noqa: E402
 import models.marketplace_tables  # noqa: E402
+import models.trigger_tables  # noqa: E402
 import models.webhook_tables  # noqa: E402, F401
