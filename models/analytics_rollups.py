@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Table, select, text
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -103,27 +103,39 @@ async def add_to_bot(session: AsyncSession, bot_id: Any, hour: Any, **counters: 
     await add(session, BotHour, ("bot_id", "hour"), [{"bot_id": bot_id, "hour": hour, **counters}])
 
 
-async def count_inbound(session: AsyncSession, conversation_id: str | uuid.UUID) -> None:
-    """A new inbound message: messages in, and the contact as active this hour."""
-    if not enabled():
-        return
-    await session.execute(
-        text("""
-            WITH c AS (
-                SELECT c.bot_id, c.contact_id, k.created_at AS since
-                FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = :id
-            ), counted AS (
-                INSERT INTO analytics_bot_hours (bot_id, hour, shard, messages_in)
-                SELECT bot_id, date_trunc('hour', now(), 'UTC'), :shard, 1 FROM c
-                ON CONFLICT (bot_id, hour, shard)
-                DO UPDATE SET messages_in = analytics_bot_hours.messages_in + 1
-            )
-            INSERT INTO analytics_contact_hours (bot_id, hour, contact_id, contact_since)
-            SELECT bot_id, date_trunc('hour', now(), 'UTC'), contact_id, since FROM c
-            ON CONFLICT DO NOTHING
-        """),
-        {"id": uuid.UUID(str(conversation_id)), "shard": random.randrange(SHARDS)},
+# The conversation's last message time, and the message counted: messages in, and the contact
+# as active this hour. The conversation row is locked (updated) before the rollups.
+INBOUND = text("""
+    WITH c AS (
+        UPDATE conversations SET last_message_at = now() WHERE id = :id
+        RETURNING bot_id, contact_id
+    ), k AS (
+        SELECT c.bot_id, c.contact_id, k.created_at AS since
+        FROM c JOIN contacts k ON k.id = c.contact_id
+    ), counted AS (
+        INSERT INTO analytics_bot_hours (bot_id, hour, shard, messages_in)
+        SELECT bot_id, date_trunc('hour', now(), 'UTC'), :shard, 1 FROM k
+        ON CONFLICT (bot_id, hour, shard)
+        DO UPDATE SET messages_in = analytics_bot_hours.messages_in + 1
     )
+    INSERT INTO analytics_contact_hours (bot_id, hour, contact_id, contact_since)
+    SELECT bot_id, date_trunc('hour', now(), 'UTC'), contact_id, since FROM k
+    ON CONFLICT DO NOTHING
+""")
+
+
+async def inbound_stored(session: AsyncSession, conversation_id: str | uuid.UUID) -> None:
+    """A new inbound message: the conversation's `last_message_at` and, with rollups, the message
+    counted, in the same statement (the rollups add none of their own)."""
+    conversation = uuid.UUID(str(conversation_id))
+    if not enabled():
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation)
+            .values(last_message_at=func.now())
+        )
+        return
+    await session.execute(INBOUND, {"id": conversation, "shard": random.randrange(SHARDS)})
 
 
 def _bucket_sums() -> str:

@@ -204,9 +204,9 @@ async def test_what_the_rollups_add_per_message_and_flush(
     monkeypatch.setattr(rollups, "enabled", lambda: False)
     off = await costs()
     added = (on[0] - off[0], on[1] - off[1])
-    # Inbound: one statement. A flush: the run's context and one upsert of node and edge rows
-    # (plus the bot's error counter when a step failed), however long the run.
-    assert added == (1, 3 if with_error else 2)
+    # Inbound: none (folded into the conversation's update). A flush: the run's context and one
+    # upsert of node and edge rows (plus the bot's error counter when a step failed).
+    assert added == (0, 3 if with_error else 2)
 
 
 async def test_an_outbound_message_adds_one_statement(
