@@ -257,9 +257,8 @@ async def count_run_started(session: AsyncSession, run_id: uuid.UUID | None) -> 
 STEPS_CONTEXT = text("""
     SELECT r.flow_id, c.bot_id, p.node_id AS previous_node, p.outcome AS previous_outcome,
            ARRAY(SELECT n FROM unnest(CAST(:nodes AS text[])) n
-                 WHERE EXISTS (SELECT 1 FROM flow_run_steps s
-                               WHERE s.flow_run_id = r.id AND s.node_id = n
-                                 AND s.sequence < :first)) AS reached
+                 WHERE (SELECT min(s.sequence) FROM flow_run_steps s
+                        WHERE s.flow_run_id = r.id AND s.node_id = n) < :first) AS reached
     FROM flow_runs r JOIN conversations c ON c.id = r.conversation_id
     LEFT JOIN flow_run_steps p ON p.flow_run_id = r.id AND p.sequence = :first - 1
     WHERE r.id = :run

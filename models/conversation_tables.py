@@ -150,7 +150,8 @@ class FlowRunStep(Base):
     __tablename__ = "flow_run_steps"
     __table_args__ = (
         UniqueConstraint("flow_run_id", "sequence"),
-        Index("ix_flow_run_steps_run_node", "flow_run_id", "node_id"),  # "ran this node before?"
+        # "when did this run first run this node?" in one index probe
+        Index("ix_flow_run_steps_run_node", "flow_run_id", "node_id", "sequence"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -21,7 +21,10 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index(
-        "ix_flow_run_steps_run_node", "flow_run_steps", ["flow_run_id", "node_id"], unique=False
+        "ix_flow_run_steps_run_node",
+        "flow_run_steps",
+        ["flow_run_id", "node_id", "sequence"],
+        unique=False,
     )
     op.create_table(
         "flow_trigger_secrets",
