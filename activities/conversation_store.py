@@ -200,12 +200,7 @@ class ConversationStore:
             return False
         if not stored.inserted:  # a retried task: the first attempt committed all below
             return None
-        await session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation)
-            .values(last_message_at=func.now())
-        )
-        await rollups.count_inbound(session, conversation_id)
+        await rollups.inbound_stored(session, conversation)
         await notify_message(session, conversation_id)
         await webhook_outbox.message_event(session, stored.id, "received")
         if channel_id not in self._channel_kinds:

@@ -34,6 +34,7 @@ from graphql_api.query_cost import MAX_COST, QueryCostLimiter
 from graphql_api.subscriptions import ConversationSubscription
 from graphql_api.templates import TemplateMutation, TemplateQuery
 from graphql_api.text_input import StorableText
+from graphql_api.trigger_secrets import TriggerSecretMutation, TriggerSecretQuery
 from graphql_api.webhooks import WebhookMutation, WebhookQuery
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -50,11 +51,11 @@ QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, Te
                              ConversationQuery, OutreachQuery, IntegrationQuery,
                              PaymentQuery, WebhookQuery, AnalyticsQuery,
                              NodeTypeQuery, MarketplaceQuery, MarketplaceSalesQuery,
-                             MarketplaceAnalyticsQuery)  # fmt: skip
+                             MarketplaceAnalyticsQuery, TriggerSecretQuery)  # fmt: skip
 MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation,
                                ConversationMutation, OutreachMutation,
                                IntegrationMutation, WebhookMutation, MarketplaceMutation,
-                               MarketplaceSalesMutation)  # fmt: skip
+                               MarketplaceSalesMutation, TriggerSecretMutation)  # fmt: skip
 SUBSCRIPTIONS: tuple[type, ...] = (ConversationSubscription,)
 
 Query = merge_types("Query", QUERIES)

@@ -1,26 +1,33 @@
-"""Incoming triggers over HTTP, authenticated like GraphQL (an API key, or a manager's token):
+"""Incoming triggers over HTTP, authenticated like GraphQL (an API key, or a manager's token)
+or, for one flow's routes, signed with that flow's own trigger secret (`models.trigger_secrets`):
 start a flow for a contact with variables, or send an event to the run waiting for it.
 
-    POST /api/triggers/flows/{flow_id}/start  {channel_id, contact: {external_id, name?},
-                                               variables?, key?}
-    POST /api/triggers/events                 {channel_id, contact_external_id, event, data?}
+    POST /api/triggers/flows/{flow_id}/start   {channel_id, contact: {external_id, name?},
+                                                variables?, key?}
+    POST /api/triggers/events                  {channel_id, contact_external_id, event, data?}
+    POST /api/triggers/flows/{flow_id}/events  the same, for a run of that flow only
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from graphql_api.auth import MANAGERS, Caller, check_role
 from graphql_api.files import caller, parse_uuid
+from models import trigger_secrets
+from models.conversation_tables import FlowRun
 from models.engine import ContactRef, ExternalEvent, FlowSnapshot, FlowStart
 from models.errors import Conflict, InvalidInput
 from models.outreach import normalize_contact
+from models.secret_box import SecretBox
 from models.tables import FlowVersion
 from models.tenancy import channel_in, flow_in
 from workflows.conversation import ConversationWorkflow, conversation_workflow_id
@@ -55,9 +62,27 @@ async def manager(request: Request) -> Caller:
     return check_role(await caller(request), MANAGERS)
 
 
+async def manager_or_signed(flow_id: str, request: Request) -> Caller:
+    """A manager's credentials or, when the request carries `webhook-signature`, a signature by
+    the flow's own trigger secret (which then stands for the flow's organization)."""
+    if not trigger_secrets.is_signed(request.headers):
+        return await manager(request)
+    platform = request.app.state.platform
+    box = SecretBox(platform.settings.resolved_secret_key())
+    body = await request.body()
+    async with platform.sessions.begin() as session:
+        organization = await trigger_secrets.verify(
+            session, box, parse_uuid(flow_id, "flow"), request.headers, body, datetime.now(UTC)
+        )
+    return Caller(organization_id=organization, role="trigger")
+
+
 @router.post("/flows/{flow_id}/start", status_code=202)
 async def start_flow(
-    flow_id: str, body: FlowStartRequest, request: Request, who: Caller = Depends(manager)
+    flow_id: str,
+    body: FlowStartRequest,
+    request: Request,
+    who: Caller = Depends(manager_or_signed),
 ) -> dict[str, Any]:
     """Start the flow's published version for the contact; 409 when it cannot start now."""
     platform = request.app.state.platform
@@ -107,6 +132,24 @@ async def send_event(
     body: EventRequest, request: Request, who: Caller = Depends(manager)
 ) -> dict[str, Any]:
     """Send an event to the flow run of the contact's conversation (for its `waitEvent`)."""
+    return await deliver_event(request, who, body, None)
+
+
+@router.post("/flows/{flow_id}/events", status_code=202)
+async def send_flow_event(
+    flow_id: str,
+    body: EventRequest,
+    request: Request,
+    who: Caller = Depends(manager_or_signed),
+) -> dict[str, Any]:
+    """The same, when the contact's running flow is this one (409 otherwise)."""
+    return await deliver_event(request, who, body, parse_uuid(flow_id, "flow"))
+
+
+async def deliver_event(
+    request: Request, who: Caller, body: EventRequest, flow_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """Signal the event to the run of the contact's conversation (of `flow_id` when given)."""
     platform = request.app.state.platform
     async with platform.sessions() as session:
         channel = await channel_in(
@@ -123,6 +166,13 @@ async def send_event(
         run = status.get("active_run")
         if not run:
             raise Conflict("no flow is running in this contact's conversation")
+        if flow_id is not None:
+            async with platform.sessions() as session:
+                running = await session.scalar(
+                    select(FlowRun.flow_id).where(FlowRun.workflow_id == str(run))
+                )
+            if running != flow_id:
+                raise Conflict("this flow is not the one running in this contact's conversation")
         handle = client.get_workflow_handle_for(FlowRunWorkflow.run, str(run))
         await handle.signal(
             FlowRunWorkflow.external_event, ExternalEvent(name=body.event, data=body.data)

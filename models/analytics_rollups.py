@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Table, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, func, select, text, update
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.analytics_tables import (
@@ -35,6 +35,7 @@ from models.analytics_tables import (
 )
 from models.conversation_tables import Conversation, FlowRun, FlowRunStep, Message
 from models.flow import FlowDefinition, FlowGraph
+from models.settings import get_settings
 from models.tables import FlowVersion
 from workflows import expressions
 
@@ -50,6 +51,7 @@ RUN_COUNTERS = {
     "failed": "runs_failed",
 }
 NODE_COUNTERS = ("reached", "visits", "invalid", "timeouts", "errors")
+NOT_ENDED = {"ended_completed": 0, "ended_dropped": 0}
 EDGE_KEY = ("flow_id", "source", "handle", "target", "hour")
 NOT_ANSWERED = ("invalid", "timeout", "error")
 MAX_KEYWORD = 60
@@ -67,50 +69,73 @@ def keyword_of(trigger_text: str) -> str:
     return " ".join(trigger_text.casefold().split())[:MAX_KEYWORD]
 
 
-async def add(
-    session: AsyncSession, table: Table | Any, keys: Sequence[str], rows: Iterable[dict[str, Any]]
-) -> None:
-    """Add each row's counters to the stored ones (creating missing rows), in key order."""
+def enabled() -> bool:
+    """Whether rollups are kept (`BOTBUILDER_ANALYTICS_ROLLUPS`: off only to measure their cost)."""
+    return get_settings().analytics_rollups
+
+
+def upsert(table: Table | Any, keys: Sequence[str], rows: Iterable[dict[str, Any]]) -> Insert:
+    """The statement adding each row's counters to the stored ones (creating missing rows), rows
+    in key order; `rows` must not be empty."""
     target: Table = getattr(table, "__table__", table)
     if "shard" in target.c:
         keys = (*keys, "shard")
         rows = [{**row, "shard": random.randrange(SHARDS)} for row in rows]
     ordered = sorted(rows, key=lambda row: tuple(str(row[key]) for key in keys))
-    if not ordered:
-        return
     statement = insert(target).values(ordered)
     counters = [name for name in ordered[0] if name not in (*keys, "bot_id")]
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={name: target.c[name] + statement.excluded[name] for name in counters},
-        )
+    return statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: target.c[name] + statement.excluded[name] for name in counters},
     )
+
+
+async def add(
+    session: AsyncSession, table: Table | Any, keys: Sequence[str], rows: Iterable[dict[str, Any]]
+) -> None:
+    """Add each row's counters to the stored ones (creating missing rows), in key order."""
+    rows = list(rows)
+    if rows and enabled():
+        await session.execute(upsert(table, keys, rows))
 
 
 async def add_to_bot(session: AsyncSession, bot_id: Any, hour: Any, **counters: int) -> None:
     await add(session, BotHour, ("bot_id", "hour"), [{"bot_id": bot_id, "hour": hour, **counters}])
 
 
-async def count_inbound(session: AsyncSession, conversation_id: str | uuid.UUID) -> None:
-    """A new inbound message: messages in, and the contact as active this hour."""
-    await session.execute(
-        text("""
-            WITH c AS (
-                SELECT c.bot_id, c.contact_id, k.created_at AS since
-                FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = :id
-            ), counted AS (
-                INSERT INTO analytics_bot_hours (bot_id, hour, shard, messages_in)
-                SELECT bot_id, date_trunc('hour', now(), 'UTC'), :shard, 1 FROM c
-                ON CONFLICT (bot_id, hour, shard)
-                DO UPDATE SET messages_in = analytics_bot_hours.messages_in + 1
-            )
-            INSERT INTO analytics_contact_hours (bot_id, hour, contact_id, contact_since)
-            SELECT bot_id, date_trunc('hour', now(), 'UTC'), contact_id, since FROM c
-            ON CONFLICT DO NOTHING
-        """),
-        {"id": uuid.UUID(str(conversation_id)), "shard": random.randrange(SHARDS)},
+# The conversation's last message time, and the message counted: messages in, and the contact
+# as active this hour. The conversation row is locked (updated) before the rollups.
+INBOUND = text("""
+    WITH c AS (
+        UPDATE conversations SET last_message_at = now() WHERE id = :id
+        RETURNING bot_id, contact_id
+    ), k AS (
+        SELECT c.bot_id, c.contact_id, k.created_at AS since
+        FROM c JOIN contacts k ON k.id = c.contact_id
+    ), counted AS (
+        INSERT INTO analytics_bot_hours (bot_id, hour, shard, messages_in)
+        SELECT bot_id, date_trunc('hour', now(), 'UTC'), :shard, 1 FROM k
+        ON CONFLICT (bot_id, hour, shard)
+        DO UPDATE SET messages_in = analytics_bot_hours.messages_in + 1
     )
+    INSERT INTO analytics_contact_hours (bot_id, hour, contact_id, contact_since)
+    SELECT bot_id, date_trunc('hour', now(), 'UTC'), contact_id, since FROM k
+    ON CONFLICT DO NOTHING
+""")
+
+
+async def inbound_stored(session: AsyncSession, conversation_id: str | uuid.UUID) -> None:
+    """A new inbound message: the conversation's `last_message_at` and, with rollups, the message
+    counted, in the same statement (the rollups add none of their own)."""
+    conversation = uuid.UUID(str(conversation_id))
+    if not enabled():
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation)
+            .values(last_message_at=func.now())
+        )
+        return
+    await session.execute(INBOUND, {"id": conversation, "shard": random.randrange(SHARDS)})
 
 
 def _bucket_sums() -> str:
@@ -147,6 +172,8 @@ COUNT_OUTBOUND = text(f"""
 async def count_outbound(session: AsyncSession, message: Message) -> None:
     """A newly stored outbound message (a retry's is stored already: nothing counted): messages
     out and, for the bot's first answer after a contact's message, the response time."""
+    if not enabled():
+        return
     await session.execute(COUNT_OUTBOUND, {"id": message.id, "shard": random.randrange(SHARDS)})
 
 
@@ -155,6 +182,8 @@ async def count_conversation_opened(
 ) -> None:
     """Before a conversation is opened: a new contact, and a conversation started unless it is
     already active (a retried open)."""
+    if not enabled():
+        return
     new_contact = await session.scalar(
         text("SELECT created_at = now() FROM contacts WHERE id = :id"), {"id": contact_id}
     )
@@ -171,7 +200,7 @@ async def count_status_change(
     session: AsyncSession, conversation_id: str | uuid.UUID, status: str | None
 ) -> None:
     """Before a conversation's status is set: count the change (a repeat counts nothing)."""
-    if status is None:
+    if status is None or not enabled():
         return
     row = (
         await session.execute(
@@ -190,6 +219,8 @@ async def count_status_change(
 
 async def count_run_started(session: AsyncSession, run_id: uuid.UUID | None) -> None:
     """A flow run's row was written: count it once, with the text that triggered it."""
+    if not enabled():
+        return
     row = (
         await session.execute(
             text("""
@@ -219,44 +250,44 @@ async def count_run_started(session: AsyncSession, run_id: uuid.UUID | None) -> 
     )
 
 
-# The steps this transaction stored for a run (`new`), and for each node the run ran before
-# them, its last step there.
-STEPS_AND_BEFORE = text("""
-    WITH new AS (
-        SELECT sequence, node_id, outcome, started_at FROM flow_run_steps
-        WHERE flow_run_id = :run AND xmin = pg_current_xact_id()::xid),
-    run AS (
-        SELECT r.flow_id, c.bot_id FROM flow_runs r
-        JOIN conversations c ON c.id = r.conversation_id WHERE r.id = :run)
-    SELECT true AS new, sequence, node_id, outcome, started_at, flow_id, bot_id FROM new, run
-    UNION ALL
-    SELECT false, max(sequence), node_id, (array_agg(outcome ORDER BY sequence DESC))[1], NULL,
-           NULL, NULL
-    FROM flow_run_steps
-    WHERE flow_run_id = :run AND sequence < (SELECT min(sequence) FROM new)
-    GROUP BY node_id
-    ORDER BY 2
+# What a batch of new steps needs from the run's history, and nothing more: the run's flow and
+# bot, the step just before the batch (for the edge into it), and which of the batch's nodes the
+# run ran before (one index probe each), so a flush costs the same at the 10th step and the
+# 10,000th.
+STEPS_CONTEXT = text("""
+    SELECT r.flow_id, c.bot_id, p.node_id AS previous_node, p.outcome AS previous_outcome,
+           ARRAY(SELECT n FROM unnest(CAST(:nodes AS text[])) n
+                 WHERE (SELECT min(s.sequence) FROM flow_run_steps s
+                        WHERE s.flow_run_id = r.id AND s.node_id = n) < :first) AS reached
+    FROM flow_runs r JOIN conversations c ON c.id = r.conversation_id
+    LEFT JOIN flow_run_steps p ON p.flow_run_id = r.id AND p.sequence = :first - 1
+    WHERE r.id = :run
 """)
 
 
-async def count_steps(session: AsyncSession, run_id: str | uuid.UUID) -> None:
-    """Steps this transaction stored for a run: node reach, visits, outcomes and edges."""
-    rows = (await session.execute(STEPS_AND_BEFORE, {"run": uuid.UUID(str(run_id))})).all()
-    new_steps = [row for row in rows if row.new]
-    if not new_steps:
+async def count_steps(
+    session: AsyncSession, run_id: str | uuid.UUID, new_steps: Sequence[Any]
+) -> None:
+    """Steps this transaction stored for a run (`new_steps`, in order, with `sequence`, `node_id`,
+    `outcome` and `started_at`: what the insert returned, so a retry counts nothing): node
+    reach, visits, outcomes and edges, in one query and one upsert (two with a failed step)."""
+    if not new_steps or not enabled():
         return
-    earlier = [row for row in rows if not row.new]
-    reached = {row.node_id for row in earlier}
-    before = max(earlier, key=lambda row: row.sequence, default=None)
-    follows = before is not None and before.sequence == new_steps[0].sequence - 1
-    previous = (before.node_id, before.outcome) if before is not None and follows else None
-    flow_id, bot_id = new_steps[0].flow_id, new_steps[0].bot_id
-    nodes: dict[tuple[str, datetime], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    nodes = sorted({step.node_id for step in new_steps})
+    first = new_steps[0].sequence
+    run = (
+        await session.execute(
+            STEPS_CONTEXT, {"run": uuid.UUID(str(run_id)), "nodes": nodes, "first": first}
+        )
+    ).one()
+    reached = set(run.reached)
+    previous = (run.previous_node, run.previous_outcome) if run.previous_node else None
+    counted: dict[tuple[str, datetime], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     edges: dict[tuple[str, str, str, datetime], int] = defaultdict(int)
     errors: dict[datetime, int] = defaultdict(int)
     for step in new_steps:
         hour = hour_of(step.started_at)
-        counts = nodes[(step.node_id, hour)]
+        counts = counted[(step.node_id, hour)]
         counts["visits"] += 1
         if step.node_id not in reached:
             reached.add(step.node_id)
@@ -272,20 +303,20 @@ async def count_steps(session: AsyncSession, run_id: str | uuid.UUID) -> None:
             edges[(previous[0], previous[1] or "", step.node_id, hour)] += 1
         previous = (step.node_id, step.outcome)
     for hour, count in sorted(errors.items()):
-        await add_to_bot(session, bot_id, hour, errors=count)
+        await add_to_bot(session, run.bot_id, hour, errors=count)
     node_rows = [
         {
-            "flow_id": flow_id,
+            "flow_id": run.flow_id,
             "node_id": node_id,
             "hour": hour,
             **{name: counts.get(name, 0) for name in NODE_COUNTERS},
+            **NOT_ENDED,  # explicit: column defaults are not applied beside a CTE
         }
-        for (node_id, hour), counts in nodes.items()
+        for (node_id, hour), counts in counted.items()
     ]
-    await add(session, NodeHour, ("flow_id", "node_id", "hour"), node_rows)
     edge_rows = [
         {
-            "flow_id": flow_id,
+            "flow_id": run.flow_id,
             "source": source,
             "handle": handle,
             "target": target,
@@ -294,7 +325,10 @@ async def count_steps(session: AsyncSession, run_id: str | uuid.UUID) -> None:
         }
         for (source, handle, target, hour), visits in edges.items()
     ]
-    await add(session, EdgeHour, EDGE_KEY, edge_rows)
+    statement = upsert(NodeHour, ("flow_id", "node_id", "hour"), node_rows)
+    if edge_rows:  # run after the node rows (a CTE nobody reads runs after the main statement)
+        statement = statement.add_cte(upsert(EdgeHour, EDGE_KEY, edge_rows).cte("edges"))
+    await session.execute(statement)
 
 
 async def count_run_finished(
@@ -303,7 +337,7 @@ async def count_run_finished(
     """Before a run's end is stored (once: a retry finds `ended_at` set): how it ended, the
     node it ended at (for a run that gave up while waiting, the node it waited at, which
     counts as reached), and the answers it collected."""
-    if run.ended_at is not None:
+    if run.ended_at is not None or not enabled():
         return
     now, bot_id = (
         await session.execute(

@@ -148,7 +148,11 @@ class FlowRunStep(Base):
     """One executed node of a flow run; `outcome` is the handle followed, or `error`."""
 
     __tablename__ = "flow_run_steps"
-    __table_args__ = (UniqueConstraint("flow_run_id", "sequence"),)
+    __table_args__ = (
+        UniqueConstraint("flow_run_id", "sequence"),
+        # "when did this run first run this node?" in one index probe
+        Index("ix_flow_run_steps_run_node", "flow_run_id", "node_id", "sequence"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     flow_run_id: Mapped[uuid.UUID] = mapped_column(cascade_to("flow_runs.id"))
@@ -197,4 +201,5 @@ import models.api_tables  # noqa: E402
 import models.inbox_tables  # noqa: E402
 import models.integration_tables  # noqa: E402
 import models.marketplace_tables  # noqa: E402
+import models.trigger_tables  # noqa: E402
 import models.webhook_tables  # noqa: E402, F401

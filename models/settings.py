@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         default=None,
         description="Public base URL of the API (webhook URLs); default http://api_host:api_port.",
     )
+    analytics_rollups: bool = Field(
+        default=True,
+        description="Keep the analytics rollups as messages and steps are recorded; off only "
+        "to measure what they cost the engine (analytics then miss what happens meanwhile).",
+    )
     secret_key: str | None = Field(
         default=None,
         description="Key for encrypting secrets and signing tokens; default is generated once "

@@ -85,6 +85,12 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
     "webhookEndpoints": ("query($b: ID) { webhookEndpoints(botId: $b) { id } }", {"b": "bot"}),
     "webhookEndpoint": ("query($id: ID!) { webhookEndpoint(id: $id) { id } }",
                         {"id": "webhook_endpoint"}),
+    "rotateFlowTriggerSecret": ("mutation($f: ID!) { rotateFlowTriggerSecret(flowId: $f) "
+                                "{ secret } }", {"f": "flow"}),
+    "deleteFlowTriggerSecret": ("mutation($f: ID!) { deleteFlowTriggerSecret(flowId: $f) }",
+                                {"f": "flow"}),
+    "flowTriggerSecretCreatedAt": ("query($f: ID!) { flowTriggerSecretCreatedAt(flowId: $f) }",
+                                   {"f": "flow"}),
     "webhookDeliveries": ("query($id: ID!) { webhookDeliveries(endpointId: $id) { id } }",
                           {"id": "webhook_endpoint"}),
     "createWebhookEndpoint": ('mutation($b: ID) { createWebhookEndpoint(botId: $b, input: '

@@ -4,15 +4,16 @@ asserted: speed is read from the benchmark's output, not from tests)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
 
-def test_bench_prints_throughput_latency_and_memory() -> None:
+def test_bench_prints_throughput_latency_memory_and_webhooks() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
     result = subprocess.run(
         [sys.executable, "-m", "worker.cli", "bench", "--contacts", "2", "--messages", "2",
-         "--rate", "5", "--waiting", "3"],
+         "--rate", "5", "--waiting", "3", "--webhook"],
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -22,3 +23,4 @@ def test_bench_prints_throughput_latency_and_memory() -> None:
     assert "reply p50" in out and "p99" in out and "ingress (POST to 202)" in out
     assert "3 conversations started and waiting at a question" in out
     assert "database" in out and "MB" in out
+    assert re.search(r"webhooks  [1-9]\d* deliveries received by then, 0 with an invalid", out)

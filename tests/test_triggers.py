@@ -104,22 +104,34 @@ async def test_another_organizations_key_cannot_trigger(api: httpx.AsyncClient) 
     assert await WebChat(api, web, "x").messages() == []
 
 
+async def buyer_asked_to_pay(
+    api: httpx.AsyncClient, key: str, flow: str, web: str, amount: int
+) -> tuple[WebChat, dict[str, Any]]:
+    """The flow started for contact "buyer", who was asked to pay; the event paying it."""
+    chat = WebChat(api, web, "buyer")
+    start = {
+        "channel_id": web,
+        "contact": {"external_id": "buyer"},
+        "variables": {"amount": amount},
+    }
+    await api.post(f"/api/triggers/flows/{flow}/start", json=start, headers={"X-API-Key": key})
+    assert await chat.wait_replies(1) == [f"Pay {amount} please"]
+    event = {
+        "channel_id": web,
+        "contact_external_id": "buyer",
+        "event": "payment",
+        "data": {"amount": amount, "method": "card"},
+    }
+    return chat, event
+
+
 @pytest.mark.record_history
 async def test_an_event_resumes_the_run_waiting_for_it(api: httpx.AsyncClient) -> None:
     owner, _ = await sign_up(api)
     key = (await owner(CREATE_KEY))["createApiKey"]["secret"]
     flow, web = await bot_with_flow(owner, waiting_for_payment())
-    chat = WebChat(api, web, "buyer")
-    start = {"channel_id": web, "contact": {"external_id": "buyer"}, "variables": {"amount": 10}}
-    await api.post(f"/api/triggers/flows/{flow}/start", json=start, headers={"X-API-Key": key})
-    assert await chat.wait_replies(1) == ["Pay 10 please"]
+    chat, event = await buyer_asked_to_pay(api, key, flow, web, 10)
 
-    event = {
-        "channel_id": web,
-        "contact_external_id": "buyer",
-        "event": "payment",
-        "data": {"amount": 10, "method": "card"},
-    }
     sent = await api.post("/api/triggers/events", json=event, headers={"X-API-Key": key})
 
     assert sent.status_code == 202, sent.text

@@ -14,6 +14,7 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -32,8 +33,9 @@ from tests.test_durable_timers import time_skipping_server_path
 from tests.webhook_receiver import Receiver
 from worker.registry import workflow_runner
 from worker.temporal_server import ensure_search_attributes
-from workflows.webhook_client import wake_deliveries_on_commit
-from workflows.webhook_delivery import WebhookDeliveryWorkflow
+from workflows.search_attributes import WEBHOOK_ENDPOINT_ID
+from workflows.webhook_client import endpoint_search_attributes, wake_deliveries_on_commit
+from workflows.webhook_delivery import WebhookDeliveryWorkflow, delivery_workflow_id
 
 QUEUE = "webhook-schedule"
 TIMEOUT_SECONDS = 0.3
@@ -79,8 +81,10 @@ async def endpoint_with_test_event(
     receiver: Receiver,
     url: str | None = None,
     allowed_hosts: str | None = None,
+    test_event: bool = True,
 ) -> uuid.UUID:
-    """An endpoint POSTing to the receiver (which learns its secret), with one test delivery."""
+    """An endpoint POSTing to the receiver (which learns its secret), with one test delivery
+    unless `test_event` is false."""
     box = SecretBox(settings.resolved_secret_key())
     async with make_session_factory(engine).begin() as session:
         organization = await create_organization(session, "Acme", f"acme-{uuid.uuid4().hex[:8]}")
@@ -92,7 +96,8 @@ async def endpoint_with_test_event(
             EndpointSettings(url=url or receiver.url, events=["payment.completed"]),
             OutboundPolicy.parse(allowed_hosts or settings.outbound_allowed_hosts),
         )
-        await send_test_event(session, endpoint)
+        if test_event:
+            await send_test_event(session, endpoint)
     receiver.secrets.append(secret)
     return endpoint.id
 
@@ -274,6 +279,59 @@ async def test_an_address_refused_at_delivery_is_never_called(
     assert first.status_code is None and first.error is not None
     assert "127.0.0.2" in first.error and "may only reach public addresses" in first.error
     assert receiver.events() == []
+
+
+async def test_continuing_as_new_loses_and_repeats_no_event(
+    skipping_env: WorkflowEnvironment,
+    db_engine: AsyncEngine,
+    test_settings: Settings,
+    receiver: Receiver,
+) -> None:
+    """A run that drains twice then hands over: events committed on both sides of each hand-over
+    (one wakes the run that is ending) arrive once each, and every run keeps the search
+    attribute operators find the endpoint by."""
+    endpoint = await endpoint_with_test_event(db_engine, test_settings, receiver, test_event=False)
+    workflow_id = delivery_workflow_id(str(endpoint))
+    # Started before any event's wake (which finds it running), with a small hand-over threshold.
+    first = await skipping_env.client.start_workflow(
+        WebhookDeliveryWorkflow.run,
+        args=[str(endpoint), 2],
+        id=workflow_id,
+        task_queue=QUEUE,
+        search_attributes=endpoint_search_attributes(str(endpoint)),
+    )
+    sessions = make_session_factory(db_engine)
+    for sent in range(7):
+        async with sessions.begin() as session:
+            row = await session.get(WebhookEndpoint, endpoint)
+            assert row is not None
+            await send_test_event(session, row)
+        await wait_for(partial(_count_events, receiver, sent + 1), what=f"event {sent + 1}")
+
+    async def all_succeeded() -> bool:
+        async with sessions() as session:
+            statuses = await session.scalars(
+                select(WebhookDelivery.status).where(WebhookDelivery.endpoint_id == endpoint)
+            )
+            return set(statuses) == {"succeeded"}
+
+    await wait_for(all_succeeded, what="every delivery logged")
+    ids = [event["id"] for event in receiver.events()]
+    assert len(ids) == len(set(ids)) == 7
+    assert len(await attempts_of(db_engine, endpoint)) == 7
+    client = skipping_env.client
+    handed_over = await client.get_workflow_handle(
+        workflow_id, run_id=first.result_run_id
+    ).describe()
+    assert handed_over.status == WorkflowExecutionStatus.CONTINUED_AS_NEW
+    latest = await client.get_workflow_handle(workflow_id).describe()
+    assert latest.run_id != first.result_run_id
+    assert latest.status == WorkflowExecutionStatus.RUNNING
+    assert latest.typed_search_attributes.get(WEBHOOK_ENDPOINT_ID) == str(endpoint)
+
+
+async def _count_events(receiver: Receiver, wanted: int) -> bool:
+    return len(receiver.events()) >= wanted
 
 
 async def _more_attempts(engine: AsyncEngine, endpoint_id: uuid.UUID, than: int) -> bool:

@@ -45,6 +45,7 @@ from models.publishing import (
 from models.secret_box import SecretBox
 from models.settings import Settings
 from models.webhook_endpoints import EndpointSettings, create_endpoint
+from outbound.guard import OutboundPolicy
 from worker.ports import free_port
 from worker.webhook_listener import WebhookListener
 
@@ -338,7 +339,7 @@ async def subscribe_everything(
     """An endpoint of the organization subscribed to every event; its secret."""
     settings = EndpointSettings(url=url, events=["*"])
     _endpoint, secret = await create_endpoint(
-        session, box, organization_id, None, settings, "127.0.0.1/32"
+        session, box, organization_id, None, settings, OutboundPolicy.parse("127.0.0.1/32")
     )
     return secret
 

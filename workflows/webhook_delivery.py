@@ -44,8 +44,9 @@ class WebhookDeliveryWorkflow:
         self._woken = True
 
     @workflow.run
-    async def run(self, endpoint_id: str) -> str:
-        for _ in range(DRAINS_PER_RUN):
+    async def run(self, endpoint_id: str, drains_per_run: int = DRAINS_PER_RUN) -> str:
+        """`drains_per_run`: drains before continuing as new (small in tests of the hand-over)."""
+        for _ in range(drains_per_run):
             self._woken = False
             try:
                 result = await workflow.execute_activity(
@@ -71,4 +72,4 @@ class WebhookDeliveryWorkflow:
             if workflow.info().is_continue_as_new_suggested():
                 break
         await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(endpoint_id)
+        workflow.continue_as_new(args=[endpoint_id, drains_per_run])
