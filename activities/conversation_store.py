@@ -300,13 +300,21 @@ class ConversationStore:
                 "output": step.output, "duration_ms": int((ended - started).total_seconds() * 1000),
             })  # fmt: skip
         async with self.sessions.begin() as session:
-            await session.execute(
-                insert(FlowRunStep).on_conflict_do_nothing(
-                    index_elements=["flow_run_id", "sequence"]
-                ),
-                rows,
-            )
-            await rollups.count_steps(session, steps[0].run_id)
+            new_steps = (
+                await session.execute(
+                    insert(FlowRunStep)
+                    .values(rows)
+                    .on_conflict_do_nothing(index_elements=["flow_run_id", "sequence"])
+                    .returning(
+                        FlowRunStep.sequence,
+                        FlowRunStep.node_id,
+                        FlowRunStep.outcome,
+                        FlowRunStep.started_at,
+                    )
+                )
+            ).all()
+            new_steps.sort(key=lambda step: step.sequence)
+            await rollups.count_steps(session, steps[0].run_id, new_steps)
             last = steps[-1]
             await session.execute(
                 update(FlowRun)
