@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, text, update
+from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -19,30 +19,11 @@ from models.engine import BotTraits, ConversationInput, ConversationRecord, Flow
 from models.messages import InboundMessage
 from models.tables import Bot, Channel, Flow, FlowVersion
 from models.triggers import FlowCandidate, choose_flow
+from services.conversations.notify import notify_conversation, notify_message
 from workflows import activity_names
 from workflows.conversation import conversation_workflow_id
 
 DEFAULT_INACTIVITY_SECONDS = 24 * 3600
-MESSAGES_CHANNEL = "bb_messages"
-CONVERSATIONS_CHANNEL = "bb_conversations"
-
-
-async def notify_message(session: AsyncSession, conversation_id: uuid.UUID | str) -> None:
-    """Tell LISTENers (live streams, subscriptions) that a conversation has a new message."""
-    await session.execute(
-        text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": MESSAGES_CHANNEL, "payload": str(conversation_id)},
-    )
-
-
-async def notify_conversation(session: AsyncSession, conversation_id: uuid.UUID | str) -> None:
-    """Tell LISTENers that a conversation changed (opened, status, agent, tags, notes)."""
-    await session.execute(
-        text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": CONVERSATIONS_CHANNEL, "payload": str(conversation_id)},
-    )
-
-
 def fact_key() -> str:
     """What identifies the calling activity across its retries (a webhook event's key)."""
     info = activity.info()

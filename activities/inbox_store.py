@@ -10,12 +10,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.conversation_store import notify_conversation
 from models import analytics_rollups as rollups
 from models import webhook_outbox
 from models.agent_actions import AgentAction, clean_tags
 from models.conversation_tables import Conversation
 from models.inbox_tables import ConversationNote
+from services.conversations.notify import notify_conversation
 from workflows import activity_names
 
 

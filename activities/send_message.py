@@ -27,7 +27,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import metrics
-from activities.conversation_store import notify_message
 from channels.base import ChannelAccess, PermanentSendError, RetryableSendError
 from channels.pacing import Pacer
 from channels.registry import build_adapters
@@ -40,6 +39,7 @@ from models.messages import OutboundMessage, TemplateMessage
 from models.secret_box import SecretBox
 from models.settings import Settings
 from models.tables import Channel
+from services.conversations.notify import notify_message
 from workflows import activity_names
 
 DONE_STATUSES = ("sent", "delivered", "read")

@@ -13,10 +13,10 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.conversation_store import notify_message
 from channels.base import StatusUpdate
 from models import webhook_outbox
 from models.conversation_tables import DELIVERY_STATUSES, Message, MessageStatusEvent
+from services.conversations.notify import notify_message
 
 # The statuses a message may be in for a report to replace it.
 PREDECESSORS: dict[str, tuple[str, ...]] = {

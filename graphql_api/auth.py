@@ -28,7 +28,7 @@ from models.log_in_limits import forget_attempts, reserve_attempt, source_of
 from models.tables import ApiKey
 
 if TYPE_CHECKING:
-    from graphql_api.app import Platform
+    from graphql_api.platform import Platform
 
 ALL_ROLES = frozenset({"owner", "admin", "agent"})
 MANAGERS = frozenset({"owner", "admin"})  # may change bots, flows, channels, members, keys

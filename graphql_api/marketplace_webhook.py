@@ -16,7 +16,7 @@ from graphql_api.stripe_webhook import verified_event
 from models.marketplace_sales import apply_event, first_time
 
 if TYPE_CHECKING:
-    from graphql_api.app import Platform
+    from graphql_api.platform import Platform
 
 router = APIRouter(prefix="/webhooks/stripe", tags=["Stripe"])
 REFUSED = "invalid Stripe-Signature, or not the platform's Stripe webhook"

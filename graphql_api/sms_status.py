@@ -18,7 +18,7 @@ from models.integrations import IntegrationMissing, credentials_for_organization
 from models.secret_box import SecretBox
 
 if TYPE_CHECKING:
-    from graphql_api.app import Platform
+    from graphql_api.platform import Platform
 
 router = APIRouter(prefix="/webhooks/twilio-sms", tags=["SMS"])
 REFUSED = "invalid or missing X-Twilio-Signature"

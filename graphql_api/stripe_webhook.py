@@ -24,7 +24,7 @@ from models.payments import apply_stripe_event
 from models.secret_box import SecretBox
 
 if TYPE_CHECKING:
-    from graphql_api.app import Platform
+    from graphql_api.platform import Platform
 
 router = APIRouter(prefix="/webhooks/stripe", tags=["Stripe"])
 logger = logging.getLogger(__name__)

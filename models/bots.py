@@ -5,32 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.config import CHANNEL_KINDS, CONFIG_MODELS, SECRET_MODELS
 from models import webhook_outbox
-from models.errors import InvalidInput
+from models.errors import InvalidInput, checked_settings
 from models.flow import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
 from models.publishing import add_channel, create_bot
 from models.secret_box import SecretBox
 from models.tables import Bot, Channel
-
-
-def pydantic_problems(error: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
-    """One problem per pydantic error, `{field, message}`, never echoing the input value."""
-    problems = []
-    for detail in error.errors(include_url=False, include_input=False):
-        field = ".".join(str(part) for part in (prefix, *detail["loc"]) if part != "")
-        problems.append({"field": field, "message": f"{field}: {detail['msg']}"})
-    return problems
-
-
-def refuse(message: str, problems: list[dict[str, Any]]) -> InvalidInput:
-    """An `InvalidInput` whose message also lists each problem."""
-    details = "; ".join(problem["message"] for problem in problems)
-    return InvalidInput(f"{message}: {details}" if details else message, problems)
 
 
 async def check_unique_name(
@@ -103,24 +87,6 @@ def checked_channel_settings(
     return checked_settings(
         f"{kind} channel", (CONFIG_MODELS[kind], config), (SECRET_MODELS[kind], secrets)
     )
-
-
-def checked_settings(
-    what: str, config: tuple[type[BaseModel], dict[str, Any]],
-    secrets: tuple[type[BaseModel], dict[str, Any]],
-) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
-    """A (model, value) pair each for config and secrets, validated; every problem at once."""
-    problems: list[dict[str, Any]] = []
-    parsed: list[BaseModel] = []
-    for prefix, (model, value) in (("config", config), ("secrets", secrets)):
-        try:
-            parsed.append(model.model_validate(value))
-        except ValidationError as error:
-            problems.extend(pydantic_problems(error, prefix))
-    if problems:
-        raise refuse(f"invalid {what} settings", problems)
-    config_model, secrets_model = parsed
-    return config_model.model_dump(mode="json"), secrets_model.model_dump(mode="json")
 
 
 async def connect_channel(

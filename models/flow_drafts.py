@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.bots import check_unique_name, pydantic_problems, refuse
-from models.errors import InvalidInput
+from models.bots import check_unique_name
+from models.errors import InvalidInput, pydantic_problems, refuse
 from models.flow import FlowDefinition, FlowTrigger
 from models.publishing import InvalidFlow, create_flow, flow_trigger, publish_flow
 from models.tables import Bot, Flow, FlowVersion

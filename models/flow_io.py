@@ -24,8 +24,8 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.bots import new_bot, pydantic_problems
-from models.errors import InvalidInput
+from models.bots import new_bot
+from models.errors import InvalidInput, pydantic_problems
 from models.flow import EXPORT_VERSION, FlowDefinition, FlowExport
 from models.flow_drafts import draft_definition, flow_names, free_name, new_flow, publish
 from models.tables import Bot, Flow

@@ -16,7 +16,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from graphql_api.app import Platform, create_app
+from graphql_api.app import create_app
+from graphql_api.platform import Platform
 from models.db import make_session_factory
 from models.publishing import (
     add_channel,

@@ -23,7 +23,7 @@ from models.messages import InboundMessage
 from models.settings import Settings
 from tests.helpers import make_web_bot, node, wait_for
 from worker.registry import build_activities, workflow_runner, workflows
-from worker.temporal_server import ensure_search_attributes
+from workflows.client import ensure_search_attributes
 from workflows.conversation import ConversationWorkflow, conversation_workflow_id
 
 QUEUE = "time-skipping"

@@ -31,7 +31,7 @@ from tests.helpers import wait_for
 from tests.test_durable_timers import time_skipping_server_path
 from tests.webhook_receiver import Receiver
 from worker.registry import workflow_runner
-from worker.temporal_server import ensure_search_attributes
+from workflows.client import ensure_search_attributes
 from workflows.webhook_client import wake_deliveries_on_commit
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 

