@@ -13,8 +13,7 @@ from temporalio import activity
 from models import analytics_rollups as rollups
 from models import webhook_outbox
 from models.agent_actions import AgentAction, clean_tags
-from models.conversation_tables import Conversation
-from models.inbox_tables import ConversationNote
+from models.conversation_tables import Conversation, ConversationNote
 from services.conversations.notify import notify_conversation
 from workflows import activity_names
 

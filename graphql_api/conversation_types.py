@@ -16,7 +16,7 @@ from graphql_api.limits import page_size
 from graphql_api.types import gid
 from models import conversation_queries as queries
 from models import conversation_tables as rows
-from models.inbox_tables import ConversationNote
+from models.conversation_tables import ConversationNote
 from models.settings import Settings
 
 POSITION_QUERY_TIMEOUT = timedelta(seconds=2)

@@ -32,9 +32,9 @@ from models.conversation_queries import (
     conversation_in,
     conversation_page,
 )
+from models.conversation_tables import ConversationNote
 from models.engine import ContactRef, ConversationInput
 from models.errors import DomainError, InvalidInput
-from models.inbox_tables import ConversationNote
 from models.tenancy import bot_in, channel_in
 from workflows.conversation import ConversationWorkflow
 from workflows.summaries import conversation_summary

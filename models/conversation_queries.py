@@ -16,12 +16,12 @@ from models.conversation_tables import (
     CONVERSATION_STATUSES,
     Contact,
     Conversation,
+    ConversationNote,
     FlowRun,
     FlowRunStep,
     Message,
 )
 from models.errors import InvalidInput, NotFound
-from models.inbox_tables import ConversationNote
 from models.tables import Bot, Channel
 
 

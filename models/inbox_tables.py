@@ -1,4 +1,4 @@
-"""Tables of the agent inbox and proactive starts: notes, outreaches and their contacts."""
+"""Tables of proactive starts: outreaches and their contacts."""
 
 from __future__ import annotations
 
@@ -12,20 +12,6 @@ from models.tables import CreatedAt, OptionalTimestamp, UUIDPrimaryKey, cascade_
 
 OUTREACH_STATUSES = ("running", "completed")
 OUTREACH_CONTACT_STATUSES = ("pending", "started", "failed")
-
-
-class ConversationNote(Base):
-    """An agent's private note on a conversation (the contact never sees it)."""
-
-    __tablename__ = "conversation_notes"
-
-    id: Mapped[UUIDPrimaryKey]
-    conversation_id: Mapped[uuid.UUID] = mapped_column(cascade_to("conversations.id"), index=True)
-    author_user_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[CreatedAt]
 
 
 class Outreach(Base):
