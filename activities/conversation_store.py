@@ -12,18 +12,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities import metrics
-from models import analytics_rollups as rollups
-from models import webhook_outbox
 from models.conversation_tables import Contact, Conversation, FlowRun, FlowRunStep, Message
-from models.engine import BotTraits, ConversationInput, ConversationRecord, FlowSnapshot, StepRecord
 from models.messages import InboundMessage
+from models.payloads import activity_names
+from models.payloads.engine import (
+    BotTraits,
+    ConversationInput,
+    ConversationRecord,
+    FlowSnapshot,
+    StepRecord,
+)
 from models.tables import Bot, Channel, Flow, FlowVersion
-from models.triggers import FlowCandidate, choose_flow
+from services.analytics import rollups
 from services.conversations.notify import notify_conversation, notify_message
-from workflows import activity_names
+from services.conversations.triggers import FlowCandidate, choose_flow
+from services.webhooks import outbox as webhook_outbox
 from workflows.conversation import conversation_workflow_id
 
 DEFAULT_INACTIVITY_SECONDS = 24 * 3600
+
+
 def fact_key() -> str:
     """What identifies the calling activity across its retries (a webhook event's key)."""
     info = activity.info()

@@ -17,10 +17,10 @@ from graphql_api.auth import (
     transaction,
     user_of,
 )
-from models import accounts
-from models.auth_tokens import issue_tokens, log_out_everywhere, rotate_refresh_token
 from models.errors import Forbidden, Unauthenticated
 from models.tables import ApiKey as ApiKeyRow
+from services.accounts import organizations as accounts
+from services.accounts.tokens import issue_tokens, log_out_everywhere, rotate_refresh_token
 
 
 @strawberry.type

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from graphql_api.auth import parse_id, platform_of, require_caller
-from models import analytics_queries as queries
 from models.tables import Bot, FlowVersion
-from models.tenancy import bot_in, flow_in
+from services.analytics import queries
+from services.tenancy import bot_in, flow_in
 
 MessagesAt = strawberry.type(queries.MessagesAt, name="AnalyticsMessagesAt")
 Ranked = strawberry.type(queries.Ranked, name="AnalyticsRanked")

@@ -15,12 +15,13 @@ from fastapi.responses import StreamingResponse
 
 from graphql_api.auth import Caller
 from graphql_api.files import attachment, caller, parse_uuid
-from models import analytics_exports, analytics_report
-from models import analytics_queries as queries
 from models.errors import NotFound
-from models.flow_io import file_stem
 from models.tables import Bot
-from models.tenancy import bot_in
+from services.analytics import exports as analytics_exports
+from services.analytics import queries
+from services.analytics import report as analytics_report
+from services.flows.import_export import file_stem
+from services.tenancy import bot_in
 
 router = APIRouter(prefix="/api/bots/{bot_id}/analytics", tags=["analytics exports"])
 MEDIA = {

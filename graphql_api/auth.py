@@ -21,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 from strawberry.types import Info
 
-from models.accounts import API_KEY_PREFIX, api_key_by_secret, membership
-from models.auth_tokens import read_access_token
 from models.errors import Conflict, Forbidden, NotFound, TooManyAttempts, Unauthenticated
-from models.log_in_limits import forget_attempts, reserve_attempt, source_of
 from models.tables import ApiKey
+from services.accounts.log_in_limits import forget_attempts, reserve_attempt, source_of
+from services.accounts.organizations import API_KEY_PREFIX, api_key_by_secret, membership
+from services.accounts.tokens import read_access_token
 
 if TYPE_CHECKING:
     from graphql_api.platform import Platform
@@ -193,8 +193,8 @@ def throttle_anonymous(info: Info) -> None:
 @asynccontextmanager
 async def password_attempt(info: Info, email: str | None) -> AsyncIterator[None]:
     """Guard a block that checks `email`'s password with the log-in limits
-    (`models.log_in_limits`): the attempt is counted (and committed) first, a success clears
-    it. With no email (nothing to guess) the block just runs."""
+    (`services.accounts.log_in_limits`): the attempt is counted (and committed) first, a success
+    clears it. With no email (nothing to guess) the block just runs."""
     if email is None:
         yield
         return

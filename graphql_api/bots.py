@@ -22,11 +22,11 @@ from graphql_api.auth import (
 )
 from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.types import Bot, Channel, ChannelKind
-from models import bots
 from models.errors import InvalidInput
 from models.secret_box import SecretBox
 from models.tables import Bot as BotRow
-from models.tenancy import bot_in, channel_in
+from services.bots import management as bots
+from services.tenancy import bot_in, channel_in
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from strawberry.types import Info
 from graphql_api.auth import platform_of, transaction
 from graphql_api.limits import page_size
 from graphql_api.types import gid
-from models import conversation_queries as queries
 from models import conversation_tables as rows
 from models.conversation_tables import ConversationNote
 from models.settings import Settings
+from services.conversations import queries
 
 POSITION_QUERY_TIMEOUT = timedelta(seconds=2)
 

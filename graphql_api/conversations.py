@@ -26,16 +26,16 @@ from graphql_api.conversation_types import (
 from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
 from models import conversation_tables as rows
 from models.agent_actions import AgentAction, agent_action_problem
-from models.conversation_queries import (
+from models.conversation_tables import ConversationNote
+from models.errors import DomainError, InvalidInput
+from models.payloads.engine import ContactRef, ConversationInput
+from services.conversations.queries import (
     ConversationFilter,
     ConversationRow,
     conversation_in,
     conversation_page,
 )
-from models.conversation_tables import ConversationNote
-from models.engine import ContactRef, ConversationInput
-from models.errors import DomainError, InvalidInput
-from models.tenancy import bot_in, channel_in
+from services.tenancy import bot_in, channel_in
 from workflows.conversation import ConversationWorkflow
 from workflows.summaries import conversation_summary
 

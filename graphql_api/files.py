@@ -20,10 +20,10 @@ from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
 from graphql_api.auth import MANAGERS, Caller, authenticate, check_role
-from models import flow_io
 from models.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, TooManyAttempts
 from models.tables import Flow
-from models.tenancy import bot_in, flow_in
+from services.flows import import_export as flow_io
+from services.tenancy import bot_in, flow_in
 
 router = APIRouter(prefix="/api", tags=["import and export"])
 

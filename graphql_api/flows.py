@@ -7,12 +7,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from flowlang.validation import validate_flow
 from graphql_api.auth import MANAGERS, deadlock_retried, parse_id, require_caller, transaction
 from graphql_api.bots import optional_object
 from graphql_api.types import Bot, Flow, FlowDiff, FlowVersion, ValidationProblem
-from models import flow_drafts
-from models.tenancy import bot_in, flow_in, version_in
-from workflows.validation import validate_flow
+from services.flows import drafts as flow_drafts
+from services.tenancy import bot_in, flow_in, version_in
 
 
 @strawberry.input(description="When a flow starts: `keyword`, `pattern`, `default` or `manual`.")

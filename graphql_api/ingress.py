@@ -11,10 +11,10 @@ from fastapi import HTTPException, Request
 from temporalio.service import RPCError
 
 from channels.base import ChannelAccess, InboundDelivery, StatusUpdate
-from channels.statuses import record_status
-from models.engine import ContactRef
+from models.payloads.engine import ContactRef
 from models.secret_box import SecretBox
 from models.tables import Channel
+from services.conversations.delivery_statuses import record_status
 from workflows.conversation_client import signal_conversation
 
 CHANNEL_NAMES = {"web": "web", "whatsapp_cloud": "WhatsApp", "twilio": "Twilio"}

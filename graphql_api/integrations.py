@@ -14,8 +14,8 @@ from strawberry.types import Info
 
 from graphql_api.auth import MANAGERS, require_caller, transaction
 from graphql_api.bots import json_object, optional_object, secret_box
-from models import integrations
 from models.integration_tables import IntegrationCredential
+from services.integrations import credentials as integrations
 
 
 @strawberry.enum

@@ -21,10 +21,10 @@ from graphql_api.marketplace_types import (
     ListingSearch,
     ListingUpdate,
 )
-from models import marketplace
-from models.marketplace_search import ListingFilter, search_listings
 from models.marketplace_tables import Listing as ListingRow
 from models.marketplace_tables import ListingVersion
+from services.marketplace import listings as marketplace
+from services.marketplace.search import ListingFilter, search_listings
 
 AdminAction = Callable[[AsyncSession, ListingRow], Awaitable[ListingRow]]
 

@@ -11,8 +11,8 @@ from strawberry.types import Info
 
 from graphql_api.auth import MANAGERS, require_caller, transaction
 from graphql_api.types import gid
-from models import marketplace_analytics as figures
 from models.money import from_minor
+from services.marketplace import seller_figures as figures
 
 
 @strawberry.enum

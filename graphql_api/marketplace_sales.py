@@ -17,10 +17,13 @@ from graphql_api.auth import (
 )
 from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.marketplace_types import Install, Purchase, Review
-from models import marketplace, marketplace_reviews, marketplace_sales, platform_stripe
 from models.errors import InvalidInput, NotFound
 from models.marketplace_tables import Purchase as PurchaseRow
-from models.tenancy import bot_in
+from services.marketplace import listings as marketplace
+from services.marketplace import platform_stripe
+from services.marketplace import reviews as marketplace_reviews
+from services.marketplace import sales as marketplace_sales
+from services.tenancy import bot_in
 
 
 @strawberry.type

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from graphql_api.stripe_webhook import verified_event
-from models.marketplace_sales import apply_event, first_time
+from services.marketplace.sales import apply_event, first_time
 
 if TYPE_CHECKING:
     from graphql_api.platform import Platform

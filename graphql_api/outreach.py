@@ -14,11 +14,11 @@ from graphql_api.conversation_types import temporal_url
 from graphql_api.conversations import EngineUnavailable
 from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.types import gid
-from models import outreach as outreaches
-from models.inbox_tables import Outreach as OutreachRow
-from models.inbox_tables import OutreachContact
-from models.outreach import OutreachInput
-from models.tenancy import bot_in, channel_in, flow_in
+from models.outreach_tables import Outreach as OutreachRow
+from models.outreach_tables import OutreachContact
+from services.conversations import outreach as outreaches
+from services.conversations.outreach import OutreachInput
+from services.tenancy import bot_in, channel_in, flow_in
 from workflows.outreach import OutreachWorkflow
 
 DEFAULT_PER_SECOND = 10

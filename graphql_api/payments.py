@@ -12,8 +12,8 @@ from graphql_api.auth import parse_id, require_caller, transaction
 from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.types import gid
 from models.integration_tables import Payment as PaymentRow
-from models.payments import payments_of_bot
-from models.tenancy import bot_in
+from services.integrations.payments import payments_of_bot
+from services.tenancy import bot_in
 
 
 @strawberry.enum

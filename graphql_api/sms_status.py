@@ -14,8 +14,12 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from channels.twilio.webhook import parse_status, signature_valid
 from models.integration_config import sms_status_url
-from models.integrations import IntegrationMissing, credentials_for_organization, record_sms_status
 from models.secret_box import SecretBox
+from services.integrations.credentials import (
+    IntegrationMissing,
+    credentials_for_organization,
+    record_sms_status,
+)
 
 if TYPE_CHECKING:
     from graphql_api.platform import Platform

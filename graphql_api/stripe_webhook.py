@@ -17,11 +17,11 @@ import stripe
 from fastapi import APIRouter, HTTPException, Request, Response
 from temporalio.service import RPCError, RPCStatusCode
 
-from models import webhook_outbox
-from models.integration_calls import PaymentOutcome
-from models.integrations import IntegrationMissing, credentials_for_organization
-from models.payments import apply_stripe_event
+from models.payloads.integrations import PaymentOutcome
 from models.secret_box import SecretBox
+from services.integrations.credentials import IntegrationMissing, credentials_for_organization
+from services.integrations.payments import apply_stripe_event
+from services.webhooks import outbox as webhook_outbox
 
 if TYPE_CHECKING:
     from graphql_api.platform import Platform

@@ -23,10 +23,10 @@ from graphql_api.auth import (
 )
 from graphql_api.conversation_types import Conversation, Message
 from graphql_api.live_updates import Kind
-from models.conversation_queries import ConversationRow, conversation_in
 from models.conversation_tables import Message as MessageRow
 from models.errors import InvalidInput
-from models.tenancy import bot_in
+from services.conversations.queries import ConversationRow, conversation_in
+from services.tenancy import bot_in
 
 ACCESS_RECHECK_SECONDS = 30.0
 

@@ -8,8 +8,8 @@ from strawberry.types import Info
 
 from graphql_api.auth import MANAGERS, parse_id, require_caller, transaction
 from graphql_api.types import Flow
-from models import flow_templates
-from models.tenancy import bot_in, flow_in
+from services.flows import templates as flow_templates
+from services.tenancy import bot_in, flow_in
 
 
 @strawberry.type(description="A ready-made flow: built in (id = slug) or your organization's.")

@@ -18,11 +18,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from graphql_api.auth import MANAGERS, Caller, check_role
 from graphql_api.files import caller, parse_uuid
-from models.engine import ContactRef, ExternalEvent, FlowSnapshot, FlowStart
 from models.errors import Conflict, InvalidInput
-from models.outreach import normalize_contact
+from models.payloads.engine import ContactRef, ExternalEvent, FlowSnapshot, FlowStart
 from models.tables import FlowVersion
-from models.tenancy import channel_in, flow_in
+from services.conversations.outreach import normalize_contact
+from services.tenancy import channel_in, flow_in
 from workflows.conversation import ConversationWorkflow, conversation_workflow_id
 from workflows.conversation_client import start_flow_for_contact
 from workflows.flow_run import FlowRunWorkflow

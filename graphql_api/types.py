@@ -12,11 +12,11 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from channels.config import webhook_urls
+from flowlang.validation import ValidationProblem as ValidationProblemData
 from graphql_api.auth import platform_of, transaction
 from models import tables
-from models.flow_drafts import FlowDiff as FlowDiffData
-from models.flow_drafts import versions_of
-from workflows.validation import ValidationProblem as ValidationProblemData
+from services.flows.drafts import FlowDiff as FlowDiffData
+from services.flows.drafts import versions_of
 
 
 def gid(value: uuid.UUID) -> strawberry.ID:

@@ -22,9 +22,9 @@ from graphql_api.ingress import active_channel, deliver
 from graphql_api.live_updates import StreamRefused
 from graphql_api.text_input import storable
 from models.conversation_tables import Conversation, Message
-from models.log_in_limits import source_of
 from models.messages import MAX_TEXT_LENGTH, InboundMessage
 from models.tables import Channel
+from services.accounts.log_in_limits import source_of
 from workflows.conversation import conversation_workflow_id
 
 KEEPALIVE_SECONDS = 15.0

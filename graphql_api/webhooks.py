@@ -15,15 +15,15 @@ from graphql_api.bots import optional_object, secret_box
 from graphql_api.conversation_types import temporal_url
 from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.types import gid
-from models import webhook_endpoints as endpoints
-from models.tenancy import bot_in
-from models.webhook_endpoints import EndpointSettings, EndpointStats
-from models.webhook_outbox import EVENT_TYPES, wake_after_commit
 from models.webhook_tables import WebhookAttempt as AttemptRow
 from models.webhook_tables import WebhookDelivery as DeliveryRow
 from models.webhook_tables import WebhookEndpoint as EndpointRow
 from models.webhook_tables import WebhookEvent as EventRow
 from outbound.guard import OutboundPolicy
+from services.tenancy import bot_in
+from services.webhooks import endpoints
+from services.webhooks.endpoints import EndpointSettings, EndpointStats
+from services.webhooks.outbox import EVENT_TYPES, wake_after_commit
 from workflows.webhook_delivery import delivery_workflow_id
 
 WebhookStats = strawberry.type(

@@ -207,9 +207,9 @@ class ConversationNote(Base):
     created_at: Mapped[CreatedAt]
 
 
+import models.account_tables  # noqa: E402
 import models.analytics_tables  # noqa: E402  (registers the other tables on Base.metadata)
-import models.api_tables  # noqa: E402
-import models.inbox_tables  # noqa: E402
 import models.integration_tables  # noqa: E402
 import models.marketplace_tables  # noqa: E402
+import models.outreach_tables  # noqa: E402
 import models.webhook_tables  # noqa: E402, F401

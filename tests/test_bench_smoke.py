@@ -11,7 +11,7 @@ import sys
 def test_bench_prints_throughput_latency_and_memory() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
     result = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "bench", "--contacts", "2", "--messages", "2",
+        [sys.executable, "-m", "stack.cli", "bench", "--contacts", "2", "--messages", "2",
          "--rate", "5", "--waiting", "3"],
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip

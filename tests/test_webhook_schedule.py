@@ -20,13 +20,13 @@ from temporalio.worker import Worker
 
 from activities.webhook_delivery import WebhookDeliverer
 from models.db import make_session_factory
-from models.publishing import create_organization
 from models.secret_box import SecretBox
 from models.settings import Settings
-from models.webhook_endpoints import EndpointSettings, create_endpoint, send_test_event
 from models.webhook_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from models.webhooks import JITTER, RETRY_SCHEDULE
 from outbound.guard import OutboundPolicy
+from services.bots.publishing import create_organization
+from services.webhooks.endpoints import EndpointSettings, create_endpoint, send_test_event
+from services.webhooks.rules import JITTER, RETRY_SCHEDULE
 from tests.helpers import wait_for
 from tests.test_durable_timers import time_skipping_server_path
 from tests.webhook_receiver import Receiver

@@ -13,7 +13,16 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from models.agent_actions import AgentAction, agent_action_problem
-    from models.engine import (
+    from models.messages import InboundMessage, OutboundMessage
+    from models.payloads.activity_names import (
+        MATCH_FLOW,
+        OPEN_CONVERSATION,
+        RECORD_AGENT_ACTION,
+        RECORD_INBOUND,
+        SEND_MESSAGE,
+        SET_CONVERSATION_STATUS,
+    )
+    from models.payloads.engine import (
         ConversationEvent,
         ConversationInput,
         ConversationRecord,
@@ -26,16 +35,7 @@ with workflow.unsafe.imports_passed_through():
         SendRequest,
         SentMessage,
     )
-    from models.messages import InboundMessage, OutboundMessage
     from workflows import summaries
-    from workflows.activity_names import (
-        MATCH_FLOW,
-        OPEN_CONVERSATION,
-        RECORD_AGENT_ACTION,
-        RECORD_INBOUND,
-        SEND_MESSAGE,
-        SET_CONVERSATION_STATUS,
-    )
     from workflows.flow_run import FlowRunWorkflow, flow_run_search_attributes
     from workflows.search_attributes import STATUS, conversation_attributes
 

@@ -8,7 +8,7 @@ from typing import Any
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from models.engine import ContactRef, ConversationInput, FlowStart, FlowStartResult
+from models.payloads.engine import ContactRef, ConversationInput, FlowStart, FlowStartResult
 from models.tables import Channel
 from workflows.conversation import ConversationWorkflow, conversation_workflow_id
 from workflows.summaries import conversation_summary
