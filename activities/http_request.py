@@ -9,7 +9,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from flowlang.nodes.base import HttpRequest, HttpResponse
+from flowlang.node_base import HttpRequest, HttpResponse
 from models.payloads import activity_names
 from models.settings import Settings
 from outbound.guard import (

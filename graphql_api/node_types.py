@@ -8,8 +8,8 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from flowlang.node_base import NodeType
 from flowlang.nodes import REGISTRY
-from flowlang.nodes.base import NodeType
 
 
 def _fixed_handles(node_type: NodeType) -> list[str]:

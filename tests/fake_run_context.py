@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from flowlang.expressions import evaluate, render
 from flowlang.graph import FlowDefinition, FlowGraph
+from flowlang.node_base import HandOffRequest, HttpRequest, HttpResponse, NodeFailed
 from flowlang.nodes import get_node_type
-from flowlang.nodes.base import HandOffRequest, HttpRequest, HttpResponse, NodeFailed
 from models.messages import InboundMessage, OutboundMessage
 from models.payloads.ai import AiRequest, AiResponse
 from models.payloads.integrations import IntegrationCall

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from flowlang.node_base import NodeFailed
 from flowlang.nodes import get_node_type
-from flowlang.nodes.base import NodeFailed
 from flowlang.templates import default_templates
 from models.payloads.ai import AiRequest, AiResponse, AiUsage
 from tests.fake_run_context import FakeRunContext

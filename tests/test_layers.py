@@ -120,5 +120,5 @@ def test_the_checks_can_fail() -> None:
     assert len(found) == 4 and found[0] == found[-1] and set(found) == {"a", "b", "c"}
     modules = project_modules()
     graph = import_graph()
-    assert "flowlang.nodes.base" in graph["flowlang.nodes.message"]
+    assert "flowlang.node_base" in graph["flowlang.nodes.message"]
     assert set(modules) == set(graph)

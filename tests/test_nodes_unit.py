@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
+from flowlang.asking.answers import AnswerCheck, InvalidAnswer, check_answer
+from flowlang.node_base import HttpRequest, HttpResponse, NodeFailed
 from flowlang.nodes import REGISTRY, UnknownNodeType, get_node_type
-from flowlang.nodes.answers import AnswerCheck, InvalidAnswer, check_answer
-from flowlang.nodes.base import HttpRequest, HttpResponse, NodeFailed
 from flowlang.templates import default_templates
 from models.messages import InboundMessage, OutboundMessage
 from tests.fake_run_context import FakeRunContext

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from flowlang.nodes.base import DEFAULT, TIMEOUT
+from flowlang.node_base import DEFAULT, TIMEOUT
 from flowlang.nodes.wait_event import WAIT_EVENT
 from tests.api_fixtures import CONNECT, CREATE_BOT, CREATE_FLOW, PUBLISH, SET_DEFAULT
 from tests.fake_run_context import FakeRunContext

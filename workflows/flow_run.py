@@ -16,8 +16,8 @@ with workflow.unsafe.imports_passed_through():
 
     from flowlang import expressions
     from flowlang.graph import FlowDefinition, FlowGraph
+    from flowlang.node_base import HandOffRequest, HttpRequest, HttpResponse, NodeFailed
     from flowlang.nodes import get_node_type
-    from flowlang.nodes.base import HandOffRequest, HttpRequest, HttpResponse, NodeFailed
     from models.messages import InboundMessage, OutboundMessage
     from models.payloads.activity_names import (
         AI_COMPLETION,

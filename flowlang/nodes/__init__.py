@@ -5,10 +5,10 @@ One module per node type. To add one, write its module (a `NodeType`) and list i
 
 from __future__ import annotations
 
+from flowlang.node_base import NodeType
 from flowlang.nodes.ai import AI
 from flowlang.nodes.api import API
 from flowlang.nodes.audio import AUDIO
-from flowlang.nodes.base import NodeType
 from flowlang.nodes.button import BUTTON
 from flowlang.nodes.carousel import CAROUSEL
 from flowlang.nodes.condition import CONDITION

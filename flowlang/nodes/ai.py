@@ -27,8 +27,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
-from flowlang.nodes.ai_modes import check_schema, converse, extract
-from flowlang.nodes.base import (
+from flowlang.node_base import (
     DEFAULT,
     ERROR,
     NodeData,
@@ -39,6 +38,7 @@ from flowlang.nodes.base import (
     VariableName,
     render_optional,
 )
+from flowlang.nodes.ai_modes import check_schema, converse, extract
 from models.messages import OutboundMessage
 from models.payloads.ai import AiRequest
 

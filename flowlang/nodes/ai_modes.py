@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from flowlang.nodes.base import DEFAULT, NodeFailed, RunContext
+from flowlang.node_base import DEFAULT, NodeFailed, RunContext
 from models.messages import OutboundMessage
 from models.payloads.ai import AiMessage, AiRequest, AiResponse, AiTool, AiToolCall, AiUsage
 

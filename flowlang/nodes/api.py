@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field
 
 from flowlang.expressions import check_templates_in, parse_path, render_data, resolve, to_text
-from flowlang.nodes.base import (
+from flowlang.node_base import (
     DEFAULT,
     ERROR,
     HttpRequest,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from flowlang.nodes.base import NodeType, RunContext, always
-from flowlang.nodes.choices import (
+from flowlang.asking.choices import (
     ChoiceSettings,
     Option,
     ask_choice,
@@ -13,6 +12,7 @@ from flowlang.nodes.choices import (
     number_options,
     option_choices,
 )
+from flowlang.node_base import NodeType, RunContext, always
 from models.messages import Button, OutboundMessage
 
 

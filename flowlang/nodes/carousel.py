@@ -11,14 +11,14 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from flowlang.nodes.base import DEFAULT, NodeData, NodeType, RunContext, Template, render_optional
-from flowlang.nodes.choices import (
+from flowlang.asking.choices import (
     Choice,
     ChoiceSettings,
     ask_choice,
     check_choice_ids,
     choice_handles,
 )
+from flowlang.node_base import DEFAULT, NodeData, NodeType, RunContext, Template, render_optional
 from models.messages import Button, Card, OutboundMessage
 
 

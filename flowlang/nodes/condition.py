@@ -6,7 +6,7 @@ Without a `condition` it leaves by `default`, so its edges' own `condition`s pic
 from __future__ import annotations
 
 from flowlang.expressions import is_truthy
-from flowlang.nodes.base import DEFAULT, Expression, NodeData, NodeType, RunContext
+from flowlang.node_base import DEFAULT, Expression, NodeData, NodeType, RunContext
 
 TRUE = "true"
 FALSE = "false"

@@ -15,8 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from flowlang.nodes.base import NodeFailed, NodeType, RunContext, Template, render_optional
-from flowlang.nodes.integration_steps import IntegrationData, call, failed_step, with_error
+from flowlang.integration_steps import IntegrationData, call, failed_step, with_error
+from flowlang.node_base import NodeFailed, NodeType, RunContext, Template, render_optional
 from models.payloads.activity_names import SYNC_CRM
 from models.payloads.integrations import CrmDeal, CrmRequest, CrmSynced
 

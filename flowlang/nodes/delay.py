@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from flowlang.nodes.base import (
+from flowlang.node_base import (
     DEFAULT,
     NodeData,
     NodeType,

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from flowlang.nodes.base import NodeFailed, NodeType, RunContext, Template, render_optional
-from flowlang.nodes.integration_steps import (
+from flowlang.integration_steps import (
     AddressList,
     IntegrationData,
     call,
@@ -21,6 +20,7 @@ from flowlang.nodes.integration_steps import (
     rendered_addresses,
     with_error,
 )
+from flowlang.node_base import NodeFailed, NodeType, RunContext, Template, render_optional
 from models.payloads.activity_names import SEND_EMAIL
 from models.payloads.integrations import EmailRequest, EmailSent
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowlang.nodes.base import NodeData, NodeType, RunContext, Template, no_handles
+from flowlang.node_base import NodeData, NodeType, RunContext, Template, no_handles
 from models.messages import OutboundMessage
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from flowlang.nodes.answers import ANSWER_TYPES, AnswerCheck, check_answer, normalize
-from flowlang.nodes.base import (
+from flowlang.asking.answers import ANSWER_TYPES, AnswerCheck, check_answer, normalize
+from flowlang.asking.prompting import PromptSettings, ask, store_answer
+from flowlang.node_base import (
     DEFAULT,
     INVALID,
     TIMEOUT,
@@ -25,7 +26,6 @@ from flowlang.nodes.base import (
     VariableName,
     always,
 )
-from flowlang.nodes.prompting import PromptSettings, ask, store_answer
 from models.messages import Button, InboundMessage, OutboundMessage
 
 SKIP_WORDS = frozenset({"", "skip", "omitir", "saltar"})

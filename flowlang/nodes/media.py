@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from flowlang.nodes.base import (
+from flowlang.node_base import (
     DEFAULT,
     NodeData,
     NodeType,

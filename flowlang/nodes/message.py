@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from flowlang.nodes.base import (
+from flowlang.node_base import (
     DEFAULT,
     NodeData,
     NodeType,

@@ -16,8 +16,8 @@ from typing import Any, Self
 
 from pydantic import Field, model_validator
 
-from flowlang.nodes.base import ERROR, NodeFailed, NodeType, RunContext, Template, always
-from flowlang.nodes.integration_steps import IntegrationData, failed_step
+from flowlang.integration_steps import IntegrationData, failed_step
+from flowlang.node_base import ERROR, NodeFailed, NodeType, RunContext, Template, always
 from models.messages import OutboundMessage
 from models.payloads.activity_names import CREATE_PAYMENT, EXPIRE_PAYMENT
 from models.payloads.integrations import PaymentExpiry, PaymentLink, PaymentOutcome, PaymentRequest

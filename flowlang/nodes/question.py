@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from flowlang.nodes.answers import AnswerCheck, InvalidAnswer, check_answer
-from flowlang.nodes.base import (
+from flowlang.asking.answers import AnswerCheck, InvalidAnswer, check_answer
+from flowlang.asking.prompting import PromptSettings, ask, store_answer
+from flowlang.node_base import (
     DEFAULT,
     INVALID,
     TIMEOUT,
@@ -19,7 +20,6 @@ from flowlang.nodes.base import (
     Template,
     always,
 )
-from flowlang.nodes.prompting import PromptSettings, ask, store_answer
 from models.messages import InboundMessage, OutboundMessage
 
 

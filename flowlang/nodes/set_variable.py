@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import model_validator
 
-from flowlang.nodes.base import (
+from flowlang.node_base import (
     DEFAULT,
     Expression,
     NodeData,

@@ -15,8 +15,8 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from flowlang.nodes.base import NodeType, RunContext, Template
-from flowlang.nodes.integration_steps import IntegrationData, call, failed_step, with_error
+from flowlang.integration_steps import IntegrationData, call, failed_step, with_error
+from flowlang.node_base import NodeType, RunContext, Template
 from models.payloads.activity_names import SEND_SMS
 from models.payloads.integrations import SmsRequest, SmsSent
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowlang.nodes.base import (
+from flowlang.node_base import (
     DEFAULT,
     NodeData,
     NodeType,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flowlang.nodes.base import (
+from flowlang.node_base import (
     DEFAULT,
     HandOffRequest,
     NodeData,

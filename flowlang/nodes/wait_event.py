@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from pydantic import Field
 
-from flowlang.nodes.base import (
+from flowlang.node_base import (
     DEFAULT,
     TIMEOUT,
     NodeData,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from flowlang.node_base import RunContext, Template, VariableName
 from flowlang.nodes.api import (
     HttpCallData,
     TemplatedJson,
@@ -15,7 +16,6 @@ from flowlang.nodes.api import (
     call,
     http_node,
 )
-from flowlang.nodes.base import RunContext, Template, VariableName
 
 
 class WebhookData(HttpCallData):

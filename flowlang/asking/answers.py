@@ -9,7 +9,7 @@ from typing import Any, Literal, get_args
 from pydantic import Field, model_validator
 
 from flowlang.expressions import MAX_MATCH_INPUT, as_number, check_regex
-from flowlang.nodes.base import NodeData, RegexPattern, Template
+from flowlang.node_base import NodeData, RegexPattern, Template
 
 AnswerType = Literal["text", "number", "email", "phone", "date", "choice", "regex"]
 ANSWER_TYPES: tuple[str, ...] = get_args(AnswerType)

@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import model_validator
 
-from flowlang.nodes.answers import CHOOSE_AN_OPTION, InvalidAnswer, normalize
-from flowlang.nodes.base import DEFAULT, INVALID, TIMEOUT, NodeData, RunContext, Template
-from flowlang.nodes.prompting import PromptSettings, ask, store_answer
+from flowlang.asking.answers import CHOOSE_AN_OPTION, InvalidAnswer, normalize
+from flowlang.asking.prompting import PromptSettings, ask, store_answer
+from flowlang.node_base import DEFAULT, INVALID, TIMEOUT, NodeData, RunContext, Template
 from models.messages import InboundMessage, OutboundMessage
 
 

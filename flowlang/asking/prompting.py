@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from flowlang.nodes.answers import InvalidAnswer
-from flowlang.nodes.base import (
+from flowlang.asking.answers import InvalidAnswer
+from flowlang.node_base import (
     INVALID,
     TIMEOUT,
     NodeData,

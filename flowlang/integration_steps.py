@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic_core import PydanticCustomError
 
-from flowlang.nodes.base import (
+from flowlang.node_base import (
     DEFAULT,
     ERROR,
     NodeData,
