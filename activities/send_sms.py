@@ -2,7 +2,7 @@
 
 Uses the official `twilio` client against `twilio_api_url`. Twilio's error codes map to retry or
 failure exactly as the Twilio channel maps them (`channels.twilio.adapter.twilio_error`). Twilio
-reports delivery to the organization's SMS status URL (`graphql_api.sms_status`).
+reports delivery to the organization's SMS status URL (`graphql_api.http.sms_status`).
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ from sqlalchemy import text
 from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 
-from graphql_api import (
+from graphql_api import console
+from graphql_api.http import (
     analytics_files,
-    console,
     files,
     marketplace_webhook,
     sms_status,

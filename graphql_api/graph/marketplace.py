@@ -13,8 +13,8 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graphql_api.auth import MANAGERS, parse_id, require_caller, transaction, user_of
-from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
-from graphql_api.marketplace_types import (
+from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, page_size
+from graphql_api.graph.marketplace_types import (
     Listing,
     ListingInput,
     ListingPage,

@@ -17,7 +17,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from graphql_api.auth import MANAGERS, Caller, check_role
-from graphql_api.files import caller, parse_uuid
+from graphql_api.http.files import caller, parse_uuid
 from models.errors import Conflict, InvalidInput
 from models.payloads.engine import ContactRef, ExternalEvent, FlowSnapshot, FlowStart
 from models.tables import FlowVersion

@@ -13,7 +13,7 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
-from graphql_api.types import gid
+from graphql_api.graph.types import gid
 from models import marketplace_tables as rows
 from models.money import from_minor
 

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_api.auth import MANAGERS, require_caller, transaction
-from graphql_api.types import gid
+from graphql_api.graph.types import gid
 from models.money import from_minor
 from services.marketplace import seller_figures as figures
 

@@ -21,7 +21,7 @@ from graphql_api.auth import (
     still_allowed,
     transaction,
 )
-from graphql_api.conversation_types import Conversation, Message
+from graphql_api.graph.conversation_types import Conversation, Message
 from graphql_api.live_updates import Kind
 from models.conversation_tables import Message as MessageRow
 from models.errors import InvalidInput

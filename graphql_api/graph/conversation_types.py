@@ -12,8 +12,8 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graphql_api.auth import platform_of, transaction
-from graphql_api.limits import page_size
-from graphql_api.types import gid
+from graphql_api.graph.limits import page_size
+from graphql_api.graph.types import gid
 from models import conversation_tables as rows
 from models.conversation_tables import ConversationNote
 from models.settings import Settings

@@ -31,7 +31,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from graphql_api.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 MAX_COST = 10_000
 DEFAULT_LIST_SIZE = 10

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from graphql_api.auth import Caller
-from graphql_api.files import attachment, caller, parse_uuid
+from graphql_api.http.files import attachment, caller, parse_uuid
 from models.errors import NotFound
 from models.tables import Bot
 from services.analytics import exports as analytics_exports

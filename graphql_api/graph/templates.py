@@ -7,7 +7,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graphql_api.auth import MANAGERS, parse_id, require_caller, transaction
-from graphql_api.types import Flow
+from graphql_api.graph.types import Flow
 from services.flows import templates as flow_templates
 from services.tenancy import bot_in, flow_in
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from channels.base import ChannelAccess, SendError
 from channels.whatsapp_cloud.adapter import WhatsAppCloudChannel
 from channels.whatsapp_cloud.webhook import handshake_challenge, parse_webhook, signature_valid
-from graphql_api.ingress import active_channel, channel_access, deliver_all, record_statuses
+from graphql_api.http.ingress import active_channel, channel_access, deliver_all, record_statuses
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/channels/whatsapp", tags=["WhatsApp channel"])

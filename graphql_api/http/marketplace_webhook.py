@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from graphql_api.stripe_webhook import verified_event
+from graphql_api.http.stripe_webhook import verified_event
 from services.marketplace.sales import apply_event, first_time
 
 if TYPE_CHECKING:

@@ -20,8 +20,8 @@ from graphql_api.auth import (
     require_caller,
     transaction,
 )
-from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
-from graphql_api.types import Bot, Channel, ChannelKind
+from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, page_size
+from graphql_api.graph.types import Bot, Channel, ChannelKind
 from models.errors import InvalidInput
 from models.secret_box import SecretBox
 from models.tables import Bot as BotRow

@@ -15,8 +15,8 @@ from graphql_api.auth import (
     transaction,
     user_of,
 )
-from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
-from graphql_api.marketplace_types import Install, Purchase, Review
+from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, page_size
+from graphql_api.graph.marketplace_types import Install, Purchase, Review
 from models.errors import InvalidInput, NotFound
 from models.marketplace_tables import Purchase as PurchaseRow
 from services.marketplace import listings as marketplace

@@ -9,8 +9,8 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_api.auth import parse_id, require_caller, transaction
-from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
-from graphql_api.types import gid
+from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, page_size
+from graphql_api.graph.types import gid
 from models.integration_tables import Payment as PaymentRow
 from services.integrations.payments import payments_of_bot
 from services.tenancy import bot_in

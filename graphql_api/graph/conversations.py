@@ -16,14 +16,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.inbox_store import InboxStore
 from graphql_api.auth import Caller, parse_id, platform_of, require_caller, transaction
-from graphql_api.conversation_types import (
+from graphql_api.graph.conversation_types import (
     Conversation,
     ConversationPage,
     ConversationStatus,
     Message,
     Note,
 )
-from graphql_api.limits import DEFAULT_PAGE_SIZE, page_size
+from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, page_size
 from models import conversation_tables as rows
 from models.agent_actions import AgentAction, agent_action_problem
 from models.conversation_tables import ConversationNote

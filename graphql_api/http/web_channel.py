@@ -18,9 +18,9 @@ from sqlalchemy import select
 from starlette.types import Receive, Scope, Send
 
 from channels.base import InboundDelivery
-from graphql_api.ingress import active_channel, deliver
+from graphql_api.graph.text_input import storable
+from graphql_api.http.ingress import active_channel, deliver
 from graphql_api.live_updates import StreamRefused
-from graphql_api.text_input import storable
 from models.conversation_tables import Conversation, Message
 from models.messages import MAX_TEXT_LENGTH, InboundMessage
 from models.tables import Channel
