@@ -10,10 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 
 from graphql_api import console
+from graphql_api.graph.context import context_getter
 from graphql_api.http import (
     analytics_files,
     files,
@@ -79,16 +79,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         BodyLimit, limit_for=path_limits(settings.max_body_bytes, settings.max_upload_bytes)
     )
 
-    async def graphql_context(request: HTTPConnection) -> dict[str, object]:
-        """Per request or websocket: the platform and the connection (for credentials)."""
-        return {"platform": request.app.state.platform, "request": request}
-
     schema = build_schema(
         development, max_cost=settings.max_query_cost, hide_suggestions=production
     )
     app.include_router(
         GraphQLRouter(schema, graphql_ide="graphiql" if development else None,
-                      context_getter=graphql_context),
+                      context_getter=context_getter),
         prefix="/graphql",
     )  # fmt: skip
 

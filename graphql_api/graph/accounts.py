@@ -7,16 +7,15 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from graphql_api.auth import (
-    MANAGERS,
-    parse_id,
+from graphql_api.auth import MANAGERS, user_of
+from graphql_api.graph.context import (
     password_attempt,
     platform_of,
     require_caller,
     throttle_anonymous,
     transaction,
-    user_of,
 )
+from graphql_api.ids import parse_id
 from models.errors import Forbidden, Unauthenticated
 from models.tables import ApiKey as ApiKeyRow
 from services.accounts import organizations as accounts

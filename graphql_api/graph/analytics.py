@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
-from graphql_api.auth import parse_id, platform_of, require_caller
+from graphql_api.graph.context import platform_of, require_caller
+from graphql_api.ids import parse_id
 from models.tables import Bot, FlowVersion
 from services.analytics import queries
 from services.tenancy import bot_in, flow_in

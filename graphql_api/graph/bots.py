@@ -12,16 +12,11 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 from temporalio.service import RPCError, RPCStatusCode
 
-from graphql_api.auth import (
-    MANAGERS,
-    deadlock_retried,
-    parse_id,
-    platform_of,
-    require_caller,
-    transaction,
-)
+from graphql_api.auth import MANAGERS
+from graphql_api.graph.context import deadlock_retried, platform_of, require_caller, transaction
 from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.graph.types import Bot, Channel, ChannelKind
+from graphql_api.ids import parse_id
 from models.errors import InvalidInput
 from models.secret_box import SecretBox
 from models.tables import Bot as BotRow

@@ -11,7 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from graphql_api.auth import platform_of, transaction
+from graphql_api.graph.context import ContextInfo, platform_of, transaction
 from graphql_api.graph.limits import page_size
 from graphql_api.graph.types import gid
 from models import conversation_tables as rows
@@ -199,16 +199,17 @@ class Conversation:
         return MessagePage(items=[Message.of(row) for row in found], next_cursor=cursor)
 
     @strawberry.field(description="Agents' notes, oldest first.")
-    async def notes(self, info: Info) -> list[Note]:
-        async with transaction(info) as session:
-            return [Note.of(row) for row in await queries.notes_of(session, uuid.UUID(self.id))]
+    async def notes(self, info: ContextInfo) -> list[Note]:
+        rows = await info.context.loaders.notes_of_conversation.load(uuid.UUID(self.id))
+        return [Note.of(row) for row in rows]
 
     @strawberry.field(description="The conversation's flow runs, newest first, with their steps.")
-    async def flow_runs(self, info: Info) -> list[FlowRun]:
-        settings = platform_of(info).settings
-        async with transaction(info) as session:
-            found = await queries.runs_of(session, uuid.UUID(self.id))
-        return [FlowRun.of(run, steps, settings) for run, steps in found]
+    async def flow_runs(self, info: ContextInfo) -> list[FlowRun]:
+        settings, loaders = info.context.platform.settings, info.context.loaders
+        runs = await loaders.runs_of_conversation.load(uuid.UUID(self.id))
+        steps = await loaders.steps_of_run.load_many([run.id for run in runs])
+        pairs = zip(runs, steps, strict=True)
+        return [FlowRun.of(run, run_steps, settings) for run, run_steps in pairs]
 
     @strawberry.field(description="The active run's current node and variables; null: none.")
     async def position(self, info: Info) -> RunPosition | None:

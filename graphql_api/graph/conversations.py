@@ -15,7 +15,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.inbox_store import InboxStore
-from graphql_api.auth import Caller, parse_id, platform_of, require_caller, transaction
+from graphql_api.auth import Caller
+from graphql_api.graph.context import platform_of, require_caller, transaction
 from graphql_api.graph.conversation_types import (
     Conversation,
     ConversationPage,
@@ -24,6 +25,7 @@ from graphql_api.graph.conversation_types import (
     Note,
 )
 from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, page_size
+from graphql_api.ids import parse_id
 from models import conversation_tables as rows
 from models.agent_actions import AgentAction, agent_action_problem
 from models.conversation_tables import ConversationNote

@@ -8,9 +8,11 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from flowlang.validation import validate_flow
-from graphql_api.auth import MANAGERS, deadlock_retried, parse_id, require_caller, transaction
+from graphql_api.auth import MANAGERS
 from graphql_api.graph.bots import optional_object
+from graphql_api.graph.context import deadlock_retried, require_caller, transaction
 from graphql_api.graph.types import Bot, Flow, FlowDiff, FlowVersion, ValidationProblem
+from graphql_api.ids import parse_id
 from services.flows import drafts as flow_drafts
 from services.tenancy import bot_in, flow_in, version_in
 

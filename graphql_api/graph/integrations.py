@@ -12,8 +12,9 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from graphql_api.auth import MANAGERS, require_caller, transaction
+from graphql_api.auth import MANAGERS
 from graphql_api.graph.bots import json_object, optional_object, secret_box
+from graphql_api.graph.context import require_caller, transaction
 from models.integration_tables import IntegrationCredential
 from services.integrations import credentials as integrations
 

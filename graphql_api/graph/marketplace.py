@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from graphql_api.auth import MANAGERS, parse_id, require_caller, transaction, user_of
+from graphql_api.auth import MANAGERS, user_of
+from graphql_api.graph.context import require_caller, transaction
 from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.graph.marketplace_types import (
     Listing,
@@ -21,6 +22,7 @@ from graphql_api.graph.marketplace_types import (
     ListingSearch,
     ListingUpdate,
 )
+from graphql_api.ids import parse_id
 from models.marketplace_tables import Listing as ListingRow
 from models.marketplace_tables import ListingVersion
 from services.marketplace import listings as marketplace

@@ -9,7 +9,8 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
-from graphql_api.auth import MANAGERS, require_caller, transaction
+from graphql_api.auth import MANAGERS
+from graphql_api.graph.context import require_caller, transaction
 from graphql_api.graph.types import gid
 from models.money import from_minor
 from services.marketplace import seller_figures as figures

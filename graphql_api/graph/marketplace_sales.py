@@ -6,17 +6,11 @@ import strawberry
 from sqlalchemy import select, update
 from strawberry.types import Info
 
-from graphql_api.auth import (
-    ALL_ROLES,
-    MANAGERS,
-    parse_id,
-    platform_of,
-    require_caller,
-    transaction,
-    user_of,
-)
+from graphql_api.auth import ALL_ROLES, MANAGERS, user_of
+from graphql_api.graph.context import platform_of, require_caller, transaction
 from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.graph.marketplace_types import Install, Purchase, Review
+from graphql_api.ids import parse_id
 from models.errors import InvalidInput, NotFound
 from models.marketplace_tables import Purchase as PurchaseRow
 from services.marketplace import listings as marketplace

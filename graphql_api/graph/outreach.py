@@ -9,11 +9,13 @@ import strawberry
 from sqlalchemy import func, select, update
 from strawberry.types import Info
 
-from graphql_api.auth import MANAGERS, parse_id, platform_of, require_caller, transaction
+from graphql_api.auth import MANAGERS
+from graphql_api.graph.context import platform_of, require_caller, transaction
 from graphql_api.graph.conversation_types import temporal_url
 from graphql_api.graph.conversations import EngineUnavailable
 from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.graph.types import gid
+from graphql_api.ids import parse_id
 from models.outreach_tables import Outreach as OutreachRow
 from models.outreach_tables import OutreachContact
 from services.conversations import outreach as outreaches

@@ -8,9 +8,10 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
-from graphql_api.auth import parse_id, require_caller, transaction
+from graphql_api.graph.context import require_caller, transaction
 from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.graph.types import gid
+from graphql_api.ids import parse_id
 from models.integration_tables import Payment as PaymentRow
 from services.integrations.payments import payments_of_bot
 from services.tenancy import bot_in

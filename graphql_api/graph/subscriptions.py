@@ -14,14 +14,10 @@ from collections.abc import AsyncGenerator
 import strawberry
 from strawberry.types import Info
 
-from graphql_api.auth import (
-    parse_id,
-    platform_of,
-    require_caller,
-    still_allowed,
-    transaction,
-)
+from graphql_api.auth import still_allowed
+from graphql_api.graph.context import platform_of, require_caller, transaction
 from graphql_api.graph.conversation_types import Conversation, Message
+from graphql_api.ids import parse_id
 from graphql_api.live_updates import Kind
 from models.conversation_tables import Message as MessageRow
 from models.errors import InvalidInput

@@ -6,8 +6,10 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from graphql_api.auth import MANAGERS, parse_id, require_caller, transaction
+from graphql_api.auth import MANAGERS
+from graphql_api.graph.context import require_caller, transaction
 from graphql_api.graph.types import Flow
+from graphql_api.ids import parse_id
 from services.flows import templates as flow_templates
 from services.tenancy import bot_in, flow_in
 

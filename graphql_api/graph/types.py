@@ -7,16 +7,13 @@ from datetime import datetime
 from enum import Enum
 
 import strawberry
-from sqlalchemy import select
 from strawberry.scalars import JSON
-from strawberry.types import Info
 
 from channels.config import webhook_urls
 from flowlang.validation import ValidationProblem as ValidationProblemData
-from graphql_api.auth import platform_of, transaction
+from graphql_api.graph.context import ContextInfo
 from models import tables
 from services.flows.drafts import FlowDiff as FlowDiffData
-from services.flows.drafts import versions_of
 
 
 def gid(value: uuid.UUID) -> strawberry.ID:
@@ -105,9 +102,8 @@ class Flow:
         )  # fmt: skip
 
     @strawberry.field(description="Published versions, newest first.")
-    async def versions(self, info: Info) -> list[FlowVersion]:
-        async with transaction(info) as session:
-            rows = await versions_of(session, uuid.UUID(self.id))
+    async def versions(self, info: ContextInfo) -> list[FlowVersion]:
+        rows = await info.context.loaders.versions_of_flow.load(uuid.UUID(self.id))
         return [FlowVersion.of(row) for row in rows]
 
 
@@ -135,25 +131,15 @@ class Bot:
         )  # fmt: skip
 
     @strawberry.field
-    async def channels(self, info: Info) -> list[Channel]:
-        public_url = platform_of(info).settings.resolved_public_url()
-        async with transaction(info) as session:
-            rows = await session.scalars(
-                select(tables.Channel)
-                .where(tables.Channel.bot_id == uuid.UUID(self.id))
-                .order_by(tables.Channel.created_at)
-            )
-            return [Channel.of(row, public_url) for row in rows]
+    async def channels(self, info: ContextInfo) -> list[Channel]:
+        public_url = info.context.platform.settings.resolved_public_url()
+        rows = await info.context.loaders.channels_of_bot.load(uuid.UUID(self.id))
+        return [Channel.of(row, public_url) for row in rows]
 
     @strawberry.field
-    async def flows(self, info: Info) -> list[Flow]:
-        async with transaction(info) as session:
-            rows = await session.scalars(
-                select(tables.Flow)
-                .where(tables.Flow.bot_id == uuid.UUID(self.id))
-                .order_by(tables.Flow.created_at)
-            )
-            return [Flow.of(row) for row in rows]
+    async def flows(self, info: ContextInfo) -> list[Flow]:
+        rows = await info.context.loaders.flows_of_bot.load(uuid.UUID(self.id))
+        return [Flow.of(row) for row in rows]
 
 
 @strawberry.type(description="A reason a flow cannot run, with the node or edge at fault.")

@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from graphql_api.auth import MANAGERS, Caller, parse_id, platform_of, require_caller, transaction
+from graphql_api.auth import MANAGERS, Caller
 from graphql_api.graph.bots import optional_object, secret_box
+from graphql_api.graph.context import platform_of, require_caller, transaction
 from graphql_api.graph.conversation_types import temporal_url
 from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.graph.types import gid
+from graphql_api.ids import parse_id
 from models.webhook_tables import WebhookAttempt as AttemptRow
 from models.webhook_tables import WebhookDelivery as DeliveryRow
 from models.webhook_tables import WebhookEndpoint as EndpointRow

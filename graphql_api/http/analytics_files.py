@@ -14,7 +14,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from graphql_api.auth import Caller
-from graphql_api.http.files import attachment, caller, parse_uuid
+from graphql_api.http.files import attachment, caller
+from graphql_api.ids import parse_id
 from models.errors import NotFound
 from models.tables import Bot
 from services.analytics import exports as analytics_exports
@@ -38,7 +39,7 @@ async def bot_period(
     request: Request, who: Caller, bot_id: str, first: date, last: date, zone: str
 ) -> tuple[Bot, queries.Period]:
     async with request.app.state.platform.sessions() as session:
-        bot = await bot_in(session, who.organization_id, parse_uuid(bot_id, "bot"))
+        bot = await bot_in(session, who.organization_id, parse_id(bot_id, "bot"))
     return bot, queries.make_period([bot.id], first, last, zone)
 
 

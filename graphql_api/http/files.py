@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +19,8 @@ from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
 from graphql_api.auth import MANAGERS, Caller, authenticate, check_role
-from models.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, TooManyAttempts
+from graphql_api.ids import parse_id
+from models.errors import DomainError, InvalidInput, PayloadTooLarge, TooManyAttempts
 from models.tables import Flow
 from services.flows import import_export as flow_io
 from services.tenancy import bot_in, flow_in
@@ -45,13 +45,6 @@ async def domain_error_response(_request: Request, error: Exception) -> JSONResp
 
 async def caller(request: Request) -> Caller:
     return await authenticate(request.app.state.platform, request)
-
-
-def parse_uuid(value: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"no such {what}") from None
 
 
 def attachment(content: bytes, filename: str, media_type: str) -> Response:
@@ -103,7 +96,7 @@ def flow_summary(flow: Flow) -> dict[str, Any]:
 async def export_flow(flow_id: str, request: Request, who: Caller = Depends(caller)) -> Response:
     """One flow as the seeds' JSON export file."""
     async with request.app.state.platform.sessions() as session:
-        flow = await flow_in(session, who.organization_id, parse_uuid(flow_id, "flow"))
+        flow = await flow_in(session, who.organization_id, parse_id(flow_id, "flow"))
         body = flow_io.flow_export(flow, today())
     return json_attachment(body, f"{flow_io.file_stem(flow.name)}.json")
 
@@ -116,7 +109,7 @@ class FlowIds(BaseModel):
 async def export_flows(body: FlowIds, request: Request, who: Caller = Depends(caller)) -> Response:
     """Several flows as a ZIP of export files with `metadata.json`."""
     async with request.app.state.platform.sessions() as session:
-        flows = [await flow_in(session, who.organization_id, parse_uuid(flow_id, "flow"))
+        flows = [await flow_in(session, who.organization_id, parse_id(flow_id, "flow"))
                  for flow_id in dict.fromkeys(body.flow_ids)]  # fmt: skip
         archive = flow_io.flows_zip(flows, today())
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
@@ -127,7 +120,7 @@ async def export_flows(body: FlowIds, request: Request, who: Caller = Depends(ca
 async def export_bot(bot_id: str, request: Request, who: Caller = Depends(caller)) -> Response:
     """The bot's configuration with all its flows and its default flow."""
     async with request.app.state.platform.sessions() as session:
-        bot = await bot_in(session, who.organization_id, parse_uuid(bot_id, "bot"))
+        bot = await bot_in(session, who.organization_id, parse_id(bot_id, "bot"))
         flows = list(await session.scalars(
             select(Flow).where(Flow.bot_id == bot.id).order_by(Flow.created_at)))  # fmt: skip
         body = flow_io.bot_export(bot, flows, today())
@@ -141,7 +134,7 @@ async def import_flows(
     """Flows from a JSON export or a ZIP into the bot; `publish=true` publishes them too."""
     check_role(who, MANAGERS)
     sessions = request.app.state.platform.sessions
-    bot_key = parse_uuid(bot_id, "bot")
+    bot_key = parse_id(bot_id, "bot")
     async with sessions() as session:
         await bot_in(session, who.organization_id, bot_key)  # 404 before reading the upload
     flows = await asyncio.to_thread(flow_io.read_flows_file, *await read_upload(request))

@@ -17,7 +17,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from graphql_api.auth import MANAGERS, Caller, check_role
-from graphql_api.http.files import caller, parse_uuid
+from graphql_api.http.files import caller
+from graphql_api.ids import parse_id
 from models.errors import Conflict, InvalidInput
 from models.payloads.engine import ContactRef, ExternalEvent, FlowSnapshot, FlowStart
 from models.tables import FlowVersion
@@ -62,9 +63,9 @@ async def start_flow(
     """Start the flow's published version for the contact; 409 when it cannot start now."""
     platform = request.app.state.platform
     async with platform.sessions() as session:
-        flow = await flow_in(session, who.organization_id, parse_uuid(flow_id, "flow"))
+        flow = await flow_in(session, who.organization_id, parse_id(flow_id, "flow"))
         channel = await channel_in(
-            session, who.organization_id, parse_uuid(body.channel_id, "channel")
+            session, who.organization_id, parse_id(body.channel_id, "channel")
         )
         version = (
             await session.get(FlowVersion, flow.published_version_id)
@@ -110,7 +111,7 @@ async def send_event(
     platform = request.app.state.platform
     async with platform.sessions() as session:
         channel = await channel_in(
-            session, who.organization_id, parse_uuid(body.channel_id, "channel")
+            session, who.organization_id, parse_id(body.channel_id, "channel")
         )
     contact = normalize_contact(channel.kind, body.contact_external_id)
     client = await platform.temporal()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,9 +15,6 @@ from models.conversation_tables import (
     CONVERSATION_STATUSES,
     Contact,
     Conversation,
-    ConversationNote,
-    FlowRun,
-    FlowRunStep,
     Message,
 )
 from models.errors import InvalidInput, NotFound
@@ -134,31 +130,3 @@ async def messages_of(
     page = found[:first]
     more = len(found) > first
     return page, encode_cursor(page[-1].created_at, page[-1].id) if more else None
-
-
-async def notes_of(session: AsyncSession, conversation_id: uuid.UUID) -> list[ConversationNote]:
-    query = select(ConversationNote).where(ConversationNote.conversation_id == conversation_id)
-    return list(await session.scalars(query.order_by(ConversationNote.created_at)))
-
-
-async def runs_of(
-    session: AsyncSession, conversation_id: uuid.UUID
-) -> list[tuple[FlowRun, list[FlowRunStep]]]:
-    """The conversation's flow runs, newest first, each with its steps in order."""
-    runs = list(
-        await session.scalars(
-            select(FlowRun)
-            .where(FlowRun.conversation_id == conversation_id)
-            .order_by(FlowRun.started_at.desc(), FlowRun.id)
-        )
-    )
-    steps: dict[uuid.UUID, list[FlowRunStep]] = defaultdict(list)
-    if runs:
-        rows = await session.scalars(
-            select(FlowRunStep)
-            .where(FlowRunStep.flow_run_id.in_([run.id for run in runs]))
-            .order_by(FlowRunStep.flow_run_id, FlowRunStep.sequence)
-        )
-        for step in rows:
-            steps[step.flow_run_id].append(step)
-    return [(run, steps[run.id]) for run in runs]

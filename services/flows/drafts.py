@@ -129,17 +129,6 @@ def problems_json(problems: list[ValidationProblem]) -> list[dict[str, Any]]:
     return [problem.model_dump(mode="json") for problem in problems]
 
 
-async def versions_of(session: AsyncSession, flow_id: uuid.UUID) -> list[FlowVersion]:
-    """The flow's versions, newest first."""
-    return list(
-        await session.scalars(
-            select(FlowVersion)
-            .where(FlowVersion.flow_id == flow_id)
-            .order_by(FlowVersion.version.desc())
-        )
-    )
-
-
 async def roll_back(
     session: AsyncSession, flow: Flow, version: FlowVersion, created_by: uuid.UUID | None
 ) -> FlowVersion:
