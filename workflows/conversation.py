@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -215,9 +216,9 @@ class ConversationWorkflow:
         state = self.state
         state.handed_off = state.taken_over = False
         if state.active_run is not None:
-            await self._signal_run("release", mode)
+            await self._signal_run(FlowRunWorkflow.release, mode)
 
-    async def _signal_run(self, signal: str, *args: Any) -> bool:
+    async def _signal_run(self, signal: Callable[..., None], *args: Any) -> bool:
         """Signal the active run; False when it has already ended (its `run_finished` is on
         the way)."""
         assert self.state.active_run is not None
@@ -238,7 +239,7 @@ class ConversationWorkflow:
         status: str | None = None
         if action.kind == "take_over":
             if not state.handed_off and state.active_run is not None:
-                await self._signal_run("hold")
+                await self._signal_run(FlowRunWorkflow.hold)
             state.handed_off = state.taken_over = True
             status = "handed_off"
         elif action.kind == "send":
@@ -251,7 +252,7 @@ class ConversationWorkflow:
             status = "active"
         elif action.kind == "close":
             if state.active_run is not None:
-                await self._signal_run("release", "end")
+                await self._signal_run(FlowRunWorkflow.release, "end")
             state.handed_off = state.taken_over = False
             state.closing, status = True, "closed"
         if status is not None:
@@ -340,7 +341,7 @@ class ConversationWorkflow:
         `run_finished` arrives (the run reports how many deliveries it received).
         """
         state = self.state
-        if not await self._signal_run("deliver", message):
+        if not await self._signal_run(FlowRunWorkflow.deliver, message):
             state.pending.append(message)
             return
         state.delivered_count += 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -18,6 +17,7 @@ from models import conversation_tables as rows
 from models.conversation_tables import ConversationNote
 from models.settings import Settings
 from services.conversations import queries
+from workflows.flow_run import FlowRunWorkflow
 
 POSITION_QUERY_TIMEOUT = timedelta(seconds=2)
 
@@ -148,9 +148,8 @@ async def live_position(info: Info, run: rows.FlowRun) -> RunPosition:
     """Ask the run's workflow; when it cannot answer, the run as last stored."""
     try:
         client = await platform_of(info).temporal()
-        answer: dict[str, Any] = await client.get_workflow_handle(run.workflow_id).query(
-            "position", rpc_timeout=POSITION_QUERY_TIMEOUT
-        )
+        handle = client.get_workflow_handle_for(FlowRunWorkflow.run, run.workflow_id)
+        answer = await handle.query(FlowRunWorkflow.position, rpc_timeout=POSITION_QUERY_TIMEOUT)
         return RunPosition(run_id=gid(run.id), node_id=answer.get("node_id"),
                            waiting=answer.get("waiting"), variables=answer.get("variables") or {},
                            source="temporal")  # fmt: skip

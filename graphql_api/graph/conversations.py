@@ -10,8 +10,7 @@ from enum import Enum
 
 import strawberry
 from strawberry.types import Info
-from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.inbox_store import InboxStore
@@ -30,7 +29,7 @@ from models import conversation_tables as rows
 from models.agent_actions import AgentAction, agent_action_problem
 from models.conversation_tables import ConversationNote
 from models.errors import DomainError, InvalidInput
-from models.payloads.engine import ContactRef, ConversationInput
+from models.payloads.engine import ContactRef
 from services.conversations.queries import (
     ConversationFilter,
     ConversationRow,
@@ -38,8 +37,7 @@ from services.conversations.queries import (
     conversation_page,
 )
 from services.tenancy import bot_in, channel_in
-from workflows.conversation import ConversationWorkflow
-from workflows.summaries import conversation_summary
+from workflows.conversation_client import act_on_conversation, conversation_start
 
 
 class ActionRefused(DomainError):
@@ -89,23 +87,16 @@ async def agent_action(
     key = str(uuid.uuid4())
     conversation = row.conversation
     try:
+        start = None
         if action.kind == "take_over":
-            start = WithStartWorkflowOperation(
-                ConversationWorkflow.run,
-                ConversationInput(
-                    bot_id=str(conversation.bot_id), channel_id=str(conversation.channel_id),
-                    channel_kind=row.channel_kind,
-                    contact=ContactRef(external_id=row.contact.external_id, name=row.contact.name),
-                ),
-                id=conversation.workflow_id, task_queue=platform.settings.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                static_summary=conversation_summary(row.channel_kind, row.contact.external_id),
-            )  # fmt: skip
-            return await client.execute_update_with_start_workflow(
-                ConversationWorkflow.agent_action, action, start_workflow_operation=start, id=key
+            start = conversation_start(
+                platform.settings.task_queue,
+                str(conversation.bot_id),
+                str(conversation.channel_id),
+                row.channel_kind,
+                ContactRef(external_id=row.contact.external_id, name=row.contact.name),
             )
-        handle = client.get_workflow_handle(conversation.workflow_id)
-        return await handle.execute_update(ConversationWorkflow.agent_action, action, id=key)
+        return await act_on_conversation(client, conversation.workflow_id, action, key, start)
     except WorkflowUpdateFailedError as err:
         raise ActionRefused(str(getattr(err.cause, "message", None) or err.cause)) from None
     except RPCError as err:
