@@ -30,6 +30,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("outbound",),  # the guard on outgoing HTTP to user-given URLs
 ]
 RANK = {package: rank for rank, line in enumerate(LAYERS) for package in line}
+# Inside the API: the GraphQL schema's parts and the plain HTTP endpoints share only what sits at
+# the top of `graphql_api` (auth, ids, platform, limits); neither reaches the app assembling them.
+API_PEERS = ("graphql_api.graph", "graphql_api.http")
+API_ASSEMBLY = ("graphql_api.app", "graphql_api.schema")
 
 
 def project_modules() -> dict[str, Path]:
@@ -107,6 +111,18 @@ def test_imports_only_run_down_the_layers() -> None:
         and RANK[source] >= RANK[dest]
     ]
     assert not upward, "imports that do not run down the layers:\n" + "\n".join(upward)
+
+
+def test_graphql_and_http_endpoints_stay_apart() -> None:
+    crossing = [
+        f"{module} imports {target}"
+        for module, targets in sorted(import_graph().items())
+        for target in sorted(targets)
+        for own in API_PEERS
+        if module.startswith(own)
+        and (target.startswith(tuple(p for p in API_PEERS if p != own)) or target in API_ASSEMBLY)
+    ]
+    assert not crossing, "GraphQL and HTTP endpoints tangled:\n" + "\n".join(crossing)
 
 
 def test_no_import_circles() -> None:

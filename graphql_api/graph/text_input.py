@@ -10,9 +10,7 @@ from typing import Any
 from graphql import GraphQLError, StringValueNode, ValidationContext, ValidationRule
 from strawberry.extensions import SchemaExtension
 
-from models.text import UNSTORABLE, unstorable_path
-
-PROBLEM = "contains a NUL character or an unpaired surrogate, which cannot be stored; remove it"
+from models.text import PROBLEM, UNSTORABLE, unstorable_path
 
 
 def refusal(message: str) -> GraphQLError:
@@ -39,10 +37,3 @@ class StorableText(SchemaExtension):
 
         context.validation_rules = (*context.validation_rules, TextRule)
         yield
-
-
-def storable(value: str | None) -> str | None:
-    """A pydantic validator: the text unchanged, or ValueError when it cannot be stored."""
-    if value is not None and UNSTORABLE.search(value):
-        raise ValueError(PROBLEM)
-    return value
