@@ -23,7 +23,7 @@ from tests.graphql_client import GraphQL, sign_up
 NESTED = "{ bots(first: 20) { id channels { id } flows { id versions { id } } } }"
 T = TypeVar("T")
 INBOX = """query($bot: ID!) { conversations(botId: $bot, first: 20) {
-  items { id notes { id } flowRuns { id steps { sequence } } } } }"""
+  items { id notes { id } flowRuns { id steps { sequence } } position { source } } } }"""
 
 
 @contextmanager
@@ -62,7 +62,8 @@ async def added(session: AsyncSession, row: T) -> T:
 
 
 async def add_conversations(engine: AsyncEngine, organization_id: str, count: int) -> str:
-    """A bot with `count` conversations, each with a note and a run of two steps; its id."""
+    """A bot with `count` conversations, each with a note and a current run of two steps (its
+    workflow gone: its position is read from the database); the bot's id."""
     async with make_session_factory(engine).begin() as session:
         bot = await create_bot(session, uuid.UUID(organization_id), f"inbox {count}")
         channel = await add_channel(session, bot.id, "web", "web")
@@ -97,6 +98,7 @@ async def add_conversations(engine: AsyncEngine, organization_id: str, count: in
                 ]
             )
             session.add(ConversationNote(conversation_id=conversation.id, body="called back"))
+            conversation.current_flow_run_id = run.id
     return str(bot.id)
 
 
@@ -145,4 +147,5 @@ async def test_inbox_lists_cost_the_same_for_5_and_20_conversations(
         assert [[s["sequence"] for s in run["steps"]] for run in conversation["flowRuns"]] == [
             [1, 2]
         ]
+        assert conversation["position"] == {"source": "database"}
     assert many_statements == few_statements, (few_statements, many_statements)

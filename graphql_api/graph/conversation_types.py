@@ -211,11 +211,11 @@ class Conversation:
         return [FlowRun.of(run, run_steps, settings) for run, run_steps in pairs]
 
     @strawberry.field(description="The active run's current node and variables; null: none.")
-    async def position(self, info: Info) -> RunPosition | None:
+    async def position(self, info: ContextInfo) -> RunPosition | None:
         if self.current_flow_run_id is None:
             return None
-        async with transaction(info) as session:
-            run = await session.get(rows.FlowRun, uuid.UUID(self.current_flow_run_id))
+        found = await info.context.loaders.run.load(uuid.UUID(self.current_flow_run_id))
+        run = found[0] if found else None
         if run is None or run.status not in ACTIVE_RUN_STATUSES:
             return None  # the run has ended (its conversation forgets it a moment later)
         return await live_position(info, run)

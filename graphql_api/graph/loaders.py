@@ -54,3 +54,4 @@ class Loaders:
         self.notes_of_conversation = by_parent(Note.conversation_id, Note.created_at, Note.id)
         self.runs_of_conversation = by_parent(Run.conversation_id, Run.started_at.desc(), Run.id)
         self.steps_of_run = by_parent(Step.flow_run_id, Step.sequence)
+        self.run = by_parent(Run.id)  # by primary key: a list of one row, or none
