@@ -49,6 +49,15 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """An empty data folder for a whole stack, in a short /tmp path (PostgreSQL's socket path
+    limit), removed afterwards (a stack's data is about 70 MB)."""
+    path = Path(tempfile.mkdtemp(prefix="bb-up-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def migrated_url(postgres_url: str) -> str:
     """`postgres_url` with every migration applied."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -263,6 +264,7 @@ def own_temporal() -> Iterator[OwnTemporal]:
     server = OwnTemporal()
     yield server
     server.stop()
+    shutil.rmtree(server.folder, ignore_errors=True)
 
 
 async def test_temporal_stopped_mid_load_refuses_with_503_and_loses_nothing(

@@ -13,12 +13,14 @@ import re
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from axe_playwright_python.base import AXE_SCRIPT
 from fastapi import FastAPI
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from models.settings import Settings
 from tests.helpers import wait_for
@@ -38,6 +40,7 @@ FLAGS = [
 ]
 PASSWORD = "correct horse battery"
 EMAIL = "owner@example.com"
+AGENT = "agent@example.com"
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed: apt-get install -y chromium"
@@ -92,23 +95,217 @@ async def saved(page: Page) -> None:
 async def test_build_publish_chat_and_take_over_in_the_browser(
     api: httpx.AsyncClient, test_settings: Settings, browser: Browser, artefacts: Path
 ) -> None:
-    async with live_server(test_settings) as (app, base_url):
-        try:
-            page = await new_page(browser)
-            shot = Screenshots(page, artefacts)
-            await sign_up_and_create_a_bot(page, base_url, shot)
-            await build_and_publish_a_flow(page, shot)
-            editor_url = page.url
-            await try_it(page, shot)
-            await take_over_in_the_inbox(page, shot)
+    async with serving(test_settings, browser) as (app, base_url):
+        page = await new_page(browser)
+        shot = Screenshots(page, artefacts)
+        await sign_up_and_create_a_bot(page, base_url, shot)
+        await build_and_publish_a_flow(page, shot)
+        editor_url = page.url
+        await try_it(page, shot)
+        await take_over_in_the_inbox(page, shot)
 
-            await see_a_new_message_live(browser, app, base_url, page, editor_url, artefacts)
-            await see_the_analytics(page, shot)
-            await subscribe_a_webhook(page, shot)
+        await see_a_new_message_live(browser, app, base_url, page, editor_url, artefacts)
+        await see_the_analytics(page, shot)
+        await subscribe_a_webhook(page, shot)
+
+
+@asynccontextmanager
+async def serving(settings: Settings, browser: Browser) -> AsyncIterator[tuple[FastAPI, str]]:
+    """The API on a live port; the browser's contexts closed before it stops (it waits for open
+    streams, such as the Try panel's events)."""
+    async with live_server(settings) as served:
+        try:
+            yield served
         finally:
-            # Before the server stops: it waits for open streams (the Try panel's events).
             for context in browser.contexts:
                 await context.close()
+
+
+async def test_members_api_keys_and_bot_settings_in_the_browser(
+    api: httpx.AsyncClient, test_settings: Settings, browser: Browser, artefacts: Path
+) -> None:
+    async with serving(test_settings, browser) as (_, base_url):
+        page = await new_page(browser)
+        await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        shot = Screenshots(page, artefacts)
+        await sign_up(page, base_url)
+        await invite_change_role_and_remove(browser, page, base_url, shot)
+        await create_use_and_revoke_an_api_key(page, base_url, shot)
+        await change_bot_settings_and_delete_the_bot(page, shot)
+
+
+async def invite_change_role_and_remove(
+    browser: Browser, page: Page, base_url: str, shot: Screenshots
+) -> None:
+    """The owner invites an agent (a one-time link, copied), who joins through it; the owner makes
+    them an admin, then removes them."""
+    await page.get_by_role("link", name="Members").click()
+    me = page.locator(f'[data-testid="member"][data-email="{EMAIL}"]')
+    await expect(me).to_contain_text("you")
+    await expect(me.get_by_label(f"Role: {EMAIL}")).to_have_value("owner")
+    form = page.get_by_role("form", name="Invite")
+    await form.get_by_label("Email").fill(AGENT)
+    await form.get_by_label("Role").select_option("agent")
+    await form.get_by_role("button", name="Invite").click()
+    invitation = page.get_by_test_id("invitation-link")
+    await expect(invitation).to_contain_text(f"send it to {AGENT}")
+    link = await invitation.locator("code").inner_text()
+    await invitation.get_by_role("button", name="Copy").click()
+    await expect(invitation.get_by_role("button", name="Copied")).to_be_visible()
+    assert await page.evaluate("navigator.clipboard.readText()") == link
+    await shot("13-members-invited")
+
+    agent = await new_page(browser)
+    await agent.goto(link)
+    await expect(agent.get_by_role("heading", name="Accept the invitation")).to_be_visible()
+    await Screenshots(agent, shot.folder)("13-invitation")
+    await agent.get_by_label("Password").fill("agent password 42")
+    await agent.get_by_label("Your name").fill("Ana Agent")
+    await agent.get_by_role("button", name="Accept the invitation").click()
+    await expect(agent.get_by_role("heading", name="Bots")).to_be_visible()
+    await expect(agent.get_by_role("form", name="Switch organization")).to_contain_text("Bakery")
+    await agent.get_by_role("link", name="Members").click()  # agents read the team, no more
+    mine = agent.locator(f'[data-testid="member"][data-email="{AGENT}"]')
+    await expect(mine.get_by_test_id("member-role")).to_have_text("Agent")
+    await expect(agent.get_by_role("button", name="Invite")).to_have_count(0)
+    await expect(agent.get_by_role("button", name="Remove")).to_have_count(0)
+    await agent.context.close()
+
+    await page.reload()
+    row = page.locator(f'[data-testid="member"][data-email="{AGENT}"]')
+    await expect(row).to_contain_text("Ana Agent")
+    role = row.get_by_label(f"Role: {AGENT}")
+    await expect(role).to_have_value("agent")
+    await role.select_option("admin")
+    await page.reload()
+    await expect(role).to_have_value("admin")
+    await row.get_by_role("button", name="Remove").click()
+    await row.get_by_role("button", name="Confirm").click()
+    await expect(row).to_have_count(0)
+    await expect(page.get_by_test_id("member")).to_have_count(1)
+    await at_tablet_width(page, shot, "13-members-768", me)
+
+
+async def create_use_and_revoke_an_api_key(page: Page, base_url: str, shot: Screenshots) -> None:
+    """The key is shown once (and copied); it works until it is revoked; the list never shows it."""
+    await page.get_by_role("link", name="API keys").click()
+    await expect(page.get_by_text("No API keys yet.")).to_be_visible()
+    await page.get_by_label("Key name").fill("CRM sync")
+    await page.get_by_role("button", name="Create").click()
+    shown = page.get_by_test_id("api-key-secret")
+    secret = await shown.locator("code").inner_text()
+    assert secret.startswith("bbk_")
+    await shown.get_by_role("button", name="Copy").click()
+    await expect(shown.get_by_role("button", name="Copied")).to_be_visible()
+    assert await page.evaluate("navigator.clipboard.readText()") == secret
+    row = page.get_by_test_id("api-key")
+    await expect(row).to_contain_text("CRM sync")
+    await expect(row).to_contain_text("Never")
+    prefix = (await row.locator("code").inner_text()).rstrip("…")
+    assert secret.startswith(prefix) and len(prefix) < len(secret)
+    await shot("14-api-key-created")
+
+    query = {"query": "{ apiKeys { name } }"}
+    async with httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": secret}) as http:
+        answer = (await http.post("/graphql", json=query)).json()
+        assert answer["data"]["apiKeys"][0]["name"] == "CRM sync", answer
+        await shown.get_by_role("button", name="I stored it").click()
+        await page.reload()
+        await expect(row).not_to_contain_text("Never")  # last used: just now
+        assert secret not in await page.content()
+        await row.get_by_role("button", name="Revoke").click()
+        await row.get_by_role("button", name="Confirm").click()
+        await expect(row).to_have_attribute("data-revoked", "true")
+        await expect(row).to_contain_text("Revoked")
+        await expect(row.get_by_role("button", name="Revoke")).to_have_count(0)
+        refused = (await http.post("/graphql", json=query)).json()
+        assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", refused
+    await shot("15-api-key-revoked")
+    await page.get_by_label("Language").select_option("es")
+    await expect(page.get_by_role("heading", name="Claves de API")).to_be_visible()
+    await expect(row).to_contain_text("Revocada")
+    await shot("15-api-keys-es")
+    await page.get_by_label("Idioma").select_option("en")
+
+
+async def build_with_the_keyboard(page: Page, shot: Screenshots) -> None:
+    """No pointer: palette buttons add nodes with Enter, focus is visible, a canvas node is
+    selected with Enter, its text typed, its handle connected from the property panel; the same
+    editor fits a 768 px tablet."""
+    palette = page.get_by_test_id("palette-message")
+    await palette.focus()
+    await page.keyboard.press("Tab")
+    focused = page.get_by_test_id("palette-question")
+    await expect(focused).to_be_focused()
+    outline = await focused.evaluate("e => getComputedStyle(e).outlineStyle")
+    assert outline == "solid"
+    await page.keyboard.press("Shift+Tab")
+    await page.keyboard.press("Enter")
+    await page.get_by_test_id("palette-end").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_test_id("node-end-1")).to_be_visible()
+    await page.get_by_test_id("node-message-1").locator("..").focus()
+    await page.keyboard.press("Enter")
+    await page.locator("#prop-message-1-content").focus()
+    await page.keyboard.type("Hello from the keyboard")
+    await page.get_by_role("group", name="Connections").get_by_label("default →").focus()
+    await page.keyboard.press("ArrowDown")  # "— (not connected)" → end-1, the only other node
+    await expect(page.locator('[data-id="e-message-1-default-end-1"]')).to_have_count(1)
+    await saved(page)
+    await expect(page.get_by_test_id("problems")).to_contain_text("No problems")
+    await expect(page.get_by_test_id("node-message-1")).to_contain_text("Hello from the keyboard")
+    await at_tablet_width(page, shot, "17-editor-768", page.get_by_test_id("node-end-1"))
+
+
+async def at_tablet_width(page: Page, shot: Screenshots, name: str, shown: Locator) -> None:
+    """The page reloaded 768 px wide shows `shown` without scrolling sideways (and passes axe)."""
+    await page.set_viewport_size({"width": 768, "height": 1024})
+    await page.reload()
+    await expect(shown).to_be_in_viewport()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 768
+    await shot(name)
+    await page.set_viewport_size({"width": 1440, "height": 1000})
+
+
+async def change_bot_settings_and_delete_the_bot(page: Page, shot: Screenshots) -> None:
+    """Rename the bot, pick its default flow and inactivity timeout (kept after a reload), then
+    delete it, which needs its name typed."""
+    await page.get_by_role("link", name="Bots").click()
+    await page.get_by_label("Bot name").fill("Bakery bot")
+    await page.get_by_role("button", name="Create").click()
+    await page.get_by_label("Flow name").fill("Greeting")
+    await page.get_by_role("button", name="New flow").click()
+    await build_with_the_keyboard(page, shot)
+    await page.go_back()
+    await page.get_by_role("link", name="Bot settings").click()
+    form = page.get_by_role("form", name="Bot settings")
+    await expect(form.get_by_label("Bot name")).to_have_value("Bakery bot")
+    await form.get_by_label("Bot name").fill("Bread bot")
+    await form.get_by_label("Description").fill("Orders and opening hours")
+    await form.get_by_label("Default flow").select_option(label="Greeting")
+    await form.get_by_label("Inactivity timeout (minutes)").fill("30")
+    await form.get_by_label("Sensitive data").check()
+    await form.get_by_role("button", name="Save").click()
+    await expect(page.get_by_test_id("settings-notice")).to_have_text("Settings saved")
+    await page.reload()
+    await expect(form.get_by_label("Bot name")).to_have_value("Bread bot")
+    await expect(form.get_by_label("Description")).to_have_value("Orders and opening hours")
+    await expect(form.get_by_label("Inactivity timeout (minutes)")).to_have_value("30")
+    await expect(form.get_by_label("Sensitive data")).to_be_checked()
+    await shot("16-bot-settings")
+    await page.get_by_role("link", name="← Bread bot").click()
+    await expect(page.get_by_role("heading", name="Bread bot")).to_be_visible()
+    await expect(page.locator(".card", has_text="Greeting")).to_contain_text("Default flow")
+
+    await page.get_by_role("link", name="Bot settings").click()
+    danger = page.get_by_role("form", name="Delete bot")
+    delete = danger.get_by_role("button", name="Delete bot")
+    await danger.get_by_role("textbox").fill("Bakery bot")
+    await expect(delete).to_be_disabled()
+    await danger.get_by_role("textbox").fill("Bread bot")
+    await delete.click()
+    await expect(page.get_by_role("heading", name="Bots")).to_be_visible()
+    await expect(page.get_by_text("No bots yet.")).to_be_visible()
 
 
 async def see_a_new_message_live(
@@ -116,7 +313,7 @@ async def see_a_new_message_live(
 ) -> None:
     """A second browser context (tablet width) shows the contact's next message within 1 s."""
     contact = (await page.get_by_test_id("conversation-row").first.inner_text()).split()[0]
-    second = await new_page(browser, 820, 1180)  # tablet width
+    second = await new_page(browser, 768, 1024)  # tablet width
     await log_in(second, base_url)
     live = app.state.platform.live_updates
     before = live.subscriber_count()
@@ -175,7 +372,7 @@ async def see_the_analytics(page: Page, shot: Screenshots) -> None:
     assert re.search(r"\bmessages_in,3\b", await asyncio.to_thread(Path(saved_csv).read_text))
     await expect(page.get_by_test_id("questions")).to_contain_text("Yes (1)")
     await shot("10-analytics")
-    await page.set_viewport_size({"width": 820, "height": 1180})
+    await page.set_viewport_size({"width": 768, "height": 1024})
     await page.reload()  # the canvas fits the flow to the width it loads at
     await expect(page.get_by_test_id("reached-end-1")).to_be_visible()
     await shot("10-analytics-tablet")
@@ -224,13 +421,7 @@ async def subscribe_a_webhook(page: Page, shot: Screenshots) -> None:
 
 async def sign_up_and_create_a_bot(page: Page, base_url: str, shot: Screenshots) -> None:
     """Sign up, switch the language both ways, create a bot with a web and a WhatsApp channel."""
-    await page.goto(f"{base_url}/console/")
-    await page.get_by_label("Email").fill(EMAIL)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_label("Organization").fill("Bakery")
-    await shot("01-sign-up")
-    await page.get_by_role("button", name="Sign up").click()
-    await expect(page.get_by_role("heading", name="Bots")).to_be_visible()
+    await sign_up(page, base_url, shot)
     await page.get_by_label("Language").select_option("es")
     await expect(page.get_by_role("link", name="Bandeja")).to_be_visible()
     await shot("02-bots-es")
@@ -277,7 +468,8 @@ async def build_and_publish_a_flow(page: Page, shot: Screenshots) -> None:
     await connect(page, "message-1", "default", "button-1")
     await connect(page, "button-1", "1", "message-2")
     await connect(page, "message-2", "default", "end-1")
-    await edit(page, "message-2", "content", "Great, see you soon {{contact.name}}!")
+    await page.locator("#prop-button-1-variable").fill("likes_bread")
+    await type_with_variable_hints(page)
 
     await saved(page)
     first = page.get_by_test_id("node-message-1")
@@ -297,26 +489,81 @@ async def build_and_publish_a_flow(page: Page, shot: Screenshots) -> None:
     await page.get_by_role("button", name="Publish").click()
     await expect(page.get_by_test_id("editor-notice")).to_contain_text("Published version v1")
     await expect(page.locator(".versions")).to_contain_text("first version")
-    await undo_redo_and_roll_back(page)
+    await undo_redo_and_roll_back(page, shot)
     await shot("05-editor-published")
 
 
-async def undo_redo_and_roll_back(page: Page) -> None:
-    """Undo and redo the last edit; publish a change as v2, see its diff, roll back to v1 (v3)."""
+async def type_with_variable_hints(page: Page) -> None:
+    """After `{{` the text field suggests the flow's variables (the button's `likes_bread`, the
+    contact's fields); typing narrows them, Enter inserts the chosen one with its `}}`."""
+    await page.get_by_test_id("node-message-2").click()
+    content = page.locator("#prop-message-2-content")
+    await content.press_sequentially("Great, see you soon {{")
+    hints = page.get_by_test_id("variable-hints")
+    await expect(hints.get_by_role("option", name="likes_bread button-1")).to_be_visible()
+    await expect(hints.get_by_role("option").first).to_have_attribute("aria-selected", "true")
+    await expect(hints).to_contain_text("contact.name")
+    await content.press_sequentially("contact.n")
+    await expect(hints.get_by_role("option")).to_have_text(["contact.name contact"])
+    await page.keyboard.press("Enter")
+    await expect(hints).to_have_count(0)
+    await expect(content).to_have_value("Great, see you soon {{contact.name}}")
+    await content.press_sequentially("!")
+    await expect(content).to_have_value("Great, see you soon {{contact.name}}!")
+
+
+async def undo_redo_and_roll_back(page: Page, shot: Screenshots) -> None:
+    """Undo and redo the last edit; publish changes as v2 (message-1's text, end-1 replaced by
+    end-2), see them on the canvas, roll back to v1 (v3)."""
     summary = page.get_by_test_id("node-message-1").locator(".bb-summary")
     await page.get_by_role("button", name="Undo").click()
     await expect(summary).to_have_text("")
     await page.get_by_role("button", name="Redo").click()
     await expect(summary).to_have_text("Welcome to the bakery!")
     await edit(page, "message-1", "content", "Welcome! Fresh bread daily.")
+    await drop_node(page, "end", 640, 260)
+    await connect(page, "message-2", "default", "end-2")  # replaces the edge to end-1
+    await page.get_by_test_id("node-end-1").click()
+    await page.get_by_role("button", name="Delete node").click()
     await saved(page)
     await page.get_by_label("Version message").fill("second")
     await page.get_by_role("button", name="Publish").click()
     await expect(page.get_by_test_id("editor-notice")).to_contain_text("Published version v2")
-    await page.get_by_role("button", name="Changes since previous").click()
-    await expect(page.get_by_test_id("version-diff")).to_contain_text("message-1 (data)")
+    await see_the_versions_diff_on_the_canvas(page, shot)
     await page.get_by_role("button", name="Roll back").click()
     await expect(page.get_by_test_id("editor-notice")).to_contain_text("Published version v3")
+
+
+async def see_the_versions_diff_on_the_canvas(page: Page, shot: Screenshots) -> None:
+    """v1 → v2 on one read-only canvas: the new end node and edge green, the old ones red, the
+    edited message amber with what changed; the rest as it was; a legend names the colours."""
+    await page.get_by_role("button", name="Changes since previous").click()
+    view = page.get_by_test_id("diff-view")
+    await expect(view.get_by_role("heading")).to_have_text("v1 → v2")
+    legend = view.get_by_role("list", name="Legend").get_by_role("listitem")
+    await expect(legend).to_have_text(["added", "removed", "changed", "unchanged"])
+    states = {
+        "end-2": "added",
+        "end-1": "removed",
+        "message-1": "changed",
+        "button-1": "unchanged",
+        "message-2": "unchanged",
+    }
+    for node, state in states.items():
+        await expect(view.get_by_test_id(f"node-{node}")).to_have_attribute("data-diff", state)
+    await expect(view.get_by_test_id("node-message-1").locator(".diff-badge")).to_have_text(
+        "changed: data"
+    )
+    await expect(view.locator(".react-flow__edge.diff-added")).to_have_count(1)
+    await expect(view.locator(".react-flow__edge.diff-removed")).to_have_count(1)
+    await expect(view.locator(".react-flow__edge.diff-unchanged")).to_have_count(2)
+    diff = page.get_by_test_id("version-diff")
+    await expect(diff).to_contain_text("message-1 (data)")
+    await expect(diff).to_contain_text("added: end-2, e-message-2-default-end-2")
+    await shot("05-versions-diff")
+    await page.get_by_role("button", name="Back to the draft").click()
+    await expect(view).to_have_count(0)
+    await expect(page.get_by_test_id("node-end-2")).to_be_visible()
 
 
 async def try_it(page: Page, shot: Screenshots) -> None:
@@ -351,6 +598,17 @@ async def take_over_in_the_inbox(page: Page, shot: Screenshots) -> None:
     await shot("07-inbox-taken-over")
 
 
+async def sign_up(page: Page, base_url: str, shot: Screenshots | None = None) -> None:
+    await page.goto(f"{base_url}/console/")
+    await page.get_by_label("Email").fill(EMAIL)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Organization").fill("Bakery")
+    if shot:
+        await shot("01-sign-up")
+    await page.get_by_role("button", name="Sign up").click()
+    await expect(page.get_by_role("heading", name="Bots")).to_be_visible()
+
+
 async def log_in(page: Page, base_url: str) -> None:
     await page.goto(f"{base_url}/console/")
     await page.get_by_role("button", name="I already have an account").click()
@@ -373,10 +631,28 @@ async def web_channel_id(page: Page) -> str:
 
 
 class Screenshots:
-    """Full-page PNGs named by step."""
+    """Full-page PNGs named by step; each page photographed is also checked by axe."""
 
     def __init__(self, page: Page, folder: Path) -> None:
         self.page, self.folder = page, folder
 
     async def __call__(self, name: str) -> None:
         await self.page.screenshot(path=self.folder / f"{name}.png", full_page=True)
+        await assert_accessible(self.page, name)
+
+
+async def assert_accessible(page: Page, name: str) -> None:
+    """No violation of axe-core's WCAG 2.1 A/AA rules or its best practices, whatever the impact,
+    on the page as it is (the axe-core bundled in the axe-playwright-python package): labels,
+    names, contrast, roles, headings, landmarks ..."""
+    await page.evaluate(AXE_SCRIPT)
+    violations = await page.evaluate(
+        """async () => (await axe.run(document, {
+            runOnly: {type: 'tag',
+                      values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']},
+            resultTypes: ['violations'],
+        })).violations
+          .map(v => `${v.id} (${v.impact}): ${v.help}; ` + v.nodes.slice(0, 3)
+            .map(n => n.target.join(' ') + ' ' + n.failureSummary).join(' | '))"""
+    )
+    assert not violations, f"{name}: " + "\n".join(violations)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 import psutil
@@ -28,8 +27,7 @@ def modes(data_dir: Path) -> dict[str, int]:
     return found
 
 
-def test_the_data_folder_is_owner_only_and_temporal_listens_on_loopback() -> None:
-    data_dir = Path(tempfile.mkdtemp(prefix="bb-modes-"))
+def test_the_data_folder_is_owner_only_and_temporal_listens_on_loopback(data_dir: Path) -> None:
     data_dir.chmod(0o755)
     (data_dir / "logs").mkdir(mode=0o755)
     old_log = data_dir / "logs" / "api.log"

@@ -7,7 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.service import RPCError, RPCStatusCode
 
+from graphql_api.graph import conversations
 from tests.helpers import WebChat, wait_for
 from tests.inbox_fixtures import CONVERSATION, conversation_of, team_with_bot
 
@@ -177,3 +179,40 @@ async def test_a_flow_transfer_is_answered_and_released_by_an_agent(
     await team.agent(RELEASE, id=conversation, mode="RESUME")
     assert await visitor.wait_replies(3) == ["Connecting you", "How can I help?",
                                              "Back with the bot"]  # fmt: skip
+
+
+async def test_an_update_the_server_aborts_is_asked_again_and_done_once(
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server aborts an in-flight update when its run closes, continues as new or loses its
+    workflow task; the agent sees the action done (once), not "engine unreachable"."""
+    team = await team_with_bot(api)
+    visitor = WebChat(api, team.web, "ines")
+    await visitor.say("hola")
+    assert await visitor.wait_replies(2) == ["Hi!", "Your name?"]
+    conversation = await conversation_of(team.agent, "ines")
+    await team.agent(TAKE_OVER, id=conversation)
+
+    real = conversations._update
+    aborted = [RPCStatusCode.ABORTED, RPCStatusCode.RESOURCE_EXHAUSTED]
+
+    async def flaky(*args: Any) -> str | None:
+        if aborted:
+            raise RPCError("workflow update was aborted", aborted.pop(0), b"")
+        return await real(*args)
+
+    monkeypatch.setattr(conversations, "_update", flaky)
+    sent = (await team.agent(SEND, id=conversation, text="Still here"))["sendAgentMessage"]
+    assert sent["text"] == "Still here" and not aborted
+    assert (await visitor.wait_replies(3))[2:] == ["Still here"]
+    assert len(await visitor.replies()) == 3
+
+    aborted = [RPCStatusCode.UNAVAILABLE] * 10  # the engine stays away: a clear error
+    refused = await team.agent.error(NOTE, id=conversation, body="lost?")
+    assert (refused["code"], refused["message"]) == (
+        "SERVICE_UNAVAILABLE",
+        "the conversation engine is unreachable; try again",
+    )
+    monkeypatch.setattr(conversations, "_update", real)
+    detail = (await team.agent(CONVERSATION, id=conversation))["conversation"]
+    assert detail["notes"] == []

@@ -95,8 +95,7 @@ def chat_once(api: str, channel_id: str, contact: str) -> None:
         time.sleep(0.2)
 
 
-def test_up_runs_everything_stops_cleanly_and_keeps_data() -> None:
-    data_dir = Path(tempfile.mkdtemp(prefix="bb-up-"))
+def test_up_runs_everything_stops_cleanly_and_keeps_data(data_dir: Path) -> None:
     up = UpProcess(data_dir, "--workers", "2")
     try:
         up.wait_ready()
@@ -180,8 +179,7 @@ def worker_processes(up: UpProcess) -> list[psutil.Process]:
     return [c for c in children if c.cmdline()[-2:] == ["stack.cli", "worker"]]
 
 
-def test_up_restarts_a_killed_worker_and_stays_healthy() -> None:
-    data_dir = Path(tempfile.mkdtemp(prefix="bb-up-"))
+def test_up_restarts_a_killed_worker_and_stays_healthy(data_dir: Path) -> None:
     up = UpProcess(data_dir)
     try:
         up.wait_ready()
@@ -224,13 +222,13 @@ def test_up_restarts_a_killed_worker_and_stays_healthy() -> None:
             up.process.kill()
 
 
-def test_port_in_use_is_a_one_line_error() -> None:
+def test_port_in_use_is_a_one_line_error(data_dir: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "stack.cli", "--data-dir", tempfile.mkdtemp(prefix="bb-up-"),
+            [sys.executable, "-m", "stack.cli", "--data-dir", str(data_dir),
              "up", "--api-port", str(port)],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip

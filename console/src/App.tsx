@@ -2,12 +2,13 @@ import { useEffect, useState, type ComponentType } from "react";
 import { onSessionChange, saveSession, session } from "./api";
 import { useI18n, type Key, type Lang } from "./i18n";
 import { useRoute } from "./routes";
-import { AuthPage, OrgSwitcher } from "./pages/Auth";
+import { AuthPage, InvitationPage, OrgSwitcher } from "./pages/Auth";
 import { BotsPage } from "./pages/Bots";
 import { EditorPage } from "./pages/Editor";
 import { InboxPage } from "./pages/Inbox";
 import { AnalyticsPage } from "./pages/Analytics";
 import { WebhooksPage } from "./pages/Webhooks";
+import { ApiKeysPage, MembersPage } from "./pages/Team";
 
 /** The console's pages: add one here (a route segment, its nav label, its component) to slot it in. */
 export const PAGES: { path: string; label: Key; component: ComponentType<{ route: string[] }> }[] = [
@@ -16,6 +17,8 @@ export const PAGES: { path: string; label: Key; component: ComponentType<{ route
   { path: "inbox", label: "inbox", component: InboxPage },
   { path: "analytics", label: "analytics", component: AnalyticsPage },
   { path: "webhooks", label: "webhooks", component: WebhooksPage },
+  { path: "members", label: "members", component: MembersPage },
+  { path: "apikeys", label: "apiKeys", component: ApiKeysPage },
 ];
 
 export function App() {
@@ -48,7 +51,9 @@ export function App() {
           {signedIn && <button onClick={() => saveSession(null)}>{t("logOut")}</button>}
         </div>
       </header>
-      <main>{signedIn ? <Page route={route} /> : <AuthPage />}</main>
+      <main>
+        {route[0] === "invitation" && route[1] ? <InvitationPage token={route[1]} /> : signedIn ? <Page route={route} /> : <AuthPage />}
+      </main>
     </div>
   );
 }

@@ -9,6 +9,11 @@ export class ApiError extends Error {
   }
 }
 
+/** What to show for a failed call: the API's message, else the error as text. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 interface Session { accessToken: string; refreshToken: string; email: string }
 const KEY = "botbuilder.session";
 

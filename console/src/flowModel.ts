@@ -48,3 +48,39 @@ export function summary(data: Record<string, any>): string {
   const text = data.content ?? data.condition ?? data.prompt ?? data.variable ?? data.apiUrl ?? data.webhookUrl ?? data.url ?? "";
   return String(text).slice(0, 80);
 }
+
+/** A name a `{{template}}` can use, and where it comes from. */
+export interface FlowVariable { name: string; source: string }
+
+/** What the engine puts in every template's scope (workflows/flow_run.py `scope`, the contact record). */
+const BUILT_IN: FlowVariable[] = [
+  { name: "last_reply", source: "last reply" },
+  ...["name", "phone", "email", "external_id", "id"].map((field) => ({ name: `contact.${field}`, source: "contact" })),
+];
+
+/** The variables a flow defines: its own `variables`, every node's `variable` / `...Variable`
+ * field (set, or its type's default), form fields and response mappings; then the built-ins. */
+export function flowVariables(flowDefaults: Record<string, unknown> | undefined, nodes: BbNode[],
+  types: Map<string, NodeTypeInfo>): FlowVariable[] {
+  const found = new Map<string, string>();
+  const add = (name: unknown, source: string) => {
+    if (typeof name === "string" && name && !found.has(name)) found.set(name, source);
+  };
+  Object.keys(flowDefaults ?? {}).forEach((name) => add(name, "flow"));
+  for (const node of nodes) {
+    const data = node.data.data;
+    const properties: Record<string, any> = types.get(node.data.kind)?.dataSchema?.properties ?? {};
+    for (const [key, schema] of Object.entries(properties)) {
+      if (key === "variable" || key.endsWith("Variable")) add(data[key] ?? schema?.default, node.id);
+    }
+    if (Array.isArray(data.fields)) data.fields.forEach((field: any) => add(field?.name, node.id));
+    if (data.mappings && typeof data.mappings === "object") Object.keys(data.mappings).forEach((name) => add(name, node.id));
+  }
+  return [...[...found].map(([name, source]) => ({ name, source })), ...BUILT_IN.filter((v) => !found.has(v.name))];
+}
+
+/** The `{{partial` being typed just before the caret, if any. */
+export function openTemplate(text: string, caret: number): string | null {
+  const match = /\{\{\s*([\w.]*)$/.exec(text.slice(0, caret));
+  return match ? match[1] : null;
+}

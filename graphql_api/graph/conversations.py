@@ -4,6 +4,8 @@ it is durable and ordered with the contact's own messages."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from datetime import datetime
 from enum import Enum
@@ -38,6 +40,14 @@ from services.conversations.queries import (
 )
 from services.tenancy import bot_in, channel_in
 from workflows.conversation_client import act_on_conversation, conversation_start
+
+log = logging.getLogger(__name__)
+
+# Statuses with which the server refuses an update that did nothing: the run was closing or
+# continuing as new, the workflow was busy, or its workflow task failed under the update.
+TRANSIENT = {RPCStatusCode.ABORTED, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE}
+UPDATE_RETRY_DELAYS = (0.1, 0.3, 1.0, 2.0)
+UNREACHABLE = "the conversation engine is unreachable; try again"
 
 
 class ActionRefused(DomainError):
@@ -76,33 +86,48 @@ async def agent_action(
     """Run `action` through the conversation's workflow; the id it stored, if any.
 
     Taking over starts the workflow again when the conversation has ended; a note, tags or
-    closing an ended conversation are written directly (no workflow runs to order with).
+    closing an ended conversation are written directly (no workflow runs to order with). An
+    update the server aborts (its run closed, continued as new, or lost its workflow task) is
+    asked again, briefly, with the same update id.
     """
     problem = agent_action_problem(action, handed_off=True)  # the state-free checks, first
     if problem:
         raise InvalidInput(problem)
     row = await _conversation(info, caller, conversation_id)
+    key = str(uuid.uuid4())  # one update id for every attempt: a retry never acts twice
+    delays = iter(UPDATE_RETRY_DELAYS)
+    while True:
+        try:
+            return await _update(info, row, action, key)
+        except WorkflowUpdateFailedError as err:
+            raise ActionRefused(str(getattr(err.cause, "message", None) or err.cause)) from None
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return await _without_workflow(info, row, action, key)
+            delay = next(delays, None)
+            if err.status not in TRANSIENT or delay is None:
+                log.warning("agent action %s: %s %s", action.kind, err.status.name, err.message)
+                raise EngineUnavailable(UNREACHABLE) from err
+            # The run closed or continued as new while the update was in flight, or the server
+            # dropped it with a failed workflow task: nothing was done, so ask again.
+            await asyncio.sleep(delay)
+
+
+async def _update(info: Info, row: ConversationRow, action: AgentAction, key: str) -> str | None:
+    """The action as an update of the conversation's workflow (started again to take over)."""
     platform = platform_of(info)
     client = await platform.temporal()
-    key = str(uuid.uuid4())
     conversation = row.conversation
-    try:
-        start = None
-        if action.kind == "take_over":
-            start = conversation_start(
-                platform.settings.task_queue,
-                str(conversation.bot_id),
-                str(conversation.channel_id),
-                row.channel_kind,
-                ContactRef(external_id=row.contact.external_id, name=row.contact.name),
-            )
-        return await act_on_conversation(client, conversation.workflow_id, action, key, start)
-    except WorkflowUpdateFailedError as err:
-        raise ActionRefused(str(getattr(err.cause, "message", None) or err.cause)) from None
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise EngineUnavailable("the conversation engine is unreachable; try again") from err
-    return await _without_workflow(info, row, action, key)
+    start = None
+    if action.kind == "take_over":
+        start = conversation_start(
+            platform.settings.task_queue,
+            str(conversation.bot_id),
+            str(conversation.channel_id),
+            row.channel_kind,
+            ContactRef(external_id=row.contact.external_id, name=row.contact.name),
+        )
+    return await act_on_conversation(client, conversation.workflow_id, action, key, start)
 
 
 async def _without_workflow(

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from "react";
 import { ReactFlowProvider } from "@xyflow/react";
-import { ApiError, gql, session } from "../api";
+import { gql, session, errorText } from "../api";
 import { graphql } from "../gql";
 import type { AnalyticsPageQuery, FlowFunnelQuery } from "../gql/graphql";
 import { useI18n, type Key } from "../i18n";
@@ -84,7 +84,7 @@ export function AnalyticsPage() {
     if (!botId) return;
     const load = () => gql(AnalyticsData, { bot: botId, ...range })
       .then((d) => { setData(d); setError(""); })
-      .catch((e) => setError(e instanceof ApiError ? e.message : String(e)));
+      .catch((e) => setError(errorText(e)));
     load();
     const timer = setInterval(load, 30_000); // the real-time tiles
     return () => clearInterval(timer);
@@ -93,7 +93,7 @@ export function AnalyticsPage() {
     const version = published.find((f) => f.id === flowId)?.publishedVersionId;
     if (!version) { setFunnel(null); return; }
     gql(FlowFunnel, { flow: flowId, version, ...range }).then(setFunnel)
-      .catch((e) => setError(e instanceof ApiError ? e.message : String(e)));
+      .catch((e) => setError(errorText(e)));
   }, [flowId, published, range]);
 
   const trend = (field: keyof Totals) => data?.analyticsDashboard.changes.find((c) => c.metric === metricName(field));

@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { ApiError, gql, saveSession, session } from "../api";
+import { gql, saveSession, session, errorText } from "../api";
 import { graphql } from "../gql";
 import { useI18n } from "../i18n";
 import { go } from "../routes";
@@ -12,6 +12,11 @@ const SignUp = graphql(`
 const LogIn = graphql(`
   mutation LogIn($email: String!, $password: String!, $org: ID) {
     logIn(email: $email, password: $password, organizationId: $org) { accessToken refreshToken }
+  }
+`);
+const Accept = graphql(`
+  mutation AcceptInvitation($token: String!, $password: String!, $name: String!) {
+    acceptInvitation(token: $token, password: $password, name: $name) { accessToken refreshToken member { user { email } } }
   }
 `);
 const MyOrgs = graphql(`
@@ -36,7 +41,7 @@ export function AuthPage() {
       saveSession({ ...tokens, email: form.email });
       go("bots");
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
+      setError(errorText(err));
     }
   }
   return (
@@ -53,6 +58,36 @@ export function AuthPage() {
       <button className="link" onClick={() => setMode(mode === "signUp" ? "logIn" : "signUp")}>
         {t(mode === "signUp" ? "haveAccount" : "needAccount")}
       </button>
+    </section>
+  );
+}
+
+/** An invitation link (`#/invitation/TOKEN`): an existing account gives its password, a new one picks it. */
+export function InvitationPage({ token }: { token: string }) {
+  const { t } = useI18n();
+  const [form, setForm] = useState({ password: "", name: "" });
+  const [error, setError] = useState("");
+  async function accept(event: FormEvent) {
+    event.preventDefault();
+    try {
+      const joined = (await gql(Accept, { token: decodeURIComponent(token), ...form })).acceptInvitation;
+      saveSession({ accessToken: joined.accessToken, refreshToken: joined.refreshToken, email: joined.member.user.email });
+      go("bots");
+    } catch (err) {
+      setError(errorText(err));
+    }
+  }
+  return (
+    <section className="page auth">
+      <h1>{t("acceptInvitation")}</h1>
+      <p className="hint">{t("joinHint")}</p>
+      <form onSubmit={accept}>
+        <label>{t("password")}<input type="password" required minLength={8} autoComplete="new-password" value={form.password}
+          onChange={(e) => setForm({ ...form, password: e.target.value })} /></label>
+        <label>{t("name")}<input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} /></label>
+        {error && <p role="alert" className="error">{error}</p>}
+        <button type="submit" className="primary">{t("acceptInvitation")}</button>
+      </form>
     </section>
   );
 }
@@ -82,7 +117,7 @@ export function OrgSwitcher() {
       setPassword("");
       setError("");
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
+      setError(errorText(err));
     }
   }
   return (

@@ -1,9 +1,10 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { ApiError, gql, session } from "../api";
+import { gql, session, errorText } from "../api";
 import { graphql } from "../gql";
 import type { BotDetailQuery, BotsQuery, ChannelKind } from "../gql/graphql";
 import { useI18n, type Key } from "../i18n";
 import { go } from "../routes";
+import { BotSettingsPage } from "./BotSettings";
 
 const Bots = graphql(`query Bots { bots { id name description createdAt channels { id kind } flows { id } } }`);
 const CreateBot = graphql(`mutation CreateBot($input: BotInput!) { createBot(input: $input) { id } }`);
@@ -32,11 +33,8 @@ const FromTemplate = graphql(`
 const Duplicate = graphql(`mutation DuplicateFlow($id: ID!) { duplicateFlow(id: $id) { id } }`);
 const SetDefault = graphql(`mutation SetDefaultFlow($bot: ID!, $flow: ID) { setDefaultFlow(botId: $bot, flowId: $flow) { id } }`);
 
-function message(err: unknown): string {
-  return err instanceof ApiError ? err.message : String(err);
-}
-
 export function BotsPage({ route }: { route: string[] }) {
+  if (route[1] && route[2] === "settings") return <BotSettingsPage id={route[1]} />;
   return route[1] ? <BotPage id={route[1]} /> : <BotList />;
 }
 
@@ -46,13 +44,13 @@ function BotList() {
   const [form, setForm] = useState({ name: "", description: "" });
   const [error, setError] = useState("");
   const loadBots = async () => (await gql(Bots, {})).bots;
-  useEffect(() => { loadBots().then(setBots, (e) => setError(message(e))); }, []);
+  useEffect(() => { loadBots().then(setBots, (e) => setError(errorText(e))); }, []);
   async function create(event: FormEvent) {
     event.preventDefault();
     try {
       const id = (await gql(CreateBot, { input: form })).createBot.id;
       go(`bots/${id}`);
-    } catch (err) { setError(message(err)); }
+    } catch (err) { setError(errorText(err)); }
   }
   return (
     <section className="page">
@@ -93,7 +91,7 @@ function BotPage({ id }: { id: string }) {
   const { t, date } = useI18n();
   const [bot, setBot] = useState<BotDetailQuery["bot"] | null>(null);
   const [error, setError] = useState("");
-  const reload = useCallback(() => gql(BotDetail, { id }).then((d) => setBot(d.bot), (e) => setError(message(e))), [id]);
+  const reload = useCallback(() => gql(BotDetail, { id }).then((d) => setBot(d.bot), (e) => setError(errorText(e))), [id]);
   useEffect(() => { reload(); }, [reload]);
   const [kind, setKind] = useState<ChannelKind>("WEB");
   const [channel, setChannel] = useState<Record<string, string>>({});
@@ -111,7 +109,7 @@ function BotPage({ id }: { id: string }) {
       setChannel({});
       setError("");
       await reload();
-    } catch (err) { setError(message(err)); }
+    } catch (err) { setError(errorText(err)); }
   }
   async function createFlow(event: FormEvent) {
     event.preventDefault();
@@ -122,12 +120,12 @@ function BotPage({ id }: { id: string }) {
         input: { name: flowForm.name, trigger: { type: keywords.length ? "keyword" : "manual", keywords } },
       })).createFlow;
       go(`flows/${flow.id}`);
-    } catch (err) { setError(message(err)); }
+    } catch (err) { setError(errorText(err)); }
   }
   async function fromTemplate(event: FormEvent) {
     event.preventDefault();
     try { go(`flows/${(await gql(FromTemplate, { bot: id, template, name: null })).createFlowFromTemplate.id}`); }
-    catch (err) { setError(message(err)); }
+    catch (err) { setError(errorText(err)); }
   }
   /** Flow files (the seeds' export format) through the REST endpoints, with the same token. */
   async function exportFlow(flowId: string, name: string) {
@@ -153,6 +151,7 @@ function BotPage({ id }: { id: string }) {
     <section className="page">
       <h1>{bot.name}</h1>
       <p>{bot.description}</p>
+      <p><a href={`#/bots/${id}/settings`}>{t("botSettings")}</a></p>
       {error && <p role="alert" className="error">{error}</p>}
       <h2>{t("channels")}</h2>
       <ul className="cards">
@@ -194,10 +193,10 @@ function BotPage({ id }: { id: string }) {
             <a href={`#/flows/${f.id}`}><strong>{f.name}</strong></a>{" "}
             {f.publishedVersionId && <span className="badge">{t("published")}</span>}{" "}
             {bot.defaultFlowId === f.id ? <span className="badge">{t("defaultFlow")}</span> : (
-              <button onClick={() => gql(SetDefault, { bot: id, flow: f.id }).then(reload, (e) => setError(message(e)))}>{t("makeDefault")}</button>
+              <button onClick={() => gql(SetDefault, { bot: id, flow: f.id }).then(reload, (e) => setError(errorText(e)))}>{t("makeDefault")}</button>
             )}
             <p><small>{(f.trigger?.keywords ?? []).join(", ")} · {date(f.updatedAt)}</small></p>
-            <button onClick={() => gql(Duplicate, { id: f.id }).then(reload, (e) => setError(message(e)))}>{t("duplicate")}</button>{" "}
+            <button onClick={() => gql(Duplicate, { id: f.id }).then(reload, (e) => setError(errorText(e)))}>{t("duplicate")}</button>{" "}
             <button onClick={() => exportFlow(f.id, f.name)}>{t("exportFile")}</button>
           </li>
         ))}

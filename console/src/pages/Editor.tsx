@@ -4,13 +4,14 @@ import {
   useReactFlow, type Connection, type Edge, type EdgeChange, type NodeChange,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
-import { ApiError, gql } from "../api";
+import { gql, errorText } from "../api";
 import { graphql } from "../gql";
 import { useI18n } from "../i18n";
-import { newNodeId, toCanvas, toDefinition, type BbNode, type NodeTypeInfo } from "../flowModel";
+import { flowVariables, newNodeId, toCanvas, toDefinition, type BbNode, type NodeTypeInfo } from "../flowModel";
 import { CanvasContext, FlowNode } from "./FlowNode";
 import { PropertyPanel } from "./PropertyPanel";
 import { TryPanel } from "./TryPanel";
+import { ComparePicker, DiffCanvas, type Pair } from "./VersionCompare";
 
 const FlowEditor = graphql(`
   query FlowEditor($id: ID!) {
@@ -24,13 +25,6 @@ const SaveDraft = graphql(`
 const Validate = graphql(`query ValidateFlow($id: ID!) { validateFlow(id: $id) { code message nodeId edgeId } }`);
 const Publish = graphql(`mutation PublishFlow($id: ID!, $message: String!) { publishFlow(id: $id, message: $message) { id version } }`);
 const RollBack = graphql(`mutation RollBackFlow($id: ID!, $version: ID!) { rollBackFlow(id: $id, versionId: $version) { id version } }`);
-const Diff = graphql(`
-  query VersionDiff($from: ID!, $to: ID!) {
-    flowDiff(fromVersionId: $from, toVersionId: $to) {
-      nodesAdded nodesRemoved nodesChanged { nodeId fields } edgesAdded edgesRemoved edgesChanged settingsChanged
-    }
-  }
-`);
 const Flows = graphql(`query FlowPicker { bots { id name flows { id name } } }`);
 
 const NODE_TYPES = { bb: FlowNode };
@@ -77,6 +71,7 @@ function Editor({ flowId }: { flowId: string }) {
   const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
   const [activeNode, setActiveNode] = useState<string | null>(null);
   const [fitOnLoad, setFitOnLoad] = useState(false);
+  const [compare, setCompare] = useState<Pair | null>(null);
   const savedJson = useRef("");
   const dragStart = useRef<Snapshot | null>(null);
 
@@ -114,7 +109,7 @@ function Editor({ flowId }: { flowId: string }) {
         await validate();
       } catch (err) {
         setSaveState("unsaved");
-        setNotice({ ok: false, text: err instanceof ApiError ? err.message : String(err) });
+        setNotice({ ok: false, text: errorText(err) });
       }
     }, AUTOSAVE_MS);
     return () => clearTimeout(timer);
@@ -174,6 +169,12 @@ function Editor({ flowId }: { flowId: string }) {
     commit({ nodes, edges: addEdge({ ...connection, id, sourceHandle: handle }, others) });
   }, [nodes, edges, commit]);
 
+  /** The keyboard's way to connect (the property panel's "Connections"): a handle to a node, or to none. */
+  const link = useCallback((source: string, handle: string, target: string | null) => {
+    if (target) onConnect({ source, sourceHandle: handle, target, targetHandle: null });
+    else commit({ nodes, edges: edges.filter((e) => !(e.source === source && (e.sourceHandle ?? "default") === handle)) });
+  }, [nodes, edges, commit, onConnect]);
+
   const addNode = useCallback((kind: string, position?: { x: number; y: number }) => {
     const id = newNodeId(kind, nodes);
     const at = position ?? { x: 80 + (nodes.length % 4) * 60, y: 60 + nodes.length * 110 };
@@ -194,7 +195,7 @@ function Editor({ flowId }: { flowId: string }) {
       setNotice({ ok: true, text: `${t("published")} v${version.version}` });
       setPublishMessage("");
     } catch (err) {
-      setNotice({ ok: false, text: `${t("publishRefused")}: ${err instanceof ApiError ? err.message : String(err)}` });
+      setNotice({ ok: false, text: `${t("publishRefused")}: ${errorText(err)}` });
       await validate();
     }
   }
@@ -217,6 +218,7 @@ function Editor({ flowId }: { flowId: string }) {
   const badEdges = new Set(problems.map((p) => p.edgeId).filter(Boolean));
   const shownEdges = edges.map((e) => (badEdges.has(e.id) ? { ...e, className: "edge-problem" } : e));
   const selected = nodes.find((n) => n.selected);
+  const variables = useMemo(() => flowVariables(flow?.definition?.variables, nodes, typeMap), [flow, nodes, typeMap]);
   const context = useMemo(() => ({ types: typeMap, problems: problemMap, activeNode }), [typeMap, problemMap, activeNode]);
 
   if (!flow) return <section className="page" aria-busy="true" />;
@@ -237,7 +239,7 @@ function Editor({ flowId }: { flowId: string }) {
       </aside>
       <section className="canvas-area">
         <div className="toolbar">
-          <strong>{flow.name}</strong>
+          <h1 className="flow-title">{flow.name}</h1>
           <button onClick={undo} disabled={!past.length} aria-keyshortcuts="Control+Z">{t("undo")}</button>
           <button onClick={redo} disabled={!future.length} aria-keyshortcuts="Control+Shift+Z">{t("redo")}</button>
           <span className="save-state" role="status" data-state={saveState}>{t(saveState === "saving" ? "saving" : saveState)}</span>
@@ -245,6 +247,7 @@ function Editor({ flowId }: { flowId: string }) {
           <button className="primary" onClick={publish} disabled={saveState !== "saved"}>{t("publish")}</button>
         </div>
         {notice && <p role="alert" className={notice.ok ? "ok" : "error"} data-testid="editor-notice">{notice.text}</p>}
+        {compare ? <DiffCanvas pair={compare} types={typeMap} onClose={() => setCompare(null)} /> : (
         <div className="canvas" onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={onDrop}>
           <CanvasContext.Provider value={context}>
             <ReactFlow nodes={nodes} edges={shownEdges} nodeTypes={NODE_TYPES} onNodesChange={onNodesChange}
@@ -256,6 +259,7 @@ function Editor({ flowId }: { flowId: string }) {
             </ReactFlow>
           </CanvasContext.Provider>
         </div>
+        )}
         <div className="below-canvas">
           <section aria-label={t("problems")} data-testid="problems">
             <h2>{t("problems")}</h2>
@@ -265,12 +269,15 @@ function Editor({ flowId }: { flowId: string }) {
           </section>
           <section aria-label={t("versions")}>
             <h2>{t("versions")}</h2>
+            <ComparePicker key={flow.versions[0]?.id} versions={flow.versions} onCompare={setCompare} />
             <ul className="versions">
               {flow.versions.map((v: any, i: number) => (
                 <li key={v.id}>
                   v{v.version} · {v.message || "—"} · <small>{date(v.createdAt)}</small>{" "}
                   {v.id !== flow.publishedVersionId && <button onClick={() => rollBack(v.id)}>{t("rollBack")}</button>}
-                  {flow.versions[i + 1] && <VersionDiff from={flow.versions[i + 1].id} to={v.id} />}
+                  {flow.versions[i + 1] && (
+                    <button onClick={() => setCompare({ from: flow.versions[i + 1].id, to: v.id })}>{t("compare")}</button>
+                  )}
                 </li>
               ))}
             </ul>
@@ -280,28 +287,14 @@ function Editor({ flowId }: { flowId: string }) {
       <aside className="side">
         {selected ? (
           <PropertyPanel key={selected.id} node={selected} info={typeMap.get(selected.data.kind)} problems={problemMap.get(selected.id) ?? []}
+            variables={variables} edges={edges.filter((e) => e.source === selected.id)}
+            targets={nodes.filter((n) => n.id !== selected.id && n.data.kind !== "start").map((n) => n.id)}
+            onLink={(handle, target) => link(selected.id, handle, target)}
             onChange={(data) => commit({ nodes: nodes.map((n) => (n.id === selected.id ? { ...n, data: { ...n.data, data } } : n)), edges })}
             onDelete={() => onNodesChange([{ type: "remove", id: selected.id }])} />
         ) : <p className="hint">{t("selectNode")}</p>}
         <TryPanel botId={flow.botId} onPosition={setActiveNode} />
       </aside>
     </div>
-  );
-}
-
-/** What a version changed since the one before it, on demand. */
-function VersionDiff({ from, to }: { from: string; to: string }) {
-  const { t } = useI18n();
-  const [diff, setDiff] = useState<any>(null);
-  if (!diff) return <button onClick={() => gql(Diff, { from, to }).then((d) => setDiff(d.flowDiff))}>{t("compare")}</button>;
-  const parts = [
-    [t("added"), [...diff.nodesAdded, ...diff.edgesAdded]],
-    [t("removedWord"), [...diff.nodesRemoved, ...diff.edgesRemoved]],
-    [t("changed"), [...diff.nodesChanged.map((c: any) => `${c.nodeId} (${c.fields.join(", ")})`), ...diff.edgesChanged, ...diff.settingsChanged]],
-  ].filter(([, items]) => items.length > 0) as [string, string[]][];
-  return (
-    <ul className="diff" data-testid="version-diff">
-      {parts.length === 0 ? <li>{t("noChanges")}</li> : parts.map(([label, items]) => <li key={label}><strong>{label}:</strong> {items.join(", ")}</li>)}
-    </ul>
   );
 }

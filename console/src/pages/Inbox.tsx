@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
-import { ApiError, gql, subscribe } from "../api";
+import { gql, subscribe, errorText } from "../api";
 import { graphql } from "../gql";
 import type { ConversationDetailQuery, ConversationStatus, InboxListQuery } from "../gql/graphql";
 import { useI18n } from "../i18n";
@@ -114,7 +114,7 @@ function ConversationView({ id, onChange }: { id: string; onChange: () => void }
       const previous = serverTags.current;
       serverTags.current = data.tags.join(", ");
       setTags((typed) => (typed === previous ? serverTags.current : typed));
-    } catch (err) { setError(err instanceof ApiError ? err.message : String(err)); }
+    } catch (err) { setError(errorText(err)); }
   }, [id]);
   useEffect(() => { load(); }, [load]);
   useEffect(() => {
@@ -125,7 +125,7 @@ function ConversationView({ id, onChange }: { id: string; onChange: () => void }
   const act = (work: () => Promise<unknown>) => async (event?: FormEvent) => {
     event?.preventDefault();
     setError("");
-    try { await work(); await load(); onChange(); } catch (err) { setError(err instanceof ApiError ? err.message : String(err)); }
+    try { await work(); await load(); onChange(); } catch (err) { setError(errorText(err)); }
   };
   if (!conversation) return <section className="conversation" aria-busy="true">{error && <p role="alert" className="error">{error}</p>}</section>;
   const handedOff = conversation.status === "HANDED_OFF";

@@ -1,6 +1,8 @@
 import { useState } from "react";
 import { useI18n } from "../i18n";
-import type { BbNode, NodeTypeInfo } from "../flowModel";
+import type { Edge } from "@xyflow/react";
+import { handlesOf, type BbNode, type FlowVariable, type NodeTypeInfo } from "../flowModel";
+import { TemplateField } from "../components/TemplateField";
 
 const LONG_TEXT = new Set(["content", "prompt", "body", "message", "condition", "expression", "systemPrompt"]);
 
@@ -11,8 +13,9 @@ function resolve(schema: any, root: any): any {
 }
 
 /** A form for the node's `data`, generated from its type's JSON Schema. */
-export function PropertyPanel({ node, info, problems, onChange, onDelete }: {
-  node: BbNode; info?: NodeTypeInfo; problems: string[];
+export function PropertyPanel({ node, info, problems, variables, edges, targets, onLink, onChange, onDelete }: {
+  node: BbNode; info?: NodeTypeInfo; problems: string[]; variables: FlowVariable[];
+  edges: Edge[]; targets: string[]; onLink: (handle: string, target: string | null) => void;
   onChange: (data: Record<string, any>) => void; onDelete: () => void;
 }) {
   const { t } = useI18n();
@@ -65,18 +68,42 @@ export function PropertyPanel({ node, info, problems, onChange, onDelete }: {
           );
         }
         if (prop.type === "string") {
-          const Input = LONG_TEXT.has(key) ? "textarea" : "input";
           return (
             <label key={key} htmlFor={id}>{label}
-              <Input id={id} value={data[key] ?? ""} placeholder={prop.default ?? (LONG_TEXT.has(key) ? "{{variable}}" : "")}
-                onChange={(e) => set(key, e.target.value)} />
+              <TemplateField id={id} long={LONG_TEXT.has(key)} value={data[key] ?? ""} variables={variables}
+                placeholder={prop.default ?? (LONG_TEXT.has(key) ? "{{variable}}" : "")} onChange={(v) => set(key, v)} />
             </label>
           );
         }
         return <JsonField key={key} id={id} label={label} value={data[key]} onChange={(v) => set(key, v)} />;
       })}
+      <Connections handles={handlesOf(info, node.data.kind, data)} edges={edges} targets={targets} onLink={onLink} />
       <button className="danger" onClick={onDelete}>{t("deleteNode")}</button>
     </div>
+  );
+}
+
+/** Where each outgoing handle leads: the canvas's connections, editable without a pointer. */
+function Connections({ handles, edges, targets, onLink }: {
+  handles: string[]; edges: Edge[]; targets: string[]; onLink: (handle: string, target: string | null) => void;
+}) {
+  const { t } = useI18n();
+  if (handles.length === 0) return null;
+  return (
+    <fieldset className="connections">
+      <legend>{t("connections")}</legend>
+      {handles.map((handle) => {
+        const target = edges.find((e) => (e.sourceHandle ?? "default") === handle)?.target ?? "";
+        return (
+          <label key={handle}>{handle} →
+            <select value={target} onChange={(e) => onLink(handle, e.target.value || null)}>
+              <option value="">{t("nowhere")}</option>
+              {targets.map((id) => <option key={id} value={id}>{id}</option>)}
+            </select>
+          </label>
+        );
+      })}
+    </fieldset>
   );
 }
 

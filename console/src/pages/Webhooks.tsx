@@ -1,9 +1,10 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { ApiError, gql } from "../api";
+import { gql, errorText } from "../api";
 import { graphql } from "../gql";
 import type { WebhookDeliveriesQuery, WebhookEndpointsQuery } from "../gql/graphql";
 import { useI18n } from "../i18n";
 import { go } from "../routes";
+import { SecretOnce } from "../components/Confirm";
 
 const Endpoints = graphql(`
   query WebhookEndpoints {
@@ -46,7 +47,7 @@ export function WebhooksPage({ route }: { route: string[] }) {
   const selected = route[1] ?? null;
   const reload = useCallback(() => gql(Endpoints, {}).then(setData), []);
   const run = (action: () => Promise<unknown>) =>
-    action().then(reload).then(() => setError("")).catch((e) => setError(e instanceof ApiError ? e.message : String(e)));
+    action().then(reload).then(() => setError("")).catch((e) => setError(errorText(e)));
   useEffect(() => {
     reload();
     const timer = setInterval(reload, POLL_MS);
@@ -90,12 +91,7 @@ export function WebhooksPage({ route }: { route: string[] }) {
         </fieldset>
         <button className="primary" disabled={!form.events.length}>{t("create")}</button>
       </form>
-      {secret && (
-        <div className="secret-once" role="status" data-testid="webhook-secret">
-          <p>{t("secretOnce")}</p>
-          <code>{secret}</code> <button onClick={() => setSecret(null)}>{t("secretStored")}</button>
-        </div>
-      )}
+      {secret && <SecretOnce testId="webhook-secret" intro={t("secretOnce")} value={secret} onDone={() => setSecret(null)} />}
       <ul className="cards">
         {data?.webhookEndpoints.map((endpoint) => (
           <EndpointCard key={endpoint.id} endpoint={endpoint} botName={botName(endpoint.botId)} selected={endpoint.id === selected}
@@ -156,7 +152,7 @@ function DeliveryLog({ endpointId, run }: { endpointId: string; run: (action: ()
     <section aria-label={t("deliveryLog")}>
       <h2>{t("deliveryLog")}</h2>
       <table className="deliveries" data-testid="delivery-log">
-        <thead><tr><th>{t("event")}</th><th>{t("status")}</th><th>{t("attempts")}</th><th>{t("lastAttempt")}</th><th>{t("created")}</th><th /></tr></thead>
+        <thead><tr><th>{t("event")}</th><th>{t("status")}</th><th>{t("attempts")}</th><th>{t("lastAttempt")}</th><th>{t("created")}</th><th><span className="sr-only">{t("actions")}</span></th></tr></thead>
         <tbody>
           {rows.map((row) => {
             const last = row.attempts[row.attempts.length - 1];
