@@ -13,15 +13,16 @@ from temporalio import activity
 
 from activities import metrics
 from models.conversation_tables import Contact, Conversation, FlowRun, FlowRunStep, Message
-from models.messages import InboundMessage
-from models.payloads import activity_names
 from models.payloads.engine import (
     BotTraits,
     ConversationInput,
     ConversationRecord,
     FlowSnapshot,
+    InboundRecorded,
     StepRecord,
 )
+from models.messages import InboundMessage
+from models.payloads import activity_names
 from models.tables import Bot, Channel, Flow, FlowVersion
 from services.analytics import rollups
 from services.conversations.notify import notify_conversation, notify_message
@@ -54,7 +55,7 @@ class ConversationStore:
             bot = await session.get(Bot, bot_id)
             if bot is None:
                 raise ValueError(f"bot {params.bot_id} does not exist")
-            contact_id = await session.scalar(
+            contact = await session.scalar(
                 insert(Contact)
                 .values(bot_id=bot_id, channel_kind=params.channel_kind,
                         external_id=params.contact.external_id, name=params.contact.name)
@@ -63,8 +64,10 @@ class ConversationStore:
                     set_={"last_seen_at": now,
                           "name": func.coalesce(params.contact.name, Contact.name)},
                 )
-                .returning(Contact.id)
+                .returning(Contact)
             )  # fmt: skip
+            assert contact is not None
+            contact_id = contact.id
             workflow_id = conversation_workflow_id(
                 params.bot_id, params.channel_id, params.contact.external_id
             )
@@ -81,11 +84,9 @@ class ConversationStore:
             )  # fmt: skip
             await notify_conversation(session, conversation_id)
             await webhook_outbox.conversation_event(session, conversation_id, "started", fact_key())
-            contact = await session.get(Contact, contact_id)
             previous_runs = await session.scalar(
                 select(func.count()).where(FlowRun.conversation_id == conversation_id)
             )
-        assert contact is not None
         return ConversationRecord(
             conversation_id=str(conversation_id), contact_id=str(contact_id),
             contact={"id": str(contact.id), "external_id": contact.external_id,
@@ -113,6 +114,44 @@ class ConversationStore:
         same key, so the answer (True) is the same on every attempt. Without a key (histories
         from before it existed) any earlier row means False.
         """
+        async with self.sessions.begin() as session:
+            new = await self._store_inbound(
+                session, conversation_id, channel_id, message, delivery_key
+            )
+        self._count_inbound(channel_id, new)
+        return new is not False
+
+    @activity.defn(name=activity_names.RECORD_AND_MATCH)
+    async def record_inbound_and_match_flow(
+        self,
+        conversation_id: str,
+        channel_id: str,
+        message: InboundMessage,
+        delivery_key: str,
+        bot_id: str | None,
+    ) -> InboundRecorded:
+        """`record_inbound_message` and, for a new message when `bot_id` is given (no flow is
+        running), `match_flow` on its text: one transaction for what an inbound message needs."""
+        async with self.sessions.begin() as session:
+            new = await self._store_inbound(
+                session, conversation_id, channel_id, message, delivery_key
+            )
+            flow = None
+            if new is not False and bot_id is not None:
+                flow = await self._match(session, bot_id, message.answer_text())
+        self._count_inbound(channel_id, new)
+        return InboundRecorded(new=new is not False, flow=flow)
+
+    async def _store_inbound(
+        self,
+        session: AsyncSession,
+        conversation_id: str,
+        channel_id: str,
+        message: InboundMessage,
+        delivery_key: str | None,
+    ) -> bool | None:
+        """True: stored now; None: stored by an earlier attempt of this delivery (a retried
+        task); False: stored by another delivery (a duplicate)."""
         conversation = uuid.UUID(conversation_id)
         new_row = insert(Message).values(
             conversation_id=conversation,
@@ -125,69 +164,75 @@ class ConversationStore:
             provider_message_id=message.provider_message_id,
             idempotency_key=delivery_key,
         )
-        async with self.sessions.begin() as session:
-            # On a conflict the no-op update returns the stored row (xmax = 0: newly inserted).
-            stored = (
-                await session.execute(
-                    new_row.on_conflict_do_update(
-                        index_elements=["channel_id", "provider_message_id"],
-                        set_={"provider_message_id": new_row.excluded.provider_message_id},
-                    ).returning(
-                        Message.id,
-                        Message.idempotency_key,
-                        literal_column("xmax = 0").label("inserted"),
-                    )
-                )
-            ).one()
-            same_delivery = delivery_key is not None and stored.idempotency_key == delivery_key
-            if not (stored.inserted or same_delivery):
-                return False
-            if not stored.inserted:  # a retried task: the first attempt committed all below
-                return True
+        # On a conflict the no-op update returns the stored row (xmax = 0: newly inserted).
+        stored = (
             await session.execute(
-                update(Conversation)
-                .where(Conversation.id == conversation)
-                .values(last_message_at=func.now())
-            )
-            await rollups.count_inbound(session, conversation_id)
-            await notify_message(session, conversation_id)
-            await webhook_outbox.message_event(session, stored.id, "received")
-            if channel_id not in self._channel_kinds:
-                kind = await session.scalar(
-                    select(Channel.kind).where(Channel.id == uuid.UUID(channel_id))
+                new_row.on_conflict_do_update(
+                    index_elements=["channel_id", "provider_message_id"],
+                    # the row's own value: `excluded` builds a column collection per call
+                    set_={"provider_message_id": Message.provider_message_id},
+                ).returning(
+                    Message.id,
+                    Message.idempotency_key,
+                    literal_column("xmax = 0").label("inserted"),
                 )
-                self._channel_kinds[channel_id] = kind or "unknown"
-        metrics.message_in(self._channel_kinds[channel_id])
+            )
+        ).one()
+        same_delivery = delivery_key is not None and stored.idempotency_key == delivery_key
+        if not (stored.inserted or same_delivery):
+            return False
+        if not stored.inserted:  # a retried task: the first attempt committed all below
+            return None
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation)
+            .values(last_message_at=func.now())
+        )
+        await rollups.count_inbound(session, conversation_id)
+        await notify_message(session, conversation_id)
+        await webhook_outbox.message_event(session, stored.id, "received")
+        if channel_id not in self._channel_kinds:
+            kind = await session.scalar(
+                select(Channel.kind).where(Channel.id == uuid.UUID(channel_id))
+            )
+            self._channel_kinds[channel_id] = kind or "unknown"
         return True
+
+    def _count_inbound(self, channel_id: str, new: bool | None) -> None:
+        if new:
+            metrics.message_in(self._channel_kinds[channel_id])
 
     @activity.defn(name=activity_names.MATCH_FLOW)
     async def match_flow(self, bot_id: str, text: str) -> FlowSnapshot | None:
         """The published flow version whose trigger matches the text, or the default flow."""
         async with self.sessions() as session:
-            bot = await session.get(Bot, uuid.UUID(bot_id))
-            if bot is None:
-                return None
-            rows = (
-                await session.execute(
-                    select(Flow, FlowVersion)
-                    .join(FlowVersion, FlowVersion.id == Flow.published_version_id)
-                    .where(Flow.bot_id == bot.id, Flow.is_active.is_(True))
-                )
-            ).all()
-            versions = {str(flow.id): (flow, version) for flow, version in rows}
-            candidates = [
-                FlowCandidate(flow_id=flow_id, priority=version.priority,
-                              trigger=version.trigger, is_default=flow.id == bot.default_flow_id)
-                for flow_id, (flow, version) in versions.items()
-            ]  # fmt: skip
-            chosen = choose_flow(candidates, text)
-            if chosen is None:
-                return None
-            flow, version = versions[chosen]
-            return FlowSnapshot(
-                flow_id=str(flow.id), version_id=str(version.id), version=version.version,
-                name=flow.name, definition=version.definition,
-            )  # fmt: skip
+            return await self._match(session, bot_id, text)
+
+    async def _match(self, session: AsyncSession, bot_id: str, text: str) -> FlowSnapshot | None:
+        bot = await session.get(Bot, uuid.UUID(bot_id))
+        if bot is None:
+            return None
+        rows = (
+            await session.execute(
+                select(Flow, FlowVersion)
+                .join(FlowVersion, FlowVersion.id == Flow.published_version_id)
+                .where(Flow.bot_id == bot.id, Flow.is_active.is_(True))
+            )
+        ).all()
+        versions = {str(flow.id): (flow, version) for flow, version in rows}
+        candidates = [
+            FlowCandidate(flow_id=flow_id, priority=version.priority,
+                          trigger=version.trigger, is_default=flow.id == bot.default_flow_id)
+            for flow_id, (flow, version) in versions.items()
+        ]  # fmt: skip
+        chosen = choose_flow(candidates, text)
+        if chosen is None:
+            return None
+        flow, version = versions[chosen]
+        return FlowSnapshot(
+            flow_id=str(flow.id), version_id=str(version.id), version=version.version,
+            name=flow.name, definition=version.definition,
+        )  # fmt: skip
 
     @activity.defn(name=activity_names.SET_CONVERSATION_STATUS)
     async def set_conversation_status(self, conversation_id: str, status: str) -> None:
@@ -283,6 +328,7 @@ class ConversationStore:
     def activities(self) -> list[Any]:
         return [
             self.open_conversation, self.record_inbound_message, self.match_flow,
+            self.record_inbound_and_match_flow,
             self.set_conversation_status, self.begin_flow_run, self.record_flow_steps,
             self.finish_flow_run,
         ]  # fmt: skip

@@ -7,15 +7,37 @@ worker runs with one, see `worker/main.py`); without a metrics runtime they cost
 from __future__ import annotations
 
 from temporalio import activity
+from temporalio.common import MetricCounter
+from temporalio.runtime import Runtime
+
+# Counters by runtime and name, created once: `activity.metric_meter()` is a new meter for
+# every activity run, so creating the counter on it cost a registry lookup per message.
+_counters: dict[tuple[int, str], MetricCounter] = {}
 
 
 def count(name: str, description: str, **labels: str) -> None:
-    """Add one to the counter `botbuilder_<name>` with these labels (outside an activity, as
-    when a test calls one directly, nothing is counted)."""
+    """Add one to the counter `botbuilder_<name>` with these labels and the activity's own
+    (namespace, task queue, activity type); outside an activity, as when a test calls one
+    directly, nothing is counted."""
     if not activity.in_activity():
         return
-    counter = activity.metric_meter().create_counter(f"botbuilder_{name}", description)
-    counter.add(1, labels)
+    try:
+        client = activity.client()
+    except RuntimeError:  # an activity run without a worker (a test's ActivityEnvironment)
+        return
+    runtime = client.service_client.config.runtime or Runtime.default()
+    key = (id(runtime), name)  # a runtime lives as long as the process
+    counter = _counters.get(key)
+    if counter is None:
+        counter = runtime.metric_meter.create_counter(f"botbuilder_{name}", description)
+        _counters[key] = counter
+    info = activity.info()
+    context = {
+        "namespace": info.namespace,
+        "task_queue": info.task_queue,
+        "activity_type": info.activity_type,
+    }
+    counter.add(1, {**context, **labels})
 
 
 def message_in(channel: str) -> None:

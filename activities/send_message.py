@@ -16,6 +16,7 @@ logging a possible duplicate: a lost reply is worse than a repeated one.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import metrics
 from channels.base import ChannelAccess, PermanentSendError, RetryableSendError
-from channels.pacing import Pacer
+from channels.pacing import reserve_slot
 from channels.registry import build_adapters
 from models.conversation_tables import Message
 from models.messages import OutboundMessage, TemplateMessage
@@ -59,7 +60,6 @@ class MessageSender:
         self.sessions = sessions
         self.secret_box = secret_box
         self.adapters = build_adapters(settings)
-        self.pacer = Pacer(sessions)
         self.default_rate = settings.messages_per_second
 
     @activity.defn(name=activity_names.SEND_MESSAGE)
@@ -73,17 +73,22 @@ class MessageSender:
             content=message.model_dump(mode="json"), text=message.plain_text(), status="pending",
             idempotency_key=request.idempotency_key, sent_by_user_id=agent,
         )  # fmt: skip
-        async with self.sessions.begin() as session:
+        async with self.sessions.begin() as session:  # one transaction before the provider's
             # A retry finds the row its first attempt stored (the no-op update returns it).
             stored = await session.scalar(
                 new_row.on_conflict_do_update(
                     index_elements=["idempotency_key"],
-                    set_={"idempotency_key": new_row.excluded.idempotency_key},
+                    set_={"idempotency_key": Message.idempotency_key},  # the row's own
                 ).returning(Message)
             )
+            assert stored is not None
             await rollups.count_outbound(session, stored)
             channel = await session.get(Channel, uuid.UUID(request.channel_id))
-        assert stored is not None
+            access = self._access(channel) if channel is not None else None
+            needs_window = access is not None and self.adapters[access.kind].needs_open_window(
+                access
+            )
+            last_inbound = await _last_inbound(session, stored) if needs_window else None
         sent = SentMessage(message_id=str(stored.id), stored_at=stored.created_at.isoformat())
         if stored.status in DONE_STATUSES:
             return sent
@@ -93,24 +98,17 @@ class MessageSender:
                 "(the contact may get it twice)",
                 request.idempotency_key,
             )
-        if channel is None:
+        if channel is None or access is None:
             raise ApplicationError("the channel was deleted", non_retryable=True)
-        access = ChannelAccess(
-            id=str(channel.id), kind=channel.kind, config=channel.config,
-            secrets=self.secret_box.decrypt(channel.secrets_encrypted)
-            if channel.secrets_encrypted else {},
-        )  # fmt: skip
         adapter = self.adapters[channel.kind]
         try:
-            if adapter.needs_open_window(access):
-                last_inbound = await self._last_inbound(request.conversation_id)
-                if not _window_open(last_inbound):
-                    message = await self._outside_window(stored, access, message, last_inbound)
+            if needs_window and not _window_open(last_inbound):
+                message = await self._outside_window(stored, access, message, last_inbound)
             pace_key = adapter.pace_key(access)
-            if pace_key:
-                rate = channel.config.get("messages_per_second") or self.default_rate
-                await self.pacer.wait(pace_key, rate)
-            await self._set_sending(stored.id)
+            rate = channel.config.get("messages_per_second") or self.default_rate
+            delay = await self._set_sending(stored.id, pace_key, rate)
+            if delay > 0:
+                await asyncio.sleep(delay)
             provider_id = await adapter.send(access, request.contact_external_id, message)
         except PermanentSendError as err:
             await self._mark(stored.id, channel.id, request.conversation_id, "failed", None,
@@ -170,24 +168,25 @@ class MessageSender:
         async with self.sessions() as session:
             return await session.scalar(query.limit(1)) is not None
 
-    async def _last_inbound(self, conversation_id: str) -> datetime | None:
-        """When the contact last wrote (the provider's time), which opens the 24-hour window."""
-        async with self.sessions() as session:
-            return await session.scalar(
-                select(func.max(SENT_AT)).where(
-                    Message.conversation_id == uuid.UUID(conversation_id),
-                    Message.direction == "inbound",
-                )
-            )
+    def _access(self, channel: Channel) -> ChannelAccess:
+        secrets = (
+            self.secret_box.decrypt(channel.secrets_encrypted) if channel.secrets_encrypted else {}
+        )
+        return ChannelAccess(
+            id=str(channel.id), kind=channel.kind, config=channel.config, secrets=secrets
+        )
 
-    async def _set_sending(self, message_id: uuid.UUID) -> None:
-        """Committed before the provider call: a retry that finds it knows the call began."""
+    async def _set_sending(self, message_id: uuid.UUID, pace_key: str | None, rate: float) -> float:
+        """Committed before the provider call: a retry that finds `sending` knows the call may
+        have begun. In the same transaction, the sender's next slot is reserved when the
+        channel is paced; returns the seconds to wait for it."""
         async with self.sessions.begin() as session:
             await session.execute(
                 update(Message)
                 .where(Message.id == message_id)
                 .values(status="sending", status_updated_at=func.now())
             )
+            return await reserve_slot(session, pace_key, rate) if pace_key else 0.0
 
     async def _mark(
         self, message_id: uuid.UUID, channel_id: uuid.UUID, conversation_id: str, status: str,
@@ -204,6 +203,15 @@ class MessageSender:
                 await apply_early_reports(session, channel_id, provider_id)
             await notify_message(session, conversation_id)
             await webhook_outbox.message_event(session, message_id, status, error)
+
+
+async def _last_inbound(session: AsyncSession, stored: Message) -> datetime | None:
+    """When the contact last wrote (the provider's time), which opens the 24-hour window."""
+    return await session.scalar(
+        select(func.max(SENT_AT)).where(
+            Message.conversation_id == stored.conversation_id, Message.direction == "inbound"
+        )
+    )
 
 
 def _window_open(last_inbound: datetime | None) -> bool:

@@ -24,18 +24,24 @@ class Pacer:
 
     async def wait(self, sender: str, rate: float) -> None:
         """Return when `sender` may send its next message."""
-        interval = timedelta(seconds=1.0 / rate)
-        now = func.clock_timestamp()
-        reserve = (
-            insert(SendSlot)
-            .values(sender=sender, next_at=now + interval)
-            .on_conflict_do_update(
-                index_elements=[SendSlot.sender],
-                set_={"next_at": func.greatest(SendSlot.next_at, now) + interval},
-            )
-            .returning(func.extract("epoch", SendSlot.next_at - interval - now))
-        )
         async with self.sessions.begin() as session:
-            delay = float(await session.scalar(reserve) or 0.0)
+            delay = await reserve_slot(session, sender, rate)
         if delay > 0:
             await asyncio.sleep(delay)
+
+
+async def reserve_slot(session: AsyncSession, sender: str, rate: float) -> float:
+    """Reserve `sender`'s next free moment (at most `rate` sends a second) in the caller's
+    transaction; the seconds to wait for it (committing makes the reservation count)."""
+    interval = timedelta(seconds=1.0 / rate)
+    now = func.clock_timestamp()
+    reserve = (
+        insert(SendSlot)
+        .values(sender=sender, next_at=now + interval)
+        .on_conflict_do_update(
+            index_elements=[SendSlot.sender],
+            set_={"next_at": func.greatest(SendSlot.next_at, now) + interval},
+        )
+        .returning(func.extract("epoch", SendSlot.next_at - interval - now))
+    )
+    return float(await session.scalar(reserve) or 0.0)

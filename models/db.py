@@ -34,9 +34,16 @@ def sqlalchemy_url(url: str) -> str:
     raise ValueError(f"not a PostgreSQL URL: {url!r}")
 
 
-def make_engine(url: str, **kwargs: object) -> AsyncEngine:
-    """An async engine for a PostgreSQL URL in any common spelling."""
-    return create_async_engine(sqlalchemy_url(url), pool_pre_ping=True, **kwargs)
+def make_engine(url: str, *, pre_ping: bool = True, **kwargs: object) -> AsyncEngine:
+    """An async engine for a PostgreSQL URL in any common spelling.
+
+    `pre_ping` checks each connection with a round trip when it leaves the pool, so a
+    connection broken by a database restart is replaced instead of failing a request. The
+    worker turns it off: every database call there is an activity, and a retried activity
+    gets a fresh connection (a disconnect invalidates the pool), so the ping would only add a
+    round trip to every statement group of every message.
+    """
+    return create_async_engine(sqlalchemy_url(url), pool_pre_ping=pre_ping, **kwargs)
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -170,6 +170,22 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(
         default=15.0, gt=0, description="How long a webhook receiver has to answer."
     )
+    worker_workflow_tasks: int = Field(
+        default=100,
+        ge=1,
+        description="Workflow tasks a worker process runs at once (Temporal's default: 100).",
+    )
+    worker_local_activities: int = Field(
+        default=100,
+        ge=1,
+        description="Local activities (database writes, sends) a worker process runs at once.",
+    )
+    worker_cached_workflows: int = Field(
+        default=1000,
+        ge=0,
+        description="Workflows a worker keeps in memory between their tasks (sticky cache); "
+        "one evicted replays its whole history at its next task.",
+    )
 
     @property
     def embedded_database(self) -> bool:

@@ -93,16 +93,25 @@ def bench_flow() -> dict[str, object]:
 class LocalStack:
     """`botbuilder up` in a child process on free ports and a data folder of its own."""
 
-    def __init__(self, data_dir: Path, workers: int) -> None:
+    def __init__(
+        self, data_dir: Path, workers: int, env: dict[str, str] | None = None,
+        external_cluster: bool = False,
+    ) -> None:  # fmt: skip
+        """`env` is added to the stack's environment; `external_cluster` keeps
+        `DATABASE_URL` / `TEMPORAL_ADDRESS` from the bench's own environment (else removed)."""
         self.data_dir = data_dir
         self.api_port = free_port()
         self.log = data_dir / "up.log"
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
+        cluster = () if external_cluster else ("DATABASE_URL", "TEMPORAL_ADDRESS")
+        env = {**{k: v for k, v in os.environ.items() if k not in cluster}, **(env or {})}
         env["BOTBUILDER_WEB_MESSAGES_PER_MINUTE"] = "0"  # the load comes from one address
         env["BOTBUILDER_OUTBOUND_ALLOWED_HOSTS"] = "127.0.0.1"  # the `--webhook` listener
+        temporal_port = free_port()
+        self.temporal_address = f"127.0.0.1:{temporal_port}"
+        self.graph_port = 0  # the fake Graph API's port, when a bench runs one
         self.process = subprocess.Popen(
             [sys.executable, "-m", "stack.cli", "--data-dir", str(data_dir), "up",
-             "--api-port", str(self.api_port), "--temporal-port", str(free_port()),
+             "--api-port", str(self.api_port), "--temporal-port", str(temporal_port),
              "--temporal-ui-port", str(free_port()), "--workers", str(workers),
              "--worker-metrics-port", str(free_port())],
             stdout=self.log.open("w"), stderr=subprocess.STDOUT, env=env,
@@ -123,6 +132,18 @@ class LocalStack:
             raise RuntimeError("no worker process is running")
         return workers
 
+    def database_url(self) -> str:
+        """The URL of the stack's embedded PostgreSQL (attaching to `up`'s server)."""
+        from stack.embedded_postgres import start_embedded_postgres
+
+        return start_embedded_postgres(self.data_dir).url
+
+    def processes(self) -> list[psutil.Process]:
+        """The embedded PostgreSQL's processes; none when the database is elsewhere."""
+        if not (self.data_dir / "postgres" / "postmaster.pid").exists():
+            return []
+        return self.postgres_processes()
+
     def postgres_processes(self) -> list[psutil.Process]:
         pid_file = self.data_dir / "postgres" / "postmaster.pid"
         postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
@@ -131,6 +152,14 @@ class LocalStack:
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
         self.process.wait(timeout=60)
+
+    def close(self, keep: bool) -> None:
+        """Stop the stack; remove its data folder unless `keep`."""
+        self.stop()
+        if keep:
+            print(f"Kept {self.data_dir} (logs in {self.data_dir / 'logs'})")
+        else:
+            subprocess.run(["rm", "-rf", str(self.data_dir)], check=False)
 
 
 def pss(processes: list[psutil.Process]) -> float:
@@ -387,15 +416,9 @@ def bench(options: BenchOptions) -> int:
     stack = LocalStack(data_dir, options.workers)
     try:
         stack.wait_ready()
-        from stack.embedded_postgres import start_embedded_postgres
-
-        database_url = start_embedded_postgres(data_dir).url  # attaches to up's server
+        database_url = stack.database_url()
         print("Running ...", flush=True)
         asyncio.run(run_bench(stack, database_url, options))
         return 0
     finally:
-        stack.stop()
-        if options.keep:
-            print(f"Kept {data_dir} (logs in {data_dir / 'logs'})")
-        else:
-            subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+        stack.close(options.keep)

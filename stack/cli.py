@@ -75,11 +75,16 @@ def command_chat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def command_bench(_settings: Settings, args: argparse.Namespace) -> int:
+    if args.channel == "whatsapp":
+        from stack.wa_bench import options_from, whatsapp_bench
+
+        return whatsapp_bench(options_from(args))
     from stack.bench import BenchOptions, bench
 
-    return bench(BenchOptions(contacts=args.contacts, messages=args.messages, rate=args.rate,
-                              waiting=args.waiting, workers=args.bench_workers,
-                              keep=args.keep, webhook=args.webhook))  # fmt: skip
+    return bench(BenchOptions(contacts=args.contacts, messages=args.messages,
+                              rate=args.rate or 100.0, waiting=args.waiting,
+                              workers=args.bench_workers, keep=args.keep,
+                              webhook=args.webhook))  # fmt: skip
 
 
 def command_webhooks_listen(_settings: Settings, args: argparse.Namespace) -> int:
@@ -158,9 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
     conversation.set_defaults(handler=command_conversation)
 
     bench = commands.add_parser("bench", help="measure throughput, latency and memory locally")
+    bench.add_argument(
+        "--channel",
+        choices=("web", "whatsapp"),
+        default="web",
+        help="web (default), or whatsapp: signed webhooks, a fake Graph API, the floor beside",
+    )
     bench.add_argument("--contacts", type=int, default=100, help="chatting contacts (100)")
     bench.add_argument("--messages", type=int, default=10, help="messages per contact (10)")
-    bench.add_argument("--rate", type=float, default=100.0, help="messages per second (100)")
+    bench.add_argument(
+        "--rate", type=float, help="messages per second (web: 100; whatsapp echo: 10)"
+    )
     bench.add_argument("--waiting", type=int, default=10_000,
                        help="conversations left waiting for the memory figure (10000)")  # fmt: skip
     bench.add_argument("--workers", dest="bench_workers", type=int, default=1,
@@ -168,6 +181,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--keep", action="store_true", help="keep the data folder and logs")
     bench.add_argument("--webhook", action="store_true",
                        help="also deliver every event to a local webhook endpoint")  # fmt: skip
+    whatsapp = bench.add_argument_group("--channel whatsapp")
+    whatsapp.add_argument(
+        "--scenario",
+        choices=("all", "menu", "echo"),
+        default="all",
+        help="menu: closed loop; echo: open loop of new contacts (all)",
+    )
+    whatsapp.add_argument("--users", type=int, default=10, help="menu: contacts at once (10)")
+    whatsapp.add_argument(
+        "--conversations", type=int, default=10, help="menu: conversations per contact (10)"
+    )
+    whatsapp.add_argument(
+        "--duration", type=float, default=20.0, help="echo: seconds of new contacts (20)"
+    )
+    whatsapp.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for a message's replies (30)"
+    )
+    whatsapp.add_argument("--no-floor", action="store_true", help="skip the floor runs")
     bench.set_defaults(handler=command_bench)
 
     apply = commands.add_parser("apply", help="create or update a bot from a YAML file")

@@ -67,8 +67,8 @@ def migrated_url(postgres_url: str) -> str:
 
 @pytest.fixture(scope="session")
 async def db_engine(migrated_url: str) -> AsyncIterator[AsyncEngine]:
-    """An async engine on the migrated database."""
-    engine = make_engine(migrated_url)
+    """An async engine on the migrated database, set like the worker's (the test worker's)."""
+    engine = make_engine(migrated_url, pre_ping=False)
     yield engine
     await engine.dispose()
 

@@ -28,12 +28,13 @@ from models.payloads.activity_names import RECORD_INBOUND
 from models.settings import Settings
 from tests.helpers import WebChat, api_client, chain, make_web_bot, node
 from worker.registry import build_activities, workflows
+from models.payloads.activity_names import RECORD_AND_MATCH, RECORD_INBOUND
 
 TASK_QUEUE = "botbuilder-task-retry"
 
 
 class Crashes:
-    """How many workflow tasks to fail right after `record_inbound_message` committed."""
+    """How many workflow tasks to fail right after an inbound message's store committed."""
 
     left = 0
     done = 0
@@ -42,7 +43,7 @@ class Crashes:
 class CrashAfterRecord(WorkflowOutboundInterceptor):
     def start_local_activity(self, input: StartLocalActivityInput) -> Any:
         handle = super().start_local_activity(input)
-        if input.activity != RECORD_INBOUND:
+        if input.activity not in (RECORD_INBOUND, RECORD_AND_MATCH):
             return handle
 
         async def then_crash() -> Any:

@@ -53,7 +53,7 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     if client is None:
         return
     await ensure_search_attributes(client, settings.temporal_namespace)
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, pre_ping=False)  # activities retry instead
     wake_deliveries_on_commit(partial(asyncio.sleep, 0, client), settings.task_queue)
     async with build_worker(client, settings, make_session_factory(engine)):
         print(f"worker polling task queue {settings.task_queue!r}", flush=True)

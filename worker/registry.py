@@ -56,6 +56,9 @@ def build_worker(
         workflows=workflows(),
         activities=build_activities(settings, sessions),
         workflow_runner=workflow_runner(),
+        max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
+        max_concurrent_local_activities=settings.worker_local_activities,
+        max_cached_workflows=settings.worker_cached_workflows,
     )
 
 

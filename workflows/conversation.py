@@ -15,14 +15,6 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from models.agent_actions import AgentAction, agent_action_problem
     from models.messages import InboundMessage, OutboundMessage
-    from models.payloads.activity_names import (
-        MATCH_FLOW,
-        OPEN_CONVERSATION,
-        RECORD_AGENT_ACTION,
-        RECORD_INBOUND,
-        SEND_MESSAGE,
-        SET_CONVERSATION_STATUS,
-    )
     from models.payloads.engine import (
         ConversationEvent,
         ConversationInput,
@@ -32,11 +24,21 @@ with workflow.unsafe.imports_passed_through():
         FlowSnapshot,
         FlowStart,
         FlowStartResult,
+        InboundRecorded,
         RunFinished,
         SendRequest,
         SentMessage,
     )
     from workflows import summaries
+    from models.payloads.activity_names import (
+        MATCH_FLOW,
+        OPEN_CONVERSATION,
+        RECORD_AGENT_ACTION,
+        RECORD_AND_MATCH,
+        RECORD_INBOUND,
+        SEND_MESSAGE,
+        SET_CONVERSATION_STATUS,
+    )
     from workflows.flow_run import FlowRunWorkflow, flow_run_search_attributes
     from workflows.search_attributes import STATUS, conversation_attributes
 
@@ -48,6 +50,8 @@ AGENT_SEND = {"start_to_close_timeout": timedelta(seconds=30),
               "schedule_to_close_timeout": timedelta(minutes=2),
               "retry_policy": RetryPolicy(maximum_attempts=5)}  # fmt: skip
 Outcome = tuple[object, str | None]  # (result, refusal)
+# workflow.patched id: an inbound message is stored and its flow chosen in one local activity
+RECORD_AND_ROUTE = "record-and-route-in-one-activity"
 
 
 def conversation_workflow_id(bot_id: str, channel_id: str, contact_external_id: str) -> str:
@@ -182,7 +186,9 @@ class ConversationWorkflow:
     async def _handle(self, event: ConversationEvent) -> None:
         state = self.state
         if event.kind == "inbound" and event.message is not None:
-            if await self._record(event.message):
+            if workflow.patched(RECORD_AND_ROUTE):
+                await self._record_and_route(event.message)
+            elif await self._record(event.message):
                 await self._reopen()
                 await self._route(event.message)
         elif event.kind == "finished" and event.finished is not None:
@@ -302,22 +308,52 @@ class ConversationWorkflow:
             self.state.closing = False
             await self._set_status("active")
 
-    async def _record(self, message: InboundMessage) -> bool:
-        """Store the message once; False for a duplicate delivery.
+    def _delivery_key(self, message: InboundMessage) -> str | None:
+        """The key storing this delivery of the message; None for a repeat seen lately.
 
         The decision holds on every retry of the workflow task: the recent ids are replayed,
         and the store reports a row written under this run's delivery key as new.
         """
         provider_id = message.provider_message_id
         if provider_id in self._recent:
-            return False
+            return None
         self._recent.append(provider_id)
-        delivery_key = f"{workflow.info().run_id}/{provider_id}"
+        return f"{workflow.info().run_id}/{provider_id}"
+
+    async def _record(self, message: InboundMessage) -> bool:
+        """Store the message once; False for a duplicate delivery (histories from before
+        `RECORD_AND_ROUTE`)."""
+        delivery_key = self._delivery_key(message)
+        if delivery_key is None:
+            return False
         return await workflow.execute_local_activity(
             RECORD_INBOUND,
             args=[self.state.conversation_id, self.params.channel_id, message, delivery_key],
             result_type=bool, summary=summaries.received(message, self.state.bot), **LOCAL_DB,
         )  # fmt: skip
+
+    async def _record_and_route(self, message: InboundMessage) -> None:
+        """Store the message once and route it; when no flow runs, the store also chooses the
+        flow it starts, in the same local activity and transaction."""
+        delivery_key = self._delivery_key(message)
+        if delivery_key is None:
+            return
+        state = self.state
+        choose = not state.handed_off and state.active_run is None
+        recorded = await workflow.execute_local_activity(
+            RECORD_AND_MATCH,
+            args=[state.conversation_id, self.params.channel_id, message, delivery_key,
+                  self.params.bot_id if choose else None],
+            result_type=InboundRecorded, summary=summaries.received(message, state.bot),
+            **LOCAL_DB,
+        )  # fmt: skip
+        if not recorded.new:
+            return
+        await self._reopen()
+        if not choose:
+            await self._route(message)
+        elif recorded.flow is not None:
+            await self._start_run(recorded.flow, message)
 
     async def _route(self, message: InboundMessage) -> None:
         state = self.state

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 
 from channels.base import PermanentSendError, RetryableSendError, SendError
+from channels.http_pool import shared_client
 
-TIMEOUT_SECONDS = 15.0
 # Throughput, pair rate, spam rate, app/account rate limits, and temporary service errors.
 RETRYABLE_CODES = {130429, 131056, 131048, 80007, 4, 17, 32, 613, 1, 2, 131000, 133004}
 WINDOW_CLOSED_CODE = 131047
@@ -23,24 +23,24 @@ class GraphApi:
 
     async def post_message(self, phone_number_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """The Graph answer (`{"messages": [{"id": ...}]}`); raises a `SendError` on refusal."""
-        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, headers=self.headers) as client:
-            try:
-                response = await client.post(f"{self.root}/{phone_number_id}/messages", json=body)
-            except httpx.HTTPError as err:
-                raise RetryableSendError(f"Graph API unreachable: {err!r}") from err
+        url = f"{self.root}/{phone_number_id}/messages"
+        try:
+            response = await shared_client().post(url, json=body, headers=self.headers)
+        except httpx.HTTPError as err:
+            raise RetryableSendError(f"Graph API unreachable: {err!r}") from err
         if response.is_success:
             return response.json()
         raise graph_error(response)
 
     async def media(self, media_id: str) -> tuple[bytes, str]:
         """The bytes and MIME type of an inbound media (its Graph object, then its URL)."""
-        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, headers=self.headers) as client:
-            info = await client.get(f"{self.root}/{media_id}")
-            if not info.is_success:
-                raise graph_error(info)
-            download = await client.get(info.json()["url"])
-            if not download.is_success:
-                raise graph_error(download)
+        client = shared_client()
+        info = await client.get(f"{self.root}/{media_id}", headers=self.headers)
+        if not info.is_success:
+            raise graph_error(info)
+        download = await client.get(info.json()["url"], headers=self.headers)
+        if not download.is_success:
+            raise graph_error(download)
         return download.content, info.json().get("mime_type", "application/octet-stream")
 
 

@@ -3,6 +3,7 @@
 OPEN_CONVERSATION = "open_conversation"
 RECORD_INBOUND = "record_inbound_message"
 MATCH_FLOW = "match_flow"
+RECORD_AND_MATCH = "record_inbound_and_match_flow"
 SET_CONVERSATION_STATUS = "set_conversation_status"
 BEGIN_FLOW_RUN = "begin_flow_run"
 RECORD_STEPS = "record_flow_steps"

@@ -103,6 +103,14 @@ class FlowSnapshot(BaseModel):
     definition: dict[str, Any]
 
 
+class InboundRecorded(BaseModel):
+    """An inbound message stored (`new`: not a repeated delivery) and, when the conversation
+    asked for it, the flow it starts (None: no flow matches, or none was asked for)."""
+
+    new: bool
+    flow: FlowSnapshot | None = None
+
+
 class FlowStart(BaseModel):
     """Start a flow for a contact who has not written (a proactive start); `key` dedupes it."""
 

@@ -1,0 +1,57 @@
+"""`botbuilder bench --channel whatsapp` drives the production path end to end on a tiny load:
+signed webhooks into the real ingress, replies captured by its fake Graph API, the floor
+beside (no timing is asserted: speed is read from the output, not from tests)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+
+def test_whatsapp_bench_answers_every_message_of_both_scenarios() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stack.cli",
+            "bench",
+            "--channel",
+            "whatsapp",
+            "--users",
+            "1",
+            "--conversations",
+            "2",
+            "--rate",
+            "4",
+            "--duration",
+            "1",
+            "--timeout",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    lines = {
+        (scenario, label): line
+        for scenario, block in re.findall(r"  (menu|echo) \(.*?\n((?:    .*\n)+)", out)
+        for label, line in re.findall(r"    (botbuilder|floor) +(.*)", block)
+    }
+    # menu: 2 conversations × 4 messages, 6 replies each; echo: 4 new contacts, 1 reply each
+    assert "answers 12 of 12, 0 timeouts, 0 mismatches, 0 duplicates" in lines["menu", "botbuilder"]
+    assert "answers 8 of 8, 0 timeouts" in lines["menu", "floor"]
+    assert "answers 4 of 4, 0 timeouts, 0 mismatches, 0 duplicates" in lines["echo", "botbuilder"]
+    assert "answers 4 of 4, 0 timeouts" in lines["echo", "floor"]
+    for line in lines.values():
+        figures = re.search(r"([\d.]+) msg/s; reply p50 (\d+) ms, p99 (\d+) ms", line)
+        assert figures is not None, line
+        rate, p50, p99 = figures.groups()
+        assert float(rate) > 0 and 0 < int(p50) <= int(p99), line
+    assert "core-s/msg (whole stack)" in lines["menu", "botbuilder"]
+    assert "load average" in out

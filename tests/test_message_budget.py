@@ -1,0 +1,132 @@
+"""What one inbound WhatsApp message costs the engine, counted (not timed), against the
+budget the README states: a new contact's first message, and an answer in a running flow."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from models.db import make_session_factory
+from models.settings import Settings
+from models.tables import Channel
+from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
+from tests.fake_meta import FakeMeta
+from tests.helpers import chain, node, wait_for
+from tests.message_cost import SqlCount, SqlCounter, now, temporal_cost
+from workflows.conversation import conversation_workflow_id
+
+QUESTIONS = chain(
+    node("name", "question", content="¿Cómo te llamas?", variable="name"),
+    node("city", "question", content="Hola {{name}}, ¿de dónde eres?", variable="city"),
+    node("color", "question", content="¿Y tu color favorito?", variable="color"),
+)
+
+
+# The most each may cost; README "Performance" explains each figure. Lower them when a change
+# makes a message cheaper: they guard against it getting dearer again unnoticed.
+NEW_CONTACT = {  # the conversation and its first flow run start
+    "workflow tasks": 3,
+    "history events": 24,
+    "local activities": 4,
+    "activities": 0,
+    "search-attribute upserts": 3,
+    "child workflows": 1,
+    "signals sent": 0,
+    "worker SQL statements": 34,
+    "worker transactions": 6,
+    "worker pre-ping round trips": 0,
+    "API SQL statements": 1,
+}
+ANSWER = {  # the conversation hands the message to the run, which sends the next question
+    "workflow tasks": 3,
+    "history events": 18,
+    "local activities": 3,
+    "activities": 0,
+    "search-attribute upserts": 0,
+    "signals sent": 1,
+    "worker SQL statements": 20,
+    "worker transactions": 5,
+    "worker pre-ping round trips": 0,
+    "API SQL statements": 1,
+}
+NEW_RUN = {  # a message starting a flow in an existing conversation
+    "workflow tasks": 3,
+    "history events": 20,
+    "local activities": 3,
+    "activities": 0,
+    "search-attribute upserts": 1,
+    "child workflows": 1,
+    "worker SQL statements": 24,
+    "worker transactions": 5,
+    "worker pre-ping round trips": 0,
+    "API SQL statements": 1,
+}
+
+
+async def bot_of(engine: AsyncEngine, channel_id: str) -> str:
+    async with make_session_factory(engine)() as session:
+        channel = await session.get(Channel, uuid.UUID(channel_id))
+    assert channel is not None
+    return str(channel.bot_id)
+
+
+async def ended(client: Client, workflow_id: str) -> bool:
+    description = await client.get_workflow_handle(workflow_id).describe()
+    return description.status != WorkflowExecutionStatus.RUNNING
+
+
+async def measure(
+    user: WhatsAppUser, text: str, replies: int, sql: SqlCounter, client: Client, conversation: str
+) -> dict[str, int]:
+    """Send `text`, wait for its reply and for the workflows to settle; what it cost."""
+    since = now()
+    sql.worker, sql.api = SqlCount(), SqlCount()
+    with sql.counting():
+        await user.says(text)
+        await user.wait_received(replies)
+        cost = await temporal_cost(client, conversation, since)
+    return {
+        **cost,
+        "worker SQL statements": sql.worker.statements,
+        "worker transactions": sql.worker.transactions,
+        "worker pre-ping round trips": sql.worker.pings,
+        "API SQL statements": sql.api.statements,
+        "API transactions": sql.api.transactions,
+    }
+
+
+async def test_one_message_costs_no_more_than_the_budget(
+    api: httpx.AsyncClient,
+    meta: FakeMeta,
+    db_engine: AsyncEngine,
+    test_settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    channel_id, phone_number_id = await make_whatsapp_bot(db_engine, test_settings, QUESTIONS)
+    user = WhatsAppUser(api, meta, channel_id, phone_number_id, wa_id="34600999888")
+    bot_id = await bot_of(db_engine, channel_id)
+    conversation = conversation_workflow_id(bot_id, channel_id, user.wa_id)
+    sql = SqlCounter(db_engine.sync_engine, conversation)
+    client = temporal_env.client
+    new_contact = await measure(user, "hola", 1, sql, client, conversation)
+    answer = await measure(user, "Ana", 2, sql, client, conversation)
+    await user.says("Madrid")
+    await user.says("azul")  # the run ends
+    await wait_for(lambda: ended(client, f"{conversation}-run-1"), what="the run's end")
+    new_run = await measure(user, "hola", 4, sql, client, conversation)
+    with capsys.disabled():
+        costs = {"new contact": new_contact, "answer": answer, "new run": new_run}
+        print("\nper inbound message:", costs)
+    for cost, budget in ((new_contact, NEW_CONTACT), (answer, ANSWER), (new_run, NEW_RUN)):
+        over = {
+            kind: (cost.get(kind, 0), most)
+            for kind, most in budget.items()
+            if cost.get(kind, 0) > most
+        }
+        assert not over, f"over the budget (counted, budget): {over}"

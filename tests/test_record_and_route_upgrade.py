@@ -1,0 +1,99 @@
+"""A conversation that started on the code before `RECORD_AND_ROUTE` (its messages stored and
+routed by two local activities) finishes on the current code: a new worker replays its history
+and keeps the old path for the rest of that workflow run (Temporal memoizes `patched` per run),
+while a conversation started after the deploy takes the new path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from models.db import make_session_factory
+from models.settings import Settings
+from tests.helpers import WebChat, api_client, chain, make_web_bot, node
+from worker.registry import build_activities, workflows
+from models.payloads.activity_names import MATCH_FLOW, OPEN_CONVERSATION, RECORD_AND_MATCH, RECORD_INBOUND
+from workflows.conversation import RECORD_AND_ROUTE, conversation_workflow_id
+
+TASK_QUEUE = "botbuilder-upgrade"
+ORIGINAL_PATCHED = workflow.patched
+
+
+def old_patched(patch_id: str) -> bool:
+    """`workflow.patched` as the code before the patch behaved: `RECORD_AND_ROUTE` is never
+    asked, so nothing is recorded and the old branch runs."""
+    return False if patch_id == RECORD_AND_ROUTE else ORIGINAL_PATCHED(patch_id)
+
+
+async def local_activities(client: Client, workflow_id: str) -> list[str]:
+    """The types of the local activities in a workflow's history, in order."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    names = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            details = event.marker_recorded_event_attributes.details
+            if "data" in details:
+                names.append(json.loads(details["data"].payloads[0].data)["activity_type"])
+    return names
+
+
+def engine_worker(env: WorkflowEnvironment, settings: Settings, engine: AsyncEngine) -> Worker:
+    """A fresh worker (an empty workflow cache: a running conversation is replayed)."""
+    return Worker(
+        env.client,
+        task_queue=TASK_QUEUE,
+        workflows=workflows(),
+        activities=build_activities(settings, make_session_factory(engine)),
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+
+
+async def test_a_conversation_started_on_the_old_path_finishes_on_the_new(
+    temporal_env: WorkflowEnvironment,
+    test_settings: Settings,
+    db_engine: AsyncEngine,
+    clean_db: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    definition = chain(
+        node("ask", "question", content="What is your name?", variable="name"),
+        node("hi", "message", content="Hi {{name}}"),
+    )
+    bot, channel = await make_web_bot(db_engine, definition)
+    settings = test_settings.model_copy(update={"task_queue": TASK_QUEUE})
+    async with api_client(settings) as api:
+        chat = WebChat(api, channel, "upgraded")
+        monkeypatch.setattr(workflow, "patched", old_patched)
+        async with engine_worker(temporal_env, test_settings, db_engine):
+            await chat.say("hello")
+            assert await chat.wait_replies(1) == ["What is your name?"]
+        monkeypatch.undo()  # the deploy: the current code from here on
+        async with engine_worker(temporal_env, test_settings, db_engine):
+            await chat.say("Ana")  # replays the old path, then hands the answer to the run
+            assert await chat.wait_replies(2) == ["What is your name?", "Hi Ana"]
+            await chat.say("hello")  # the flow starts again, still on the old path
+            replies = ["What is your name?", "Hi Ana", "What is your name?"]
+            assert await chat.wait_replies(3, timeout=30) == replies
+            newcomer = WebChat(api, channel, "newcomer")
+            await newcomer.say("hello")
+            assert await newcomer.wait_replies(1) == ["What is your name?"]
+    client = temporal_env.client
+    old = [
+        OPEN_CONVERSATION,
+        RECORD_INBOUND,
+        MATCH_FLOW,
+        RECORD_INBOUND,
+        RECORD_INBOUND,
+        MATCH_FLOW,
+    ]
+    upgraded = conversation_workflow_id(bot, channel, "upgraded")
+    assert await local_activities(client, upgraded) == old
+    started_after = conversation_workflow_id(bot, channel, "newcomer")
+    assert await local_activities(client, started_after) == [OPEN_CONVERSATION, RECORD_AND_MATCH]
