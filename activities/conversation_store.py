@@ -13,6 +13,8 @@ from temporalio import activity
 
 from activities import metrics
 from models.conversation_tables import Contact, Conversation, FlowRun, FlowRunStep, Message
+from models.messages import InboundMessage
+from models.payloads import activity_names
 from models.payloads.engine import (
     BotTraits,
     ConversationInput,
@@ -21,8 +23,6 @@ from models.payloads.engine import (
     InboundRecorded,
     StepRecord,
 )
-from models.messages import InboundMessage
-from models.payloads import activity_names
 from models.tables import Bot, Channel, Flow, FlowVersion
 from services.analytics import rollups
 from services.conversations.notify import notify_conversation, notify_message

@@ -29,11 +29,11 @@ import psutil
 from temporalio.client import Client
 
 from channels.config import webhook_urls
-from services.bots.file import load_bot_file
-from services.bots.sync import apply_bot
 from models.db import make_engine, make_session_factory
 from models.secret_box import SecretBox
 from models.settings import Settings
+from services.bots.file import load_bot_file
+from services.bots.sync import apply_bot
 from stack.bench import LocalStack
 from stack.bench_floor import Floor
 from stack.ports import free_port

@@ -15,6 +15,15 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from models.agent_actions import AgentAction, agent_action_problem
     from models.messages import InboundMessage, OutboundMessage
+    from models.payloads.activity_names import (
+        MATCH_FLOW,
+        OPEN_CONVERSATION,
+        RECORD_AGENT_ACTION,
+        RECORD_AND_MATCH,
+        RECORD_INBOUND,
+        SEND_MESSAGE,
+        SET_CONVERSATION_STATUS,
+    )
     from models.payloads.engine import (
         ConversationEvent,
         ConversationInput,
@@ -30,15 +39,6 @@ with workflow.unsafe.imports_passed_through():
         SentMessage,
     )
     from workflows import summaries
-    from models.payloads.activity_names import (
-        MATCH_FLOW,
-        OPEN_CONVERSATION,
-        RECORD_AGENT_ACTION,
-        RECORD_AND_MATCH,
-        RECORD_INBOUND,
-        SEND_MESSAGE,
-        SET_CONVERSATION_STATUS,
-    )
     from workflows.flow_run import FlowRunWorkflow, flow_run_search_attributes
     from workflows.search_attributes import STATUS, conversation_attributes
 
