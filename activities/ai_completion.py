@@ -17,9 +17,9 @@ from openai.types.chat import ChatCompletionMessageParam
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from models.ai import AiMessage, AiRequest, AiResponse, AiToolCall, AiUsage
+from models.payloads import activity_names
+from models.payloads.ai import AiMessage, AiRequest, AiResponse, AiToolCall, AiUsage
 from models.settings import Settings
-from workflows import activity_names
 
 PERMANENT = "PermanentAiError"
 RETRYABLE = "RetryableAiError"

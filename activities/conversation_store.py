@@ -6,16 +6,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, text, update
+from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities import metrics
-from models import analytics_rollups as rollups
-from models import webhook_outbox
 from models.conversation_tables import Contact, Conversation, FlowRun, FlowRunStep, Message
-from models.engine import (
+from models.messages import InboundMessage
+from models.payloads import activity_names
+from models.payloads.engine import (
     BotTraits,
     ConversationInput,
     ConversationRecord,
@@ -23,31 +23,14 @@ from models.engine import (
     InboundRecorded,
     StepRecord,
 )
-from models.messages import InboundMessage
 from models.tables import Bot, Channel, Flow, FlowVersion
-from models.triggers import FlowCandidate, choose_flow
-from workflows import activity_names
+from services.analytics import rollups
+from services.conversations.notify import notify_conversation, notify_message
+from services.conversations.triggers import FlowCandidate, choose_flow
+from services.webhooks import outbox as webhook_outbox
 from workflows.conversation import conversation_workflow_id
 
 DEFAULT_INACTIVITY_SECONDS = 24 * 3600
-MESSAGES_CHANNEL = "bb_messages"
-CONVERSATIONS_CHANNEL = "bb_conversations"
-
-
-async def notify_message(session: AsyncSession, conversation_id: uuid.UUID | str) -> None:
-    """Tell LISTENers (live streams, subscriptions) that a conversation has a new message."""
-    await session.execute(
-        text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": MESSAGES_CHANNEL, "payload": str(conversation_id)},
-    )
-
-
-async def notify_conversation(session: AsyncSession, conversation_id: uuid.UUID | str) -> None:
-    """Tell LISTENers that a conversation changed (opened, status, agent, tags, notes)."""
-    await session.execute(
-        text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": CONVERSATIONS_CHANNEL, "payload": str(conversation_id)},
-    )
 
 
 def fact_key() -> str:

@@ -19,11 +19,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.integration_base import IntegrationActivities, permanent, retryable
-from models.integration_calls import PaymentExpiry, PaymentLink, PaymentOutcome, PaymentRequest
 from models.integration_config import StripeConfig
 from models.integration_tables import Payment
+from models.payloads import activity_names
+from models.payloads.integrations import PaymentExpiry, PaymentLink, PaymentOutcome, PaymentRequest
 from models.tables import Bot
-from workflows import activity_names
 
 MIN_OPEN_MINUTES, MAX_OPEN_MINUTES = 30, 24 * 60  # what Stripe allows for `expires_at`
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from activities.crm_http import call
-from models.integration_calls import CrmDeal
+from models.payloads.integrations import CrmDeal
 
 SERVICE = "HubSpot"
 CONTACT_TO_DEAL = 4  # HubSpot-defined association type: deal to contact is 3, contact to deal 4

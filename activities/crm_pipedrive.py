@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from activities.crm_http import call
-from models.integration_calls import CrmDeal
+from models.payloads.integrations import CrmDeal
 
 SERVICE = "Pipedrive"
 

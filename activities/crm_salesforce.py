@@ -25,7 +25,7 @@ from simple_salesforce.util import getUniqueElementValueFromXmlString
 from temporalio.exceptions import ApplicationError
 
 from activities.integration_base import permanent, retryable
-from models.integration_calls import CrmDeal
+from models.payloads.integrations import CrmDeal
 
 API_VERSION = "59.0"
 T = TypeVar("T")

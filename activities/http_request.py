@@ -9,6 +9,8 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from flowlang.node_base import HttpRequest, HttpResponse
+from models.payloads import activity_names
 from models.settings import Settings
 from outbound.guard import (
     OutboundPolicy,
@@ -17,8 +19,6 @@ from outbound.guard import (
     guarded_client,
     read_capped,
 )
-from workflows import activity_names
-from workflows.nodes.base import HttpRequest, HttpResponse
 
 MAX_RESPONSE_BYTES = 1_000_000
 PERMANENT = "PermanentHttpError"

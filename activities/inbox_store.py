@@ -10,13 +10,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.conversation_store import notify_conversation
-from models import analytics_rollups as rollups
-from models import webhook_outbox
 from models.agent_actions import AgentAction, clean_tags
-from models.conversation_tables import Conversation
-from models.inbox_tables import ConversationNote
-from workflows import activity_names
+from models.conversation_tables import Conversation, ConversationNote
+from models.payloads import activity_names
+from services.analytics import rollups
+from services.conversations.notify import notify_conversation
+from services.webhooks import outbox as webhook_outbox
 
 
 def note_id(conversation_id: str, action_key: str) -> uuid.UUID:

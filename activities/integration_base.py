@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 
-from models.integration_calls import PERMANENT_INTEGRATION_ERROR
-from models.integrations import IntegrationMissing, credentials_for_bot
+from models.payloads.integrations import PERMANENT_INTEGRATION_ERROR
 from models.secret_box import SecretBox
 from models.settings import Settings
+from services.integrations.credentials import IntegrationMissing, credentials_for_bot
 
 
 def permanent(message: str) -> ApplicationError:

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
 
-from models.engine import ContactRef, FlowSnapshot, FlowStart
-from models.inbox_tables import Outreach, OutreachContact
+from models.outreach_tables import Outreach, OutreachContact
+from models.payloads import activity_names
+from models.payloads.engine import ContactRef, FlowSnapshot, FlowStart
 from models.tables import Channel, Flow, FlowVersion
-from workflows import activity_names
 from workflows.conversation_client import start_flow_for_contact
 
 

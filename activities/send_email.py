@@ -23,10 +23,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.integration_base import IntegrationActivities, permanent, retryable
-from models.integration_calls import EmailRequest, EmailSent
 from models.integration_config import SmtpConfig
+from models.payloads import activity_names
+from models.payloads.integrations import EmailRequest, EmailSent
 from outbound.guard import OutboundPolicy, OutboundRefused, resolve_checked
-from workflows import activity_names
 
 
 class EmailSender(IntegrationActivities):

@@ -28,20 +28,20 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import metrics
-from activities.conversation_store import notify_message
 from channels.base import ChannelAccess, PermanentSendError, RetryableSendError
 from channels.pacing import reserve_slot
 from channels.registry import build_adapters
-from channels.statuses import apply_early_reports
-from models import analytics_rollups as rollups
-from models import webhook_outbox
 from models.conversation_tables import Message
-from models.engine import SendRequest, SentMessage
 from models.messages import OutboundMessage, TemplateMessage
+from models.payloads import activity_names
+from models.payloads.engine import SendRequest, SentMessage
 from models.secret_box import SecretBox
 from models.settings import Settings
 from models.tables import Channel
-from workflows import activity_names
+from services.analytics import rollups
+from services.conversations.delivery_statuses import apply_early_reports
+from services.conversations.notify import notify_message
+from services.webhooks import outbox as webhook_outbox
 
 DONE_STATUSES = ("sent", "delivered", "read")
 # When the contact sent a message: the provider's timestamp, else when we stored it.

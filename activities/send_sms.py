@@ -2,7 +2,7 @@
 
 Uses the official `twilio` client against `twilio_api_url`. Twilio's error codes map to retry or
 failure exactly as the Twilio channel maps them (`channels.twilio.adapter.twilio_error`). Twilio
-reports delivery to the organization's SMS status URL (`graphql_api.sms_status`).
+reports delivery to the organization's SMS status URL (`graphql_api.http.sms_status`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from twilio.rest import Client
 from activities.integration_base import IntegrationActivities, permanent, retryable
 from channels.base import RetryableSendError
 from channels.twilio.adapter import twilio_error
-from models.integration_calls import SmsRequest, SmsSent
 from models.integration_config import TwilioSmsConfig, sms_status_url
-from models.integrations import organization_of_bot
-from workflows import activity_names
+from models.payloads import activity_names
+from models.payloads.integrations import SmsRequest, SmsSent
+from services.integrations.credentials import organization_of_bot
 
 
 class SmsSender(IntegrationActivities):

@@ -19,8 +19,8 @@ from activities.crm_pipedrive import PipedriveCrm
 from activities.crm_salesforce import SalesforceCrm
 from activities.integration_base import IntegrationActivities
 from models.conversation_tables import Contact
-from models.integration_calls import CrmDeal, CrmRequest, CrmSynced
-from workflows import activity_names
+from models.payloads import activity_names
+from models.payloads.integrations import CrmDeal, CrmRequest, CrmSynced
 
 
 class Crm(Protocol):

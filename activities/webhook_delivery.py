@@ -1,6 +1,6 @@
 """The `deliver_webhooks` activity: POST an endpoint's due deliveries, signed, and log each attempt.
 
-Only a 2xx answer delivers. A failure is retried on `models.webhooks.RETRY_SCHEDULE` (each
+Only a 2xx answer delivers. A failure is retried on `services.webhooks.rules.RETRY_SCHEDULE` (each
 delivery on its own schedule, honouring `Retry-After`); `410 Gone` disables the endpoint at once,
 and so does failing every attempt for `DISABLE_AFTER_FAILING` (the organization is told with a
 `webhook.endpoint_disabled` event). Each attempt goes through the outbound guard
@@ -23,11 +23,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from models import webhook_outbox
+from models.payloads import activity_names
 from models.secret_box import SecretBox
 from models.settings import Settings
 from models.webhook_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from models.webhooks import (
+from outbound.guard import OutboundPolicy, OutboundRefused, guarded_client
+from services.webhooks import outbox as webhook_outbox
+from services.webhooks.rules import (
     DISABLE_AFTER_FAILING,
     DrainRequest,
     DrainResult,
@@ -35,8 +37,6 @@ from models.webhooks import (
     retry_delay,
     signature_header,
 )
-from outbound.guard import OutboundPolicy, OutboundRefused, guarded_client
-from workflows import activity_names
 
 BATCH_SIZE = 50
 CONCURRENCY = 16

@@ -23,17 +23,18 @@ from typing import Any
 
 from sqlalchemy import text
 
-from models import analytics_exports, migrate
-from models import analytics_queries as queries
 from models.db import make_engine, make_session_factory
-from models.publishing import (
+from services.analytics import exports as analytics_exports
+from services.analytics import queries
+from services.bots.publishing import (
     add_channel,
     create_bot,
     create_flow,
     create_organization,
     publish_flow,
 )
-from worker.embedded_postgres import start_embedded_postgres
+from stack import migrate
+from stack.embedded_postgres import start_embedded_postgres
 
 DAYS, FLOWS = 90, 50
 STARS = ["⭐ Muy mala", "⭐⭐ Mala", "⭐⭐⭐ Regular", "⭐⭐⭐⭐ Buena", "⭐⭐⭐⭐⭐ Excelente"]

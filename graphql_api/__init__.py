@@ -1,1 +1,2 @@
-"""The FastAPI application: GraphQL schema, health check and channel ingress endpoints."""
+"""The API process: the FastAPI app with GraphQL (`graph/`), plain HTTP endpoints (`http/`),
+health and the web console."""

@@ -10,13 +10,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
-from temporalio.client import Client
 
-from graphql_api import (
+from graphql_api import console
+from graphql_api.graph.context import context_getter
+from graphql_api.http import (
     analytics_files,
-    console,
     files,
     marketplace_webhook,
     sms_status,
@@ -26,45 +25,15 @@ from graphql_api import (
     web_channel,
     whatsapp_webhook,
 )
-from graphql_api.live_updates import LiveUpdates, StreamSlots
 from graphql_api.metrics import MetricsMiddleware, metrics_endpoint
-from graphql_api.rate_limits import RateLimiter
+from graphql_api.platform import Platform
 from graphql_api.request_limits import BodyLimit, invalid_request_response, path_limits
 from graphql_api.schema import build_schema
-from models.db import make_engine, make_session_factory
 from models.errors import DomainError
 from models.process_status import read_status
 from models.settings import Settings
-from workflows.client import connect_temporal
-from workflows.webhook_client import wake_deliveries_on_commit
 
 HEALTH_TIMEOUT_SECONDS = 3.0
-
-
-class Platform:
-    """What every request handler shares: settings, database and the Temporal client."""
-
-    def __init__(self, settings: Settings, database_url: str) -> None:
-        self.settings = settings
-        self.database_url = database_url
-        self.engine = make_engine(database_url)
-        self.sessions = make_session_factory(self.engine)
-        self._temporal: Client | None = None
-        self.live_updates = LiveUpdates(database_url, self.sessions)
-        self.stream_slots = StreamSlots(settings.max_streams, settings.max_streams_per_client)
-        self.auth_limiter = RateLimiter(settings.auth_requests_per_minute, "sign-ups and log-ins")
-        self.web_message_limiter = RateLimiter(settings.web_messages_per_minute, "messages")
-        wake_deliveries_on_commit(self.temporal, settings.task_queue)
-
-    async def temporal(self) -> Client:
-        """The Temporal client, connected on first use (and again after a failed attempt)."""
-        if self._temporal is None:
-            self._temporal = await connect_temporal(self.settings)
-        return self._temporal
-
-    async def close(self) -> None:
-        await self.live_updates.close()
-        await self.engine.dispose()
 
 
 async def check_database(platform: Platform) -> dict[str, object]:
@@ -110,16 +79,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         BodyLimit, limit_for=path_limits(settings.max_body_bytes, settings.max_upload_bytes)
     )
 
-    async def graphql_context(request: HTTPConnection) -> dict[str, object]:
-        """Per request or websocket: the platform and the connection (for credentials)."""
-        return {"platform": request.app.state.platform, "request": request}
-
     schema = build_schema(
         development, max_cost=settings.max_query_cost, hide_suggestions=production
     )
     app.include_router(
         GraphQLRouter(schema, graphql_ide="graphiql" if development else None,
-                      context_getter=graphql_context),
+                      context_getter=context_getter),
         prefix="/graphql",
     )  # fmt: skip
 

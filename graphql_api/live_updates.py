@@ -21,10 +21,10 @@ import psycopg
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.conversation_store import CONVERSATIONS_CHANNEL, MESSAGES_CHANNEL
-from models.conversation_queries import ConversationRow
 from models.conversation_tables import Contact, Conversation, Message
 from models.tables import Channel
+from services.conversations.notify import CONVERSATIONS_CHANNEL, MESSAGES_CHANNEL
+from services.conversations.queries import ConversationRow
 
 Kind = Literal["message", "conversation"]
 RECENT = timedelta(seconds=60)  # a message changed this recently may not have been announced

@@ -10,7 +10,7 @@ import time
 from starlette.requests import HTTPConnection
 
 from models.errors import TooManyAttempts
-from models.log_in_limits import source_of
+from services.accounts.log_in_limits import source_of
 
 MAX_TRACKED_CLIENTS = 10_000
 

@@ -16,26 +16,26 @@ from pathlib import Path
 import strawberry
 from strawberry.tools import merge_types
 
-from graphql_api.accounts import AccountMutation, AccountQuery
-from graphql_api.analytics import AnalyticsQuery
-from graphql_api.bots import BotMutation, BotQuery
-from graphql_api.conversations import ConversationMutation, ConversationQuery
-from graphql_api.errors import CodedErrors, LoggingSchema
-from graphql_api.flows import FlowMutation, FlowQuery
-from graphql_api.integrations import IntegrationMutation, IntegrationQuery
-from graphql_api.limits import MAX_DEPTH, limit_extensions
-from graphql_api.marketplace import MarketplaceMutation, MarketplaceQuery
-from graphql_api.marketplace_analytics import MarketplaceAnalyticsQuery
-from graphql_api.marketplace_sales import MarketplaceSalesMutation, MarketplaceSalesQuery
-from graphql_api.node_types import NodeTypeQuery
-from graphql_api.outreach import OutreachMutation, OutreachQuery
-from graphql_api.payments import PaymentQuery
-from graphql_api.query_cost import MAX_COST, QueryCostLimiter
-from graphql_api.subscriptions import ConversationSubscription
-from graphql_api.templates import TemplateMutation, TemplateQuery
-from graphql_api.text_input import StorableText
-from graphql_api.trigger_secrets import TriggerSecretMutation, TriggerSecretQuery
-from graphql_api.webhooks import WebhookMutation, WebhookQuery
+from graphql_api.graph.accounts import AccountMutation, AccountQuery
+from graphql_api.graph.analytics import AnalyticsQuery
+from graphql_api.graph.bots import BotMutation, BotQuery
+from graphql_api.graph.conversations import ConversationMutation, ConversationQuery
+from graphql_api.graph.errors import CodedErrors, LoggingSchema
+from graphql_api.graph.flows import FlowMutation, FlowQuery
+from graphql_api.graph.integrations import IntegrationMutation, IntegrationQuery
+from graphql_api.graph.limits import MAX_DEPTH, limit_extensions
+from graphql_api.graph.marketplace import MarketplaceMutation, MarketplaceQuery
+from graphql_api.graph.marketplace_analytics import MarketplaceAnalyticsQuery
+from graphql_api.graph.marketplace_sales import MarketplaceSalesMutation, MarketplaceSalesQuery
+from graphql_api.graph.node_types import NodeTypeQuery
+from graphql_api.graph.outreach import OutreachMutation, OutreachQuery
+from graphql_api.graph.payments import PaymentQuery
+from graphql_api.graph.query_cost import MAX_COST, QueryCostLimiter
+from graphql_api.graph.subscriptions import ConversationSubscription
+from graphql_api.graph.templates import TemplateMutation, TemplateQuery
+from graphql_api.graph.text_input import StorableText
+from graphql_api.graph.trigger_secrets import TriggerSecretMutation, TriggerSecretQuery
+from graphql_api.graph.webhooks import WebhookMutation, WebhookQuery
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 

@@ -1,4 +1,4 @@
-"""Alembic environment: a sync psycopg 3 engine on the URL from `models.migrate` or alembic.ini."""
+"""Alembic environment: a sync psycopg 3 engine on the URL from `stack.migrate` or alembic.ini."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ if config.config_file_name is not None:
 
 url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
 if not url:
-    raise RuntimeError("no database URL: pass one to models.migrate or set sqlalchemy.url")
+    raise RuntimeError("no database URL: pass one to stack.migrate or set sqlalchemy.url")
 target_metadata = Base.metadata
 
 if context.is_offline_mode():

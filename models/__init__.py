@@ -1,1 +1,1 @@
-"""SQLAlchemy tables, the database session, settings and the pydantic domain types."""
+"""Data only: SQLAlchemy tables by domain, pydantic domain types, settings, Temporal payloads."""

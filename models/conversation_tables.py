@@ -1,4 +1,5 @@
-"""Tables for what happens at run time: contacts, conversations, messages, flow runs and steps."""
+"""Tables for what happens at run time: contacts, conversations and agents' notes on them,
+messages, flow runs and steps."""
 
 from __future__ import annotations
 
@@ -196,10 +197,24 @@ class SendSlot(Base):
     next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ConversationNote(Base):
+    """An agent's private note on a conversation (the contact never sees it)."""
+
+    __tablename__ = "conversation_notes"
+
+    id: Mapped[UUIDPrimaryKey]
+    conversation_id: Mapped[uuid.UUID] = mapped_column(cascade_to("conversations.id"), index=True)
+    author_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[CreatedAt]
+
+
+import models.account_tables  # noqa: E402
 import models.analytics_tables  # noqa: E402  (registers the other tables on Base.metadata)
-import models.api_tables  # noqa: E402
-import models.inbox_tables  # noqa: E402
 import models.integration_tables  # noqa: E402
 import models.marketplace_tables  # noqa: E402
+import models.outreach_tables  # noqa: E402
 import models.trigger_tables  # noqa: E402
 import models.webhook_tables  # noqa: E402, F401

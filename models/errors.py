@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 
 class DomainError(Exception):
     """A refusal with a code and a message meant for the person who asked."""
@@ -76,3 +78,36 @@ class PayloadTooLarge(DomainError):
     """An upload over the size limit."""
 
     code = "PAYLOAD_TOO_LARGE"
+
+
+def pydantic_problems(error: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
+    """One problem per pydantic error, `{field, message}`, never echoing the input value."""
+    problems = []
+    for detail in error.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in (prefix, *detail["loc"]) if part != "")
+        problems.append({"field": field, "message": f"{field}: {detail['msg']}"})
+    return problems
+
+
+def refuse(message: str, problems: list[dict[str, Any]]) -> InvalidInput:
+    """An `InvalidInput` whose message also lists each problem."""
+    details = "; ".join(problem["message"] for problem in problems)
+    return InvalidInput(f"{message}: {details}" if details else message, problems)
+
+
+def checked_settings(
+    what: str, config: tuple[type[BaseModel], dict[str, Any]],
+    secrets: tuple[type[BaseModel], dict[str, Any]],
+) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """A (model, value) pair each for config and secrets, validated; every problem at once."""
+    problems: list[dict[str, Any]] = []
+    parsed: list[BaseModel] = []
+    for prefix, (model, value) in (("config", config), ("secrets", secrets)):
+        try:
+            parsed.append(model.model_validate(value))
+        except ValidationError as error:
+            problems.extend(pydantic_problems(error, prefix))
+    if problems:
+        raise refuse(f"invalid {what} settings", problems)
+    config_model, secrets_model = parsed
+    return config_model.model_dump(mode="json"), secrets_model.model_dump(mode="json")

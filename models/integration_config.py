@@ -10,8 +10,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from models.bots import checked_settings
 from models.email_addresses import EmailAddress
+from models.errors import checked_settings
 
 IntegrationKind = Literal["smtp", "twilio_sms", "stripe", "salesforce", "hubspot", "pipedrive"]
 INTEGRATION_KINDS: tuple[IntegrationKind, ...] = (

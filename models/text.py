@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+PROBLEM = "contains a NUL character or an unpaired surrogate, which cannot be stored; remove it"
 
 
 def unstorable_path(value: Any, path: str) -> str | None:
@@ -24,3 +25,10 @@ def unstorable_path(value: Any, path: str) -> str | None:
         if found := unstorable_path(item, f"{path}.{key}" if path else str(key)):
             return found
     return None
+
+
+def storable(value: str | None) -> str | None:
+    """A pydantic validator: the text unchanged, or ValueError when it cannot be stored."""
+    if value is not None and UNSTORABLE.search(value):
+        raise ValueError(PROBLEM)
+    return value

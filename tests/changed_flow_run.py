@@ -7,7 +7,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.engine import FlowRunInput
+    from models.payloads.engine import FlowRunInput
 
 
 @workflow.defn(name="FlowRun")

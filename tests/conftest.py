@@ -21,9 +21,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import models.conversation_tables  # noqa: F401  (registers every table on Base.metadata)
-from models import migrate
 from models.db import Base, make_engine, make_session_factory
 from models.settings import Settings
+from stack import migrate
+from stack.embedded_postgres import start_embedded_postgres
+from stack.temporal_server import temporal_cli_path
 from tests.fake_crm import FakeHubSpot, FakePipedrive
 from tests.fake_meta import FakeMeta
 from tests.fake_openai import FakeOpenAI
@@ -31,9 +33,7 @@ from tests.fake_salesforce import FakeSalesforce
 from tests.fake_stripe import FakeStripe
 from tests.fake_twilio import FakeTwilio
 from tests.helpers import HISTORIES, api_client, save_histories
-from worker.embedded_postgres import start_embedded_postgres
 from worker.registry import build_activities, workflow_runner, workflows
-from worker.temporal_server import temporal_cli_path
 from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
 
 

@@ -14,13 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from models.ai import AiRequest, AiResponse
-from models.flow import FlowDefinition, FlowGraph
-from models.integration_calls import IntegrationCall
+from flowlang.expressions import evaluate, render
+from flowlang.graph import FlowDefinition, FlowGraph
+from flowlang.node_base import HandOffRequest, HttpRequest, HttpResponse, NodeFailed
+from flowlang.nodes import get_node_type
 from models.messages import InboundMessage, OutboundMessage
-from workflows.expressions import evaluate, render
-from workflows.nodes import get_node_type
-from workflows.nodes.base import HandOffRequest, HttpRequest, HttpResponse, NodeFailed
+from models.payloads.ai import AiRequest, AiResponse
+from models.payloads.integrations import IntegrationCall
 
 Reply = str | InboundMessage | None  # None: the wait times out
 HttpAnswer = HttpResponse | NodeFailed

@@ -11,7 +11,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from worker.ports import free_port
+from stack.ports import free_port
 
 
 class FakeSmtp:

@@ -16,16 +16,17 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from graphql_api.app import Platform, create_app
+from graphql_api.app import create_app
+from graphql_api.platform import Platform
 from models.db import make_session_factory
-from models.publishing import (
+from models.settings import Settings
+from services.bots.publishing import (
     add_channel,
     create_bot,
     create_flow,
     create_organization,
     publish_flow,
 )
-from models.settings import Settings
 
 T = TypeVar("T")
 

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.conversation_tables import FlowRunStep
 from models.db import make_session_factory
-from models.integrations import set_integration
 from models.secret_box import SecretBox
 from models.tables import Bot
+from services.integrations.credentials import set_integration
 from tests.helpers import WebChat, node, wait_for
 
 SECRET_KEY = "test-secret-key"  # the tests' settings.secret_key

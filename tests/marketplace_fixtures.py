@@ -7,10 +7,10 @@ from typing import Any
 import httpx
 
 from models.settings import Settings
+from stack.admin import set_platform_admin
 from tests.api_fixtures import CREATE_BOT
 from tests.api_fixtures import greeting_flow as flow_graph
 from tests.graphql_client import GraphQL, sign_up
-from worker.admin import set_platform_admin
 
 LISTING_FIELDS = """id slug kind title status rejectionReason featured pricingModel price currency
   billingInterval trialDays ratingAverage ratingCount installCount viewCount tags

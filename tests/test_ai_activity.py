@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.ai_completion import AiCompleter
-from models.ai import AiRequest, AiResponse, AiUsage
+from models.payloads.ai import AiRequest, AiResponse, AiUsage
 from models.settings import Settings
 from tests.fake_openai import FakeOpenAI
 

@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
+from flowlang.templates import default_templates
 from models.conversation_tables import FlowRun, FlowRunStep
 from models.db import make_session_factory
-from models.templates import default_templates
+from models.payloads.activity_names import AI_COMPLETION
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import WebChat, make_web_bot, wait_for
-from workflows.activity_names import AI_COMPLETION
 
 
 def ai_flow(model: str) -> dict[str, Any]:

@@ -10,10 +10,10 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from flowlang.nodes import get_node_type
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import make_web_bot, node
 from tests.integration_fixtures import answer_first, asking_flow, step_of
-from workflows.nodes import get_node_type
 
 PERSON = {
     "type": "object",

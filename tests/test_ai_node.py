@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from models.ai import AiRequest, AiResponse, AiUsage
-from models.templates import default_templates
+from flowlang.node_base import NodeFailed
+from flowlang.nodes import get_node_type
+from flowlang.templates import default_templates
+from models.payloads.ai import AiRequest, AiResponse, AiUsage
 from tests.fake_run_context import FakeRunContext
-from workflows.nodes import get_node_type
-from workflows.nodes.base import NodeFailed
 
 
 def echo(request: AiRequest) -> AiResponse:

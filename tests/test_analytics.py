@@ -20,9 +20,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models import analytics_queries as queries
-from models import analytics_report
 from models.db import make_session_factory
+from services.analytics import queries
+from services.analytics import report as analytics_report
 from tests.api_fixtures import edge, message
 from tests.helpers import WebChat, chain, make_web_bot, node, wait_for
 from tests.inbox_fixtures import conversation_of, team_with_bot

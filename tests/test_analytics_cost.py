@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import ActivityEnvironment
 
 from activities.conversation_store import ConversationStore
-from models import analytics_rollups as rollups
 from models.conversation_tables import Message
 from models.db import make_session_factory
-from models.engine import ContactRef, ConversationInput, StepRecord
 from models.messages import InboundMessage
+from models.payloads.engine import ContactRef, ConversationInput, StepRecord
+from services.analytics import rollups
 from tests.helpers import chain, make_web_bot, node
 from tests.test_analytics import rollups_agree_with_raw_rows
 

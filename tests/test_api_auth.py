@@ -9,11 +9,11 @@ import httpx
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models.accounts import now
-from models.auth_tokens import issue_access_token
 from models.db import make_session_factory
 from models.settings import Settings
 from models.tables import ApiKey, User
+from services.accounts.organizations import now
+from services.accounts.tokens import issue_access_token
 from tests.graphql_client import PASSWORD, GraphQL, sign_up
 
 ME = "{ me { role user { email } organization { id name } } }"

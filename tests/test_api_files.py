@@ -11,9 +11,9 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from flowlang.templates import TEMPLATE_SLUGS, default_templates
 from models.db import make_session_factory
 from models.tables import Bot, Flow, FlowVersion
-from models.templates import TEMPLATE_SLUGS, default_templates
 from tests.api_fixtures import CREATE_BOT, CREATE_FLOW, SET_DEFAULT, edge, greeting_flow, message
 from tests.graphql_client import GraphQL, sign_up
 

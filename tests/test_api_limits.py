@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphql_api.app import Platform, create_app
-from graphql_api.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
+from graphql_api.app import create_app
+from graphql_api.graph.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
+from graphql_api.platform import Platform
 from graphql_api.schema import build_schema
 from models.db import make_session_factory
 from models.settings import Settings

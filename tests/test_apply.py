@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models.bot_file import load_bot_file
+from flowlang.templates import default_templates
 from models.db import make_session_factory
-from models.publishing import add_channel
 from models.secret_box import SecretBox
 from models.tables import Bot, Channel, Flow, FlowVersion, Organization
-from models.templates import default_templates
+from services.bots.file import load_bot_file
+from services.bots.publishing import add_channel
+from stack.cli import main
 from tests.helpers import make_web_bot
-from worker.cli import main
 
 PUBLIC_URL = "https://bots.example.com"
 SECRET_KEY = "apply-test-key"

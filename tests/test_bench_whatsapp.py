@@ -16,7 +16,7 @@ def test_whatsapp_bench_answers_every_message_of_both_scenarios() -> None:
         [
             sys.executable,
             "-m",
-            "worker.cli",
+            "stack.cli",
             "bench",
             "--channel",
             "whatsapp",

@@ -9,11 +9,12 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphql_api.app import Platform, create_app
+from flowlang.templates import default_templates
+from graphql_api.app import create_app
+from graphql_api.platform import Platform
 from models.conversation_tables import FlowRun
 from models.db import make_session_factory
 from models.settings import Settings
-from models.templates import default_templates
 from tests import fake_meta
 from tests.channel_chat import (
     TwilioUser,

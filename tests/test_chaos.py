@@ -28,13 +28,13 @@ from temporalio.client import Client
 from models.conversation_tables import Message
 from models.db import make_session_factory
 from models.settings import Settings
+from stack.ports import free_port
+from stack.temporal_server import start_dev_server
 from tests import fake_meta
 from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
 from tests.fake_meta import FakeMeta
 from tests.helpers import api_client, chain, node, wait_for
 from tests.test_durability import start_worker
-from worker.ports import free_port
-from worker.temporal_server import start_dev_server
 
 pytestmark = pytest.mark.chaos
 

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from flowlang.nodes import REGISTRY
 from graphql_api import console
 from graphql_api.console import CONSOLE_DIR
 from tests.graphql_client import sign_up
-from workflows.nodes import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
 INPUTS = [

@@ -11,13 +11,13 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from flowlang.nodes import get_node_type
 from models.conversation_tables import Contact
 from models.db import make_session_factory
 from tests import fake_salesforce as sf
 from tests.fake_crm import FakeHubSpot, FakePipedrive
 from tests.helpers import make_web_bot, node
 from tests.integration_fixtures import answer_first, asking_flow, configure
-from workflows.nodes import get_node_type
 
 CREDENTIALS = {
     "hubspot": ({}, {"access_token": FakeHubSpot.token}),

@@ -79,7 +79,7 @@ def start_worker(settings: Settings, log: IO[bytes] | None = None) -> subprocess
         "BOTBUILDER_WORKER_METRICS_PORT": "0",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", "worker"],
+        [sys.executable, "-m", "stack.cli", "worker"],
         cwd=ROOT, env=env, stdout=stdout, stderr=stderr,
     )  # fmt: skip
 

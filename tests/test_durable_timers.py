@@ -18,12 +18,12 @@ from temporalio.worker import Worker
 
 from models.conversation_tables import FlowRun, Message
 from models.db import make_session_factory
-from models.engine import ContactRef, ConversationInput
 from models.messages import InboundMessage
+from models.payloads.engine import ContactRef, ConversationInput
 from models.settings import Settings
 from tests.helpers import make_web_bot, node, wait_for
 from worker.registry import build_activities, workflow_runner, workflows
-from worker.temporal_server import ensure_search_attributes
+from workflows.client import ensure_search_attributes
 from workflows.conversation import ConversationWorkflow, conversation_workflow_id
 
 QUEUE = "time-skipping"

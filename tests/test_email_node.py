@@ -18,10 +18,13 @@ from temporalio.testing import ActivityEnvironment
 import outbound.guard as guard
 from activities import send_email
 from activities.send_email import EmailSender
+from flowlang.nodes import get_node_type
+from flowlang.validation import validate_flow
 from models.db import make_session_factory
-from models.integration_calls import EmailRequest, EmailSent
+from models.payloads.integrations import EmailRequest, EmailSent
 from models.secret_box import SecretBox
 from models.settings import Settings
+from stack.ports import free_port
 from tests.fake_run_context import FakeRunContext
 from tests.fake_smtp import FakeSmtp
 from tests.helpers import make_web_bot, node
@@ -34,9 +37,6 @@ from tests.integration_fixtures import (
     step_of,
 )
 from tests.test_outbound_guard import self_signed_localhost
-from worker.ports import free_port
-from workflows.nodes import get_node_type
-from workflows.validation import validate_flow
 
 
 @pytest.fixture(scope="module")

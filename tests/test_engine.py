@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
+from flowlang.templates import default_templates
 from models.conversation_tables import FlowRun, FlowRunStep, Message
 from models.db import make_session_factory
-from models.templates import default_templates
 from tests.helpers import WebChat, make_web_bot, node, wait_for
 from workflows.conversation import ConversationWorkflow, conversation_workflow_id
 

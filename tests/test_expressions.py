@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from workflows.expressions import (
+from flowlang.expressions import (
     ExpressionError,
     check_regex,
     check_template,

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from models.flow import FlowDefinition, FlowExport, FlowGraph, FlowGraphError
-from models.templates import TEMPLATE_SLUGS, default_templates
+from flowlang.graph import FlowDefinition, FlowExport, FlowGraph, FlowGraphError
+from flowlang.templates import TEMPLATE_SLUGS, default_templates
 
 # What the seeds' `exportFlowAsJSON` writes (`JSON.stringify(exportData, null, 2)` of a Mongo
 # flow: subdocuments carry `_id`, the editor adds `label` and `selected`).

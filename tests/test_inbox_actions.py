@@ -9,7 +9,7 @@ import httpx
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from graphql_api import conversations
+from graphql_api.graph import conversations
 from tests.helpers import WebChat, wait_for
 from tests.inbox_fixtures import CONVERSATION, conversation_of, team_with_bot
 

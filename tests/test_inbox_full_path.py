@@ -9,8 +9,8 @@ import json
 import httpx
 from fastapi import FastAPI
 
+from flowlang.templates import default_templates
 from models.settings import Settings
-from models.templates import default_templates
 from tests.api_fixtures import CONNECT, CREATE_BOT, SET_DEFAULT
 from tests.graphql_client import GraphQL, sign_up
 from tests.helpers import WebChat, wait_for

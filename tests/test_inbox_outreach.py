@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.db import make_session_factory
-from models.inbox_tables import Outreach, OutreachContact
+from models.outreach_tables import Outreach, OutreachContact
 from tests.api_fixtures import CREATE_FLOW, greeting_flow
 from tests.helpers import WebChat, wait_for
 from tests.inbox_fixtures import team_with_bot

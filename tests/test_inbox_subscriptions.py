@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphql_api import subscriptions
+from graphql_api.graph import subscriptions
 from models.settings import Settings
 from tests.api_fixtures import CONNECT, CREATE_BOT
 from tests.graphql_client import sign_up

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from models.settings import Settings
+from stack.cli import main
 from tests.api_fixtures import UPDATE_DRAFT
 from tests.api_fixtures import greeting_flow as flow_graph
 from tests.marketplace_fixtures import (
@@ -23,7 +24,6 @@ from tests.marketplace_fixtures import (
     organization,
     platform_admin,
 )
-from worker.cli import main
 
 LISTING = "query($id: ID!) { marketplaceListing(id: $id) { title status viewCount } }"
 ALL = "query { marketplaceListings { items { title } nextCursor } }"

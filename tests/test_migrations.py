@@ -16,7 +16,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
 
-from models import migrate
 from models.conversation_tables import (
     Contact,
     Conversation,
@@ -26,6 +25,7 @@ from models.conversation_tables import (
 )
 from models.db import Base, sqlalchemy_url
 from models.tables import Bot, Channel, Flow, FlowVersion, Organization
+from stack import migrate
 
 
 @pytest.fixture

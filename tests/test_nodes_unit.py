@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
+from flowlang.asking.answers import AnswerCheck, InvalidAnswer, check_answer
+from flowlang.node_base import HttpRequest, HttpResponse, NodeFailed
+from flowlang.nodes import REGISTRY, UnknownNodeType, get_node_type
+from flowlang.templates import default_templates
 from models.messages import InboundMessage, OutboundMessage
-from models.templates import default_templates
 from tests.fake_run_context import FakeRunContext
-from workflows.nodes import REGISTRY, UnknownNodeType, get_node_type
-from workflows.nodes.answers import AnswerCheck, InvalidAnswer, check_answer
-from workflows.nodes.base import HttpRequest, HttpResponse, NodeFailed
 
 MENU = {
     "content": "¿Cómo calificarías tu experiencia?",

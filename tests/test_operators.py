@@ -17,12 +17,12 @@ from temporalio.testing import WorkflowEnvironment
 from models.db import make_session_factory
 from models.settings import Settings
 from models.tables import Bot, Channel
+from stack.conversation_view import show_conversation
+from stack.ports import free_port
 from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
 from tests.fake_meta import FakeMeta
 from tests.helpers import WebChat, api_client, chain, make_bot, node, wait_for
-from worker.conversation_view import show_conversation
 from worker.main import metrics_runtime
-from worker.ports import free_port
 from worker.registry import build_worker
 from workflows.client import connect_temporal
 

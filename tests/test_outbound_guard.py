@@ -23,9 +23,9 @@ from temporalio.exceptions import ApplicationError
 
 import outbound.guard as guard
 from activities.http_request import MAX_RESPONSE_BYTES, HttpRequester
+from flowlang.node_base import HttpRequest
 from models.settings import Settings
 from tests.helpers import WebChat, chain, make_web_bot, node
-from workflows.nodes.base import HttpRequest
 
 
 class Internal(BaseHTTPRequestHandler):

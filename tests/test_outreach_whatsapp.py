@@ -12,10 +12,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.conversation_tables import FlowRun
 from models.db import make_session_factory
-from models.inbox_tables import Outreach
-from models.outreach import OutreachInput, create_outreach, progress_of
+from models.outreach_tables import Outreach
 from models.settings import Settings
 from models.tables import Channel, Flow
+from services.conversations.outreach import OutreachInput, create_outreach, progress_of
 from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
 from tests.fake_meta import FakeMeta
 from tests.helpers import chain, node, wait_for

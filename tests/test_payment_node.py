@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.create_payment import PaymentCreator
+from flowlang.nodes import get_node_type
 from models.db import make_session_factory
-from models.integration_calls import PaymentExpiry, PaymentLink, PaymentOutcome, PaymentRequest
 from models.integration_tables import Payment
+from models.payloads.integrations import PaymentExpiry, PaymentLink, PaymentOutcome, PaymentRequest
 from models.secret_box import SecretBox
 from models.settings import Settings
 from models.tables import Bot, Channel
@@ -34,7 +35,6 @@ from tests.integration_fixtures import configure, edge
 from tests.test_durability import TASK_QUEUE as DURABILITY_QUEUE
 from tests.test_durability import start_worker
 from tests.webhook_receiver import Receiver
-from workflows.nodes import get_node_type
 
 SECRET_KEY, WEBHOOK_SECRET = "sk_test_acme123", "whsec_acmeSigningSecret"
 PAYMENTS = """query($bot: ID!) { payments(botId: $bot) { id amount currency description status

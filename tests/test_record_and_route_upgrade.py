@@ -16,10 +16,15 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from models.db import make_session_factory
+from models.payloads.activity_names import (
+    MATCH_FLOW,
+    OPEN_CONVERSATION,
+    RECORD_AND_MATCH,
+    RECORD_INBOUND,
+)
 from models.settings import Settings
 from tests.helpers import WebChat, api_client, chain, make_web_bot, node
 from worker.registry import build_activities, workflows
-from workflows.activity_names import MATCH_FLOW, OPEN_CONVERSATION, RECORD_AND_MATCH, RECORD_INBOUND
 from workflows.conversation import RECORD_AND_ROUTE, conversation_workflow_id
 
 TASK_QUEUE = "botbuilder-upgrade"

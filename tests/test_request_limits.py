@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models.flow import MAX_FLOW_NODES, MAX_KEYWORDS
+from flowlang.graph import MAX_FLOW_NODES, MAX_KEYWORDS
 from models.settings import Settings
 from models.tables import Bot
 from tests.api_fixtures import CREATE_BOT

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from activities.send_message import MessageSender
 from models.conversation_tables import Conversation, Message
 from models.db import make_session_factory
-from models.engine import SendRequest
 from models.messages import OutboundMessage
+from models.payloads.engine import SendRequest
 from models.secret_box import SecretBox
 from models.settings import Settings
 from tests.channel_chat import WhatsAppUser, make_whatsapp_bot

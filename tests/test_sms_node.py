@@ -9,11 +9,11 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from flowlang.nodes import get_node_type
 from tests.fake_run_context import FakeRunContext
 from tests.fake_twilio import FakeTwilio, twilio_signature
 from tests.helpers import make_web_bot, node
 from tests.integration_fixtures import answer_first, asking_flow, configure, step_of
-from workflows.nodes import get_node_type
 
 ACCOUNT = "AC" + "5" * 32
 TOKEN = "sms-auth-token"

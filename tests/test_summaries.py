@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from models.engine import BotTraits
 from models.messages import OutboundMessage
+from models.payloads.engine import BotTraits
 from workflows import summaries
 
 OPEN, SENSITIVE = BotTraits(name="Tienda"), BotTraits(name="Clínica", sensitive_data=True)

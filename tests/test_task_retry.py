@@ -24,10 +24,10 @@ from temporalio.worker import (
 
 from models.conversation_tables import Message
 from models.db import make_session_factory
+from models.payloads.activity_names import RECORD_AND_MATCH, RECORD_INBOUND
 from models.settings import Settings
 from tests.helpers import WebChat, api_client, chain, make_web_bot, node
 from worker.registry import build_activities, workflows
-from workflows.activity_names import RECORD_AND_MATCH, RECORD_INBOUND
 
 TASK_QUEUE = "botbuilder-task-retry"
 

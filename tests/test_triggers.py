@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
+from flowlang.node_base import DEFAULT, TIMEOUT
+from flowlang.nodes.wait_event import WAIT_EVENT
 from tests.api_fixtures import CONNECT, CREATE_BOT, CREATE_FLOW, PUBLISH, SET_DEFAULT
 from tests.fake_run_context import FakeRunContext
 from tests.graphql_client import GraphQL, sign_up
 from tests.helpers import WebChat, chain, node
-from workflows.nodes.base import DEFAULT, TIMEOUT
-from workflows.nodes.wait_event import WAIT_EVENT
 
 CREATE_KEY = 'mutation { createApiKey(name: "crm") { secret } }'
 

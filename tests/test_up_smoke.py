@@ -16,7 +16,7 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from worker.ports import free_port
+from stack.ports import free_port
 
 STARTUP_TIMEOUT = 120.0
 
@@ -30,7 +30,7 @@ class UpProcess:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "worker.cli", "--data-dir", str(data_dir), "up",
+            [sys.executable, "-m", "stack.cli", "--data-dir", str(data_dir), "up",
              "--api-port", str(self.api_port), "--temporal-port", str(self.temporal_port),
              "--temporal-ui-port", str(self.ui_port),
              "--worker-metrics-port", str(self.metrics_port), *extra],
@@ -115,11 +115,11 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data(data_dir: Path) -> None
         children = psutil.Process(up.process.pid).children(recursive=True)
         postgres_pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
         postgres = psutil.Process(postgres_pid)  # before the stop: then it may be gone already
-        workers = [c for c in children if c.cmdline()[-2:] == ["worker.cli", "worker"]]
+        workers = [c for c in children if c.cmdline()[-2:] == ["stack.cli", "worker"]]
         assert len(workers) == 2 and len(children) >= 4  # 2 workers, the API, Temporal
 
         second = subprocess.run(
-            [sys.executable, "-m", "worker.cli", "--data-dir", str(data_dir), "up",
+            [sys.executable, "-m", "stack.cli", "--data-dir", str(data_dir), "up",
              "--api-port", str(free_port())],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
@@ -176,7 +176,7 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data(data_dir: Path) -> None
 
 def worker_processes(up: UpProcess) -> list[psutil.Process]:
     children = psutil.Process(up.process.pid).children(recursive=True)
-    return [c for c in children if c.cmdline()[-2:] == ["worker.cli", "worker"]]
+    return [c for c in children if c.cmdline()[-2:] == ["stack.cli", "worker"]]
 
 
 def test_up_restarts_a_killed_worker_and_stays_healthy(data_dir: Path) -> None:
@@ -228,7 +228,7 @@ def test_port_in_use_is_a_one_line_error(data_dir: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "worker.cli", "--data-dir", str(data_dir),
+            [sys.executable, "-m", "stack.cli", "--data-dir", str(data_dir),
              "up", "--api-port", str(port)],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip

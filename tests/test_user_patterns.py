@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from flowlang.validation import validate_flow
 from models.conversation_tables import FlowRun
 from models.db import make_session_factory
 from models.patterns import PatternError, compile_pattern
-from models.triggers import trigger_matches
+from services.conversations.triggers import trigger_matches
 from tests.helpers import WebChat, chain, make_web_bot, node, wait_for
-from workflows.validation import validate_flow
 
 POLYNOMIAL = ".*.*.*;"  # about n⁴ steps on a backtracking engine when nothing matches
 LONG = "a" * 4096

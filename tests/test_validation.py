@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.templates import default_templates
-from workflows.validation import ValidationProblem, validate_flow
+from flowlang.templates import default_templates
+from flowlang.validation import ValidationProblem, validate_flow
 
 
 def flow(nodes: list[dict[str, Any]], edges: list[dict[str, Any]] = (), **extra: Any) -> dict:

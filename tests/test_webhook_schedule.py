@@ -21,18 +21,18 @@ from temporalio.worker import Worker
 
 from activities.webhook_delivery import WebhookDeliverer
 from models.db import make_session_factory
-from models.publishing import create_organization
 from models.secret_box import SecretBox
 from models.settings import Settings
-from models.webhook_endpoints import EndpointSettings, create_endpoint, send_test_event
 from models.webhook_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from models.webhooks import JITTER, RETRY_SCHEDULE
 from outbound.guard import OutboundPolicy
+from services.bots.publishing import create_organization
+from services.webhooks.endpoints import EndpointSettings, create_endpoint, send_test_event
+from services.webhooks.rules import JITTER, RETRY_SCHEDULE
 from tests.helpers import wait_for
 from tests.test_durable_timers import time_skipping_server_path
 from tests.webhook_receiver import Receiver
 from worker.registry import workflow_runner
-from worker.temporal_server import ensure_search_attributes
+from workflows.client import ensure_search_attributes
 from workflows.search_attributes import WEBHOOK_ENDPOINT_ID
 from workflows.webhook_client import endpoint_search_attributes, wake_deliveries_on_commit
 from workflows.webhook_delivery import WebhookDeliveryWorkflow, delivery_workflow_id

@@ -14,13 +14,13 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from models.settings import Settings
+from stack.webhook_listener import WebhookListener
 from tests.api_fixtures import CONNECT, CREATE_BOT, CREATE_FLOW, PUBLISH, SET_DEFAULT
 from tests.api_fixtures import greeting_flow as flow_definition
 from tests.graphql_client import GraphQL, sign_up
 from tests.helpers import WebChat, api_client, wait_for
 from tests.test_durability import TASK_QUEUE, start_worker
 from tests.webhook_receiver import Receiver
-from worker.webhook_listener import WebhookListener
 
 CREATE = """mutation($input: WebhookEndpointInput!) {
   createWebhookEndpoint(input: $input) { secret endpoint { id url events active disabled } } }"""

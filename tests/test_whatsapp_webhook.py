@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from channels.base import ChannelAccess, StatusUpdate
-from channels.statuses import apply_early_reports, record_status
 from channels.whatsapp_cloud.adapter import WhatsAppCloudChannel
 from models.conversation_tables import Message
 from models.db import make_session_factory
 from models.settings import Settings
+from services.conversations.delivery_statuses import apply_early_reports, record_status
 from tests import fake_meta
 from tests.channel_chat import (
     ACCESS_TOKEN,

@@ -1,1 +1,1 @@
-"""The worker process, the `botbuilder` command line and the embedded development stack."""
+"""The Temporal worker process: the workflows and activities it runs, and their sandbox."""

@@ -12,8 +12,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from models.db import make_engine, make_session_factory
 from models.settings import Settings
 from worker.registry import build_worker
-from worker.temporal_server import ensure_search_attributes
-from workflows.client import connect_temporal
+from workflows.client import connect_temporal, ensure_search_attributes
 from workflows.webhook_client import wake_deliveries_on_commit
 
 FIRST_RETRY_SECONDS = 1.0

@@ -37,7 +37,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     review and on the replay test (`tests/test_replay.py`).
     """
     restrictions = SandboxRestrictions.default.with_passthrough_modules(
-        "workflows", "models", "channels"
+        "workflows", "flowlang", "models", "services", "channels"
     )
     return SandboxedWorkflowRunner(restrictions=restrictions)
 

@@ -1,1 +1,2 @@
-"""Deterministic Temporal workflow code: conversations, flow runs and the node interpreter."""
+"""Deterministic Temporal workflow code (conversations, flow runs, outreaches, webhook deliveries)
+and the clients that start and signal them."""

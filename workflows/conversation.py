@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,17 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from models.agent_actions import AgentAction, agent_action_problem
-    from models.engine import (
+    from models.messages import InboundMessage, OutboundMessage
+    from models.payloads.activity_names import (
+        MATCH_FLOW,
+        OPEN_CONVERSATION,
+        RECORD_AGENT_ACTION,
+        RECORD_AND_MATCH,
+        RECORD_INBOUND,
+        SEND_MESSAGE,
+        SET_CONVERSATION_STATUS,
+    )
+    from models.payloads.engine import (
         ConversationEvent,
         ConversationInput,
         ConversationRecord,
@@ -27,17 +38,7 @@ with workflow.unsafe.imports_passed_through():
         SendRequest,
         SentMessage,
     )
-    from models.messages import InboundMessage, OutboundMessage
     from workflows import summaries
-    from workflows.activity_names import (
-        MATCH_FLOW,
-        OPEN_CONVERSATION,
-        RECORD_AGENT_ACTION,
-        RECORD_AND_MATCH,
-        RECORD_INBOUND,
-        SEND_MESSAGE,
-        SET_CONVERSATION_STATUS,
-    )
     from workflows.flow_run import FlowRunWorkflow, flow_run_search_attributes
     from workflows.search_attributes import STATUS, conversation_attributes
 
@@ -221,9 +222,9 @@ class ConversationWorkflow:
         state = self.state
         state.handed_off = state.taken_over = False
         if state.active_run is not None:
-            await self._signal_run("release", mode)
+            await self._signal_run(FlowRunWorkflow.release, mode)
 
-    async def _signal_run(self, signal: str, *args: Any) -> bool:
+    async def _signal_run(self, signal: Callable[..., None], *args: Any) -> bool:
         """Signal the active run; False when it has already ended (its `run_finished` is on
         the way)."""
         assert self.state.active_run is not None
@@ -244,7 +245,7 @@ class ConversationWorkflow:
         status: str | None = None
         if action.kind == "take_over":
             if not state.handed_off and state.active_run is not None:
-                await self._signal_run("hold")
+                await self._signal_run(FlowRunWorkflow.hold)
             state.handed_off = state.taken_over = True
             status = "handed_off"
         elif action.kind == "send":
@@ -257,7 +258,7 @@ class ConversationWorkflow:
             status = "active"
         elif action.kind == "close":
             if state.active_run is not None:
-                await self._signal_run("release", "end")
+                await self._signal_run(FlowRunWorkflow.release, "end")
             state.handed_off = state.taken_over = False
             state.closing, status = True, "closed"
         if status is not None:
@@ -376,7 +377,7 @@ class ConversationWorkflow:
         `run_finished` arrives (the run reports how many deliveries it received).
         """
         state = self.state
-        if not await self._signal_run("deliver", message):
+        if not await self._signal_run(FlowRunWorkflow.deliver, message):
             state.pending.append(message)
             return
         state.delivered_count += 1

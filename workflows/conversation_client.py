@@ -1,5 +1,6 @@
-"""Reaching a contact's conversation from outside Temporal: signal-with-start, durable once it
-returns (used by channel ingress and by proactive starts)."""
+"""Reaching a contact's conversation workflow from outside Temporal, the one way ingress, the API
+and outreach use: signal-with-start (durable once it returns), update-with-start, and updates
+to a running conversation."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from models.engine import ContactRef, ConversationInput, FlowStart, FlowStartResult
+from models.agent_actions import AgentAction
+from models.payloads.engine import ContactRef, ConversationInput, FlowStart, FlowStartResult
 from models.tables import Channel
 from workflows.conversation import ConversationWorkflow, conversation_workflow_id
 from workflows.summaries import conversation_summary
@@ -32,6 +34,22 @@ async def signal_conversation(
     return workflow_id
 
 
+def conversation_start(
+    task_queue: str, bot_id: str, channel_id: str, channel_kind: str, contact: ContactRef
+) -> WithStartWorkflowOperation[Any, Any]:
+    """Starting the contact's conversation, or joining it when it runs (for update-with-start)."""
+    return WithStartWorkflowOperation(
+        ConversationWorkflow.run,
+        ConversationInput(
+            bot_id=bot_id, channel_id=channel_id, channel_kind=channel_kind, contact=contact
+        ),
+        id=conversation_workflow_id(bot_id, channel_id, contact.external_id),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        task_queue=task_queue,
+        static_summary=conversation_summary(channel_kind, contact.external_id),
+    )
+
+
 async def start_flow_for_contact(
     client: Client, task_queue: str, channel: Channel, contact: ContactRef, start: FlowStart
 ) -> FlowStartResult:
@@ -40,18 +58,26 @@ async def start_flow_for_contact(
     return await client.execute_update_with_start_workflow(
         ConversationWorkflow.start_flow,
         start,
-        start_workflow_operation=WithStartWorkflowOperation(
-            ConversationWorkflow.run,
-            ConversationInput(
-                bot_id=str(channel.bot_id),
-                channel_id=str(channel.id),
-                channel_kind=channel.kind,
-                contact=contact,
-            ),
-            id=conversation_workflow_id(str(channel.bot_id), str(channel.id), contact.external_id),
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            task_queue=task_queue,
-            static_summary=conversation_summary(channel.kind, contact.external_id),
+        start_workflow_operation=conversation_start(
+            task_queue, str(channel.bot_id), str(channel.id), channel.kind, contact
         ),
         id=start.key,
     )
+
+
+async def act_on_conversation(
+    client: Client,
+    workflow_id: str,
+    action: AgentAction,
+    key: str,
+    start: WithStartWorkflowOperation[Any, Any] | None = None,
+) -> str | None:
+    """An agent's action, ordered with the conversation's messages by its workflow (started
+    again by `start` when given, e.g. to take over an ended conversation); raises
+    `WorkflowUpdateFailedError` when refused."""
+    if start is not None:
+        return await client.execute_update_with_start_workflow(
+            ConversationWorkflow.agent_action, action, start_workflow_operation=start, id=key
+        )
+    handle = client.get_workflow_handle_for(ConversationWorkflow.run, workflow_id)
+    return await handle.execute_update(ConversationWorkflow.agent_action, action, id=key)

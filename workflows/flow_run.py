@@ -14,8 +14,21 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from models.ai import AiRequest, AiResponse, AiUsage
-    from models.engine import (
+    from flowlang import expressions
+    from flowlang.graph import FlowDefinition, FlowGraph
+    from flowlang.node_base import HandOffRequest, HttpRequest, HttpResponse, NodeFailed
+    from flowlang.nodes import get_node_type
+    from models.messages import InboundMessage, OutboundMessage
+    from models.payloads.activity_names import (
+        AI_COMPLETION,
+        BEGIN_FLOW_RUN,
+        FINISH_FLOW_RUN,
+        HTTP_REQUEST,
+        RECORD_STEPS,
+        SEND_MESSAGE,
+    )
+    from models.payloads.ai import AiRequest, AiResponse, AiUsage
+    from models.payloads.engine import (
         ExternalEvent,
         FlowRunInput,
         FlowRunState,
@@ -24,24 +37,12 @@ with workflow.unsafe.imports_passed_through():
         SentMessage,
         StepRecord,
     )
-    from models.flow import FlowDefinition, FlowGraph
-    from models.integration_calls import (
+    from models.payloads.integrations import (
         PERMANENT_INTEGRATION_ERROR,
         IntegrationCall,
         PaymentOutcome,
     )
-    from models.messages import InboundMessage, OutboundMessage
-    from workflows import expressions, summaries
-    from workflows.activity_names import (
-        AI_COMPLETION,
-        BEGIN_FLOW_RUN,
-        FINISH_FLOW_RUN,
-        HTTP_REQUEST,
-        RECORD_STEPS,
-        SEND_MESSAGE,
-    )
-    from workflows.nodes import get_node_type
-    from workflows.nodes.base import HandOffRequest, HttpRequest, HttpResponse, NodeFailed
+    from workflows import summaries
     from workflows.search_attributes import (
         FLOW_ID,
         FLOW_NAME,

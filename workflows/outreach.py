@@ -9,8 +9,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from models.outreach import OutreachInput
-    from workflows.activity_names import FINISH_OUTREACH, START_OUTREACH_BATCH
+    from models.payloads.activity_names import FINISH_OUTREACH, START_OUTREACH_BATCH
+    from services.conversations.outreach import OutreachInput
 
 DB = {"start_to_close_timeout": timedelta(seconds=30),
       "retry_policy": RetryPolicy(maximum_attempts=5)}  # fmt: skip

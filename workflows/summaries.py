@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from models.engine import BotTraits, FlowRunInput, StepRecord
 from models.messages import InboundMessage, OutboundMessage
+from models.payloads.engine import BotTraits, FlowRunInput, StepRecord
 
 PREFIX_LENGTH = 60
 WORD_SLACK = 15

@@ -14,7 +14,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
 )
 
-from models import webhook_outbox
+from services.webhooks import outbox as webhook_outbox
 from workflows.search_attributes import WEBHOOK_ENDPOINT_ID
 from workflows.webhook_delivery import WebhookDeliveryWorkflow, delivery_workflow_id
 

@@ -16,8 +16,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from models.webhooks import DrainRequest, DrainResult
-    from workflows.activity_names import DELIVER_WEBHOOKS
+    from models.payloads.activity_names import DELIVER_WEBHOOKS
+    from services.webhooks.rules import DrainRequest, DrainResult
 
 IDLE_POLL = timedelta(minutes=10)
 DRAINS_PER_RUN = 200

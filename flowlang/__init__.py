@@ -1,0 +1,1 @@
+"""The flow language: the flow graph, expressions, validation, and the node types."""

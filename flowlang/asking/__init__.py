@@ -1,0 +1,1 @@
+"""How question-like nodes ask and read answers: prompts, choices, answer checks."""

@@ -1,0 +1,1 @@
+"""The GraphQL schema's parts by domain: object types and Query/Mutation/Subscription resolvers."""

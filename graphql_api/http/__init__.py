@@ -1,0 +1,1 @@
+"""Plain HTTP endpoints: file import/export, the web channel, provider webhooks, triggers."""

@@ -1,0 +1,38 @@
+"""What every request handler shares: settings, database, Temporal client, live updates, limits."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+
+from graphql_api.live_updates import LiveUpdates, StreamSlots
+from graphql_api.rate_limits import RateLimiter
+from models.db import make_engine, make_session_factory
+from models.settings import Settings
+from workflows.client import connect_temporal
+from workflows.webhook_client import wake_deliveries_on_commit
+
+
+class Platform:
+    """What every request handler shares: settings, database and the Temporal client."""
+
+    def __init__(self, settings: Settings, database_url: str) -> None:
+        self.settings = settings
+        self.database_url = database_url
+        self.engine = make_engine(database_url)
+        self.sessions = make_session_factory(self.engine)
+        self._temporal: Client | None = None
+        self.live_updates = LiveUpdates(database_url, self.sessions)
+        self.stream_slots = StreamSlots(settings.max_streams, settings.max_streams_per_client)
+        self.auth_limiter = RateLimiter(settings.auth_requests_per_minute, "sign-ups and log-ins")
+        self.web_message_limiter = RateLimiter(settings.web_messages_per_minute, "messages")
+        wake_deliveries_on_commit(self.temporal, settings.task_queue)
+
+    async def temporal(self) -> Client:
+        """The Temporal client, connected on first use (and again after a failed attempt)."""
+        if self._temporal is None:
+            self._temporal = await connect_temporal(self.settings)
+        return self._temporal
+
+    async def close(self) -> None:
+        await self.live_updates.close()
+        await self.engine.dispose()

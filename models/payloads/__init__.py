@@ -1,0 +1,1 @@
+"""Temporal payload contracts: what workflows and activities pass each other, activity names."""

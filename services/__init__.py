@@ -1,0 +1,1 @@
+"""Domain services: the reads and writes that resolvers, the CLI and activities call, by domain."""

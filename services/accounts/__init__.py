@@ -1,0 +1,1 @@
+"""Accounts: organizations, people, invitations, API keys, session tokens and log-in limits."""

@@ -1,0 +1,1 @@
+"""Analytics: hourly rollups kept current, reports and exports read from them."""

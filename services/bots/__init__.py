@@ -1,0 +1,1 @@
+"""Bots: managing bots and channels, publishing, bots-as-code files (load, export, sync)."""

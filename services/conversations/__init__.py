@@ -1,0 +1,1 @@
+"""Conversations: inbox reads, which flow answers, delivery statuses, outreaches, live notices."""

@@ -1,0 +1,87 @@
+"""Delivery statuses on stored messages: they only move forward (sent < delivered < read).
+
+Every report is also kept in `message_status_events`, so a report that arrives before the send
+activity has stored the provider's message id is applied as soon as it does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.base import StatusUpdate
+from models.conversation_tables import DELIVERY_STATUSES, Message, MessageStatusEvent
+from services.conversations.notify import notify_message
+from services.webhooks import outbox as webhook_outbox
+
+# The statuses a message may be in for a report to replace it.
+PREDECESSORS: dict[str, tuple[str, ...]] = {
+    "sent": ("pending",),
+    "delivered": ("pending", "sent"),
+    "read": ("pending", "sent", "delivered"),
+    "failed": ("pending", "sent"),
+}
+
+
+async def lock_reports(session: AsyncSession, channel_id: uuid.UUID, provider_id: str) -> None:
+    """Serialise a report with the send recording that provider id (until commit): whichever
+    commits second sees the other's write, so a report racing the send is never lost."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"{channel_id}/{provider_id}"},
+    )
+
+
+async def record_status(session: AsyncSession, channel_id: uuid.UUID, report: StatusUpdate) -> None:
+    """Keep the report and move the message forward if it is already known."""
+    await lock_reports(session, channel_id, report.provider_message_id)
+    await session.execute(
+        insert(MessageStatusEvent)
+        .values(channel_id=channel_id, provider_message_id=report.provider_message_id,
+                status=report.status, error=report.error)
+        .on_conflict_do_nothing()
+    )  # fmt: skip
+    await advance(session, channel_id, report.provider_message_id, report.status, report.error)
+
+
+async def apply_early_reports(
+    session: AsyncSession, channel_id: uuid.UUID, provider_message_id: str
+) -> None:
+    """Apply the reports that arrived before the message had its provider id."""
+    await lock_reports(session, channel_id, provider_message_id)
+    events = (
+        await session.scalars(
+            select(MessageStatusEvent).where(
+                MessageStatusEvent.channel_id == channel_id,
+                MessageStatusEvent.provider_message_id == provider_message_id,
+            )
+        )
+    ).all()
+    for event in sorted(events, key=lambda event: DELIVERY_STATUSES.index(event.status)):
+        await advance(session, channel_id, provider_message_id, event.status, event.error)
+
+
+async def advance(
+    session: AsyncSession, channel_id: uuid.UUID, provider_message_id: str, status: str,
+    error: dict[str, Any] | None,
+) -> None:  # fmt: skip
+    """Set `status` unless the message is already as far or further."""
+    values: dict[str, Any] = {"status": status, "status_updated_at": func.now()}
+    if error is not None:
+        values["error"] = error
+    statement = (
+        update(Message)
+        .where(Message.channel_id == channel_id, Message.direction == "outbound",
+               Message.provider_message_id == provider_message_id,
+               Message.status.in_(PREDECESSORS[status]))
+        .values(**values)
+        .returning(Message.id, Message.conversation_id)
+    )  # fmt: skip
+    changed = (await session.execute(statement)).first()
+    if changed is not None:
+        await notify_message(session, changed.conversation_id)
+        await webhook_outbox.message_event(session, changed.id, status, error)

@@ -1,0 +1,1 @@
+"""Flows: drafts, publishing, versions, templates, and import/export in the seeds' formats."""

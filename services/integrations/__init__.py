@@ -1,0 +1,1 @@
+"""Integrations: each organization's credentials per kind, and payments."""

@@ -1,0 +1,1 @@
+"""The marketplace: listings, search, sales and installs, reviews, sellers' figures."""

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: signing and retry rules, endpoint management, the transactional outbox."""

@@ -1,0 +1,1 @@
+"""The `botbuilder` command and the local stack it runs (PostgreSQL, Temporal, API, worker)."""

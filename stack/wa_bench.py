@@ -1,0 +1,201 @@
+"""`botbuilder bench --channel whatsapp`: the production path under load, beside its floor.
+
+It starts a fresh `botbuilder up` (free ports, a temporary folder) whose WhatsApp Graph API URL
+(`BOTBUILDER_WHATSAPP_GRAPH_URL`) is the bench's own fake Graph API on 127.0.0.1, applies
+`bench_whatsapp_bot.yaml`, and sends signed Cloud API webhooks to the channel's real webhook
+URL (see `stack/wa_load.py`). Scenarios:
+
+- menu: `--users` contacts at once, each running `--conversations` 4-step menu conversations
+  back to back (closed loop: a contact writes again once answered);
+- echo: a new contact every 1/`--rate` s for `--duration` s, each sending one message
+  (open loop: every message opens a conversation).
+
+Beside each, the floor (`stack/bench_floor.py`) runs the same load shape on the same Temporal
+server. With `TEMPORAL_ADDRESS` and/or `DATABASE_URL` set, the stack's API and workers use that
+Temporal cluster and database instead of embedded ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+from temporalio.client import Client
+
+from channels.config import webhook_urls
+from models.db import make_engine, make_session_factory
+from models.secret_box import SecretBox
+from models.settings import Settings
+from services.bots.file import load_bot_file
+from services.bots.sync import apply_bot
+from stack.bench import LocalStack
+from stack.bench_floor import Floor
+from stack.ports import free_port
+from stack.wa_load import ECHO, MENU, Figures, WhatsAppLoad, percentile
+
+BOT_FILE = Path(__file__).with_name("bench_whatsapp_bot.yaml")
+SECRETS = {
+    "BENCH_WA_ACCESS_TOKEN": "bench-access-token",
+    "BENCH_WA_APP_SECRET": "bench-app-secret",
+    "BENCH_WA_VERIFY_TOKEN": "bench-verify-token",
+}
+PHONE_NUMBER_ID = "100000000000001"
+
+
+@dataclass
+class WhatsAppBenchOptions:
+    users: int = 10
+    conversations: int = 10
+    rate: float = 10.0
+    duration: float = 20.0
+    scenarios: tuple[str, ...] = ("menu", "echo")
+    floor: bool = True
+    workers: int = 1
+    timeout: float = 30.0
+    keep: bool = False
+
+
+def options_from(args: argparse.Namespace) -> WhatsAppBenchOptions:
+    """The options of `botbuilder bench --channel whatsapp` (see `stack/cli.py`)."""
+    return WhatsAppBenchOptions(
+        users=args.users,
+        conversations=args.conversations,
+        rate=args.rate or 10.0,
+        duration=args.duration,
+        scenarios=("menu", "echo") if args.scenario == "all" else (args.scenario,),
+        floor=not args.no_floor,
+        workers=args.bench_workers,
+        timeout=args.timeout,
+        keep=args.keep,
+    )
+
+
+def stack_processes(stack: LocalStack) -> list[psutil.Process]:
+    """Every process of the stack: `up`, its children (API, workers, Temporal), PostgreSQL."""
+    processes = {process.pid: process for process in stack.processes()}
+    up = psutil.Process(stack.process.pid)
+    for process in [up, *up.children(recursive=True)]:
+        processes.setdefault(process.pid, process)
+    return list(processes.values())
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def describe(label: str, figures: Figures, cpu: float | None = None) -> str:
+    """One line of figures: rate, reply and webhook latency, answers and losses."""
+    line = (
+        f"    {label:<10} {figures.sent / figures.window():6.1f} msg/s; "
+        f"reply p50 {percentile(figures.latencies_ms, 0.5):.0f} ms, "
+        f"p99 {percentile(figures.latencies_ms, 0.99):.0f} ms; "
+        f"webhook p50 {percentile(figures.webhook_ms, 0.5):.0f} ms, "
+        f"p99 {percentile(figures.webhook_ms, 0.99):.0f} ms; "
+        f"answers {figures.replies} of {figures.expected}, {figures.timeouts} timeouts, "
+        f"{figures.mismatches} mismatches, {figures.duplicates} duplicates"
+    )
+    if figures.http_errors:
+        line += f", {figures.http_errors} webhook errors"
+    if cpu is not None:
+        line += f"; {cpu / max(1, figures.sent):.3f} core-s/msg (whole stack)"
+    return line
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+async def apply_bench_bot(database_url: str, secret_key: str, api_url: str) -> str:
+    """The bench bot in the stack's database; the WhatsApp channel's webhook URL."""
+    desired = load_bot_file(BOT_FILE, {**os.environ, **SECRETS})
+    engine = make_engine(database_url)
+    try:
+        async with make_session_factory(engine).begin() as session:
+            report = await apply_bot(session, desired, SecretBox(secret_key), "bench")
+    finally:
+        await engine.dispose()
+    channel = report.channels[0]
+    return webhook_urls(api_url, channel.kind, str(channel.id))["webhook"]
+
+
+async def run_scenarios(
+    stack: LocalStack, load: WhatsAppLoad, floor: Floor | None, options: WhatsAppBenchOptions
+) -> None:
+    """Each scenario on the stack, then the same shape on the floor; prints as it goes."""
+    processes = stack_processes(stack)
+    for scenario in options.scenarios:
+        if scenario == "menu":
+            messages = options.users * options.conversations * len(MENU)
+            title = (
+                f"menu (closed loop): {options.users} users × {options.conversations} "
+                f"conversations, {messages} messages"
+            )
+            run = load.closed_loop(MENU, options.users, options.conversations)
+            turns = options.conversations * len(MENU)
+            floor_run = floor and floor.turns(options.users, turns)
+        else:
+            title = f"echo (open loop): {options.rate:g} new contacts/s for {options.duration:g} s"
+            run = load.open_loop(ECHO, options.rate, options.duration)
+            floor_run = floor and floor.starts(options.rate, options.duration)
+        print(f"  {title}", flush=True)
+        cpu = cpu_seconds(processes)
+        figures = await run
+        print(describe("botbuilder", figures, cpu_seconds(processes) - cpu), flush=True)
+        if floor_run is not None:
+            print(describe("floor", await floor_run), flush=True)
+        print(f"    load average {load_average()}", flush=True)
+
+
+async def run_whatsapp_bench(
+    stack: LocalStack, database_url: str, temporal_address: str, options: WhatsAppBenchOptions
+) -> None:
+    secret_key = Settings(data_dir=stack.data_dir).resolved_secret_key()
+    webhook_url = await apply_bench_bot(database_url, secret_key, stack.api_url)
+    load = WhatsAppLoad(webhook_url, SECRETS["BENCH_WA_APP_SECRET"], PHONE_NUMBER_ID)
+    load.timeout = options.timeout
+    await load.start_graph(stack.graph_port)
+    floor = None
+    if options.floor:
+        floor = Floor(await Client.connect(temporal_address), options.timeout)
+    print(
+        f"botbuilder bench --channel whatsapp: webhooks to {webhook_url}, replies to the "
+        f"fake Graph API on 127.0.0.1:{stack.graph_port}; load average {load_average()}",
+        flush=True,
+    )
+    try:
+        await run_scenarios(stack, load, floor, options)
+    finally:
+        await load.close()
+
+
+def whatsapp_bench(options: WhatsAppBenchOptions) -> int:
+    """Run the scenarios on a fresh local stack and print the report."""
+    data_dir = Path(tempfile.mkdtemp(prefix="bb-bench-wa-"))
+    graph_port = free_port()
+    print(f"Starting a local stack in {data_dir} ...", flush=True)
+    env = {"BOTBUILDER_WHATSAPP_GRAPH_URL": f"http://127.0.0.1:{graph_port}", **SECRETS}
+    stack = LocalStack(data_dir, options.workers, env=env, external_cluster=True)
+    stack.graph_port = graph_port
+    begin = time.monotonic()
+    try:
+        stack.wait_ready()
+        print(f"Stack ready after {time.monotonic() - begin:.0f} s", flush=True)
+        database_url = os.environ.get("DATABASE_URL") or stack.database_url()
+        temporal_address = os.environ.get("TEMPORAL_ADDRESS") or stack.temporal_address
+        asyncio.run(run_whatsapp_bench(stack, database_url, temporal_address, options))
+        return 0
+    finally:
+        stack.close(options.keep)

@@ -1,7 +1,0 @@
-"""The `file` node: a media node that always sends a document."""
-
-from __future__ import annotations
-
-from workflows.nodes.media import media_node
-
-FILE = media_node("file", "document")

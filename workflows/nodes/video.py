@@ -1,7 +1,0 @@
-"""The `video` node: a media node that always sends video."""
-
-from __future__ import annotations
-
-from workflows.nodes.media import media_node
-
-VIDEO = media_node("video", "video")
