@@ -209,10 +209,15 @@ async def test_workers_killed_at_random_moments_lose_and_repeat_nothing(
     kills: list[float] = []
     try:
         async with api_client(settings) as api:
-            contacts = contacts_on(api, meta, whatsapp_contacts, 10)
+            contacts = contacts_on(api, meta, whatsapp_contacts, 16)
             load = asyncio.ensure_future(talk(contacts))
+
+            async def under_way() -> bool:  # the worker is up and answering
+                return any(c.steps_done for c in contacts)
+
+            await wait_for(under_way, timeout=60, what="the conversations to get going")
             for _ in range(4):
-                await asyncio.wait([load], timeout=chance.uniform(2.0, 6.0))
+                await asyncio.wait([load], timeout=chance.uniform(0.3, 1.5))
                 if load.done():
                     break
                 workers.kill_and_restart()
