@@ -26,18 +26,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from sqlalchemy import select
 from temporalio.client import Client
 
 from channels.config import webhook_urls
 from models.db import make_engine, make_session_factory
 from models.secret_box import SecretBox
 from models.settings import Settings
+from models.tables import Organization
 from services.bots.file import load_bot_file
 from services.bots.sync import apply_bot
-from stack.bench import LocalStack
+from stack.bench import LocalStack, subscribe_everything
 from stack.bench_floor import Floor
 from stack.ports import free_port
 from stack.wa_load import ECHO, MENU, Figures, WhatsAppLoad, percentile
+from stack.webhook_listener import WebhookListener
 
 BOT_FILE = Path(__file__).with_name("bench_whatsapp_bot.yaml")
 SECRETS = {
@@ -59,6 +62,7 @@ class WhatsAppBenchOptions:
     workers: int = 1
     timeout: float = 30.0
     keep: bool = False
+    webhook: bool = False
 
 
 def options_from(args: argparse.Namespace) -> WhatsAppBenchOptions:
@@ -73,6 +77,7 @@ def options_from(args: argparse.Namespace) -> WhatsAppBenchOptions:
         workers=args.bench_workers,
         timeout=args.timeout,
         keep=args.keep,
+        webhook=args.webhook,
     )
 
 
@@ -118,13 +123,23 @@ def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-async def apply_bench_bot(database_url: str, secret_key: str, api_url: str) -> str:
-    """The bench bot in the stack's database; the WhatsApp channel's webhook URL."""
+async def apply_bench_bot(
+    database_url: str, secret_key: str, api_url: str, webhook: WebhookListener | None
+) -> str:
+    """The bench bot in the stack's database, its organization subscribed to every event on
+    `webhook` when given; the WhatsApp channel's webhook URL."""
     desired = load_bot_file(BOT_FILE, {**os.environ, **SECRETS})
     engine = make_engine(database_url)
+    box = SecretBox(secret_key)
     try:
         async with make_session_factory(engine).begin() as session:
-            report = await apply_bot(session, desired, SecretBox(secret_key), "bench")
+            report = await apply_bot(session, desired, box, "bench")
+            if webhook is not None:
+                organization = await session.scalar(
+                    select(Organization.id).where(Organization.slug == desired.organization)
+                )
+                assert organization is not None
+                webhook.secret = await subscribe_everything(session, box, organization, webhook.url)
     finally:
         await engine.dispose()
     channel = report.channels[0]
@@ -163,7 +178,8 @@ async def run_whatsapp_bench(
     stack: LocalStack, database_url: str, temporal_address: str, options: WhatsAppBenchOptions
 ) -> None:
     secret_key = Settings(data_dir=stack.data_dir).resolved_secret_key()
-    webhook_url = await apply_bench_bot(database_url, secret_key, stack.api_url)
+    listener = WebhookListener(0, None, quiet=True).start() if options.webhook else None
+    webhook_url = await apply_bench_bot(database_url, secret_key, stack.api_url, listener)
     load = WhatsAppLoad(webhook_url, SECRETS["BENCH_WA_APP_SECRET"], PHONE_NUMBER_ID)
     load.timeout = options.timeout
     await load.start_graph(stack.graph_port)
@@ -179,6 +195,12 @@ async def run_whatsapp_bench(
         await run_scenarios(stack, load, floor, options)
     finally:
         await load.close()
+    if listener is not None:
+        print(
+            f"  webhooks: {listener.received} deliveries received, "
+            f"{listener.invalid} with an invalid signature",
+            flush=True,
+        )
 
 
 def whatsapp_bench(options: WhatsAppBenchOptions) -> int:

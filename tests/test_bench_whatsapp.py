@@ -30,6 +30,7 @@ def test_whatsapp_bench_answers_every_message_of_both_scenarios() -> None:
             "1",
             "--timeout",
             "20",
+            "--webhook",
         ],
         capture_output=True,
         text=True,
@@ -55,3 +56,5 @@ def test_whatsapp_bench_answers_every_message_of_both_scenarios() -> None:
         assert float(rate) > 0 and 0 < int(p50) <= int(p99), line
     assert "core-s/msg (whole stack)" in lines["menu", "botbuilder"]
     assert "load average" in out
+    delivered = re.search(r"webhooks: (\d+) deliveries received, 0 with an invalid signature", out)
+    assert delivered and int(delivered.group(1)) > 0, out
