@@ -38,8 +38,9 @@ class AiCompleter:
         if not self.settings.openai_api_key:
             raise ApplicationError(
                 "no AI API key is configured: set OPENAI_API_KEY for the worker",
-                type=PERMANENT, non_retryable=True,
-            )  # fmt: skip
+                type=PERMANENT,
+                non_retryable=True,
+            )
         if self._client is None:
             self._client = AsyncOpenAI(
                 api_key=self.settings.openai_api_key,
@@ -55,10 +56,13 @@ class AiCompleter:
         messages = chat_messages(request)
         try:
             completion = await self.client().chat.completions.create(
-                model=model, messages=messages,
-                max_tokens=request.max_tokens, temperature=request.temperature,
-                timeout=request.timeout_seconds, **tool_options(request),
-            )  # fmt: skip
+                model=model,
+                messages=messages,
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                timeout=request.timeout_seconds,
+                **tool_options(request),
+            )
         except openai.APIStatusError as err:
             raise classify(err) from err
         except openai.APIConnectionError as err:
@@ -77,16 +81,23 @@ class AiCompleter:
             reason = choice.finish_reason if choice else "no choices"
             raise ApplicationError(
                 f"the model {model} answered no text (finish reason: {reason})",
-                type=PERMANENT, non_retryable=True,
-            )  # fmt: skip
+                type=PERMANENT,
+                non_retryable=True,
+            )
         usage = completion.usage
         return AiResponse(
-            text=text, model=completion.model or model, finish_reason=choice.finish_reason,
+            text=text,
+            model=completion.model or model,
+            finish_reason=choice.finish_reason,
             tool_calls=calls,
-            usage=AiUsage(prompt_tokens=usage.prompt_tokens,
-                          completion_tokens=usage.completion_tokens,
-                          total_tokens=usage.total_tokens) if usage else AiUsage(),
-        )  # fmt: skip
+            usage=AiUsage(
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                total_tokens=usage.total_tokens,
+            )
+            if usage
+            else AiUsage(),
+        )
 
 
 def chat_messages(request: AiRequest) -> list[ChatCompletionMessageParam]:

@@ -57,15 +57,21 @@ class ConversationStore:
                 raise ValueError(f"bot {params.bot_id} does not exist")
             contact = await session.scalar(
                 insert(Contact)
-                .values(bot_id=bot_id, channel_kind=params.channel_kind,
-                        external_id=params.contact.external_id, name=params.contact.name)
+                .values(
+                    bot_id=bot_id,
+                    channel_kind=params.channel_kind,
+                    external_id=params.contact.external_id,
+                    name=params.contact.name,
+                )
                 .on_conflict_do_update(
                     index_elements=["bot_id", "channel_kind", "external_id"],
-                    set_={"last_seen_at": now,
-                          "name": func.coalesce(params.contact.name, Contact.name)},
+                    set_={
+                        "last_seen_at": now,
+                        "name": func.coalesce(params.contact.name, Contact.name),
+                    },
                 )
                 .returning(Contact)
-            )  # fmt: skip
+            )
             assert contact is not None
             contact_id = contact.id
             workflow_id = conversation_workflow_id(
@@ -74,30 +80,41 @@ class ConversationStore:
             await rollups.count_conversation_opened(session, bot_id, contact_id, workflow_id)
             conversation_id = await session.scalar(
                 insert(Conversation)
-                .values(bot_id=bot_id, channel_id=uuid.UUID(params.channel_id),
-                        contact_id=contact_id, workflow_id=workflow_id, status="active")
+                .values(
+                    bot_id=bot_id,
+                    channel_id=uuid.UUID(params.channel_id),
+                    contact_id=contact_id,
+                    workflow_id=workflow_id,
+                    status="active",
+                )
                 .on_conflict_do_update(
                     index_elements=["workflow_id"],
                     set_={"status": "active", "closed_at": None, "last_message_at": now},
                 )
                 .returning(Conversation.id)
-            )  # fmt: skip
+            )
             await notify_conversation(session, conversation_id)
             await webhook_outbox.conversation_event(session, conversation_id, "started", fact_key())
             previous_runs = await session.scalar(
                 select(func.count()).where(FlowRun.conversation_id == conversation_id)
             )
         return ConversationRecord(
-            conversation_id=str(conversation_id), contact_id=str(contact_id),
-            contact={"id": str(contact.id), "external_id": contact.external_id,
-                     "name": contact.name or "", "phone": contact.phone or "",
-                     "email": contact.email or "", **contact.attributes},
+            conversation_id=str(conversation_id),
+            contact_id=str(contact_id),
+            contact={
+                "id": str(contact.id),
+                "external_id": contact.external_id,
+                "name": contact.name or "",
+                "phone": contact.phone or "",
+                "email": contact.email or "",
+                **contact.attributes,
+            },
             inactivity_seconds=int(
                 bot.settings.get("inactivity_timeout_seconds", DEFAULT_INACTIVITY_SECONDS)
             ),
             bot=BotTraits(name=bot.name, sensitive_data=bot.sensitive_data),
             previous_runs=previous_runs or 0,
-        )  # fmt: skip
+        )
 
     @activity.defn(name=activity_names.RECORD_INBOUND)
     async def record_inbound_message(
@@ -216,18 +233,25 @@ class ConversationStore:
         ).all()
         versions = {str(flow.id): (flow, version) for flow, version in rows}
         candidates = [
-            FlowCandidate(flow_id=flow_id, priority=version.priority,
-                          trigger=version.trigger, is_default=flow.id == bot.default_flow_id)
+            FlowCandidate(
+                flow_id=flow_id,
+                priority=version.priority,
+                trigger=version.trigger,
+                is_default=flow.id == bot.default_flow_id,
+            )
             for flow_id, (flow, version) in versions.items()
-        ]  # fmt: skip
+        ]
         chosen = choose_flow(candidates, text)
         if chosen is None:
             return None
         flow, version = versions[chosen]
         return FlowSnapshot(
-            flow_id=str(flow.id), version_id=str(version.id), version=version.version,
-            name=flow.name, definition=version.definition,
-        )  # fmt: skip
+            flow_id=str(flow.id),
+            version_id=str(version.id),
+            version=version.version,
+            name=flow.name,
+            definition=version.definition,
+        )
 
     @activity.defn(name=activity_names.SET_CONVERSATION_STATUS)
     async def set_conversation_status(self, conversation_id: str, status: str) -> None:
@@ -244,20 +268,28 @@ class ConversationStore:
 
     @activity.defn(name=activity_names.BEGIN_FLOW_RUN)
     async def begin_flow_run(
-        self, conversation_id: str, flow_id: str, version_id: str, workflow_id: str,
+        self,
+        conversation_id: str,
+        flow_id: str,
+        version_id: str,
+        workflow_id: str,
         variables: dict[str, Any],
-    ) -> str:  # fmt: skip
+    ) -> str:
         """Create the run's row (idempotent on its workflow id) and return its id."""
         async with self.sessions.begin() as session:
             run_id = await session.scalar(
                 insert(FlowRun)
-                .values(conversation_id=uuid.UUID(conversation_id), flow_id=uuid.UUID(flow_id),
-                        flow_version_id=uuid.UUID(version_id), workflow_id=workflow_id,
-                        status="running", variables=variables)
-                .on_conflict_do_update(index_elements=["workflow_id"],
-                                       set_={"status": "running"})
+                .values(
+                    conversation_id=uuid.UUID(conversation_id),
+                    flow_id=uuid.UUID(flow_id),
+                    flow_version_id=uuid.UUID(version_id),
+                    workflow_id=workflow_id,
+                    status="running",
+                    variables=variables,
+                )
+                .on_conflict_do_update(index_elements=["workflow_id"], set_={"status": "running"})
                 .returning(FlowRun.id)
-            )  # fmt: skip
+            )
             await rollups.count_run_started(session, run_id)
             await session.execute(
                 update(Conversation)
@@ -276,12 +308,20 @@ class ConversationStore:
         for step in steps:
             started = datetime.fromisoformat(step.started_at)
             ended = datetime.fromisoformat(step.ended_at)
-            rows.append({
-                "flow_run_id": uuid.UUID(step.run_id), "sequence": step.sequence,
-                "node_id": step.node_id, "node_type": step.node_type, "outcome": step.outcome,
-                "started_at": started, "ended_at": ended, "error": step.error,
-                "output": step.output, "duration_ms": int((ended - started).total_seconds() * 1000),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "flow_run_id": uuid.UUID(step.run_id),
+                    "sequence": step.sequence,
+                    "node_id": step.node_id,
+                    "node_type": step.node_type,
+                    "outcome": step.outcome,
+                    "started_at": started,
+                    "ended_at": ended,
+                    "error": step.error,
+                    "output": step.output,
+                    "duration_ms": int((ended - started).total_seconds() * 1000),
+                }
+            )
         async with self.sessions.begin() as session:
             new_steps = (
                 await session.execute(
@@ -330,8 +370,12 @@ class ConversationStore:
 
     def activities(self) -> list[Any]:
         return [
-            self.open_conversation, self.record_inbound_message, self.match_flow,
+            self.open_conversation,
+            self.record_inbound_message,
+            self.match_flow,
             self.record_inbound_and_match_flow,
-            self.set_conversation_status, self.begin_flow_run, self.record_flow_steps,
+            self.set_conversation_status,
+            self.begin_flow_run,
+            self.record_flow_steps,
             self.finish_flow_run,
-        ]  # fmt: skip
+        ]

@@ -51,10 +51,14 @@ class InboxStore:
                 result = note_id(conversation_id, action_key)
                 await session.execute(
                     insert(ConversationNote)
-                    .values(id=result, conversation_id=key, author_user_id=agent,
-                            body=(action.text or "").strip())
+                    .values(
+                        id=result,
+                        conversation_id=key,
+                        author_user_id=agent,
+                        body=(action.text or "").strip(),
+                    )
                     .on_conflict_do_nothing(index_elements=["id"])
-                )  # fmt: skip
+                )
             if values:
                 await rollups.count_status_change(session, conversation_id, status)
                 await session.execute(

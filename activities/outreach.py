@@ -39,19 +39,24 @@ class OutreachStarter:
             contacts = (
                 await session.scalars(
                     select(OutreachContact)
-                    .where(OutreachContact.outreach_id == outreach.id,
-                           OutreachContact.position >= position,
-                           OutreachContact.status == "pending")
+                    .where(
+                        OutreachContact.outreach_id == outreach.id,
+                        OutreachContact.position >= position,
+                        OutreachContact.status == "pending",
+                    )
                     .order_by(OutreachContact.position)
                     .limit(outreach.messages_per_second)
                 )
-            ).all()  # fmt: skip
+            ).all()
         if not contacts or channel is None or flow is None or version is None:
             return None
         snapshot = FlowSnapshot(
-            flow_id=str(flow.id), version_id=str(version.id), version=version.version,
-            name=flow.name, definition=version.definition,
-        )  # fmt: skip
+            flow_id=str(flow.id),
+            version_id=str(version.id),
+            version=version.version,
+            name=flow.name,
+            definition=version.definition,
+        )
         await asyncio.gather(*(self._start(channel, snapshot, contact) for contact in contacts))
         return contacts[-1].position + 1
 
@@ -62,10 +67,12 @@ class OutreachStarter:
         else:
             try:
                 result = await start_flow_for_contact(
-                    activity.client(), activity.info().task_queue, channel,
+                    activity.client(),
+                    activity.info().task_queue,
+                    channel,
                     ContactRef(external_id=contact.external_id, name=contact.name),
                     FlowStart(key=f"outreach-{contact.id}", flow=flow),
-                )  # fmt: skip
+                )
                 started, reason, conversation = (
                     result.started,
                     result.reason,
@@ -77,10 +84,13 @@ class OutreachStarter:
             await session.execute(
                 update(OutreachContact)
                 .where(OutreachContact.id == contact.id)
-                .values(status="started" if started else "failed", error=reason,
-                        conversation_id=uuid.UUID(conversation) if conversation else None,
-                        updated_at=func.now())
-            )  # fmt: skip
+                .values(
+                    status="started" if started else "failed",
+                    error=reason,
+                    conversation_id=uuid.UUID(conversation) if conversation else None,
+                    updated_at=func.now(),
+                )
+            )
         activity.heartbeat()
 
     @activity.defn(name=activity_names.FINISH_OUTREACH)

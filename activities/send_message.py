@@ -69,10 +69,15 @@ class MessageSender:
         agent = uuid.UUID(request.sent_by_user_id) if request.sent_by_user_id else None
         new_row = insert(Message).values(
             conversation_id=uuid.UUID(request.conversation_id),
-            channel_id=uuid.UUID(request.channel_id), direction="outbound", type=message.kind,
-            content=message.model_dump(mode="json"), text=message.plain_text(), status="pending",
-            idempotency_key=request.idempotency_key, sent_by_user_id=agent,
-        )  # fmt: skip
+            channel_id=uuid.UUID(request.channel_id),
+            direction="outbound",
+            type=message.kind,
+            content=message.model_dump(mode="json"),
+            text=message.plain_text(),
+            status="pending",
+            idempotency_key=request.idempotency_key,
+            sent_by_user_id=agent,
+        )
         async with self.sessions.begin() as session:  # one transaction before the provider's
             # A retry finds the row its first attempt stored (the no-op update returns it).
             stored = await session.scalar(
@@ -111,13 +116,15 @@ class MessageSender:
                 await asyncio.sleep(delay)
             provider_id = await adapter.send(access, request.contact_external_id, message)
         except PermanentSendError as err:
-            await self._mark(stored.id, channel.id, request.conversation_id, "failed", None,
-                             err.record())  # fmt: skip
+            await self._mark(
+                stored.id, channel.id, request.conversation_id, "failed", None, err.record()
+            )
             metrics.send_failed(channel.kind, err.code, permanent=True)
             raise ApplicationError(str(err), type="PermanentSendError", non_retryable=True) from err
         except RetryableSendError as err:
-            await self._mark(stored.id, channel.id, request.conversation_id, "pending", None,
-                             err.record())  # fmt: skip
+            await self._mark(
+                stored.id, channel.id, request.conversation_id, "pending", None, err.record()
+            )
             metrics.send_failed(channel.kind, err.code, permanent=False)
             raise ApplicationError(str(err), type="RetryableSendError") from err
         await self._mark(stored.id, channel.id, request.conversation_id, "sent", provider_id, None)
@@ -125,9 +132,12 @@ class MessageSender:
         return sent
 
     async def _outside_window(
-        self, stored: Message, channel: ChannelAccess, message: OutboundMessage,
+        self,
+        stored: Message,
+        channel: ChannelAccess,
+        message: OutboundMessage,
         last_inbound: datetime | None,
-    ) -> OutboundMessage:  # fmt: skip
+    ) -> OutboundMessage:
         """The message to send when the window is closed: the re-engagement template, once
         until the contact answers; records the substitution on the stored message."""
         if message.kind == "template":
@@ -150,19 +160,26 @@ class MessageSender:
             await session.execute(
                 update(Message)
                 .where(Message.id == stored.id)
-                .values(type="template", text=replacement.plain_text(),
-                        content={**replacement.model_dump(mode="json"),
-                                 "replaces": message.model_dump(mode="json")})
-            )  # fmt: skip
+                .values(
+                    type="template",
+                    text=replacement.plain_text(),
+                    content={
+                        **replacement.model_dump(mode="json"),
+                        "replaces": message.model_dump(mode="json"),
+                    },
+                )
+            )
         return replacement
 
     async def _reengaged_since(self, stored: Message, last_inbound: datetime | None) -> bool:
         """Whether a re-engagement template went out since the contact's last message."""
         query = select(Message.id).where(
-            Message.conversation_id == stored.conversation_id, Message.id != stored.id,
-            Message.direction == "outbound", Message.content.has_key("replaces"),
+            Message.conversation_id == stored.conversation_id,
+            Message.id != stored.id,
+            Message.direction == "outbound",
+            Message.content.has_key("replaces"),
             Message.status.in_(DONE_STATUSES),
-        )  # fmt: skip
+        )
         if last_inbound is not None:
             query = query.where(Message.created_at > last_inbound)
         async with self.sessions() as session:
@@ -189,16 +206,25 @@ class MessageSender:
             return await reserve_slot(session, pace_key, rate) if pace_key else 0.0
 
     async def _mark(
-        self, message_id: uuid.UUID, channel_id: uuid.UUID, conversation_id: str, status: str,
-        provider_id: str | None, error: dict[str, Any] | None,
-    ) -> None:  # fmt: skip
+        self,
+        message_id: uuid.UUID,
+        channel_id: uuid.UUID,
+        conversation_id: str,
+        status: str,
+        provider_id: str | None,
+        error: dict[str, Any] | None,
+    ) -> None:
         async with self.sessions.begin() as session:
             await session.execute(
                 update(Message)
                 .where(Message.id == message_id)
-                .values(status=status, provider_message_id=provider_id,
-                        status_updated_at=func.now(), error=error)
-            )  # fmt: skip
+                .values(
+                    status=status,
+                    provider_message_id=provider_id,
+                    status_updated_at=func.now(),
+                    error=error,
+                )
+            )
             if provider_id:
                 await apply_early_reports(session, channel_id, provider_id)
             await notify_message(session, conversation_id)

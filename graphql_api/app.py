@@ -83,10 +83,11 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         development, max_cost=settings.max_query_cost, hide_suggestions=production
     )
     app.include_router(
-        GraphQLRouter(schema, graphql_ide="graphiql" if development else None,
-                      context_getter=context_getter),
+        GraphQLRouter(
+            schema, graphql_ide="graphiql" if development else None, context_getter=context_getter
+        ),
         prefix="/graphql",
-    )  # fmt: skip
+    )
 
     app.include_router(web_channel.router)
     app.include_router(files.router)

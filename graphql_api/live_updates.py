@@ -184,10 +184,12 @@ class LiveUpdates:
         """The conversation's messages added or changed since last announced, oldest first."""
         recent = await session.scalars(
             select(Message)
-            .where(Message.conversation_id == conversation_id,
-                   Message.status_updated_at >= func.now() - RECENT)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.status_updated_at >= func.now() - RECENT,
+            )
             .order_by(Message.created_at, Message.id)
-        )  # fmt: skip
+        )
         now = time.monotonic()
         fresh = []
         for message in recent:

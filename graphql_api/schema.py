@@ -47,15 +47,37 @@ class VersionQuery:
         return version("botbuilder")
 
 
-QUERIES: tuple[type, ...] = (VersionQuery, AccountQuery, BotQuery, FlowQuery, TemplateQuery,
-                             ConversationQuery, OutreachQuery, IntegrationQuery,
-                             PaymentQuery, WebhookQuery, AnalyticsQuery,
-                             NodeTypeQuery, MarketplaceQuery, MarketplaceSalesQuery,
-                             MarketplaceAnalyticsQuery, TriggerSecretQuery)  # fmt: skip
-MUTATIONS: tuple[type, ...] = (AccountMutation, BotMutation, FlowMutation, TemplateMutation,
-                               ConversationMutation, OutreachMutation,
-                               IntegrationMutation, WebhookMutation, MarketplaceMutation,
-                               MarketplaceSalesMutation, TriggerSecretMutation)  # fmt: skip
+QUERIES: tuple[type, ...] = (
+    VersionQuery,
+    AccountQuery,
+    BotQuery,
+    FlowQuery,
+    TemplateQuery,
+    ConversationQuery,
+    OutreachQuery,
+    IntegrationQuery,
+    PaymentQuery,
+    WebhookQuery,
+    AnalyticsQuery,
+    NodeTypeQuery,
+    MarketplaceQuery,
+    MarketplaceSalesQuery,
+    MarketplaceAnalyticsQuery,
+    TriggerSecretQuery,
+)
+MUTATIONS: tuple[type, ...] = (
+    AccountMutation,
+    BotMutation,
+    FlowMutation,
+    TemplateMutation,
+    ConversationMutation,
+    OutreachMutation,
+    IntegrationMutation,
+    WebhookMutation,
+    MarketplaceMutation,
+    MarketplaceSalesMutation,
+    TriggerSecretMutation,
+)
 SUBSCRIPTIONS: tuple[type, ...] = (ConversationSubscription,)
 
 Query = merge_types("Query", QUERIES)

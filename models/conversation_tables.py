@@ -36,8 +36,14 @@ CONVERSATION_STATUSES = ("active", "handed_off", "abandoned", "closed")
 MESSAGE_DIRECTIONS = ("inbound", "outbound")
 MESSAGE_STATUSES = ("received", "pending", "sending", "sent", "delivered", "read", "failed")
 FLOW_RUN_STATUSES = (
-    "running", "waiting", "completed", "failed", "cancelled", "abandoned", "handed_off"
-)  # fmt: skip
+    "running",
+    "waiting",
+    "completed",
+    "failed",
+    "cancelled",
+    "abandoned",
+    "handed_off",
+)
 
 
 class Contact(Base):

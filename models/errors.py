@@ -96,9 +96,10 @@ def refuse(message: str, problems: list[dict[str, Any]]) -> InvalidInput:
 
 
 def checked_settings(
-    what: str, config: tuple[type[BaseModel], dict[str, Any]],
+    what: str,
+    config: tuple[type[BaseModel], dict[str, Any]],
     secrets: tuple[type[BaseModel], dict[str, Any]],
-) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """A (model, value) pair each for config and secrets, validated; every problem at once."""
     problems: list[dict[str, Any]] = []
     parsed: list[BaseModel] = []

@@ -25,9 +25,14 @@ class CommandError(Exception):
 
 
 def run_apply(
-    database_url: str, path: Path, *, public_url: str, secret_key: str, dry_run: bool = False,
+    database_url: str,
+    path: Path,
+    *,
+    public_url: str,
+    secret_key: str,
+    dry_run: bool = False,
     environ: Mapping[str, str] = os.environ,
-) -> int:  # fmt: skip
+) -> int:
     """Apply the file (or only show the plan), print it and the webhook URLs; the exit code."""
     try:
         desired = load_bot_file(path, environ)
@@ -40,8 +45,10 @@ def run_apply(
     except CommandError as error:
         return _fail(str(error))
     except IntegrityError:
-        return _fail("the bot changed while applying (another apply at the same time?); "
-                     "nothing was written: run apply again")  # fmt: skip
+        return _fail(
+            "the bot changed while applying (another apply at the same time?); "
+            "nothing was written: run apply again"
+        )
     _print_report(report, public_url, dry_run)
     return 0
 

@@ -95,9 +95,12 @@ class LocalStack:
     """`botbuilder up` in a child process on free ports and a data folder of its own."""
 
     def __init__(
-        self, data_dir: Path, workers: int, env: dict[str, str] | None = None,
+        self,
+        data_dir: Path,
+        workers: int,
+        env: dict[str, str] | None = None,
         external_cluster: bool = False,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """`env` is added to the stack's environment; `external_cluster` keeps
         `DATABASE_URL` / `TEMPORAL_ADDRESS` from the bench's own environment (else removed)."""
         self.data_dir = data_dir
@@ -111,12 +114,28 @@ class LocalStack:
         self.temporal_address = f"127.0.0.1:{temporal_port}"
         self.graph_port = 0  # the fake Graph API's port, when a bench runs one
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "stack.cli", "--data-dir", str(data_dir), "up",
-             "--api-port", str(self.api_port), "--temporal-port", str(temporal_port),
-             "--temporal-ui-port", str(free_port()), "--workers", str(workers),
-             "--worker-metrics-port", str(free_port())],
-            stdout=self.log.open("w"), stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "stack.cli",
+                "--data-dir",
+                str(data_dir),
+                "up",
+                "--api-port",
+                str(self.api_port),
+                "--temporal-port",
+                str(temporal_port),
+                "--temporal-ui-port",
+                str(free_port()),
+                "--workers",
+                str(workers),
+                "--worker-metrics-port",
+                str(free_port()),
+            ],
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         self.api_url = f"http://127.0.0.1:{self.api_port}"
 
     def wait_ready(self) -> None:
@@ -246,10 +265,13 @@ async def replies_by_contact(database_url: str, prefix: str) -> dict[str, list[f
                 select(Contact.external_id, func.extract("epoch", Message.status_updated_at))
                 .join(Conversation, Conversation.contact_id == Contact.id)
                 .join(Message, Message.conversation_id == Conversation.id)
-                .where(Message.direction == "outbound", Message.status == "sent",
-                       Contact.external_id.like(f"{prefix}%"))
+                .where(
+                    Message.direction == "outbound",
+                    Message.status == "sent",
+                    Contact.external_id.like(f"{prefix}%"),
+                )
                 .order_by(Message.status_updated_at)
-            )  # fmt: skip
+            )
             sent: dict[str, list[float]] = {}
             for contact, at in rows:
                 sent.setdefault(contact, []).append(float(at))
@@ -270,12 +292,16 @@ async def wait_for_replies(database_url: str, prefix: str, expected: int) -> flo
         while True:
             async with engine.connect() as connection:
                 count = await connection.scalar(
-                    select(func.count()).select_from(Message)
+                    select(func.count())
+                    .select_from(Message)
                     .join(Conversation, Conversation.id == Message.conversation_id)
                     .join(Contact, Contact.id == Conversation.contact_id)
-                    .where(Message.direction == "outbound", Message.status == "sent",
-                           Contact.external_id.like(f"{prefix}%"))
-                )  # fmt: skip
+                    .where(
+                        Message.direction == "outbound",
+                        Message.status == "sent",
+                        Contact.external_id.like(f"{prefix}%"),
+                    )
+                )
             now = time.monotonic()
             if (count or 0) >= expected:
                 return now - begin
@@ -284,8 +310,10 @@ async def wait_for_replies(database_url: str, prefix: str, expected: int) -> flo
             if now - last_progress > STALL_SECONDS:
                 raise RuntimeError(f"stuck at {seen} of {expected} replies for {STALL_SECONDS} s")
             if now - last_report > PROGRESS_SECONDS:
-                print(f"            ... {seen} of {expected} replies after {now - begin:.0f} s",
-                      flush=True)  # fmt: skip
+                print(
+                    f"            ... {seen} of {expected} replies after {now - begin:.0f} s",
+                    flush=True,
+                )
                 last_report = now
             await asyncio.sleep(0.25)
     finally:
@@ -385,8 +413,10 @@ async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions)
         )
         if webhook is not None:
             listener = webhook.listener
-            report(f"  webhooks  {listener.received} deliveries received by then, "
-                   f"{listener.invalid} with an invalid signature")  # fmt: skip
+            report(
+                f"  webhooks  {listener.received} deliveries received by then, "
+                f"{listener.invalid} with an invalid signature"
+            )
         if options.waiting:
             begin = time.monotonic()
             semaphore = asyncio.Semaphore(32)

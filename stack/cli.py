@@ -81,10 +81,17 @@ def command_bench(_settings: Settings, args: argparse.Namespace) -> int:
         return whatsapp_bench(options_from(args))
     from stack.bench import BenchOptions, bench
 
-    return bench(BenchOptions(contacts=args.contacts, messages=args.messages,
-                              rate=args.rate or 100.0, waiting=args.waiting,
-                              workers=args.bench_workers, keep=args.keep,
-                              webhook=args.webhook))  # fmt: skip
+    return bench(
+        BenchOptions(
+            contacts=args.contacts,
+            messages=args.messages,
+            rate=args.rate or 100.0,
+            waiting=args.waiting,
+            workers=args.bench_workers,
+            keep=args.keep,
+            webhook=args.webhook,
+        )
+    )
 
 
 def command_webhooks_listen(_settings: Settings, args: argparse.Namespace) -> int:
@@ -98,8 +105,9 @@ def command_apply(settings: Settings, args: argparse.Namespace) -> int:
 
     url, public_url = resolve_database_url(settings), settings.resolved_public_url()
     secret_key = settings.resolved_secret_key()
-    return run_apply(url, args.file, public_url=public_url, secret_key=secret_key,
-                     dry_run=args.dry_run)  # fmt: skip
+    return run_apply(
+        url, args.file, public_url=public_url, secret_key=secret_key, dry_run=args.dry_run
+    )
 
 
 def command_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -174,13 +182,25 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--rate", type=float, help="messages per second (web: 100; whatsapp echo: 10)"
     )
-    bench.add_argument("--waiting", type=int, default=10_000,
-                       help="conversations left waiting for the memory figure (10000)")  # fmt: skip
-    bench.add_argument("--workers", dest="bench_workers", type=int, default=1,
-                       help="worker processes of the local stack (1)")  # fmt: skip
+    bench.add_argument(
+        "--waiting",
+        type=int,
+        default=10_000,
+        help="conversations left waiting for the memory figure (10000)",
+    )
+    bench.add_argument(
+        "--workers",
+        dest="bench_workers",
+        type=int,
+        default=1,
+        help="worker processes of the local stack (1)",
+    )
     bench.add_argument("--keep", action="store_true", help="keep the data folder and logs")
-    bench.add_argument("--webhook", action="store_true",
-                       help="also deliver every event to a local webhook endpoint")  # fmt: skip
+    bench.add_argument(
+        "--webhook",
+        action="store_true",
+        help="also deliver every event to a local webhook endpoint",
+    )
     whatsapp = bench.add_argument_group("--channel whatsapp")
     whatsapp.add_argument(
         "--scenario",

@@ -31,15 +31,24 @@ def temporal_cli_path() -> str:
 def start_dev_server(data_dir: Path, port: int, ui_port: int, log_file: Path) -> subprocess.Popen:
     """Start `temporal server start-dev` persisting to `data_dir/temporal.db`, with its web UI."""
     args = [
-        temporal_cli_path(), "server", "start-dev",
-        "--db-filename", str(data_dir / "temporal.db"),
-        "--ip", "127.0.0.1",
-        "--port", str(port),
-        "--ui-port", str(ui_port),
-        "--log-level", "warn",
-        "--sqlite-pragma", "journal_mode=wal",
-        "--sqlite-pragma", "synchronous=normal",
-    ]  # fmt: skip
+        temporal_cli_path(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(data_dir / "temporal.db"),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--log-level",
+        "warn",
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
+    ]
     for key in ALL_SEARCH_ATTRIBUTES:
         args += ["--search-attribute", f"{key.name}={CLI_TYPES[key.indexed_value_type]}"]
     log = log_file.open("ab")

@@ -29,14 +29,22 @@ WHATSAPP_CHANNEL = {
     "kind": "WHATSAPP_CLOUD",
     "name": "Main number",
     "config": {"phone_number_id": "1234567890", "business_account_id": "987"},
-    "secrets": {"access_token": "EAAG-secret", "app_secret": "app-secret",
-                "verify_token": "verify-me"},
-}  # fmt: skip
+    "secrets": {
+        "access_token": "EAAG-secret",
+        "app_secret": "app-secret",
+        "verify_token": "verify-me",
+    },
+}
 
 
 def message(node_id: str, text: str, **extra: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": "message", "position": {"x": 0, "y": 0},
-            "data": {"content": text}, **extra}  # fmt: skip
+    return {
+        "id": node_id,
+        "type": "message",
+        "position": {"x": 0, "y": 0},
+        "data": {"content": text},
+        **extra,
+    }
 
 
 def edge(edge_id: str, source: str, target: str) -> dict[str, Any]:

@@ -34,36 +34,49 @@ def unique_number() -> str:
 
 
 async def make_whatsapp_bot(
-    engine: AsyncEngine, settings: Settings, definition: dict[str, Any], *,
-    access_token: str = ACCESS_TOKEN, **config: Any,
-) -> tuple[str, str]:  # fmt: skip
+    engine: AsyncEngine,
+    settings: Settings,
+    definition: dict[str, Any],
+    *,
+    access_token: str = ACCESS_TOKEN,
+    **config: Any,
+) -> tuple[str, str]:
     """A bot on a WhatsApp Cloud channel running `definition`; returns (channel id, phone id)."""
     phone_number_id = config.pop("phone_number_id", unique_number())
-    secrets = {"access_token": access_token, "app_secret": APP_SECRET,
-               "verify_token": VERIFY_TOKEN}  # fmt: skip
+    secrets = {"access_token": access_token, "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN}
     _bot, channel_id = await make_bot(
-        engine, definition, kind="whatsapp_cloud",
+        engine,
+        definition,
+        kind="whatsapp_cloud",
         config={"phone_number_id": phone_number_id, **config},
         secrets_encrypted=SecretBox(settings.resolved_secret_key()).encrypt(secrets),
-    )  # fmt: skip
+    )
     return channel_id, phone_number_id
 
 
 async def make_twilio_bot(
-    engine: AsyncEngine, settings: Settings, twilio: FakeTwilio, definition: dict[str, Any],
-    *, whatsapp: bool = True, **config: Any,
-) -> tuple[str, str]:  # fmt: skip
+    engine: AsyncEngine,
+    settings: Settings,
+    twilio: FakeTwilio,
+    definition: dict[str, Any],
+    *,
+    whatsapp: bool = True,
+    **config: Any,
+) -> tuple[str, str]:
     """A bot on a Twilio channel (WhatsApp or SMS); returns (channel id, from number)."""
     account_sid = "AC" + uuid.uuid4().hex
     twilio.accounts[account_sid] = AUTH_TOKEN
     number = f"+1{unique_number()[:10]}"
     from_number = f"whatsapp:{number}" if whatsapp else number
     _bot, channel_id = await make_bot(
-        engine, definition, kind="twilio",
+        engine,
+        definition,
+        kind="twilio",
         config={"account_sid": account_sid, "from_number": from_number, **config},
         secrets_encrypted=SecretBox(settings.resolved_secret_key()).encrypt(
-            {"auth_token": AUTH_TOKEN}),
-    )  # fmt: skip
+            {"auth_token": AUTH_TOKEN}
+        ),
+    )
     return channel_id, from_number
 
 
@@ -122,8 +135,15 @@ class WhatsAppUser(ProviderUser):
     """A WhatsApp user writing to a channel (through signed Meta webhooks) and reading what
     Meta was asked to deliver to them."""
 
-    def __init__(self, api: httpx.AsyncClient, meta: FakeMeta, channel_id: str,
-                 phone_number_id: str, wa_id: str, name: str = "Ana") -> None:  # fmt: skip
+    def __init__(
+        self,
+        api: httpx.AsyncClient,
+        meta: FakeMeta,
+        channel_id: str,
+        phone_number_id: str,
+        wa_id: str,
+        name: str = "Ana",
+    ) -> None:
         self.api, self.meta, self.channel_id = api, meta, channel_id
         self.phone_number_id, self.wa_id, self.name = phone_number_id, wa_id, name
 
@@ -143,8 +163,9 @@ class WhatsAppUser(ProviderUser):
     async def send(self, kind: str, body: Any, **extra: Any) -> str:
         """Deliver one message of this user; returns its wamid."""
         message = fake_meta.message(self.wa_id, kind, body, **extra)
-        payload = fake_meta.webhook(self.phone_number_id, messages=[message],
-                                    names={self.wa_id: self.name})  # fmt: skip
+        payload = fake_meta.webhook(
+            self.phone_number_id, messages=[message], names={self.wa_id: self.name}
+        )
         response = await self.post(payload)
         assert response.status_code == 200, response.text
         return message["id"]
@@ -170,15 +191,23 @@ class WhatsAppUser(ProviderUser):
 class TwilioUser(ProviderUser):
     """A phone writing to a Twilio channel (signed form webhooks) and what Twilio got for it."""
 
-    def __init__(self, api: httpx.AsyncClient, twilio: FakeTwilio, settings: Settings,
-                 channel_id: str, from_number: str, phone: str) -> None:  # fmt: skip
+    def __init__(
+        self,
+        api: httpx.AsyncClient,
+        twilio: FakeTwilio,
+        settings: Settings,
+        channel_id: str,
+        from_number: str,
+        phone: str,
+    ) -> None:
         self.api, self.twilio, self.channel_id = api, twilio, channel_id
         self.urls = webhook_urls(settings.resolved_public_url(), "twilio", channel_id)
         self.prefix = "whatsapp:" if from_number.startswith("whatsapp:") else ""
         self.from_number, self.address = from_number, f"{self.prefix}{phone}"
 
-    async def post(self, purpose: str, fields: dict[str, str],
-                   signature: str | None = "good") -> httpx.Response:  # fmt: skip
+    async def post(
+        self, purpose: str, fields: dict[str, str], signature: str | None = "good"
+    ) -> httpx.Response:
         url = self.urls[purpose]
         headers = {}
         if signature is not None:
@@ -189,9 +218,16 @@ class TwilioUser(ProviderUser):
 
     async def send(self, **fields: str) -> str:
         sid = fields.pop("MessageSid", f"SM{uuid.uuid4().hex}")
-        form = {"MessageSid": sid, "SmsMessageSid": sid, "AccountSid": "AC" + "0" * 32,
-                "From": self.address, "To": self.from_number, "NumMedia": "0", "Body": "",
-                **fields}  # fmt: skip
+        form = {
+            "MessageSid": sid,
+            "SmsMessageSid": sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": self.address,
+            "To": self.from_number,
+            "NumMedia": "0",
+            "Body": "",
+            **fields,
+        }
         response = await self.post("webhook", form)
         assert response.status_code == 200, response.text
         return sid
@@ -200,8 +236,13 @@ class TwilioUser(ProviderUser):
         return await self.send(Body=text)
 
     async def report(self, sid: str, state: str, **extra: str) -> None:
-        form = {"MessageSid": sid, "MessageStatus": state, "To": self.address,
-                "From": self.from_number, **extra}  # fmt: skip
+        form = {
+            "MessageSid": sid,
+            "MessageStatus": state,
+            "To": self.address,
+            "From": self.from_number,
+            **extra,
+        }
         response = await self.post("status_callback", form)
         assert response.status_code == 204, response.text
 

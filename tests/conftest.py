@@ -186,10 +186,16 @@ def twilio(fake_twilio: FakeTwilio) -> FakeTwilio:
 
 @pytest.fixture(scope="session")
 def test_settings(
-    migrated_url: str, temporal_env: WorkflowEnvironment, fake_openai: FakeOpenAI,
-    fake_meta: FakeMeta, fake_twilio: FakeTwilio, fake_stripe: FakeStripe,
-    fake_hubspot: FakeHubSpot, fake_pipedrive: FakePipedrive, fake_salesforce: FakeSalesforce,
-) -> Settings:  # fmt: skip
+    migrated_url: str,
+    temporal_env: WorkflowEnvironment,
+    fake_openai: FakeOpenAI,
+    fake_meta: FakeMeta,
+    fake_twilio: FakeTwilio,
+    fake_stripe: FakeStripe,
+    fake_hubspot: FakeHubSpot,
+    fake_pipedrive: FakePipedrive,
+    fake_salesforce: FakeSalesforce,
+) -> Settings:
     return Settings(
         whatsapp_graph_url=fake_meta.url,
         twilio_api_url=fake_twilio.url,

@@ -107,21 +107,35 @@ class _Handler(JsonHandler):
             self.end_headers()
             self.wfile.write(content)
             return None
-        self._json(200, {"messaging_product": "whatsapp", "url": f"{self.fake.url}/download/"
-                         f"{media_id}", "mime_type": mime, "id": media_id,
-                         "sha256": hashlib.sha256(content).hexdigest(),
-                         "file_size": len(content)})  # fmt: skip
+        self._json(
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{self.fake.url}/download/{media_id}",
+                "mime_type": mime,
+                "id": media_id,
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "file_size": len(content),
+            },
+        )
 
     def _meta_error(self, code: int) -> None:
         status, message = ERRORS[code]
         self._error(status, code, message)
 
     def _error(self, status: int, code: int, message: str) -> None:
-        self._json(status, {"error": {
-            "message": message, "type": "OAuthException", "code": code,
-            "error_data": {"messaging_product": "whatsapp", "details": message},
-            "fbtrace_id": uuid.uuid4().hex[:20],
-        }})  # fmt: skip
+        self._json(
+            status,
+            {
+                "error": {
+                    "message": message,
+                    "type": "OAuthException",
+                    "code": code,
+                    "error_data": {"messaging_product": "whatsapp", "details": message},
+                    "fbtrace_id": uuid.uuid4().hex[:20],
+                }
+            },
+        )
 
 
 def _limits_problem(body: dict[str, Any]) -> str | None:
@@ -152,9 +166,12 @@ def signature(app_secret: str, body: bytes) -> str:
 
 
 def webhook(
-    phone_number_id: str, *, messages: Sequence[dict[str, Any]] = (),
-    statuses: Sequence[dict[str, Any]] = (), names: dict[str, str] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    phone_number_id: str,
+    *,
+    messages: Sequence[dict[str, Any]] = (),
+    statuses: Sequence[dict[str, Any]] = (),
+    names: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """A `whatsapp_business_account` notification with one entry and one change."""
     value: dict[str, Any] = {
         "messaging_product": "whatsapp",
@@ -162,8 +179,10 @@ def webhook(
     }
     if messages:
         senders = {message["from"] for message in messages}
-        value["contacts"] = [{"profile": {"name": (names or {}).get(wa_id, "")}, "wa_id": wa_id}
-                             for wa_id in sorted(senders)]  # fmt: skip
+        value["contacts"] = [
+            {"profile": {"name": (names or {}).get(wa_id, "")}, "wa_id": wa_id}
+            for wa_id in sorted(senders)
+        ]
         value["messages"] = list(messages)
     if statuses:
         value["statuses"] = list(statuses)
@@ -175,10 +194,21 @@ def message(
     wa_id: str, kind: str, body: dict[str, Any] | list[Any], **extra: Any
 ) -> dict[str, Any]:
     """One `messages[]` item; `body` goes under the key named by the type."""
-    return {"from": wa_id, "id": extra.pop("id", f"wamid.{uuid.uuid4().hex}"),
-            "timestamp": str(int(time.time())), "type": kind, kind: body, **extra}  # fmt: skip
+    return {
+        "from": wa_id,
+        "id": extra.pop("id", f"wamid.{uuid.uuid4().hex}"),
+        "timestamp": str(int(time.time())),
+        "type": kind,
+        kind: body,
+        **extra,
+    }
 
 
 def status(message_id: str, state: str, wa_id: str, **extra: Any) -> dict[str, Any]:
-    return {"id": message_id, "status": state, "timestamp": str(int(time.time())),
-            "recipient_id": wa_id, **extra}  # fmt: skip
+    return {
+        "id": message_id,
+        "status": state,
+        "timestamp": str(int(time.time())),
+        "recipient_id": wa_id,
+        **extra,
+    }

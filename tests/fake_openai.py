@@ -22,20 +22,39 @@ FAKE_KEY = "sk-test-botbuilder"
 
 # name: (status, error type, error code, message), as OpenAI words them
 ERRORS: dict[str, tuple[int, str, str | None, str]] = {
-    "rate_limit": (429, "requests", "rate_limit_exceeded",
-                   "Rate limit reached for requests. Please try again in 1s."),
-    "insufficient_quota": (429, "insufficient_quota", "insufficient_quota",
-                           "You exceeded your current quota, please check your plan and billing "
-                           "details."),
-    "server_error": (500, "server_error", None,
-                     "The server had an error while processing your request. Sorry about that!"),
+    "rate_limit": (
+        429,
+        "requests",
+        "rate_limit_exceeded",
+        "Rate limit reached for requests. Please try again in 1s.",
+    ),
+    "insufficient_quota": (
+        429,
+        "insufficient_quota",
+        "insufficient_quota",
+        "You exceeded your current quota, please check your plan and billing details.",
+    ),
+    "server_error": (
+        500,
+        "server_error",
+        None,
+        "The server had an error while processing your request. Sorry about that!",
+    ),
     "overloaded": (503, "server_error", None, "The engine is currently overloaded."),
-    "invalid_api_key": (401, "invalid_request_error", "invalid_api_key",
-                        "Incorrect API key provided. You can find your API key at "
-                        "https://platform.openai.com/account/api-keys."),
-    "context_length": (400, "invalid_request_error", "context_length_exceeded",
-                       "This model's maximum context length is 16385 tokens."),
-}  # fmt: skip
+    "invalid_api_key": (
+        401,
+        "invalid_request_error",
+        "invalid_api_key",
+        "Incorrect API key provided. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+    ),
+    "context_length": (
+        400,
+        "invalid_request_error",
+        "context_length_exceeded",
+        "This model's maximum context length is 16385 tokens.",
+    ),
+}
 
 
 class FakeOpenAI:
@@ -81,8 +100,9 @@ class FakeOpenAI:
         if authorization != f"Bearer {self.api_key}":
             return _error("invalid_api_key")
         if not isinstance(body, dict) or not body.get("model"):
-            return 400, _error_body("invalid_request_error", None, "you must provide a model "
-                                    "parameter")  # fmt: skip
+            return 400, _error_body(
+                "invalid_request_error", None, "you must provide a model parameter"
+            )
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             return 400, _error_body("invalid_request_error", None, "[] is too short - 'messages'")
@@ -111,8 +131,10 @@ def _tool_problem(body: dict[str, Any]) -> str | None:
         if message.get("role") == "tool":
             pending.discard(message.get("tool_call_id"))
         elif pending:
-            return ("An assistant message with 'tool_calls' must be followed by tool messages "
-                    "responding to each 'tool_call_id'.")  # fmt: skip
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'."
+            )
         if message.get("role") == "assistant":
             pending = {call["id"] for call in message.get("tool_calls") or []}
     return None
@@ -128,9 +150,11 @@ def _error_body(kind: str, code: str | None, message: str) -> dict[str, Any]:
 
 
 def _completion(
-    model: str, messages: list[dict[str, Any]], filtered: bool = False,
+    model: str,
+    messages: list[dict[str, Any]],
+    filtered: bool = False,
     answer: str | dict[str, Any] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """A successful answer: the scripted one, else the echo of the last user message;
     `filtered`: no text, stopped by the content filter."""
     question = next(m["content"] for m in reversed(messages) if m.get("role") == "user")
@@ -140,8 +164,13 @@ def _completion(
         content = answer
     elif answer is not None:
         content = None
-        calls = [{"id": f"call_{len(messages)}", "type": "function", "function": {
-            "name": answer["tool"], "arguments": json.dumps(answer["arguments"])}}]  # fmt: skip
+        calls = [
+            {
+                "id": f"call_{len(messages)}",
+                "type": "function",
+                "function": {"name": answer["tool"], "arguments": json.dumps(answer["arguments"])},
+            }
+        ]
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
     completion_tokens = len(content.split()) if content else 10 if calls else 0
     return {
@@ -149,20 +178,30 @@ def _completion(
         "object": "chat.completion",
         "created": 1_700_000_000,
         "model": model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": content, "refusal": None,
-                        **({"tool_calls": calls} if calls else {})},
-            "logprobs": None,
-            "finish_reason": "content_filter" if filtered else "tool_calls" if calls else "stop",
-        }],
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": content,
+                    "refusal": None,
+                    **({"tool_calls": calls} if calls else {}),
+                },
+                "logprobs": None,
+                "finish_reason": "content_filter"
+                if filtered
+                else "tool_calls"
+                if calls
+                else "stop",
+            }
+        ],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         },
         "system_fingerprint": None,
-    }  # fmt: skip
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -17,8 +17,9 @@ class FakeServer:
         self.lock = threading.Lock()
         self.sent: list[dict[str, Any]] = []
         self.failures: list[int] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (handler,),
-                                                                 {"fake": self}))  # fmt: skip
+        self.server = ThreadingHTTPServer(
+            ("127.0.0.1", 0), type("Handler", (handler,), {"fake": self})
+        )
         if tls is not None:  # HTTPS, for clients that insist on it
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         scheme = "https" if tls else "http"

@@ -51,15 +51,21 @@ class _Handler(JsonHandler):
     def do_POST(self) -> None:
         match = re.fullmatch(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Messages\.json", self.path)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-        fields = {key: values if len(values) > 1 else values[0]
-                  for key, values in parse_qs(raw, keep_blank_values=True).items()}  # fmt: skip
+        fields = {
+            key: values if len(values) > 1 else values[0]
+            for key, values in parse_qs(raw, keep_blank_values=True).items()
+        }
         if match is None:
-            return self._json(404, {"code": 20404, "message": "The requested resource was not "
-                                    "found", "status": 404})  # fmt: skip
+            return self._json(
+                404,
+                {"code": 20404, "message": "The requested resource was not found", "status": 404},
+            )
         sid = match.group(1)
-        user, _, password = b64decode(
-            self.headers.get("Authorization", "Basic ").split(" ")[1] or b""
-        ).decode().partition(":")  # fmt: skip
+        user, _, password = (
+            b64decode(self.headers.get("Authorization", "Basic ").split(" ")[1] or b"")
+            .decode()
+            .partition(":")
+        )
         if user != sid or self.fake.accounts.get(sid) != password:
             return self._error(20003)
         failure = self.fake.next_failure()
@@ -72,23 +78,45 @@ class _Handler(JsonHandler):
         message_sid = f"SM{uuid.uuid4().hex}"
         self.fake.record({**fields, "Sid": message_sid, "at": time.monotonic()})
         now = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
-        self._json(201, {
-            "account_sid": sid, "api_version": "2010-04-01", "body": fields.get("Body", ""),
-            "date_created": now, "date_sent": None, "date_updated": now,
-            "direction": "outbound-api", "error_code": None, "error_message": None,
-            "from": fields.get("From"), "messaging_service_sid": None,
-            "num_media": "1" if fields.get("MediaUrl") else "0", "num_segments": "1",
-            "price": None, "price_unit": "USD", "sid": message_sid, "status": "queued",
-            "subresource_uris": {"media": f"/2010-04-01/Accounts/{sid}/Messages/{message_sid}"
-                                          "/Media.json"},
-            "to": fields["To"], "uri": f"/2010-04-01/Accounts/{sid}/Messages/{message_sid}.json",
-        })  # fmt: skip
+        self._json(
+            201,
+            {
+                "account_sid": sid,
+                "api_version": "2010-04-01",
+                "body": fields.get("Body", ""),
+                "date_created": now,
+                "date_sent": None,
+                "date_updated": now,
+                "direction": "outbound-api",
+                "error_code": None,
+                "error_message": None,
+                "from": fields.get("From"),
+                "messaging_service_sid": None,
+                "num_media": "1" if fields.get("MediaUrl") else "0",
+                "num_segments": "1",
+                "price": None,
+                "price_unit": "USD",
+                "sid": message_sid,
+                "status": "queued",
+                "subresource_uris": {
+                    "media": f"/2010-04-01/Accounts/{sid}/Messages/{message_sid}/Media.json"
+                },
+                "to": fields["To"],
+                "uri": f"/2010-04-01/Accounts/{sid}/Messages/{message_sid}.json",
+            },
+        )
 
     def _error(self, code: int) -> None:
         status, message = ERRORS[code]
-        self._json(status, {"code": code, "message": message,
-                            "more_info": f"https://www.twilio.com/docs/errors/{code}",
-                            "status": status})  # fmt: skip
+        self._json(
+            status,
+            {
+                "code": code,
+                "message": message,
+                "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                "status": status,
+            },
+        )
 
 
 def twilio_signature(auth_token: str, url: str, fields: dict[str, str]) -> str:

@@ -38,8 +38,10 @@ def node(node_id: str, node_type: str, **data: Any) -> dict[str, Any]:
 
 def chain(*nodes: dict[str, Any]) -> dict[str, Any]:
     """A flow running `nodes` one after the other."""
-    edges = [{"id": f"e{n}", "source": a["id"], "target": b["id"]}
-             for n, (a, b) in enumerate(pairwise(nodes))]  # fmt: skip
+    edges = [
+        {"id": f"e{n}", "source": a["id"], "target": b["id"]}
+        for n, (a, b) in enumerate(pairwise(nodes))
+    ]
     return {"name": "flow", "nodes": list(nodes), "edges": edges}
 
 
@@ -58,9 +60,12 @@ async def wait_for(
 
 
 async def make_web_bot(
-    engine: AsyncEngine, definition: dict[str, Any], *,
-    trigger: dict[str, Any] | None = None, bot_settings: dict[str, Any] | None = None,
-) -> tuple[str, str]:  # fmt: skip
+    engine: AsyncEngine,
+    definition: dict[str, Any],
+    *,
+    trigger: dict[str, Any] | None = None,
+    bot_settings: dict[str, Any] | None = None,
+) -> tuple[str, str]:
     """An organization, a bot with a web channel, and `definition` published as its default flow.
 
     Returns (bot id, web channel id).
@@ -69,19 +74,27 @@ async def make_web_bot(
 
 
 async def make_bot(
-    engine: AsyncEngine, definition: dict[str, Any], *, kind: str = "web",
-    config: dict[str, Any] | None = None, secrets_encrypted: str | None = None,
-    trigger: dict[str, Any] | None = None, bot_settings: dict[str, Any] | None = None,
-) -> tuple[str, str]:  # fmt: skip
+    engine: AsyncEngine,
+    definition: dict[str, Any],
+    *,
+    kind: str = "web",
+    config: dict[str, Any] | None = None,
+    secrets_encrypted: str | None = None,
+    trigger: dict[str, Any] | None = None,
+    bot_settings: dict[str, Any] | None = None,
+) -> tuple[str, str]:
     """Like `make_web_bot`, on a channel of any kind. Returns (bot id, channel id)."""
     async with make_session_factory(engine).begin() as session:
         organization = await create_organization(session, "Test org", f"org-{uuid.uuid4().hex}")
         bot = await create_bot(session, organization.id, "test bot", settings=bot_settings)
         channel = await add_channel(session, bot.id, kind, kind.title(), config, secrets_encrypted)
         flow = await create_flow(
-            session, bot.id, definition, name=definition.get("name") or "flow",
+            session,
+            bot.id,
+            definition,
+            name=definition.get("name") or "flow",
             trigger=trigger or {"type": "default", "keywords": [], "pattern": None},
-        )  # fmt: skip
+        )
         await publish_flow(session, flow, "test")
         if trigger is None:
             bot.default_flow_id = flow.id
@@ -94,10 +107,15 @@ class WebChat:
     def __init__(self, api: httpx.AsyncClient, channel_id: str, contact_id: str) -> None:
         self.api, self.channel_id, self.contact_id = api, channel_id, contact_id
 
-    async def say(self, text: str | None = None, *, payload: str | None = None,
-                  message_id: str | None = None) -> dict[str, Any]:  # fmt: skip
-        body = {"contact_id": self.contact_id, "text": text, "payload": payload,
-                "message_id": message_id}  # fmt: skip
+    async def say(
+        self, text: str | None = None, *, payload: str | None = None, message_id: str | None = None
+    ) -> dict[str, Any]:
+        body = {
+            "contact_id": self.contact_id,
+            "text": text,
+            "payload": payload,
+            "message_id": message_id,
+        }
         response = await self.api.post(f"/channels/web/{self.channel_id}/messages", json=body)
         assert response.status_code == 202, response.text
         return response.json()

@@ -24,8 +24,12 @@ FIND = """query($contact: String) { conversations(contact: $contact) { items { i
 
 def asking_flow() -> dict[str, Any]:
     """Hi!, then asks the name and thanks by name."""
-    ask = {"id": "ask", "type": "question", "position": {"x": 0, "y": 0},
-           "data": {"content": "Your name?", "variable": "name"}}  # fmt: skip
+    ask = {
+        "id": "ask",
+        "type": "question",
+        "position": {"x": 0, "y": 0},
+        "data": {"content": "Your name?", "variable": "name"},
+    }
     return {
         "nodes": [message("hi", "Hi!"), ask, message("thanks", "Thanks, {{name}}")],
         "edges": [edge("e1", "hi", "ask"), edge("e2", "ask", "thanks")],
@@ -49,12 +53,16 @@ async def team_with_bot(api: httpx.AsyncClient, definition: dict[str, Any] | Non
     joined = (await GraphQL(api)(ACCEPT, token=token))["acceptInvitation"]
     bot = (await owner(CREATE_BOT, name="Helper"))["createBot"]["id"]
     web = (await owner(CONNECT, bot=bot, input={"kind": "WEB"}))["connectChannel"]["id"]
-    flow = (await owner(CREATE_FLOW, bot=bot, input={
-        "name": "Ask", "definition": definition or asking_flow()}))["createFlow"]["id"]  # fmt: skip
+    flow = (
+        await owner(
+            CREATE_FLOW, bot=bot, input={"name": "Ask", "definition": definition or asking_flow()}
+        )
+    )["createFlow"]["id"]
     await owner(PUBLISH, id=flow, message="v1")
     await owner(SET_DEFAULT, bot=bot, flow=flow)
-    return Team(owner, GraphQL(api, joined["accessToken"]), joined["member"]["user"]["id"], bot,
-                web, flow)  # fmt: skip
+    return Team(
+        owner, GraphQL(api, joined["accessToken"]), joined["member"]["user"]["id"], bot, web, flow
+    )
 
 
 async def conversation_of(client: GraphQL, contact: str) -> str:

@@ -15,8 +15,12 @@ from tests.fake_openai import FakeOpenAI
 
 
 def completer(fake: FakeOpenAI, **overrides: object) -> AiCompleter:
-    options = {"openai_api_key": fake.api_key, "openai_base_url": fake.url,
-               "openai_default_model": "house-model", **overrides}  # fmt: skip
+    options = {
+        "openai_api_key": fake.api_key,
+        "openai_base_url": fake.url,
+        "openai_default_model": "house-model",
+        **overrides,
+    }
     return AiCompleter(Settings.model_validate(options))
 
 
@@ -33,13 +37,20 @@ async def failure(completer: AiCompleter, request: AiRequest) -> ApplicationErro
 async def test_a_completion_sends_the_prompts_and_records_model_and_usage(
     fake_openai: FakeOpenAI,
 ) -> None:
-    request = AiRequest(model="act-ok", prompt="¿Por qué no arranca?", system_prompt="Eres técnico",
-                        max_tokens=120, temperature=0.2)  # fmt: skip
+    request = AiRequest(
+        model="act-ok",
+        prompt="¿Por qué no arranca?",
+        system_prompt="Eres técnico",
+        max_tokens=120,
+        temperature=0.2,
+    )
     answer = await complete(completer(fake_openai), request)
     assert answer == AiResponse(
-        text="[act-ok] ¿Por qué no arranca?", model="act-ok", finish_reason="stop",
+        text="[act-ok] ¿Por qué no arranca?",
+        model="act-ok",
+        finish_reason="stop",
         usage=AiUsage(prompt_tokens=6, completion_tokens=5, total_tokens=11),
-    )  # fmt: skip
+    )
     [sent] = fake_openai.requests_for("act-ok")
     assert sent["messages"] == [
         {"role": "system", "content": "Eres técnico"},

@@ -22,11 +22,14 @@ def ai_flow(model: str) -> dict[str, Any]:
     """Ask, let the model answer; on failure apologise."""
     nodes = [
         {"id": "ask", "type": "question", "data": {"content": "¿Qué necesitas?", "variable": "q"}},
-        {"id": "think", "type": "ai", "data": {"prompt": "Ayuda con: {{q}}", "aiModel": model,
-                                               "retryAttempts": 2}},
+        {
+            "id": "think",
+            "type": "ai",
+            "data": {"prompt": "Ayuda con: {{q}}", "aiModel": model, "retryAttempts": 2},
+        },
         {"id": "done", "type": "message", "data": {"content": "¿Algo más?"}},
         {"id": "sorry", "type": "message", "data": {"content": "Lo siento: {{think.error}}"}},
-    ]  # fmt: skip
+    ]
     edges = [
         {"id": "e1", "source": "ask", "target": "think"},
         {"id": "e2", "source": "think", "target": "done"},

@@ -28,8 +28,11 @@ def refuse(_: AiRequest) -> NodeFailed:
 
 async def test_the_answer_reaches_the_contact_and_the_variable() -> None:
     ctx = FakeRunContext(ai=echo, variables={"userProblem": "no tengo wifi"})
-    data = {"prompt": "Ayuda a {{contact.name}}: {{userProblem}}", "aiModel": "gpt-3.5-turbo",
-            "maxTokens": 200}  # fmt: skip
+    data = {
+        "prompt": "Ayuda a {{contact.name}}: {{userProblem}}",
+        "aiModel": "gpt-3.5-turbo",
+        "maxTokens": 200,
+    }
     assert await ctx.run_node("ai", data, "analyze") == "default"
     assert ctx.texts == ["Respuesta a: Ayuda a Ana: no tengo wifi"]
     assert ctx.ai_requests == [
@@ -85,8 +88,14 @@ async def test_an_empty_prompt_is_not_sent_to_the_model() -> None:
 def test_bad_settings_are_refused() -> None:
     ai = get_node_type("ai")
     assert ai.handles(ai.parse({"prompt": "x"})) == ["default", "error"]
-    for bad in ({}, {"prompt": ""}, {"prompt": "{{broken"}, {"prompt": "x", "temperature": 3},
-                {"prompt": "x", "maxTokens": 0}, {"prompt": "x", "variable": "a.b"}):  # fmt: skip
+    for bad in (
+        {},
+        {"prompt": ""},
+        {"prompt": "{{broken"},
+        {"prompt": "x", "temperature": 3},
+        {"prompt": "x", "maxTokens": 0},
+        {"prompt": "x", "variable": "a.b"},
+    ):
         with pytest.raises(ValidationError):
             ai.parse(bad)
 

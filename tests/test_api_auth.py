@@ -80,7 +80,9 @@ async def test_missing_bad_and_expired_tokens_are_unauthenticated(
     assert missing["code"] == "UNAUTHENTICATED" and "log in" in missing["message"]
     garbage = await GraphQL(api, "not-a-token").error(ME)
     assert (garbage["code"], garbage["message"]) == (
-        "UNAUTHENTICATED", "the access token is invalid")  # fmt: skip
+        "UNAUTHENTICATED",
+        "the access token is invalid",
+    )
     forged = issue_access_token(
         test_settings.model_copy(update={"secret_key": "another key"}), user_id, org_id
     )
@@ -170,7 +172,9 @@ async def test_an_existing_user_joins_a_second_organization_with_their_password(
     assert joined["member"]["role"] == "admin"
     orgs = (await first("{ myOrganizations { role organization { name } } }"))["myOrganizations"]
     assert [(o["organization"]["name"], o["role"]) for o in orgs] == [
-        ("First", "owner"), ("Second", "admin")]  # fmt: skip
+        ("First", "owner"),
+        ("Second", "admin"),
+    ]
     assert second_payload["member"]["role"] == "owner"
 
 
@@ -184,8 +188,10 @@ async def test_roles_change_and_members_leave_but_an_owner_always_remains(
         token = (await owner(INVITE, email=f"{role}@example.com", role=role))["inviteMember"]
         joined = await GraphQL(api)(ACCEPT, token=token["token"], password="their password")
         clients[role] = GraphQL(api, joined["acceptInvitation"]["accessToken"])
-    ids = {m["user"]["email"]: m["user"]["id"] for m in (await owner(
-        "{ members { user { id email } } }"))["members"]}  # fmt: skip
+    ids = {
+        m["user"]["email"]: m["user"]["id"]
+        for m in (await owner("{ members { user { id email } } }"))["members"]
+    }
     set_role = """mutation($id: ID!, $role: String!) {
       setMemberRole(userId: $id, role: $role) { role } }"""
     remove = "mutation($id: ID!) { removeMember(userId: $id) }"

@@ -18,10 +18,14 @@ from tests.api_fixtures import CREATE_BOT, CREATE_FLOW, SET_DEFAULT, edge, greet
 from tests.graphql_client import GraphQL, sign_up
 
 SEED_FILES = {  # the seeds' own export shape, for each valid built-in template
-    t.slug: {"version": "1.0.0", "exportDate": "2024-01-01T00:00:00.000Z",
-             "flow": t.definition.to_json()}
-    for t in default_templates() if t.slug != "ai-tech-support"
-}  # fmt: skip
+    t.slug: {
+        "version": "1.0.0",
+        "exportDate": "2024-01-01T00:00:00.000Z",
+        "flow": t.definition.to_json(),
+    }
+    for t in default_templates()
+    if t.slug != "ai-tech-support"
+}
 
 
 def auth(client: GraphQL) -> dict[str, str]:
@@ -45,9 +49,11 @@ def zip_of(files: dict[str, Any]) -> bytes:
 async def counts(engine: AsyncEngine) -> tuple[int, int, int]:
     async with make_session_factory(engine)() as session:
         return tuple(  # type: ignore[return-value]
-            [await session.scalar(select(func.count()).select_from(t)) for t in (Bot, Flow,
-                                                                                 FlowVersion)]
-        )  # fmt: skip
+            [
+                await session.scalar(select(func.count()).select_from(t))
+                for t in (Bot, Flow, FlowVersion)
+            ]
+        )
 
 
 async def new_bot(owner: GraphQL, name: str = "Support") -> str:
@@ -58,8 +64,13 @@ async def test_each_seed_flow_file_imports_and_publishes(api: httpx.AsyncClient)
     owner, _ = await sign_up(api)
     bot = await new_bot(owner)
     for slug, export in SEED_FILES.items():
-        response = await upload(api, owner, f"/api/bots/{bot}/flows/import?publish=true",
-                                json.dumps(export).encode(), f"{slug}.json")  # fmt: skip
+        response = await upload(
+            api,
+            owner,
+            f"/api/bots/{bot}/flows/import?publish=true",
+            json.dumps(export).encode(),
+            f"{slug}.json",
+        )
         assert response.status_code == 201, response.text
         [flow] = response.json()["flows"]
         assert flow["name"] == export["flow"]["name"] and flow["published_version_id"]
@@ -72,9 +83,20 @@ async def test_flows_export_and_import_back_as_json_and_zip(
 ) -> None:
     owner, _ = await sign_up(api)
     bot = await new_bot(owner)
-    flows = [(await owner(CREATE_FLOW, bot=bot, input={"name": name,
-              "definition": greeting_flow(name), "trigger": {"keywords": [name.lower()]}}))
-             ["createFlow"]["id"] for name in ("Welcome", "Orders / FAQ")]  # fmt: skip
+    flows = [
+        (
+            await owner(
+                CREATE_FLOW,
+                bot=bot,
+                input={
+                    "name": name,
+                    "definition": greeting_flow(name),
+                    "trigger": {"keywords": [name.lower()]},
+                },
+            )
+        )["createFlow"]["id"]
+        for name in ("Welcome", "Orders / FAQ")
+    ]
 
     response = await api.get(f"/api/flows/{flows[0]}/export", headers=auth(owner))
     assert response.status_code == 200
@@ -99,8 +121,9 @@ async def test_flows_export_and_import_back_as_json_and_zip(
     assert [f["name"] for f in metadata["flows"]] == ["Welcome", "Orders / FAQ"]
 
     other_bot = await new_bot(owner, "Other")
-    imported = await upload(api, owner, f"/api/bots/{other_bot}/flows/import", archive.content,
-                            "flows.zip")  # fmt: skip
+    imported = await upload(
+        api, owner, f"/api/bots/{other_bot}/flows/import", archive.content, "flows.zip"
+    )
     assert imported.status_code == 201, imported.text
     assert sorted(f["name"] for f in imported.json()["flows"]) == ["Orders / FAQ", "Welcome"]
     assert await counts(db_engine) == (2, 5, 0)
@@ -119,8 +142,12 @@ async def test_a_bot_configuration_round_trips_with_its_default_flow(
     response = await api.get(f"/api/bots/{bot}/export", headers=auth(owner))
     assert response.headers["content-disposition"] == 'attachment; filename="Support_config.json"'
     config = response.json()
-    assert config["bot"] == {"name": "Support", "description": "Support bot", "settings": {},
-                             "defaultFlow": "Main"}  # fmt: skip
+    assert config["bot"] == {
+        "name": "Support",
+        "description": "Support bot",
+        "settings": {},
+        "defaultFlow": "Main",
+    }
     assert [f["name"] for f in config["flows"]] == ["Main", "Side"]
 
     imported = await upload(api, owner, "/api/bots/import?publish=true", response.content)
@@ -138,27 +165,51 @@ async def test_broken_files_are_refused_with_every_reason_and_nothing_written(
     bot = await new_bot(owner)
     before = await counts(db_engine)
     good = SEED_FILES["customer-service-basic"]
-    broken_flow = {"version": "1.0.0", "flow": {"name": "Broken", "nodes": [
-        message("hi", "Hi"), {"id": "x", "type": "teleport", "data": {}}],
-        "edges": [edge("e1", "hi", "nowhere")]}}  # fmt: skip
-    config = {"version": "1.0.0", "bot": {"name": "B", "defaultFlow": "Missing"},
-              "flows": [good["flow"], good["flow"]]}  # fmt: skip
+    broken_flow = {
+        "version": "1.0.0",
+        "flow": {
+            "name": "Broken",
+            "nodes": [message("hi", "Hi"), {"id": "x", "type": "teleport", "data": {}}],
+            "edges": [edge("e1", "hi", "nowhere")],
+        },
+    }
+    config = {
+        "version": "1.0.0",
+        "bot": {"name": "B", "defaultFlow": "Missing"},
+        "flows": [good["flow"], good["flow"]],
+    }
     flows_url = f"/api/bots/{bot}/flows/import"
     cases: list[tuple[str, bytes, str, list[str]]] = [
         (flows_url, b"{not json", "a.json", ["is not valid JSON"]),
         (flows_url, json.dumps({"flow": good["flow"]}).encode(), "a.json", ["version: Field"]),
-        (flows_url, json.dumps(broken_flow).encode(), "a.json",
-         ["unknown type 'teleport'", "'nowhere', which is not a node"]),
-        (flows_url, zip_of({"good.json": good, "bad.json": broken_flow,
-                            "metadata.json": {"flowCount": 2}}), "z.zip", ["bad.json: flow"]),
+        (
+            flows_url,
+            json.dumps(broken_flow).encode(),
+            "a.json",
+            ["unknown type 'teleport'", "'nowhere', which is not a node"],
+        ),
+        (
+            flows_url,
+            zip_of({"good.json": good, "bad.json": broken_flow, "metadata.json": {"flowCount": 2}}),
+            "z.zip",
+            ["bad.json: flow"],
+        ),
         (flows_url, zip_of({"good.json": good}), "z.zip", ["has no metadata.json"]),
-        (flows_url, zip_of({"good.json": good, "metadata.json": {"flowCount": 3}}), "z.zip",
-         ["announces 3 flows but the archive holds 1"]),
+        (
+            flows_url,
+            zip_of({"good.json": good, "metadata.json": {"flowCount": 3}}),
+            "z.zip",
+            ["announces 3 flows but the archive holds 1"],
+        ),
         (flows_url, json.dumps(config).encode(), "c.json", ["is a bot configuration"]),
-        ("/api/bots/import", json.dumps(config).encode(), "c.json",
-         ["two flows are named", "default flow 'Missing' is not one of its flows"]),
+        (
+            "/api/bots/import",
+            json.dumps(config).encode(),
+            "c.json",
+            ["two flows are named", "default flow 'Missing' is not one of its flows"],
+        ),
         ("/api/bots/import", json.dumps(good).encode(), "c.json", ["bot: Field required"]),
-    ]  # fmt: skip
+    ]
     for url, content, name, reasons in cases:
         response = await upload(api, owner, url, content, name)
         assert response.status_code == 422, (name, reasons, response.text)

@@ -51,16 +51,23 @@ async def test_bots_and_channels_with_write_only_secrets(
 
     channel = (await owner(CONNECT, bot=bot["id"], input=WHATSAPP_CHANNEL))["connectChannel"]
     assert channel["kind"] == "WHATSAPP_CLOUD" and channel["hasSecrets"]
-    assert channel["webhookUrls"] == [{"purpose": "webhook", "url":
-        f"http://127.0.0.1:8000/channels/whatsapp/{channel['id']}/webhook"}]  # fmt: skip
+    assert channel["webhookUrls"] == [
+        {
+            "purpose": "webhook",
+            "url": f"http://127.0.0.1:8000/channels/whatsapp/{channel['id']}/webhook",
+        }
+    ]
     assert "secret" not in str(channel["config"]) and "EAAG" not in str(channel)
     async with make_session_factory(db_engine)() as session:
         sealed = await session.scalar(select(Channel.secrets_encrypted))
     assert sealed is not None and "EAAG" not in sealed
     assert SecretBox("test-secret-key").decrypt(sealed)["access_token"] == "EAAG-secret"
 
-    broken = {"kind": "TWILIO", "config": {"account_sid": "nope", "from_number": "12"},
-              "secrets": {}}  # fmt: skip
+    broken = {
+        "kind": "TWILIO",
+        "config": {"account_sid": "nope", "from_number": "12"},
+        "secrets": {},
+    }
     error = await owner.error(CONNECT, bot=bot["id"], input=broken)
     assert error["code"] == "BAD_USER_INPUT"
     fields = sorted(p["field"] for p in error["extensions"]["problems"])
@@ -114,11 +121,21 @@ async def test_bots_and_channels_with_write_only_secrets(
 async def test_flow_drafts_versions_diff_roll_back_and_duplicate(api: httpx.AsyncClient) -> None:
     owner, _ = await sign_up(api)
     bot = (await owner(CREATE_BOT, name="Support"))["createBot"]
-    broken = {"nodes": [message("hi", "Hi"), {"id": "x", "type": "teleport", "data": {}}],
-              "edges": [edge("e1", "hi", "nowhere")]}  # fmt: skip
-    flow = (await owner(CREATE_FLOW, bot=bot["id"], input={
-        "name": "Welcome", "definition": broken,
-        "trigger": {"type": "keyword", "keywords": ["hola"]}}))["createFlow"]  # fmt: skip
+    broken = {
+        "nodes": [message("hi", "Hi"), {"id": "x", "type": "teleport", "data": {}}],
+        "edges": [edge("e1", "hi", "nowhere")],
+    }
+    flow = (
+        await owner(
+            CREATE_FLOW,
+            bot=bot["id"],
+            input={
+                "name": "Welcome",
+                "definition": broken,
+                "trigger": {"type": "keyword", "keywords": ["hola"]},
+            },
+        )
+    )["createFlow"]
     assert flow["trigger"] == {"type": "keyword", "keywords": ["hola"], "pattern": None}
     assert flow["definition"]["name"] == "Welcome" and flow["definition"]["keywords"] == ["hola"]
 
@@ -127,8 +144,9 @@ async def test_flow_drafts_versions_diff_roll_back_and_duplicate(api: httpx.Asyn
     refused = await owner.error(PUBLISH, id=flow["id"], message="first try")
     assert refused["code"] == "BAD_USER_INPUT"
     assert {p["code"] for p in refused["extensions"]["problems"]} >= {"unknown_node_type"}
-    assert (await owner("query($id: ID!) { flow(id: $id) { versions { id } } }",
-                        id=flow["id"]))["flow"]["versions"] == []  # fmt: skip
+    assert (await owner("query($id: ID!) { flow(id: $id) { versions { id } } }", id=flow["id"]))[
+        "flow"
+    ]["versions"] == []
 
     await owner(UPDATE_DRAFT, id=flow["id"], input={"definition": greeting_flow("Hello!")})
     assert (await owner(VALIDATE, id=flow["id"]))["validateFlow"] == []
@@ -141,21 +159,30 @@ async def test_flow_drafts_versions_diff_roll_back_and_duplicate(api: httpx.Asyn
     v2 = (await owner(PUBLISH, id=flow["id"], message="second"))["publishFlow"]
     assert (v1["version"], v2["version"]) == (1, 2)
 
-    diff = (await owner(
-        """query($a: ID!, $b: ID!) { flowDiff(fromVersionId: $a, toVersionId: $b) {
+    diff = (
+        await owner(
+            """query($a: ID!, $b: ID!) { flowDiff(fromVersionId: $a, toVersionId: $b) {
              nodesAdded nodesRemoved nodesChanged { nodeId fields } edgesAdded edgesRemoved } }""",
-        a=v1["id"], b=v2["id"]))["flowDiff"]  # fmt: skip
-    assert diff == {"nodesAdded": ["extra"], "nodesRemoved": [],
-                    "nodesChanged": [{"nodeId": "hi", "fields": ["data"]}],
-                    "edgesAdded": ["e2"], "edgesRemoved": []}  # fmt: skip
+            a=v1["id"],
+            b=v2["id"],
+        )
+    )["flowDiff"]
+    assert diff == {
+        "nodesAdded": ["extra"],
+        "nodesRemoved": [],
+        "nodesChanged": [{"nodeId": "hi", "fields": ["data"]}],
+        "edgesAdded": ["e2"],
+        "edgesRemoved": [],
+    }
 
     roll_back = """mutation($id: ID!, $v: ID!) {
       rollBackFlow(id: $id, versionId: $v) { version message definition createdAt } }"""
     v3 = (await owner(roll_back, id=flow["id"], v=v1["id"]))["rollBackFlow"]
     assert (v3["version"], v3["message"]) == (3, "Roll back to version 1")
     assert v3["definition"]["nodes"] == v1["definition"]["nodes"]
-    versions = (await owner("query($id: ID!) { flow(id: $id) { versions { version } } }",
-                            id=flow["id"]))["flow"]["versions"]  # fmt: skip
+    versions = (
+        await owner("query($id: ID!) { flow(id: $id) { versions { version } } }", id=flow["id"])
+    )["flow"]["versions"]
     assert [v["version"] for v in versions] == [3, 2, 1]
 
     duplicate = "mutation($id: ID!) { duplicateFlow(id: $id) { id name definition createdAt } }"
@@ -176,27 +203,36 @@ async def test_templates_start_flows_and_organizations_keep_their_own(
     other, _ = await sign_up(api, org="Globex")
     built_in = await owner("{ templates { id category difficulty builtIn nodeCount } }")
     assert [t["id"] for t in built_in["templates"]] == [
-        "customer-service-basic", "appointment-booking", "satisfaction-survey",
-        "product-catalog", "ai-tech-support"]  # fmt: skip
+        "customer-service-basic",
+        "appointment-booking",
+        "satisfaction-survey",
+        "product-catalog",
+        "ai-tech-support",
+    ]
     booking = (await owner('{ templates(category: "booking") { id difficulty } }'))["templates"]
     assert booking == [{"id": "appointment-booking", "difficulty": "intermediate"}]
     beginners = (await owner('{ templates(difficulty: "beginner") { id } }'))["templates"]
     assert [t["id"] for t in beginners] == ["customer-service-basic", "satisfaction-survey"]
 
     bot = (await owner(CREATE_BOT, name="Shop"))["createBot"]
-    flow = (await owner(
-        """mutation($bot: ID!) { createFlowFromTemplate(botId: $bot,
+    flow = (
+        await owner(
+            """mutation($bot: ID!) { createFlowFromTemplate(botId: $bot,
              templateId: "satisfaction-survey",
              customizations: {name: "Survey", keywords: ["encuesta"]}) {
                id name trigger definition } }""",
-        bot=bot["id"]))["createFlowFromTemplate"]  # fmt: skip
+            bot=bot["id"],
+        )
+    )["createFlowFromTemplate"]
     assert flow["name"] == "Survey"
     assert flow["trigger"] == {"type": "keyword", "keywords": ["encuesta"], "pattern": None}
     assert [n["id"] for n in flow["definition"]["nodes"]] == ["intro", "rating"]
 
-    saved = (await owner(
+    saved = await owner(
         """mutation($flow: ID!) { saveFlowAsTemplate(flowId: $flow, name: "Our survey",
-             category: "survey") { id builtIn name } }""", flow=flow["id"]))  # fmt: skip
+             category: "survey") { id builtIn name } }""",
+        flow=flow["id"],
+    )
     template = saved["saveFlowAsTemplate"]
     assert template["builtIn"] is False
     mine = (await owner('{ templates(search: "our survey") { id name } }'))["templates"]

@@ -30,112 +30,205 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
     "flow": ("query($id: ID!) { flow(id: $id) { id } }", {"id": "flow"}),
     "flowVersion": ("query($id: ID!) { flowVersion(id: $id) { id } }", {"id": "version"}),
     "validateFlow": ("query($id: ID!) { validateFlow(id: $id) { code } }", {"id": "flow"}),
-    "flowDiff": ("query($a: ID!, $b: ID!) { flowDiff(fromVersionId: $a, toVersionId: $b) "
-                 "{ nodesAdded } }", {"a": "version", "b": "version"}),
+    "flowDiff": (
+        "query($a: ID!, $b: ID!) { flowDiff(fromVersionId: $a, toVersionId: $b) { nodesAdded } }",
+        {"a": "version", "b": "version"},
+    ),
     "template": ("query($id: ID!) { template(id: $id) { id } }", {"id": "template"}),
-    "updateBot": ('mutation($id: ID!) { updateBot(id: $id, input: {name: "Mine"}) { id } }',
-                  {"id": "bot"}),
+    "updateBot": (
+        'mutation($id: ID!) { updateBot(id: $id, input: {name: "Mine"}) { id } }',
+        {"id": "bot"},
+    ),
     "deleteBot": ("mutation($id: ID!) { deleteBot(id: $id) }", {"id": "bot"}),
-    "connectChannel": ("mutation($id: ID!) { connectChannel(botId: $id, input: {kind: WEB}) "
-                       "{ id } }", {"id": "bot"}),
-    "updateChannel": ('mutation($id: ID!) { updateChannel(id: $id, input: {name: "x"}) { id } }',
-                      {"id": "channel"}),
-    "disconnectChannel": ("mutation($id: ID!) { disconnectChannel(id: $id) { id } }",
-                          {"id": "channel"}),
-    "createFlow": ('mutation($id: ID!) { createFlow(botId: $id, input: {name: "x"}) { id } }',
-                   {"id": "bot"}),
-    "updateFlowDraft": ('mutation($id: ID!) { updateFlowDraft(id: $id, input: {name: "x"}) '
-                        "{ id } }", {"id": "flow"}),
+    "connectChannel": (
+        "mutation($id: ID!) { connectChannel(botId: $id, input: {kind: WEB}) { id } }",
+        {"id": "bot"},
+    ),
+    "updateChannel": (
+        'mutation($id: ID!) { updateChannel(id: $id, input: {name: "x"}) { id } }',
+        {"id": "channel"},
+    ),
+    "disconnectChannel": (
+        "mutation($id: ID!) { disconnectChannel(id: $id) { id } }",
+        {"id": "channel"},
+    ),
+    "createFlow": (
+        'mutation($id: ID!) { createFlow(botId: $id, input: {name: "x"}) { id } }',
+        {"id": "bot"},
+    ),
+    "updateFlowDraft": (
+        'mutation($id: ID!) { updateFlowDraft(id: $id, input: {name: "x"}) { id } }',
+        {"id": "flow"},
+    ),
     "publishFlow": ("mutation($id: ID!) { publishFlow(id: $id) { id } }", {"id": "flow"}),
-    "rollBackFlow": ("mutation($id: ID!, $v: ID!) { rollBackFlow(id: $id, versionId: $v) "
-                     "{ id } }", {"id": "flow", "v": "version"}),
-    "setDefaultFlow": ("mutation($b: ID!, $f: ID) { setDefaultFlow(botId: $b, flowId: $f) "
-                       "{ id } }", {"b": "bot", "f": "flow"}),
+    "rollBackFlow": (
+        "mutation($id: ID!, $v: ID!) { rollBackFlow(id: $id, versionId: $v) { id } }",
+        {"id": "flow", "v": "version"},
+    ),
+    "setDefaultFlow": (
+        "mutation($b: ID!, $f: ID) { setDefaultFlow(botId: $b, flowId: $f) { id } }",
+        {"b": "bot", "f": "flow"},
+    ),
     "duplicateFlow": ("mutation($id: ID!) { duplicateFlow(id: $id) { id } }", {"id": "flow"}),
     "deleteFlow": ("mutation($id: ID!) { deleteFlow(id: $id) }", {"id": "flow"}),
-    "createFlowFromTemplate": ("mutation($b: ID!, $t: ID!) { createFlowFromTemplate(botId: $b, "
-                               "templateId: $t) { id } }", {"b": "bot", "t": "template"}),
-    "saveFlowAsTemplate": ("mutation($id: ID!) { saveFlowAsTemplate(flowId: $id) { id } }",
-                           {"id": "flow"}),
+    "createFlowFromTemplate": (
+        "mutation($b: ID!, $t: ID!) { createFlowFromTemplate(botId: $b, templateId: $t) { id } }",
+        {"b": "bot", "t": "template"},
+    ),
+    "saveFlowAsTemplate": (
+        "mutation($id: ID!) { saveFlowAsTemplate(flowId: $id) { id } }",
+        {"id": "flow"},
+    ),
     "deleteTemplate": ("mutation($id: ID!) { deleteTemplate(id: $id) }", {"id": "template"}),
     "revokeApiKey": ("mutation($id: ID!) { revokeApiKey(id: $id) { id } }", {"id": "api_key"}),
-    "setMemberRole": ('mutation($id: ID!) { setMemberRole(userId: $id, role: "agent") { role } }',
-                      {"id": "user"}),
+    "setMemberRole": (
+        'mutation($id: ID!) { setMemberRole(userId: $id, role: "agent") { role } }',
+        {"id": "user"},
+    ),
     "removeMember": ("mutation($id: ID!) { removeMember(userId: $id) }", {"id": "user"}),
-    "conversations": ("query($b: ID, $c: ID) { conversations(botId: $b, channelId: $c) "
-                      "{ nextCursor } }", {"b": "bot", "c": "web_channel"}),
+    "conversations": (
+        "query($b: ID, $c: ID) { conversations(botId: $b, channelId: $c) { nextCursor } }",
+        {"b": "bot", "c": "web_channel"},
+    ),
     "conversation": ("query($id: ID!) { conversation(id: $id) { id } }", {"id": "conversation"}),
-    "takeOverConversation": ("mutation($id: ID!) { takeOverConversation(id: $id) { id } }",
-                             {"id": "conversation"}),
-    "sendAgentMessage": ('mutation($id: ID!) { sendAgentMessage(conversationId: $id, '
-                         'text: "hi") { id } }', {"id": "conversation"}),
-    "addConversationNote": ('mutation($id: ID!) { addConversationNote(conversationId: $id, '
-                            'body: "n") { id } }', {"id": "conversation"}),
-    "setConversationTags": ('mutation($id: ID!) { setConversationTags(id: $id, tags: ["x"]) '
-                            "{ id } }", {"id": "conversation"}),
-    "releaseConversation": ("mutation($id: ID!) { releaseConversation(id: $id) { id } }",
-                            {"id": "conversation"}),
-    "closeConversation": ("mutation($id: ID!) { closeConversation(id: $id) { id } }",
-                          {"id": "conversation"}),
-    "startFlow": ('mutation($f: ID!, $c: ID!) { startFlow(flowId: $f, channelId: $c, '
-                  'contacts: [{externalId: "z"}]) { id } }', {"f": "flow", "c": "web_channel"}),
+    "takeOverConversation": (
+        "mutation($id: ID!) { takeOverConversation(id: $id) { id } }",
+        {"id": "conversation"},
+    ),
+    "sendAgentMessage": (
+        'mutation($id: ID!) { sendAgentMessage(conversationId: $id, text: "hi") { id } }',
+        {"id": "conversation"},
+    ),
+    "addConversationNote": (
+        'mutation($id: ID!) { addConversationNote(conversationId: $id, body: "n") { id } }',
+        {"id": "conversation"},
+    ),
+    "setConversationTags": (
+        'mutation($id: ID!) { setConversationTags(id: $id, tags: ["x"]) { id } }',
+        {"id": "conversation"},
+    ),
+    "releaseConversation": (
+        "mutation($id: ID!) { releaseConversation(id: $id) { id } }",
+        {"id": "conversation"},
+    ),
+    "closeConversation": (
+        "mutation($id: ID!) { closeConversation(id: $id) { id } }",
+        {"id": "conversation"},
+    ),
+    "startFlow": (
+        "mutation($f: ID!, $c: ID!) { startFlow(flowId: $f, channelId: $c, "
+        'contacts: [{externalId: "z"}]) { id } }',
+        {"f": "flow", "c": "web_channel"},
+    ),
     "outreach": ("query($id: ID!) { outreach(id: $id) { id } }", {"id": "outreach"}),
     "outreaches": ("query($b: ID!) { outreaches(botId: $b) { id } }", {"b": "bot"}),
     "payments": ("query($b: ID!) { payments(botId: $b) { id } }", {"b": "bot"}),
     "webhookEndpoints": ("query($b: ID) { webhookEndpoints(botId: $b) { id } }", {"b": "bot"}),
-    "webhookEndpoint": ("query($id: ID!) { webhookEndpoint(id: $id) { id } }",
-                        {"id": "webhook_endpoint"}),
-    "rotateFlowTriggerSecret": ("mutation($f: ID!) { rotateFlowTriggerSecret(flowId: $f) "
-                                "{ secret } }", {"f": "flow"}),
-    "deleteFlowTriggerSecret": ("mutation($f: ID!) { deleteFlowTriggerSecret(flowId: $f) }",
-                                {"f": "flow"}),
-    "flowTriggerSecretCreatedAt": ("query($f: ID!) { flowTriggerSecretCreatedAt(flowId: $f) }",
-                                   {"f": "flow"}),
-    "webhookDeliveries": ("query($id: ID!) { webhookDeliveries(endpointId: $id) { id } }",
-                          {"id": "webhook_endpoint"}),
-    "createWebhookEndpoint": ('mutation($b: ID) { createWebhookEndpoint(botId: $b, input: '
-                              '{url: "http://127.0.0.1:9/x", events: ["*"]}) { secret } }',
-                              {"b": "bot"}),
-    "updateWebhookEndpoint": ('mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: '
-                              '{description: "x"}) { id } }', {"id": "webhook_endpoint"}),
-    "deleteWebhookEndpoint": ("mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
-                              {"id": "webhook_endpoint"}),
-    "rotateWebhookSecret": ("mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
-                            {"id": "webhook_endpoint"}),
-    "redeliverWebhook": ("mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }",
-                         {"id": "webhook_delivery"}),
-    "redeliverFailedWebhooks": ('mutation($id: ID!) { redeliverFailedWebhooks(endpointId: $id, '
-                                'since: "2020-01-01T00:00:00Z") }', {"id": "webhook_endpoint"}),
-    "sendTestWebhook": ("mutation($id: ID!) { sendTestWebhook(endpointId: $id) { id } }",
-                        {"id": "webhook_endpoint"}),
-    "analyticsDashboard": ('query($b: ID) { analyticsDashboard(botId: $b, from: "2026-01-01", '
-                           'to: "2026-01-31") { activeConversationsNow } }', {"b": "bot"}),
-    "flowAnalytics": ('query($f: ID!) { flowAnalytics(flowId: $f, from: "2026-01-01", '
-                      'to: "2026-01-31") { runs } }', {"f": "flow"}),
-    "analyticsSatisfaction": ('query($b: ID) { analyticsSatisfaction(botId: $b, '
-                              'from: "2026-01-01", to: "2026-01-31") { responses } }',
-                              {"b": "bot"}),
-    "analyticsRealTime": ("query($b: ID) { analyticsRealTime(botId: $b) { messagesLastHour } }",
-                          {"b": "bot"}),
-    "marketplaceListing": ("query($id: ID!) { marketplaceListing(id: $id) { id } }",
-                           {"id": "listing"}),
-    "listingReviews": ("query($id: ID!) { listingReviews(listingId: $id) { id } }",
-                       {"id": "listing"}),
-    "addListingVersion": ('mutation($id: ID!) { addListingVersion(listingId: $id, '
-                          'version: "9.0.0", content: {}) { id } }', {"id": "listing"}),
-    "updateListing": ('mutation($id: ID!) { updateListing(id: $id, input: {title: "x"}) { id } }',
-                      {"id": "listing"}),
+    "webhookEndpoint": (
+        "query($id: ID!) { webhookEndpoint(id: $id) { id } }",
+        {"id": "webhook_endpoint"},
+    ),
+    "rotateFlowTriggerSecret": (
+        "mutation($f: ID!) { rotateFlowTriggerSecret(flowId: $f) { secret } }",
+        {"f": "flow"},
+    ),
+    "deleteFlowTriggerSecret": (
+        "mutation($f: ID!) { deleteFlowTriggerSecret(flowId: $f) }",
+        {"f": "flow"},
+    ),
+    "flowTriggerSecretCreatedAt": (
+        "query($f: ID!) { flowTriggerSecretCreatedAt(flowId: $f) }",
+        {"f": "flow"},
+    ),
+    "webhookDeliveries": (
+        "query($id: ID!) { webhookDeliveries(endpointId: $id) { id } }",
+        {"id": "webhook_endpoint"},
+    ),
+    "createWebhookEndpoint": (
+        "mutation($b: ID) { createWebhookEndpoint(botId: $b, input: "
+        '{url: "http://127.0.0.1:9/x", events: ["*"]}) { secret } }',
+        {"b": "bot"},
+    ),
+    "updateWebhookEndpoint": (
+        'mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: {description: "x"}) { id } }',
+        {"id": "webhook_endpoint"},
+    ),
+    "deleteWebhookEndpoint": (
+        "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+        {"id": "webhook_endpoint"},
+    ),
+    "rotateWebhookSecret": (
+        "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+        {"id": "webhook_endpoint"},
+    ),
+    "redeliverWebhook": (
+        "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }",
+        {"id": "webhook_delivery"},
+    ),
+    "redeliverFailedWebhooks": (
+        "mutation($id: ID!) { redeliverFailedWebhooks(endpointId: $id, "
+        'since: "2020-01-01T00:00:00Z") }',
+        {"id": "webhook_endpoint"},
+    ),
+    "sendTestWebhook": (
+        "mutation($id: ID!) { sendTestWebhook(endpointId: $id) { id } }",
+        {"id": "webhook_endpoint"},
+    ),
+    "analyticsDashboard": (
+        'query($b: ID) { analyticsDashboard(botId: $b, from: "2026-01-01", '
+        'to: "2026-01-31") { activeConversationsNow } }',
+        {"b": "bot"},
+    ),
+    "flowAnalytics": (
+        'query($f: ID!) { flowAnalytics(flowId: $f, from: "2026-01-01", '
+        'to: "2026-01-31") { runs } }',
+        {"f": "flow"},
+    ),
+    "analyticsSatisfaction": (
+        "query($b: ID) { analyticsSatisfaction(botId: $b, "
+        'from: "2026-01-01", to: "2026-01-31") { responses } }',
+        {"b": "bot"},
+    ),
+    "analyticsRealTime": (
+        "query($b: ID) { analyticsRealTime(botId: $b) { messagesLastHour } }",
+        {"b": "bot"},
+    ),
+    "marketplaceListing": (
+        "query($id: ID!) { marketplaceListing(id: $id) { id } }",
+        {"id": "listing"},
+    ),
+    "listingReviews": (
+        "query($id: ID!) { listingReviews(listingId: $id) { id } }",
+        {"id": "listing"},
+    ),
+    "addListingVersion": (
+        "mutation($id: ID!) { addListingVersion(listingId: $id, "
+        'version: "9.0.0", content: {}) { id } }',
+        {"id": "listing"},
+    ),
+    "updateListing": (
+        'mutation($id: ID!) { updateListing(id: $id, input: {title: "x"}) { id } }',
+        {"id": "listing"},
+    ),
     "submitListing": ("mutation($id: ID!) { submitListing(id: $id) { id } }", {"id": "listing"}),
     "buyListing": ("mutation($id: ID!) { buyListing(listingId: $id) { id } }", {"id": "listing"}),
-    "installListing": ("mutation($l: ID!, $b: ID) { installListing(listingId: $l, botId: $b) "
-                       "{ id } }", {"l": "listing", "b": "bot"}),
-    "updateInstalledListing": ("mutation($id: ID!) { updateInstalledListing(listingId: $id) "
-                               "{ id } }", {"id": "listing"}),
-    "requestRefund": ('mutation($id: ID!) { requestRefund(listingId: $id, reason: "r") { id } }',
-                      {"id": "listing"}),
-    "reviewListing": ("mutation($id: ID!) { reviewListing(listingId: $id, rating: 5) { id } }",
-                      {"id": "listing"}),
-}  # fmt: skip
+    "installListing": (
+        "mutation($l: ID!, $b: ID) { installListing(listingId: $l, botId: $b) { id } }",
+        {"l": "listing", "b": "bot"},
+    ),
+    "updateInstalledListing": (
+        "mutation($id: ID!) { updateInstalledListing(listingId: $id) { id } }",
+        {"id": "listing"},
+    ),
+    "requestRefund": (
+        'mutation($id: ID!) { requestRefund(listingId: $id, reason: "r") { id } }',
+        {"id": "listing"},
+    ),
+    "reviewListing": (
+        "mutation($id: ID!) { reviewListing(listingId: $id, rating: 5) { id } }",
+        {"id": "listing"},
+    ),
+}
 ANALYTICS_NOW = "query($b: ID) { analyticsRealTime(botId: $b) { messagesLastHour } }"
 SET_SMTP = """mutation($host: String!) { setIntegration(kind: SMTP, config: {host: $host,
   from_address: "bot@example.com"}, secrets: {password: "p"}) { kind } }"""
@@ -170,8 +263,9 @@ def id_taking_fields() -> set[str]:
         assert root is not None
         for name, field in root.fields.items():
             types = [arg.type for arg in field.args.values()]
-            named = [get_named_type(t.of_type if isinstance(t, GraphQLNonNull) else t)
-                     for t in types]  # fmt: skip
+            named = [
+                get_named_type(t.of_type if isinstance(t, GraphQLNonNull) else t) for t in types
+            ]
             if any(t.name == "ID" for t in named):
                 names.add(name)
     return names
@@ -186,21 +280,34 @@ async def organization_with_everything(api: httpx.AsyncClient, org: str) -> tupl
     owner, payload = await sign_up(api, org=org)
     bot = (await owner(CREATE_BOT, name=f"{org} bot"))["createBot"]["id"]
     channel = (await owner(CONNECT, bot=bot, input=WHATSAPP_CHANNEL))["connectChannel"]["id"]
-    flow = (await owner(CREATE_FLOW, bot=bot, input={"name": "Welcome",
-            "definition": flow_definition(f"Hello from {org}")}))["createFlow"]["id"]  # fmt: skip
+    flow = (
+        await owner(
+            CREATE_FLOW,
+            bot=bot,
+            input={"name": "Welcome", "definition": flow_definition(f"Hello from {org}")},
+        )
+    )["createFlow"]["id"]
     version = (await owner(PUBLISH, id=flow, message="v1"))["publishFlow"]["id"]
-    template = (await owner('mutation($f: ID!) { saveFlowAsTemplate(flowId: $f) { id } }',
-                            f=flow))["saveFlowAsTemplate"]["id"]  # fmt: skip
+    template = (await owner("mutation($f: ID!) { saveFlowAsTemplate(flowId: $f) { id } }", f=flow))[
+        "saveFlowAsTemplate"
+    ]["id"]
     key = await owner('mutation { createApiKey(name: "k") { apiKey { id } } }')
     web = (await owner(CONNECT, bot=bot, input={"kind": "WEB"}))["connectChannel"]["id"]
     await owner(SET_SMTP, host=f"smtp.{org.lower()}.example")
     listing = await owner(CREATE_LISTING, input=listing_input(f"{org} listing"))
-    ids = {"bot": bot, "channel": channel, "flow": flow, "version": version,
-           "template": template, "api_key": key["createApiKey"]["apiKey"]["id"],
-           "user": payload["member"]["user"]["id"], "web_channel": web,
-           "listing": listing["createListing"]["id"],
-           **await conversation_and_outreach(api, owner, flow, web),
-           **await webhook_endpoint_and_delivery(owner)}  # fmt: skip
+    ids = {
+        "bot": bot,
+        "channel": channel,
+        "flow": flow,
+        "version": version,
+        "template": template,
+        "api_key": key["createApiKey"]["apiKey"]["id"],
+        "user": payload["member"]["user"]["id"],
+        "web_channel": web,
+        "listing": listing["createListing"]["id"],
+        **await conversation_and_outreach(api, owner, flow, web),
+        **await webhook_endpoint_and_delivery(owner),
+    }
     return owner, ids
 
 
@@ -214,10 +321,16 @@ async def conversation_and_outreach(
         page = await owner("query { conversations { items { id } } }")
         return page["conversations"]["items"][0]["id"] if page["conversations"]["items"] else None
 
-    started = await owner('mutation($f: ID!, $c: ID!) { startFlow(flowId: $f, channelId: $c, '
-                          'contacts: [{externalId: "x"}]) { id } }', f=flow, c=web)  # fmt: skip
-    return {"conversation": await wait_for(conversation, what="the conversation"),
-            "outreach": started["startFlow"]["id"]}  # fmt: skip
+    started = await owner(
+        "mutation($f: ID!, $c: ID!) { startFlow(flowId: $f, channelId: $c, "
+        'contacts: [{externalId: "x"}]) { id } }',
+        f=flow,
+        c=web,
+    )
+    return {
+        "conversation": await wait_for(conversation, what="the conversation"),
+        "outreach": started["startFlow"]["id"],
+    }
 
 
 async def webhook_endpoint_and_delivery(owner: GraphQL) -> dict[str, str]:
@@ -258,9 +371,11 @@ async def test_no_organization_reaches_another_ones_objects(api: httpx.AsyncClie
             missing = await alice.error(operation, **{**own, name: MISSING})
             malformed = await alice.error(operation, **{**own, name: "not-an-id"})
             assert foreign["code"] == "NOT_FOUND", (field, name, foreign)
-            assert (foreign["code"], foreign["message"]) == (
-                missing["code"], missing["message"]) == (
-                malformed["code"], malformed["message"]), field  # fmt: skip
+            assert (
+                (foreign["code"], foreign["message"])
+                == (missing["code"], missing["message"])
+                == (malformed["code"], malformed["message"])
+            ), field
     await alice(SET_SMTP, host="smtp.mine.example")  # integrations are the caller's own
     await alice("mutation { deleteIntegration(kind: SMTP) }")
     assert await snapshot(bob, theirs) == before
@@ -272,8 +387,7 @@ async def test_no_organization_reaches_another_ones_objects(api: httpx.AsyncClie
             if body == "file":
                 response = await api.post(url, files={"file": ("f.json", b"{}")}, headers=headers)
             elif body is not None:
-                response = await api.post(url, json={"flow_ids": [target["flow"]]},
-                                          headers=headers)  # fmt: skip
+                response = await api.post(url, json={"flow_ids": [target["flow"]]}, headers=headers)
             else:
                 response = await api.request(method, url, headers=headers)
             if expected:

@@ -168,8 +168,11 @@ async def test_apply_creates_everything_prints_webhooks_and_a_second_apply_chang
     assert site.kind == "web" and site.secrets_encrypted is None
     assert bot.default_flow_id == flows["welcome"].id
     assert flows["welcome"].definition["nodes"][0]["data"]["content"].startswith("¡Hola! 👋")
-    assert flows["orders"].trigger == {"type": "keyword", "keywords": ["order", "pedido"],
-                                       "pattern": None}  # fmt: skip
+    assert flows["orders"].trigger == {
+        "type": "keyword",
+        "keywords": ["order", "pedido"],
+        "pattern": None,
+    }
     assert flows["orders"].priority == 10 and flows["orders"].published_version_id
     assert f"{PUBLIC_URL}/channels/whatsapp/{whatsapp.id}/webhook" in out
     assert f"{PUBLIC_URL}/channels/web/{site.id}/messages" in out
@@ -190,9 +193,11 @@ async def test_apply_creates_everything_prints_webhooks_and_a_second_apply_chang
 
 
 async def test_an_edited_flow_gets_one_new_version_and_a_rotated_secret_is_reencrypted(
-    workdir: Path, db_engine: AsyncEngine, capsys: pytest.CaptureFixture[str],
+    workdir: Path,
+    db_engine: AsyncEngine,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     bot_file = workdir / "bot.yaml"
     assert (await botbuilder(capsys, "apply", "-f", str(bot_file)))[0] == 0
     edited = BOT_YAML.replace("is on its way.", "ships tomorrow.")
@@ -249,9 +254,11 @@ async def test_every_flow_problem_is_reported_and_nothing_is_written(
 
 
 async def test_a_missing_environment_variable_is_named_and_nothing_is_written(
-    workdir: Path, db_engine: AsyncEngine, capsys: pytest.CaptureFixture[str],
+    workdir: Path,
+    db_engine: AsyncEngine,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.delenv("WA_APP_SECRET")
     monkeypatch.setenv("WA_VERIFY_TOKEN", "")
     code, out, err = await botbuilder(capsys, "apply", "-f", str(workdir / "bot.yaml"))
@@ -324,16 +331,23 @@ async def test_export_then_apply_changes_nothing_and_the_export_holds_no_secret(
 
 
 async def test_a_bot_made_elsewhere_exports_with_conventional_secret_names(
-    workdir: Path, db_engine: AsyncEngine, capsys: pytest.CaptureFixture[str],
+    workdir: Path,
+    db_engine: AsyncEngine,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     template = next(t for t in default_templates() if t.slug == "customer-service-basic")
     bot_id, _ = await make_web_bot(db_engine, template.definition.model_dump(mode="json"))
     wa_secrets = {"access_token": "tok", "app_secret": "app", "verify_token": "ver"}
     async with make_session_factory(db_engine).begin() as session:
-        await add_channel(session, bot_id, "whatsapp_cloud", "WhatsApp Main",
-                          {"phone_number_id": "1234", "business_account_id": None},
-                          SecretBox(SECRET_KEY).encrypt(wa_secrets))  # fmt: skip
+        await add_channel(
+            session,
+            bot_id,
+            "whatsapp_cloud",
+            "WhatsApp Main",
+            {"phone_number_id": "1234", "business_account_id": None},
+            SecretBox(SECRET_KEY).encrypt(wa_secrets),
+        )
     before = await snapshot(db_engine)
 
     code, exported, _ = await botbuilder(capsys, "export", bot_id)

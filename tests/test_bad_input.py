@@ -90,8 +90,10 @@ async def test_graphql_bodies_that_are_not_json_objects_get_400(
 
 
 async def signed_whatsapp(api: httpx.AsyncClient, channel: str, body: bytes) -> httpx.Response:
-    headers = {"Content-Type": "application/json",
-               "X-Hub-Signature-256": fake_meta.signature(APP_SECRET, body)}  # fmt: skip
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": fake_meta.signature(APP_SECRET, body),
+    }
     return await api.post(f"/channels/whatsapp/{channel}/webhook", content=body, headers=headers)
 
 
@@ -143,8 +145,14 @@ async def test_a_signed_twilio_location_that_is_not_a_number_gets_400(
 ) -> None:
     channel, from_number = await make_twilio_bot(db_engine, test_settings, twilio, ECHO)
     phone = TwilioUser(api, twilio, test_settings, channel, from_number, "+34600111222")
-    form = {"MessageSid": "SM" + "1" * 32, "From": phone.address, "To": from_number,
-            "Latitude": "nan", "Longitude": "2.17", "NumMedia": "0"}  # fmt: skip
+    form = {
+        "MessageSid": "SM" + "1" * 32,
+        "From": phone.address,
+        "To": from_number,
+        "Latitude": "nan",
+        "Longitude": "2.17",
+        "NumMedia": "0",
+    }
     response = await phone.post("webhook", form)
     assert response.status_code == 400 and "Latitude" in response.text
     assert await stored_messages(db_engine, channel) == []

@@ -12,10 +12,26 @@ import sys
 def test_bench_prints_throughput_latency_memory_and_webhooks() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
     result = subprocess.run(
-        [sys.executable, "-m", "stack.cli", "bench", "--contacts", "2", "--messages", "2",
-         "--rate", "5", "--waiting", "3", "--webhook"],
-        capture_output=True, text=True, timeout=300, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "stack.cli",
+            "bench",
+            "--contacts",
+            "2",
+            "--messages",
+            "2",
+            "--rate",
+            "5",
+            "--waiting",
+            "3",
+            "--webhook",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "4 messages posted" in out and "0 refused" in out

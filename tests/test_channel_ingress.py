@@ -40,8 +40,9 @@ async def test_whatsapp_duplicates_and_concurrent_deliveries_count_once(
 ):
     channel_id, phone = await make_whatsapp_bot(db_engine, test_settings, ECHO)
     ana = WhatsAppUser(api, meta, channel_id, phone, wa_id="34600111222")
-    hello = fake_meta.webhook(phone, messages=[fake_meta.message(ana.wa_id, "text",
-                                                                 {"body": "hola"})])  # fmt: skip
+    hello = fake_meta.webhook(
+        phone, messages=[fake_meta.message(ana.wa_id, "text", {"body": "hola"})]
+    )
     first = await ana.post(hello)
     together = await asyncio.gather(*(ana.post(hello) for _ in range(4)))
     assert [r.status_code for r in (first, *together)] == [200] * 5
@@ -92,8 +93,11 @@ async def test_customer_service_template_over_whatsapp(
     await ana.send("interactive", {"type": "list_reply", "list_reply": choice})
     run = await finished_run(db_engine)
     assert run.variables["menu"] == "💬 Hablar con agente"
-    assert sorted(meta.read) == sorted(m.provider_message_id for m in await stored_messages(
-        db_engine, channel_id) if m.direction == "inbound")  # fmt: skip
+    assert sorted(meta.read) == sorted(
+        m.provider_message_id
+        for m in await stored_messages(db_engine, channel_id)
+        if m.direction == "inbound"
+    )
 
 
 async def test_customer_service_template_over_twilio_whatsapp(
@@ -106,9 +110,12 @@ async def test_customer_service_template_over_twilio_whatsapp(
     welcome, menu = await ana.wait_received(2)
     assert welcome["Body"].startswith("¡Hola! 👋 Bienvenido")
     assert menu["Body"].splitlines() == [
-        "Por favor, selecciona una opción:", "1. 📦 Estado de pedido",
-        "2. ❓ Preguntas frecuentes", "3. 💬 Hablar con agente", "4. 📝 Dejar comentario",
-    ]  # fmt: skip
+        "Por favor, selecciona una opción:",
+        "1. 📦 Estado de pedido",
+        "2. ❓ Preguntas frecuentes",
+        "3. 💬 Hablar con agente",
+        "4. 📝 Dejar comentario",
+    ]
     assert (menu["From"], menu["To"]) == (sender, "whatsapp:+34600111222")
 
     await ana.says("3")
@@ -126,9 +133,10 @@ async def test_without_temporal_the_provider_is_told_to_retry(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         response = await WhatsAppUser(client, meta, channel_id, phone, "34600111222").post(
-            fake_meta.webhook(phone, messages=[fake_meta.message("34600111222", "text",
-                                                                 {"body": "hola"})])
-        )  # fmt: skip
+            fake_meta.webhook(
+                phone, messages=[fake_meta.message("34600111222", "text", {"body": "hola"})]
+            )
+        )
     await app.state.platform.close()
     assert response.status_code == 503
     assert "conversation engine is unavailable" in response.json()["detail"]

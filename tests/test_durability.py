@@ -80,8 +80,11 @@ def start_worker(settings: Settings, log: IO[bytes] | None = None) -> subprocess
     }
     return subprocess.Popen(
         [sys.executable, "-m", "stack.cli", "worker"],
-        cwd=ROOT, env=env, stdout=stdout, stderr=stderr,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=stdout,
+        stderr=stderr,
+    )
 
 
 def flow(inventory_url: str) -> dict[str, Any]:
@@ -89,16 +92,20 @@ def flow(inventory_url: str) -> dict[str, Any]:
         node("welcome", "message", content="Welcome to the shop"),
         node("stock", "api", apiUrl=inventory_url, timeoutSeconds=1, retryAttempts=3),
         node("count", "message", content="We have {{api.response.in_stock}} left"),
-        node("ask", "question", content="How many do you want?", variable="qty",
-             validation="number"),
+        node(
+            "ask", "question", content="How many do you want?", variable="qty", validation="number"
+        ),
         node("done", "message", content="Reserved {{qty}}"),
-    )  # fmt: skip
+    )
 
 
 async def test_sigkill_between_a_send_and_the_next_question_loses_and_repeats_nothing(
-    test_settings: Settings, temporal_env: WorkflowEnvironment, db_engine: AsyncEngine,
-    clean_db: None, inventory: str,
-):  # fmt: skip
+    test_settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    db_engine: AsyncEngine,
+    clean_db: None,
+    inventory: str,
+):
     settings = test_settings.model_copy(update={"task_queue": TASK_QUEUE})
     _bot, channel = await make_web_bot(db_engine, flow(inventory))
     first = start_worker(settings)
@@ -108,8 +115,11 @@ async def test_sigkill_between_a_send_and_the_next_question_loses_and_repeats_no
             chat = WebChat(api, channel, "durable-contact")
             await chat.say("hi")
             # "Welcome" is sent; the worker is now inside the stock call, before the question.
-            await wait_for(lambda: _event_set(SlowInventory.first_call), timeout=30,
-                           what="the worker to reach the stock call")  # fmt: skip
+            await wait_for(
+                lambda: _event_set(SlowInventory.first_call),
+                timeout=30,
+                what="the worker to reach the stock call",
+            )
             assert await chat.replies() == ["Welcome to the shop"]
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
@@ -138,8 +148,11 @@ async def test_sigkill_between_a_send_and_the_next_question_loses_and_repeats_no
                 )
             ).all()
         assert outbound == [
-            "Welcome to the shop", "We have 3 left", "How many do you want?", "Reserved 2"
-        ]  # fmt: skip
+            "Welcome to the shop",
+            "We have 3 left",
+            "How many do you want?",
+            "Reserved 2",
+        ]
         assert SlowInventory.calls == 2  # the call cut off by the kill was retried once
     finally:
         for process in (first, second):

@@ -44,10 +44,12 @@ async def skipping_env(
     )
     await ensure_search_attributes(env.client, "default")
     worker = Worker(
-        env.client, task_queue=QUEUE, workflows=workflows(),
+        env.client,
+        task_queue=QUEUE,
+        workflows=workflows(),
         activities=build_activities(test_settings, make_session_factory(db_engine)),
         workflow_runner=workflow_runner(),
-    )  # fmt: skip
+    )
     async with worker:
         yield env
     await env.shutdown()
@@ -56,12 +58,17 @@ async def skipping_env(
 async def start_conversation(env: WorkflowEnvironment, bot: str, channel: str, text: str) -> Any:
     return await env.client.start_workflow(
         ConversationWorkflow.run,
-        ConversationInput(bot_id=bot, channel_id=channel, channel_kind="web",
-                          contact=ContactRef(external_id="sleeper")),
-        id=conversation_workflow_id(bot, channel, "sleeper"), task_queue=QUEUE,
+        ConversationInput(
+            bot_id=bot,
+            channel_id=channel,
+            channel_kind="web",
+            contact=ContactRef(external_id="sleeper"),
+        ),
+        id=conversation_workflow_id(bot, channel, "sleeper"),
+        task_queue=QUEUE,
         start_signal="inbound",
         start_signal_args=[InboundMessage(provider_message_id="t1", text=text)],
-    )  # fmt: skip
+    )
 
 
 async def outbound_texts(engine: AsyncEngine) -> list[str]:
@@ -105,8 +112,10 @@ async def test_a_three_day_delay_then_a_question_timeout(
     await skipping_env.sleep(timedelta(days=3, hours=2))
     await wait_for(run_done, timeout=30, what="the run to finish")
     assert await outbound_texts(db_engine) == [
-        "Te escribo en 3 días", "¿Sigues ahí?", "Vale, hasta otra",
-    ]  # fmt: skip
+        "Te escribo en 3 días",
+        "¿Sigues ahí?",
+        "Vale, hasta otra",
+    ]
     elapsed = (await skipping_env.get_current_time()) - started
     assert elapsed.total_seconds() >= 3 * 86400 + 3600
     await handle.terminate("test finished")

@@ -59,9 +59,13 @@ async def test_question_condition_and_variables(api: httpx.AsyncClient, db_engin
             node("yes", "message", content="Bienvenida, {{name}}"),
             node("no", "message", content="Encantado, {{name}}"),
         ],
-        "edges": [edge("hello", "ask"), edge("ask", "check"), edge("check", "yes", "true"),
-                  edge("check", "no", "false")],
-    }  # fmt: skip
+        "edges": [
+            edge("hello", "ask"),
+            edge("ask", "check"),
+            edge("check", "yes", "true"),
+            edge("check", "no", "false"),
+        ],
+    }
     _bot, channel = await make_web_bot(db_engine, definition)
     ana = WebChat(api, channel, "ana")
     await ana.say("hola")
@@ -96,7 +100,7 @@ async def test_duplicate_delivery_is_answered_once_and_answers_keep_their_order(
         "name": "burst",
         "nodes": [*questions, node("done", "message", content=all_five)],
         "edges": [*(edge(f"q{i}", f"q{i + 1}") for i in range(4)), edge("q4", "done")],
-    }  # fmt: skip
+    }
     _bot, channel = await make_web_bot(db_engine, definition)
     chat = WebChat(api, channel, "burst")
     await chat.say("start", message_id="m0")
@@ -113,36 +117,70 @@ async def test_duplicate_delivery_is_answered_once_and_answers_keep_their_order(
 
 @pytest.mark.record_history
 async def test_every_node_type_runs(
-    api: httpx.AsyncClient, db_engine: AsyncEngine, order_api: str,
+    api: httpx.AsyncClient,
+    db_engine: AsyncEngine,
+    order_api: str,
     temporal_env: WorkflowEnvironment,
-):  # fmt: skip
+):
     definition = {
         "name": "tour",
         "nodes": [
             node("hi", "message", content="Hola {{contact.name}}"),
             node("name", "question", content="¿Nombre?", variable="name"),
-            node("menu", "button", content="¿Qué quieres?", variable="choice",
-                 options=[{"id": "buy", "label": "Comprar"}, {"id": "quit", "label": "Salir"}]),
+            node(
+                "menu",
+                "button",
+                content="¿Qué quieres?",
+                variable="choice",
+                options=[{"id": "buy", "label": "Comprar"}, {"id": "quit", "label": "Salir"}],
+            ),
             node("bye", "end", content="Adiós"),
             node("greet", "setVariable", variable="greeting", value="Hola {{name}}"),
-            node("order", "api", apiUrl=order_api + "/orders/{{name}}",
-                 mappings={"total": "total"}),
-            node("total", "message", content="{{greeting}}: total {{total}}, "
-                                             "{{api.response.items.0.name}}"),
-            node("pic", "media", mediaUrl="https://example.com/a.png", mediaType="image",
-                 caption="Foto"),
+            node(
+                "order", "api", apiUrl=order_api + "/orders/{{name}}", mappings={"total": "total"}
+            ),
+            node(
+                "total",
+                "message",
+                content="{{greeting}}: total {{total}}, {{api.response.items.0.name}}",
+            ),
+            node(
+                "pic",
+                "media",
+                mediaUrl="https://example.com/a.png",
+                mediaType="image",
+                caption="Foto",
+            ),
             node("where", "location", latitude=40.4, longitude=-3.7, name="Tienda"),
             node("card", "contact", contactName="Soporte", contactPhone="+34600000000"),
-            node("cards", "carousel", cards=[{"title": "Libros", "buttons": [
-                {"text": "Ver", "action": "see"}]}]),
-            node("pick", "list", content="Elige", options=[{"id": "r1", "label": "Rojo"},
-                                                            {"id": "r2", "label": "Azul"}],
-                 variable="color"),
-            node("quick", "quickReply", content="¿Seguro?", options=[
-                {"id": "y", "label": "Sí"}, {"id": "n", "label": "No"}]),
-            node("form", "form", content="Datos", variable="profile", fields=[
-                {"name": "email", "label": "Email", "type": "email"},
-                {"name": "age", "label": "Edad", "type": "number"}]),
+            node(
+                "cards",
+                "carousel",
+                cards=[{"title": "Libros", "buttons": [{"text": "Ver", "action": "see"}]}],
+            ),
+            node(
+                "pick",
+                "list",
+                content="Elige",
+                options=[{"id": "r1", "label": "Rojo"}, {"id": "r2", "label": "Azul"}],
+                variable="color",
+            ),
+            node(
+                "quick",
+                "quickReply",
+                content="¿Seguro?",
+                options=[{"id": "y", "label": "Sí"}, {"id": "n", "label": "No"}],
+            ),
+            node(
+                "form",
+                "form",
+                content="Datos",
+                variable="profile",
+                fields=[
+                    {"name": "email", "label": "Email", "type": "email"},
+                    {"name": "age", "label": "Edad", "type": "number"},
+                ],
+            ),
             node("wait", "delay", delay=1),
             node("big", "condition", condition="profile.age > 17"),
             node("agent", "transfer", transferMessage="Te paso con un agente"),
@@ -150,14 +188,26 @@ async def test_every_node_type_runs(
             node("minor", "end", content="Eres menor"),
         ],
         "edges": [
-            edge("hi", "name"), edge("name", "menu"), edge("menu", "greet", "buy"),
-            edge("menu", "bye", "quit"), edge("greet", "order"), edge("order", "total"),
-            edge("total", "pic"), edge("pic", "where"), edge("where", "card"),
-            edge("card", "cards"), edge("cards", "pick"), edge("pick", "quick"),
-            edge("quick", "form"), edge("form", "wait"), edge("wait", "big"),
-            edge("big", "agent", "true"), edge("big", "minor", "false"), edge("agent", "end"),
+            edge("hi", "name"),
+            edge("name", "menu"),
+            edge("menu", "greet", "buy"),
+            edge("menu", "bye", "quit"),
+            edge("greet", "order"),
+            edge("order", "total"),
+            edge("total", "pic"),
+            edge("pic", "where"),
+            edge("where", "card"),
+            edge("card", "cards"),
+            edge("cards", "pick"),
+            edge("pick", "quick"),
+            edge("quick", "form"),
+            edge("form", "wait"),
+            edge("wait", "big"),
+            edge("big", "agent", "true"),
+            edge("big", "minor", "false"),
+            edge("agent", "end"),
         ],
-    }  # fmt: skip
+    }
     bot, channel = await make_web_bot(db_engine, definition)
     chat = WebChat(api, channel, "tour")
     await chat.say("hola")
@@ -169,9 +219,14 @@ async def test_every_node_type_runs(
     assert replies[3] == "Hola Ana: total 42, book for Ana"
     assert "Foto" in replies[4] and "Tienda" in replies[5] and "Soporte" in replies[6]
     assert "Libros" in replies[7]
-    for answer, expected in [("Ver", "Elige"), ("2", "¿Seguro?"), ("Sí", "Email"),
-                             ("not an email", "Email"), ("ana@example.com", "Edad"),
-                             ("30", "Te paso con un agente")]:  # fmt: skip
+    for answer, expected in [
+        ("Ver", "Elige"),
+        ("2", "¿Seguro?"),
+        ("Sí", "Email"),
+        ("not an email", "Email"),
+        ("ana@example.com", "Edad"),
+        ("30", "Te paso con un agente"),
+    ]:
         count = len(await chat.replies())
         await chat.say(answer)
 
@@ -199,9 +254,24 @@ async def test_every_node_type_runs(
     async with make_session_factory(db_engine)() as session:
         types = set((await session.scalars(select(FlowRunStep.node_type))).all())
         failed = await session.scalar(select(func.count()).where(Message.status == "failed"))
-    assert {"message", "question", "button", "setVariable", "api", "media", "location",
-            "contact", "carousel", "list", "quickReply", "form", "delay", "condition",
-            "transfer", "end"} <= types  # fmt: skip
+    assert {
+        "message",
+        "question",
+        "button",
+        "setVariable",
+        "api",
+        "media",
+        "location",
+        "contact",
+        "carousel",
+        "list",
+        "quickReply",
+        "form",
+        "delay",
+        "condition",
+        "transfer",
+        "end",
+    } <= types
     assert failed == 0
 
 

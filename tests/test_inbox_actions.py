@@ -52,8 +52,11 @@ async def test_an_agent_takes_over_writes_notes_tags_releases_and_closes(
     assert taken == {"status": "HANDED_OFF", "assignedUserId": team.agent_id}
     await visitor.say("is anyone there?")
     sent = (await agent(SEND, id=conversation, text="Hello, I am Sam"))["sendAgentMessage"]
-    assert sent == {"direction": "outbound", "text": "Hello, I am Sam",
-                    "sentByUserId": team.agent_id}  # fmt: skip
+    assert sent == {
+        "direction": "outbound",
+        "text": "Hello, I am Sam",
+        "sentByUserId": team.agent_id,
+    }
     assert await visitor.wait_replies(3) == ["Hi!", "Your name?", "Hello, I am Sam"]
 
     note = (await agent(NOTE, id=conversation, body="Wants a refund"))["addConversationNote"]
@@ -72,8 +75,10 @@ async def test_an_agent_takes_over_writes_notes_tags_releases_and_closes(
 
     closed = (await agent(CLOSE, id=conversation))["closeConversation"]
     assert closed["status"] == "CLOSED" and closed["closedAt"]
-    await wait_for(lambda: runs(agent, conversation, ["cancelled", "cancelled"]),
-                   what="the closed conversation's run to end")  # fmt: skip
+    await wait_for(
+        lambda: runs(agent, conversation, ["cancelled", "cancelled"]),
+        what="the closed conversation's run to end",
+    )
     await agent(NOTE, id=conversation, body="Closed: refund done")
     ended = await agent.error(SEND, id=conversation, text="Are you still there?")
     assert ended["code"] == "ACTION_REFUSED"
@@ -100,8 +105,18 @@ async def runs(client: Any, conversation: str, statuses: list[str]) -> bool:
 async def test_taking_over_and_releasing_a_conversation_with_no_run(
     api: httpx.AsyncClient,
 ) -> None:
-    greeting = {"nodes": [{"id": "hi", "type": "message", "position": {"x": 0, "y": 0},
-                           "data": {"content": "Hi!"}}], "edges": [], "variables": {}}  # fmt: skip
+    greeting = {
+        "nodes": [
+            {
+                "id": "hi",
+                "type": "message",
+                "position": {"x": 0, "y": 0},
+                "data": {"content": "Hi!"},
+            }
+        ],
+        "edges": [],
+        "variables": {},
+    }
     team = await team_with_bot(api, greeting)
     visitor = WebChat(api, team.web, "leo")
     await visitor.say("hello")
@@ -123,12 +138,18 @@ async def test_a_run_taken_over_between_nodes_pauses_until_released(
     api: httpx.AsyncClient,
 ) -> None:
     node = {"position": {"x": 0, "y": 0}}
-    paced = {"nodes": [{**node, "id": "first", "type": "message", "data": {"content": "First"}},
-                       {**node, "id": "wait", "type": "delay", "data": {"delay": 1}},
-                       {**node, "id": "second", "type": "message", "data": {"content": "Second"}}],
-             "edges": [{"id": "e1", "source": "first", "target": "wait"},
-                       {"id": "e2", "source": "wait", "target": "second"}],
-             "variables": {}}  # fmt: skip
+    paced = {
+        "nodes": [
+            {**node, "id": "first", "type": "message", "data": {"content": "First"}},
+            {**node, "id": "wait", "type": "delay", "data": {"delay": 1}},
+            {**node, "id": "second", "type": "message", "data": {"content": "Second"}},
+        ],
+        "edges": [
+            {"id": "e1", "source": "first", "target": "wait"},
+            {"id": "e2", "source": "wait", "target": "second"},
+        ],
+        "variables": {},
+    }
     team = await team_with_bot(api, paced)
     visitor = WebChat(api, team.web, "nora")
     await visitor.say("hi")
@@ -139,10 +160,14 @@ async def test_a_run_taken_over_between_nodes_pauses_until_released(
     paused = """query($id: ID!) { conversation(id: $id) { position { nodeId source } } }"""
 
     async def stopped_after_the_delay() -> bool:
-        detail = await team.owner("query($id: ID!) { conversation(id: $id) { flowRuns { "
-                                  "steps { nodeId } } } }", id=conversation)  # fmt: skip
+        detail = await team.owner(
+            "query($id: ID!) { conversation(id: $id) { flowRuns { steps { nodeId } } } }",
+            id=conversation,
+        )
         return [s["nodeId"] for s in detail["conversation"]["flowRuns"][0]["steps"]] == [
-            "first", "wait"]  # fmt: skip
+            "first",
+            "wait",
+        ]
 
     await wait_for(stopped_after_the_delay, what="the delay to pass")
     position = (await team.owner(paused, id=conversation))["conversation"]["position"]
@@ -156,12 +181,19 @@ async def test_a_flow_transfer_is_answered_and_released_by_an_agent(
     api: httpx.AsyncClient,
 ) -> None:
     node = {"position": {"x": 0, "y": 0}}
-    transfer = {"nodes": [{**node, "id": "agent", "type": "transfer",
-                           "data": {"transferMessage": "Connecting you"}},
-                          {**node, "id": "back", "type": "message",
-                           "data": {"content": "Back with the bot"}}],
-                "edges": [{"id": "e1", "source": "agent", "target": "back"}],
-                "variables": {}}  # fmt: skip
+    transfer = {
+        "nodes": [
+            {
+                **node,
+                "id": "agent",
+                "type": "transfer",
+                "data": {"transferMessage": "Connecting you"},
+            },
+            {**node, "id": "back", "type": "message", "data": {"content": "Back with the bot"}},
+        ],
+        "edges": [{"id": "e1", "source": "agent", "target": "back"}],
+        "variables": {},
+    }
     team = await team_with_bot(api, transfer)
     visitor = WebChat(api, team.web, "olga")
     await visitor.say("help")
@@ -177,8 +209,11 @@ async def test_a_flow_transfer_is_answered_and_released_by_an_agent(
     assert taken == {"status": "HANDED_OFF", "assignedUserId": team.agent_id}
     await team.agent(SEND, id=conversation, text="How can I help?")
     await team.agent(RELEASE, id=conversation, mode="RESUME")
-    assert await visitor.wait_replies(3) == ["Connecting you", "How can I help?",
-                                             "Back with the bot"]  # fmt: skip
+    assert await visitor.wait_replies(3) == [
+        "Connecting you",
+        "How can I help?",
+        "Back with the bot",
+    ]
 
 
 async def test_an_update_the_server_aborts_is_asked_again_and_done_once(

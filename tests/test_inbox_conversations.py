@@ -21,8 +21,12 @@ async def test_filters_and_cursor_pages(api: httpx.AsyncClient) -> None:
     team = await team_with_bot(api)
     owner = team.owner
     started = datetime.now(UTC).isoformat()
-    for contact, text in (("ana", "I want pizza"), ("bruno", "hello"), ("carla", "PIZZA please"),
-                          ("dario", "hi")):  # fmt: skip
+    for contact, text in (
+        ("ana", "I want pizza"),
+        ("bruno", "hello"),
+        ("carla", "PIZZA please"),
+        ("dario", "hi"),
+    ):
         await WebChat(api, team.web, contact).say(text)
         await conversation_of(owner, contact)
     other_bot = (await owner(CREATE_BOT, name="Other"))["createBot"]["id"]
@@ -96,6 +100,9 @@ async def test_a_conversation_shows_messages_by_page_and_its_run_steps(
     assert [m["text"] for m in last["conversation"]["messages"]["items"]] == ["Thanks, Fede"]
     assert last["conversation"]["messages"]["nextCursor"] is None
     run = detail["flowRuns"][0]
-    assert [(s["sequence"], s["nodeId"]) for s in run["steps"]] == [(1, "hi"), (2, "ask"),
-                                                                   (3, "thanks")]  # fmt: skip
+    assert [(s["sequence"], s["nodeId"]) for s in run["steps"]] == [
+        (1, "hi"),
+        (2, "ask"),
+        (3, "thanks"),
+    ]
     assert run["variables"]["name"] == "Fede" and detail["position"] is None

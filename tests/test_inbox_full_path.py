@@ -43,9 +43,11 @@ async def full_path(app: FastAPI, http: httpx.AsyncClient, base_url: str) -> Non
     web = (await owner(CONNECT, bot=bot, input={"kind": "WEB"}))["connectChannel"]["id"]
     seed = next(t for t in default_templates() if t.slug == "appointment-booking")
     seed_file = json.dumps({"version": "1.0.0", "flow": seed.definition.to_json()}).encode()
-    imported = await http.post(f"/api/bots/{bot}/flows/import?publish=true",
-                               files={"file": ("booking.json", seed_file)},
-                               headers={"Authorization": f"Bearer {owner.token}"})  # fmt: skip
+    imported = await http.post(
+        f"/api/bots/{bot}/flows/import?publish=true",
+        files={"file": ("booking.json", seed_file)},
+        headers={"Authorization": f"Bearer {owner.token}"},
+    )
     assert imported.status_code == 201, imported.text
     await owner(SET_DEFAULT, bot=bot, flow=imported.json()["flows"][0]["id"])
 
@@ -76,9 +78,11 @@ async def full_path(app: FastAPI, http: httpx.AsyncClient, base_url: str) -> Non
         taken = await owner(ACTION % "takeOverConversation", id=conversation)
         assert taken["takeOverConversation"] == {"status": "HANDED_OFF", "assignedUserId": me}
         await visitor.say("¿hay alguien ahí?")
-        sent = await owner('mutation($id: ID!) { sendAgentMessage(conversationId: $id, '
-                           'text: "Hola, soy Ana. ¿En qué te ayudo?") { text sentByUserId } }',
-                           id=conversation)  # fmt: skip
+        sent = await owner(
+            "mutation($id: ID!) { sendAgentMessage(conversationId: $id, "
+            'text: "Hola, soy Ana. ¿En qué te ayudo?") { text sentByUserId } }',
+            id=conversation,
+        )
         assert sent["sendAgentMessage"]["sentByUserId"] == me
         assert (await visitor.wait_replies(3))[-1] == "Hola, soy Ana. ¿En qué te ayudo?"
         released = await owner(ACTION % "releaseConversation", id=conversation)
@@ -93,7 +97,8 @@ async def full_path(app: FastAPI, http: httpx.AsyncClient, base_url: str) -> Non
         assert ("inbound", "hola", None) in texts and ("inbound", "Ana Pérez", None) in texts
         assert ("outbound", "Hola, soy Ana. ¿En qué te ayudo?", me) in texts
         assert texts.index(("inbound", "¿hay alguien ahí?", None)) < texts.index(
-            ("outbound", "Hola, soy Ana. ¿En qué te ayudo?", me))  # fmt: skip
+            ("outbound", "Hola, soy Ana. ¿En qué te ayudo?", me)
+        )
         handed_off = {"status": "HANDED_OFF", "assignedUserId": me}
 
         def released_again(change: dict) -> bool:
@@ -111,8 +116,9 @@ async def _true(value: bool) -> bool:
 
 async def the_conversation(client: GraphQL, bot: str) -> str:
     async def found() -> str | None:
-        page = (await client("query($b: ID) { conversations(botId: $b) { items { id } } }",
-                             b=bot))["conversations"]  # fmt: skip
+        page = (await client("query($b: ID) { conversations(botId: $b) { items { id } } }", b=bot))[
+            "conversations"
+        ]
         return page["items"][0]["id"] if page["items"] else None
 
     return await wait_for(found, what="the conversation")

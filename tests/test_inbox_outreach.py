@@ -37,8 +37,9 @@ async def test_a_flow_starts_for_contacts_paced_and_reports_who_could_not_start(
     await busy.say("hola")  # now waits on the flow's question
     await busy.wait_replies(2)
 
-    started = await team.owner(START, f=team.flow, c=team.web, rate=2,
-                               contacts=contacts("p1", "p2", "busy"))  # fmt: skip
+    started = await team.owner(
+        START, f=team.flow, c=team.web, rate=2, contacts=contacts("p1", "p2", "busy")
+    )
     outreach = started["startFlow"]
     assert (outreach["status"], outreach["total"]) == ("running", 3)
 
@@ -76,8 +77,11 @@ async def test_bad_starts_are_refused_and_write_nothing(
 ) -> None:
     team = await team_with_bot(api)
     owner = team.owner
-    draft = (await owner(CREATE_FLOW, bot=team.bot, input={
-        "name": "Draft", "definition": greeting_flow()}))["createFlow"]["id"]  # fmt: skip
+    draft = (
+        await owner(
+            CREATE_FLOW, bot=team.bot, input={"name": "Draft", "definition": greeting_flow()}
+        )
+    )["createFlow"]["id"]
     cases = [
         ({"f": draft, "contacts": contacts("a")}, "publish the flow before starting it"),
         ({"contacts": []}, "give at least one contact"),

@@ -22,17 +22,25 @@ from tests.helpers import chain, node, wait_for
 from workflows.outreach import OutreachWorkflow
 
 OFFER = chain(
-    node("offer", "button", content="¿Te interesa nuestra oferta?", variable="interest",
-         options=[{"id": "yes", "label": "Sí"}, {"id": "no", "label": "No"}]),
+    node(
+        "offer",
+        "button",
+        content="¿Te interesa nuestra oferta?",
+        variable="interest",
+        options=[{"id": "yes", "label": "Sí"}, {"id": "no", "label": "No"}],
+    ),
     node("thanks", "message", content="Genial: {{interest}}"),
-)  # fmt: skip
+)
 INTRO = {"name": "offer_intro", "language": "es"}
 
 
 async def start_outreach(
-    engine: AsyncEngine, env: WorkflowEnvironment, settings: Settings, channel_id: str,
+    engine: AsyncEngine,
+    env: WorkflowEnvironment,
+    settings: Settings,
+    channel_id: str,
     contacts: list[str],
-) -> uuid.UUID:  # fmt: skip
+) -> uuid.UUID:
     async with make_session_factory(engine).begin() as session:
         channel = await session.get(Channel, uuid.UUID(channel_id))
         assert channel is not None
@@ -40,18 +48,24 @@ async def start_outreach(
         assert flow is not None
         row = await create_outreach(session, flow, channel, [(c, None) for c in contacts], 10, None)
     await env.client.start_workflow(
-        OutreachWorkflow.run, OutreachInput(outreach_id=str(row.id)), id=row.workflow_id,
+        OutreachWorkflow.run,
+        OutreachInput(outreach_id=str(row.id)),
+        id=row.workflow_id,
         task_queue=settings.task_queue,
-    )  # fmt: skip
+    )
     return row.id
 
 
 async def test_an_outreach_on_whatsapp_opens_with_the_template_and_goes_on_when_answered(
-    api: httpx.AsyncClient, meta: FakeMeta, db_engine: AsyncEngine, test_settings: Settings,
+    api: httpx.AsyncClient,
+    meta: FakeMeta,
+    db_engine: AsyncEngine,
+    test_settings: Settings,
     temporal_env: WorkflowEnvironment,
-):  # fmt: skip
-    channel_id, phone = await make_whatsapp_bot(db_engine, test_settings, OFFER,
-                                                reengagement_template=INTRO)  # fmt: skip
+):
+    channel_id, phone = await make_whatsapp_bot(
+        db_engine, test_settings, OFFER, reengagement_template=INTRO
+    )
     # Numbers as people type them: both reach the wa_ids the webhooks will carry.
     outreach_id = await start_outreach(
         db_engine, temporal_env, test_settings, channel_id, ["+34 600 111 222", "34600333444"]
@@ -67,8 +81,10 @@ async def test_an_outreach_on_whatsapp_opens_with_the_template_and_goes_on_when_
         progress = await progress_of(session, outreach_id, 10)
     assert (progress.started, progress.failed) == (2, 0)
 
-    ana, ben = (WhatsAppUser(api, meta, channel_id, phone, wa_id=wa_id)
-                for wa_id in ("34600111222", "34600333444"))  # fmt: skip
+    ana, ben = (
+        WhatsAppUser(api, meta, channel_id, phone, wa_id=wa_id)
+        for wa_id in ("34600111222", "34600333444")
+    )
     for user in (ana, ben):
         (intro,) = await user.wait_received(1)
         assert intro["template"] == {"name": "offer_intro", "language": {"code": "es"}}

@@ -66,9 +66,10 @@ async def test_flows_have_node_and_keyword_limits(api: httpx.AsyncClient) -> Non
     assert too_big["code"] == "BAD_USER_INPUT" and "nodes" in too_big["message"]
     keywords = [f"k{i}" for i in range(MAX_KEYWORDS + 1)]
     chatty = await owner.error(
-        CREATE_FLOW, bot=bot,
+        CREATE_FLOW,
+        bot=bot,
         input={"name": "Chatty", "trigger": {"type": "keyword", "keywords": keywords}},
-    )  # fmt: skip
+    )
     assert chatty["code"] == "BAD_USER_INPUT" and "keywords" in chatty["message"]
     described = await owner.error(
         CREATE_FLOW, bot=bot, input={"name": "Long", "description": "x" * 2001}

@@ -35,10 +35,13 @@ async def whatsapp_send(
     async with sessions() as session:
         conversation = await session.scalar(select(Conversation.id))
     request = SendRequest(
-        conversation_id=str(conversation), channel_id=channel_id, channel_kind="whatsapp_cloud",
-        contact_external_id=ana.wa_id, idempotency_key="retried/1.0",
+        conversation_id=str(conversation),
+        channel_id=channel_id,
+        channel_kind="whatsapp_cloud",
+        contact_external_id=ana.wa_id,
+        idempotency_key="retried/1.0",
         message=OutboundMessage(kind="text", text="¿Sigues ahí?"),
-    )  # fmt: skip
+    )
     return (
         ana,
         request,

@@ -36,9 +36,12 @@ from tests.helpers import chain, node, wait_for
 def twilio_channel(twilio: FakeTwilio, from_number: str, token: str = AUTH_TOKEN) -> ChannelAccess:
     sid = "AC" + uuid.uuid4().hex
     twilio.accounts[sid] = AUTH_TOKEN
-    return ChannelAccess(id=str(uuid.uuid4()), kind="twilio",
-                         config={"account_sid": sid, "from_number": from_number},
-                         secrets={"auth_token": token})  # fmt: skip
+    return ChannelAccess(
+        id=str(uuid.uuid4()),
+        kind="twilio",
+        config={"account_sid": sid, "from_number": from_number},
+        secrets={"auth_token": token},
+    )
 
 
 async def test_every_outbound_type_on_whatsapp(twilio: FakeTwilio, test_settings: Settings):
@@ -46,18 +49,33 @@ async def test_every_outbound_type_on_whatsapp(twilio: FakeTwilio, test_settings
     adapter = TwilioChannel(test_settings)
     messages = [
         OutboundMessage(text="Hola"),
-        OutboundMessage(kind="buttons", text="¿Seguimos?",
-                        buttons=[Button(id="y", title="Sí"), Button(id="n", title="No")]),
-        OutboundMessage(kind="list", text="Menú", sections=[ListSection(title="Pedidos", rows=[
-            ListRow(id="r1", title="Estado", description="de tu pedido")])]),
-        OutboundMessage(kind="media", media=Media(kind="image", url="https://x/a.jpg",
-                                                  caption="foto")),
-        OutboundMessage(kind="location", location=Location(latitude=40.4, longitude=-3.7,
-                                                           name="Sol")),
+        OutboundMessage(
+            kind="buttons",
+            text="¿Seguimos?",
+            buttons=[Button(id="y", title="Sí"), Button(id="n", title="No")],
+        ),
+        OutboundMessage(
+            kind="list",
+            text="Menú",
+            sections=[
+                ListSection(
+                    title="Pedidos",
+                    rows=[ListRow(id="r1", title="Estado", description="de tu pedido")],
+                )
+            ],
+        ),
+        OutboundMessage(
+            kind="media", media=Media(kind="image", url="https://x/a.jpg", caption="foto")
+        ),
+        OutboundMessage(
+            kind="location", location=Location(latitude=40.4, longitude=-3.7, name="Sol")
+        ),
         OutboundMessage(kind="contact", contact=Contact(name="Eva Ruiz", phone="+34600999888")),
-        OutboundMessage(kind="template", template=TemplateMessage(
-            name="HX" + "a" * 32, parameters=["Ana", "#42"])),
-    ]  # fmt: skip
+        OutboundMessage(
+            kind="template",
+            template=TemplateMessage(name="HX" + "a" * 32, parameters=["Ana", "#42"]),
+        ),
+    ]
     sids = [await adapter.send(channel, "+34600111222", message) for message in messages]
     sent = twilio.messages_to("whatsapp:+34600111222")
     assert [fields["Sid"] for fields in sent] == sids
@@ -74,8 +92,11 @@ async def test_every_outbound_type_on_whatsapp(twilio: FakeTwilio, test_settings
     assert json.loads(sent[6]["ContentVariables"]) == {"1": "Ana", "2": "#42"}
 
     with pytest.raises(PermanentSendError, match="Content SID"):
-        await adapter.send(channel, "+34600111222", OutboundMessage(
-            kind="template", template=TemplateMessage(name="hello_again")))  # fmt: skip
+        await adapter.send(
+            channel,
+            "+34600111222",
+            OutboundMessage(kind="template", template=TemplateMessage(name="hello_again")),
+        )
 
 
 async def test_sms_gets_plain_text(twilio: FakeTwilio, test_settings: Settings):
@@ -127,8 +148,11 @@ async def test_a_rate_limit_is_retried_until_the_message_goes_out(
     (sent,) = await ana.wait_received(1)
 
     async def marked_sent() -> list[Message] | None:
-        rows = [m for m in await stored_messages(db_engine, channel_id)
-                if m.direction == "outbound" and m.status == "sent"]  # fmt: skip
+        rows = [
+            m
+            for m in await stored_messages(db_engine, channel_id)
+            if m.direction == "outbound" and m.status == "sent"
+        ]
         return rows or None
 
     (reply,) = await wait_for(marked_sent, what="the reply marked sent")
@@ -147,12 +171,16 @@ async def backdate_inbound(engine: AsyncEngine, channel_id: str, by: timedelta) 
 async def test_the_24_hour_window_applies_to_whatsapp_not_sms(
     api: httpx.AsyncClient, twilio: FakeTwilio, db_engine: AsyncEngine, test_settings: Settings
 ):
-    flow = chain(node("hi", "message", content="Hola"), node("wait", "delay", delay=2),
-                 node("later", "message", content="¿Sigues ahí?"))  # fmt: skip
+    flow = chain(
+        node("hi", "message", content="Hola"),
+        node("wait", "delay", delay=2),
+        node("later", "message", content="¿Sigues ahí?"),
+    )
     users: dict[str, TwilioUser] = {}
     for kind, whatsapp in (("whatsapp", True), ("sms", False)):
-        channel_id, sender = await make_twilio_bot(db_engine, test_settings, twilio, flow,
-                                                   whatsapp=whatsapp)  # fmt: skip
+        channel_id, sender = await make_twilio_bot(
+            db_engine, test_settings, twilio, flow, whatsapp=whatsapp
+        )
         users[kind] = TwilioUser(api, twilio, test_settings, channel_id, sender, "+34600111222")
         await users[kind].says("hola")
     for user in users.values():
@@ -162,8 +190,11 @@ async def test_the_24_hour_window_applies_to_whatsapp_not_sms(
     assert [m["Body"] for m in await users["sms"].wait_received(2)] == ["Hola", "¿Sigues ahí?"]
 
     async def refused() -> list[Any] | None:
-        rows = [m for m in await stored_messages(db_engine, users["whatsapp"].channel_id)
-                if m.status == "failed"]  # fmt: skip
+        rows = [
+            m
+            for m in await stored_messages(db_engine, users["whatsapp"].channel_id)
+            if m.status == "failed"
+        ]
         return rows or None
 
     (late,) = await wait_for(refused, what="the late WhatsApp message to be refused")

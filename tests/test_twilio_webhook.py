@@ -34,10 +34,16 @@ async def ana(
 async def test_only_requests_signed_for_the_public_url_are_accepted(
     ana: TwilioUser, db_engine: AsyncEngine, temporal_env: WorkflowEnvironment
 ):
-    form = {"MessageSid": "SM" + "1" * 32, "From": ana.address, "To": ana.from_number,
-            "Body": "hola", "NumMedia": "0"}  # fmt: skip
-    elsewhere = twilio_signature(AUTH_TOKEN, f"http://testserver/channels/twilio/{ana.channel_id}"
-                                 "/webhook", form)  # fmt: skip
+    form = {
+        "MessageSid": "SM" + "1" * 32,
+        "From": ana.address,
+        "To": ana.from_number,
+        "Body": "hola",
+        "NumMedia": "0",
+    }
+    elsewhere = twilio_signature(
+        AUTH_TOKEN, f"http://testserver/channels/twilio/{ana.channel_id}/webhook", form
+    )
     for signature in (None, "bm90IGEgc2lnbmF0dXJl", elsewhere):
         refused = await ana.post("webhook", form, signature=signature)
         assert refused.status_code == 401, signature
@@ -63,19 +69,24 @@ async def test_a_form_without_a_message_sid_is_refused(ana: TwilioUser):
 async def test_every_inbound_field(ana: TwilioUser, db_engine: AsyncEngine):
     text = await ana.send(Body="hola", ProfileName="Ana López")
     media = await ana.send(
-        Body="mis papeles", NumMedia="2",
+        Body="mis papeles",
+        NumMedia="2",
         MediaUrl0="https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
         MediaContentType0="image/jpeg",
         MediaUrl1="https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2",
         MediaContentType1="application/pdf",
-    )  # fmt: skip
+    )
     button = await ana.send(Body="Sí", ButtonText="Sí", ButtonPayload="confirm-yes")
-    place = await ana.send(Latitude="40.4168", Longitude="-3.7038", Address="Puerta del Sol",
-                           Label="Sol")  # fmt: skip
+    place = await ana.send(
+        Latitude="40.4168", Longitude="-3.7038", Address="Puerta del Sol", Label="Sol"
+    )
 
     async def all_stored() -> dict[str, Message] | None:
-        rows = {m.provider_message_id: m for m in await stored_messages(db_engine, ana.channel_id)
-                if m.direction == "inbound"}  # fmt: skip
+        rows = {
+            m.provider_message_id: m
+            for m in await stored_messages(db_engine, ana.channel_id)
+            if m.direction == "inbound"
+        }
         return rows if len(rows) == 5 else None
 
     rows = await wait_for(all_stored, what="5 inbound messages")
@@ -95,8 +106,12 @@ async def test_every_inbound_field(ana: TwilioUser, db_engine: AsyncEngine):
         "confirm-yes",
         "confirm-yes",
     )
-    location = {"latitude": 40.4168, "longitude": -3.7038, "name": "Sol",
-                "address": "Puerta del Sol"}  # fmt: skip
+    location = {
+        "latitude": 40.4168,
+        "longitude": -3.7038,
+        "name": "Sol",
+        "address": "Puerta del Sol",
+    }
     assert rows[place].content["location"] == location
 
 
@@ -110,12 +125,16 @@ async def test_status_callbacks_never_move_backwards(ana: TwilioUser, db_engine:
         await ana.report(first, state)
     await ana.report(second, "undelivered", ErrorCode="63024", ErrorMessage="Invalid recipient")
     await ana.report(second, "delivered")
-    refused = await ana.post("status_callback", {"MessageSid": first, "MessageStatus": "failed"},
-                             signature="forged")  # fmt: skip
+    refused = await ana.post(
+        "status_callback", {"MessageSid": first, "MessageStatus": "failed"}, signature="forged"
+    )
     assert refused.status_code == 401
 
-    outbound = {m.provider_message_id: m for m in await stored_messages(db_engine, ana.channel_id)
-                if m.direction == "outbound"}  # fmt: skip
+    outbound = {
+        m.provider_message_id: m
+        for m in await stored_messages(db_engine, ana.channel_id)
+        if m.direction == "outbound"
+    }
     assert outbound[first].status == "read"
     assert (outbound[second].status, outbound[second].error) == (
         "failed",

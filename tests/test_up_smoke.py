@@ -30,12 +30,27 @@ class UpProcess:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "stack.cli", "--data-dir", str(data_dir), "up",
-             "--api-port", str(self.api_port), "--temporal-port", str(self.temporal_port),
-             "--temporal-ui-port", str(self.ui_port),
-             "--worker-metrics-port", str(self.metrics_port), *extra],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "stack.cli",
+                "--data-dir",
+                str(data_dir),
+                "up",
+                "--api-port",
+                str(self.api_port),
+                "--temporal-port",
+                str(self.temporal_port),
+                "--temporal-ui-port",
+                str(self.ui_port),
+                "--worker-metrics-port",
+                str(self.metrics_port),
+                *extra,
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         self.api = f"http://127.0.0.1:{self.api_port}"
 
     def output(self) -> str:
@@ -119,10 +134,20 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data(data_dir: Path) -> None
         assert len(workers) == 2 and len(children) >= 4  # 2 workers, the API, Temporal
 
         second = subprocess.run(
-            [sys.executable, "-m", "stack.cli", "--data-dir", str(data_dir), "up",
-             "--api-port", str(free_port())],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "stack.cli",
+                "--data-dir",
+                str(data_dir),
+                "up",
+                "--api-port",
+                str(free_port()),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert second.returncode == 1
         assert "already running" in second.stderr
 
@@ -228,10 +253,20 @@ def test_port_in_use_is_a_one_line_error(data_dir: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "stack.cli", "--data-dir", str(data_dir),
-             "up", "--api-port", str(port)],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "stack.cli",
+                "--data-dir",
+                str(data_dir),
+                "up",
+                "--api-port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"error: port {port} is in use; choose another with --api-port / BOTBUILDER_API_PORT"

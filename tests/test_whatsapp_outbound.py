@@ -40,8 +40,12 @@ def options(count: int) -> list[dict[str, str]]:
 
 @pytest.fixture
 def channel(meta: FakeMeta) -> ChannelAccess:
-    return ChannelAccess(id="c", kind="whatsapp_cloud", config={"phone_number_id": "1065"},
-                         secrets={"access_token": ACCESS_TOKEN})  # fmt: skip
+    return ChannelAccess(
+        id="c",
+        kind="whatsapp_cloud",
+        config={"phone_number_id": "1065"},
+        secrets={"access_token": ACCESS_TOKEN},
+    )
 
 
 def interactive(body: dict[str, Any]) -> dict[str, Any]:
@@ -51,28 +55,41 @@ def interactive(body: dict[str, Any]) -> dict[str, Any]:
 async def test_every_outbound_type(meta: FakeMeta, channel: ChannelAccess, test_settings: Settings):
     adapter = WhatsAppCloudChannel(test_settings)
     buttons = [Button(id=f"b{n}", title=f"Botón {n}") for n in range(1, 13)]
-    sections = [{"title": "Pedidos", "rows": [{"id": "r1", "title": "Estado", "description": "d"}]},
-                {"title": "Cuenta", "rows": [{"id": "r2", "title": "Datos"}]}]  # fmt: skip
+    sections = [
+        {"title": "Pedidos", "rows": [{"id": "r1", "title": "Estado", "description": "d"}]},
+        {"title": "Cuenta", "rows": [{"id": "r2", "title": "Datos"}]},
+    ]
     messages = [
         OutboundMessage(text="Hola"),
         OutboundMessage(kind="buttons", text="¿Seguimos?", buttons=buttons[:3]),
         OutboundMessage(kind="buttons", text="Elige", buttons=buttons[:4]),
         OutboundMessage(kind="buttons", text="Elige", buttons=buttons),
         OutboundMessage(kind="list", text="Menú", sections=sections, button_label="Abrir"),
-        OutboundMessage(kind="media", media=Media(kind="image", url="https://x/a.jpg",
-                                                  caption="foto")),
-        OutboundMessage(kind="media", media=Media(kind="document", url="https://x/f.pdf",
-                                                  caption="factura", filename="f.pdf")),
-        OutboundMessage(kind="media", media=Media(kind="audio", url="https://x/a.ogg",
-                                                  caption="ignored")),
+        OutboundMessage(
+            kind="media", media=Media(kind="image", url="https://x/a.jpg", caption="foto")
+        ),
+        OutboundMessage(
+            kind="media",
+            media=Media(
+                kind="document", url="https://x/f.pdf", caption="factura", filename="f.pdf"
+            ),
+        ),
+        OutboundMessage(
+            kind="media", media=Media(kind="audio", url="https://x/a.ogg", caption="ignored")
+        ),
         OutboundMessage(kind="media", media=Media(kind="video", url="https://x/v.mp4")),
-        OutboundMessage(kind="location", location=Location(latitude=40.4, longitude=-3.7,
-                                                           name="Sol")),
-        OutboundMessage(kind="contact", contact=Contact(name="Eva Ruiz", phone="+34600999888",
-                                                        email="eva@example.com")),
-        OutboundMessage(kind="template", template=TemplateMessage(
-            name="order_update", language="es", parameters=["Ana", "#42"])),
-    ]  # fmt: skip
+        OutboundMessage(
+            kind="location", location=Location(latitude=40.4, longitude=-3.7, name="Sol")
+        ),
+        OutboundMessage(
+            kind="contact",
+            contact=Contact(name="Eva Ruiz", phone="+34600999888", email="eva@example.com"),
+        ),
+        OutboundMessage(
+            kind="template",
+            template=TemplateMessage(name="order_update", language="es", parameters=["Ana", "#42"]),
+        ),
+    ]
     ids = [await adapter.send(channel, "34600111222", message) for message in messages]
     sent = meta.messages_to("34600111222")
     assert [body["id"] for body in sent] == ids
@@ -82,8 +99,10 @@ async def test_every_outbound_type(meta: FakeMeta, channel: ChannelAccess, test_
     three = interactive(sent[1])
     assert three["type"] == "button" and three["body"] == {"text": "¿Seguimos?"}
     assert [b["reply"] for b in three["action"]["buttons"]] == [
-        {"id": "b1", "title": "Botón 1"}, {"id": "b2", "title": "Botón 2"},
-        {"id": "b3", "title": "Botón 3"}]  # fmt: skip
+        {"id": "b1", "title": "Botón 1"},
+        {"id": "b2", "title": "Botón 2"},
+        {"id": "b3", "title": "Botón 3"},
+    ]
     four = interactive(sent[2])
     assert four["type"] == "list"
     assert [row["id"] for row in four["action"]["sections"][0]["rows"]] == ["b1", "b2", "b3", "b4"]
@@ -93,12 +112,18 @@ async def test_every_outbound_type(meta: FakeMeta, channel: ChannelAccess, test_
     menu = interactive(sent[4])
     assert menu["action"]["button"] == "Abrir"
     assert [s["title"] for s in menu["action"]["sections"]] == ["Pedidos", "Cuenta"]
-    assert menu["action"]["sections"][0]["rows"][0] == {"id": "r1", "title": "Estado",
-                                                        "description": "d"}  # fmt: skip
+    assert menu["action"]["sections"][0]["rows"][0] == {
+        "id": "r1",
+        "title": "Estado",
+        "description": "d",
+    }
 
     assert sent[5]["image"] == {"link": "https://x/a.jpg", "caption": "foto"}
-    assert sent[6]["document"] == {"link": "https://x/f.pdf", "caption": "factura",
-                                   "filename": "f.pdf"}  # fmt: skip
+    assert sent[6]["document"] == {
+        "link": "https://x/f.pdf",
+        "caption": "factura",
+        "filename": "f.pdf",
+    }
     assert sent[7]["audio"] == {"link": "https://x/a.ogg"}
     assert sent[8]["video"] == {"link": "https://x/v.mp4"}
     assert sent[9]["location"] == {"latitude": 40.4, "longitude": -3.7, "name": "Sol"}
@@ -106,10 +131,15 @@ async def test_every_outbound_type(meta: FakeMeta, channel: ChannelAccess, test_
     assert card["name"]["formatted_name"] == "Eva Ruiz"
     assert card["phones"] == [{"phone": "+34600999888", "type": "CELL"}]
     assert sent[11]["template"] == {
-        "name": "order_update", "language": {"code": "es"},
-        "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ana"},
-                                                       {"type": "text", "text": "#42"}]}],
-    }  # fmt: skip
+        "name": "order_update",
+        "language": {"code": "es"},
+        "components": [
+            {
+                "type": "body",
+                "parameters": [{"type": "text", "text": "Ana"}, {"type": "text", "text": "#42"}],
+            }
+        ],
+    }
 
 
 async def test_errors_are_classified(
@@ -125,8 +155,12 @@ async def test_errors_are_classified(
     with pytest.raises(PermanentSendError) as unreachable:
         await adapter.send(channel, UNREACHABLE, hello)
     assert unreachable.value.code == 131030
-    revoked = ChannelAccess(id="c", kind="whatsapp_cloud", config=channel.config,
-                            secrets={"access_token": REVOKED_TOKEN})  # fmt: skip
+    revoked = ChannelAccess(
+        id="c",
+        kind="whatsapp_cloud",
+        config=channel.config,
+        secrets={"access_token": REVOKED_TOKEN},
+    )
     with pytest.raises(PermanentSendError) as expired:
         await adapter.send(revoked, "34600111222", hello)
     assert expired.value.code == 190 and "access token" in str(expired.value)
@@ -143,8 +177,10 @@ async def runs(engine: AsyncEngine) -> list[FlowRun]:
 async def test_a_long_menu_is_numbered_text_and_the_number_answers(
     api: httpx.AsyncClient, meta: FakeMeta, db_engine: AsyncEngine, test_settings: Settings
 ):
-    flow = chain(node("menu", "button", content="Elige", options=options(12), variable="pick"),
-                 node("done", "message", content="Elegiste {{pick}}"))  # fmt: skip
+    flow = chain(
+        node("menu", "button", content="Elige", options=options(12), variable="pick"),
+        node("done", "message", content="Elegiste {{pick}}"),
+    )
     channel_id, phone = await make_whatsapp_bot(db_engine, test_settings, flow)
     ana = WhatsAppUser(api, meta, channel_id, phone, wa_id="34600111222")
     await ana.says("hola")
@@ -166,20 +202,30 @@ async def test_a_rate_limit_is_retried_until_the_message_goes_out(
     assert [m["text"]["body"] for m in await ana.wait_received(1)] == ["Hola"]
 
     async def sent() -> list[Any] | None:
-        rows = [m for m in await stored_messages(db_engine, channel_id)
-                if m.direction == "outbound" and m.status == "sent"]  # fmt: skip
+        rows = [
+            m
+            for m in await stored_messages(db_engine, channel_id)
+            if m.direction == "outbound" and m.status == "sent"
+        ]
         return rows or None
 
     (reply,) = await wait_for(sent, what="the reply marked sent")
     assert reply.error is None and reply.provider_message_id == ana.received()[0]["id"]
 
 
-@pytest.mark.parametrize(("token", "wa_id", "code"), [
-    (REVOKED_TOKEN, "34600111222", 190), (ACCESS_TOKEN, UNREACHABLE, 131030)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("token", "wa_id", "code"),
+    [(REVOKED_TOKEN, "34600111222", 190), (ACCESS_TOKEN, UNREACHABLE, 131030)],
+)
 async def test_a_permanent_error_is_recorded_and_not_retried(
-    api: httpx.AsyncClient, meta: FakeMeta, db_engine: AsyncEngine, test_settings: Settings,
-    token: str, wa_id: str, code: int,
-):  # fmt: skip
+    api: httpx.AsyncClient,
+    meta: FakeMeta,
+    db_engine: AsyncEngine,
+    test_settings: Settings,
+    token: str,
+    wa_id: str,
+    code: int,
+):
     flow = chain(node("hi", "message", content="Hola"))
     channel_id, phone = await make_whatsapp_bot(db_engine, test_settings, flow, access_token=token)
     started = time.monotonic()
@@ -200,15 +246,20 @@ async def test_a_permanent_error_is_recorded_and_not_retried(
 
 
 async def outbound(engine: AsyncEngine, channel_id: str, status: str) -> list[Any]:
-    return [m for m in await stored_messages(engine, channel_id)
-            if m.direction == "outbound" and m.status == status]  # fmt: skip
+    return [
+        m
+        for m in await stored_messages(engine, channel_id)
+        if m.direction == "outbound" and m.status == status
+    ]
 
 
 async def test_outside_the_24_hour_window_only_templates_go_out(
     api: httpx.AsyncClient, meta: FakeMeta, db_engine: AsyncEngine, test_settings: Settings
 ):
-    flow = chain(node("hi", "message", content="Hola de nuevo"),
-                 node("more", "message", content="¿Seguimos?"))  # fmt: skip
+    flow = chain(
+        node("hi", "message", content="Hola de nuevo"),
+        node("more", "message", content="¿Seguimos?"),
+    )
     yesterday = str(int(time.time()) - 25 * 3600)
     closed, phone = await make_whatsapp_bot(db_engine, test_settings, flow)
     ana = WhatsAppUser(api, meta, closed, phone, wa_id="34600111222")
@@ -220,8 +271,9 @@ async def test_outside_the_24_hour_window_only_templates_go_out(
     assert meta.messages_to(ana.wa_id) == []
 
     template = {"name": "hello_again", "language": "es"}
-    reopened, phone = await make_whatsapp_bot(db_engine, test_settings, flow,
-                                              reengagement_template=template)  # fmt: skip
+    reopened, phone = await make_whatsapp_bot(
+        db_engine, test_settings, flow, reengagement_template=template
+    )
     ben = WhatsAppUser(api, meta, reopened, phone, wa_id="34600333444")
     await ben.send("text", {"body": "hola"}, timestamp=yesterday)
     (sent,) = await ben.wait_received(1)
@@ -235,15 +287,18 @@ async def test_outside_the_24_hour_window_only_templates_go_out(
 
     await ben.says("¡hola!")  # a fresh message opens the window again
     assert [m["text"]["body"] for m in (await ben.wait_received(3))[1:]] == [
-        "Hola de nuevo", "¿Seguimos?"]  # fmt: skip
+        "Hola de nuevo",
+        "¿Seguimos?",
+    ]
 
 
 async def test_sends_from_one_number_are_paced(
     api: httpx.AsyncClient, meta: FakeMeta, db_engine: AsyncEngine, test_settings: Settings
 ):
     flow = chain(*(node(f"m{n}", "message", content=f"Mensaje {n}") for n in range(3)))
-    channel_id, phone = await make_whatsapp_bot(db_engine, test_settings, flow,
-                                                messages_per_second=4)  # fmt: skip
+    channel_id, phone = await make_whatsapp_bot(
+        db_engine, test_settings, flow, messages_per_second=4
+    )
     users = [WhatsAppUser(api, meta, channel_id, phone, wa_id=unique_number()) for _ in range(3)]
     for user in users:
         await user.says("hola")

@@ -78,8 +78,9 @@ async def test_only_signed_events_are_accepted(
 async def test_events_of_the_apps_other_numbers_are_left_out(
     whatsapp: WhatsAppUser, db_engine: AsyncEngine
 ):
-    other = fake_meta.webhook("999000111", messages=[
-        fake_meta.message(whatsapp.wa_id, "text", {"body": "hola"})])  # fmt: skip
+    other = fake_meta.webhook(
+        "999000111", messages=[fake_meta.message(whatsapp.wa_id, "text", {"body": "hola"})]
+    )
     response = await whatsapp.post(other)
     assert response.json() == {"messages": 0, "statuses": 0}
     assert await stored_messages(db_engine, whatsapp.channel_id) == []
@@ -99,28 +100,63 @@ def every_inbound_type(ana: str, ben: str) -> list[dict[str, Any]]:
     media = {"mime_type": "image/jpeg", "sha256": "abc", "id": "media-img"}
     return [
         fake_meta.message(ana, "text", {"body": "hola"}),
-        fake_meta.message(ana, "interactive", {"type": "button_reply",
-                                                "button_reply": {"id": "yes", "title": "Sí"}}),
-        fake_meta.message(ana, "interactive", {"type": "list_reply", "list_reply": {
-            "id": "row-2", "title": "Envíos", "description": "Plazos"}}),
+        fake_meta.message(
+            ana,
+            "interactive",
+            {"type": "button_reply", "button_reply": {"id": "yes", "title": "Sí"}},
+        ),
+        fake_meta.message(
+            ana,
+            "interactive",
+            {
+                "type": "list_reply",
+                "list_reply": {"id": "row-2", "title": "Envíos", "description": "Plazos"},
+            },
+        ),
         fake_meta.message(ana, "button", {"payload": "STOP", "text": "Baja"}),
         fake_meta.message(ana, "image", {**media, "caption": "mi foto"}),
-        fake_meta.message(ben, "audio", {"mime_type": "audio/ogg; codecs=opus", "id": "media-voice",
-                                         "voice": True}),
+        fake_meta.message(
+            ben,
+            "audio",
+            {"mime_type": "audio/ogg; codecs=opus", "id": "media-voice", "voice": True},
+        ),
         fake_meta.message(ben, "video", {"mime_type": "video/mp4", "id": "media-video"}),
-        fake_meta.message(ben, "document", {"mime_type": "application/pdf", "id": "media-doc",
-                                            "filename": "factura.pdf", "caption": "factura"}),
-        fake_meta.message(ben, "sticker", {"mime_type": "image/webp", "id": "media-sticker",
-                                           "animated": False}),
-        fake_meta.message(ben, "location", {"latitude": 40.4168, "longitude": -3.7038,
-                                            "name": "Sol", "address": "Puerta del Sol, Madrid"}),
-        fake_meta.message(ben, "contacts", [{"name": {"formatted_name": "Eva Ruiz",
-                                                      "first_name": "Eva"},
-                                             "phones": [{"phone": "+34 600 999 888",
-                                                         "type": "CELL"}]}]),
+        fake_meta.message(
+            ben,
+            "document",
+            {
+                "mime_type": "application/pdf",
+                "id": "media-doc",
+                "filename": "factura.pdf",
+                "caption": "factura",
+            },
+        ),
+        fake_meta.message(
+            ben, "sticker", {"mime_type": "image/webp", "id": "media-sticker", "animated": False}
+        ),
+        fake_meta.message(
+            ben,
+            "location",
+            {
+                "latitude": 40.4168,
+                "longitude": -3.7038,
+                "name": "Sol",
+                "address": "Puerta del Sol, Madrid",
+            },
+        ),
+        fake_meta.message(
+            ben,
+            "contacts",
+            [
+                {
+                    "name": {"formatted_name": "Eva Ruiz", "first_name": "Eva"},
+                    "phones": [{"phone": "+34 600 999 888", "type": "CELL"}],
+                }
+            ],
+        ),
         fake_meta.message(ben, "reaction", {"message_id": "wamid.earlier", "emoji": "👍"}),
         fake_meta.message(ben, "unsupported", {}, errors=[{"code": 131051}]),
-    ]  # fmt: skip
+    ]
 
 
 async def test_every_inbound_type_in_one_payload(
@@ -128,37 +164,58 @@ async def test_every_inbound_type_in_one_payload(
 ):
     ana, ben = whatsapp.wa_id, "447700900123"
     messages = every_inbound_type(ana, ben)
-    payload = fake_meta.webhook(whatsapp.phone_number_id, messages=messages,
-                                names={ana: "Ana", ben: "Ben"})  # fmt: skip
+    payload = fake_meta.webhook(
+        whatsapp.phone_number_id, messages=messages, names={ana: "Ana", ben: "Ben"}
+    )
     response = await whatsapp.post(payload)
     assert response.json() == {"messages": len(messages), "statuses": 0}
 
     async def all_stored() -> list[Message] | None:
-        rows = [m for m in await stored_messages(db_engine, whatsapp.channel_id)
-                if m.direction == "inbound"]  # fmt: skip
+        rows = [
+            m
+            for m in await stored_messages(db_engine, whatsapp.channel_id)
+            if m.direction == "inbound"
+        ]
         return rows if len(rows) == len(messages) else None
 
     rows = {m.provider_message_id: m for m in await wait_for(all_stored, what="every message")}
     got = [rows[message["id"]] for message in messages]
     assert [(m.type, m.text) for m in got] == [
-        ("text", "hola"), ("button", "yes"), ("list", "row-2"), ("button", "STOP"),
-        ("media", "mi foto"), ("media", f"{meta.url}/v21.0/media-voice"),
-        ("media", f"{meta.url}/v21.0/media-video"), ("media", "factura"),
-        ("media", f"{meta.url}/v21.0/media-sticker"), ("location", "40.4168,-3.7038"),
-        ("contact", "Eva Ruiz"), ("reaction", "👍"), ("unsupported", ""),
-    ]  # fmt: skip
+        ("text", "hola"),
+        ("button", "yes"),
+        ("list", "row-2"),
+        ("button", "STOP"),
+        ("media", "mi foto"),
+        ("media", f"{meta.url}/v21.0/media-voice"),
+        ("media", f"{meta.url}/v21.0/media-video"),
+        ("media", "factura"),
+        ("media", f"{meta.url}/v21.0/media-sticker"),
+        ("location", "40.4168,-3.7038"),
+        ("contact", "Eva Ruiz"),
+        ("reaction", "👍"),
+        ("unsupported", ""),
+    ]
     content = [m.content for m in got]
     assert content[1]["text"] == "Sí" and content[2]["payload"] == "row-2"
     assert content[4]["media"] == {
-        "kind": "image", "id": "media-img", "url": f"{meta.url}/v21.0/media-img",
-        "caption": "mi foto", "filename": None, "mime_type": "image/jpeg",
-    }  # fmt: skip
+        "kind": "image",
+        "id": "media-img",
+        "url": f"{meta.url}/v21.0/media-img",
+        "caption": "mi foto",
+        "filename": None,
+        "mime_type": "image/jpeg",
+    }
     assert [content[i]["media"]["kind"] for i in (5, 6, 7, 8)] == [
-        "audio", "video", "document", "image"]  # fmt: skip
+        "audio",
+        "video",
+        "document",
+        "image",
+    ]
     assert content[7]["media"]["filename"] == "factura.pdf"
     assert content[9]["location"]["address"] == "Puerta del Sol, Madrid"
-    assert content[10]["contacts"] == [{"name": "Eva Ruiz", "phone": "+34 600 999 888",
-                                        "email": None}]  # fmt: skip
+    assert content[10]["contacts"] == [
+        {"name": "Eva Ruiz", "phone": "+34 600 999 888", "email": None}
+    ]
     assert content[11]["reply_to"] == "wamid.earlier"
     assert content[0]["contact_name"] == "Ana"
     assert (await stored_contact(db_engine, ana)).name == "Ana"
@@ -170,8 +227,12 @@ async def test_inbound_media_can_be_fetched_through_the_graph_api(
     meta: FakeMeta, test_settings: Settings
 ):
     meta.media["media-img"] = (b"\xff\xd8jpeg bytes", "image/jpeg")
-    channel = ChannelAccess(id="c", kind="whatsapp_cloud", config={"phone_number_id": "1"},
-                            secrets={"access_token": ACCESS_TOKEN})  # fmt: skip
+    channel = ChannelAccess(
+        id="c",
+        kind="whatsapp_cloud",
+        config={"phone_number_id": "1"},
+        secrets={"access_token": ACCESS_TOKEN},
+    )
     graph = WhatsAppCloudChannel(test_settings).graph(channel)
     assert await graph.media("media-img") == (b"\xff\xd8jpeg bytes", "image/jpeg")
 
@@ -183,8 +244,11 @@ async def test_statuses_never_move_backwards(whatsapp: WhatsAppUser, db_engine: 
 
     for state in ("read", "delivered", "sent"):
         await whatsapp.report(first, state)
-    error = {"code": 131026, "title": "Message undeliverable",
-             "error_data": {"details": "Message Undeliverable."}}  # fmt: skip
+    error = {
+        "code": 131026,
+        "title": "Message undeliverable",
+        "error_data": {"details": "Message Undeliverable."},
+    }
     await whatsapp.report(second, "delivered")
     await whatsapp.report(second, "failed", errors=[error])  # too late: it was delivered
     await whatsapp.says("y otra")
@@ -192,8 +256,11 @@ async def test_statuses_never_move_backwards(whatsapp: WhatsAppUser, db_engine: 
     await whatsapp.report(third, "failed", errors=[error])
     await whatsapp.report(third, "delivered")  # a failed message stays failed
 
-    outbound = {m.provider_message_id: m for m in await stored_messages(
-        db_engine, whatsapp.channel_id) if m.direction == "outbound"}  # fmt: skip
+    outbound = {
+        m.provider_message_id: m
+        for m in await stored_messages(db_engine, whatsapp.channel_id)
+        if m.direction == "outbound"
+    }
     assert outbound[first].status == "read"
     assert outbound[second].status == "delivered"
     assert (outbound[third].status, outbound[third].error) == (
@@ -212,14 +279,20 @@ async def test_a_report_that_arrives_before_the_send_is_recorded_is_applied(
     async with sessions.begin() as session:
         await record_status(session, channel_id, StatusUpdate("wamid.early", "delivered"))
     async with sessions.begin() as session:
-        reply = next(m for m in await stored_messages(db_engine, whatsapp.channel_id)
-                     if m.direction == "outbound")  # fmt: skip
+        reply = next(
+            m
+            for m in await stored_messages(db_engine, whatsapp.channel_id)
+            if m.direction == "outbound"
+        )
         await session.execute(
             Message.__table__.update()
             .where(Message.id == reply.id)
             .values(provider_message_id="wamid.early", status="sent")
         )
         await apply_early_reports(session, channel_id, "wamid.early")
-    statuses = [m.status for m in await stored_messages(db_engine, whatsapp.channel_id)
-                if m.provider_message_id == "wamid.early"]  # fmt: skip
+    statuses = [
+        m.status
+        for m in await stored_messages(db_engine, whatsapp.channel_id)
+        if m.provider_message_id == "wamid.early"
+    ]
     assert statuses == ["delivered"]

@@ -42,13 +42,17 @@ with workflow.unsafe.imports_passed_through():
     from workflows.flow_run import FlowRunWorkflow, flow_run_search_attributes
     from workflows.search_attributes import STATUS, conversation_attributes
 
-LOCAL_DB = {"start_to_close_timeout": timedelta(seconds=10),
-            "retry_policy": RetryPolicy(maximum_attempts=5)}  # fmt: skip
+LOCAL_DB = {
+    "start_to_close_timeout": timedelta(seconds=10),
+    "retry_policy": RetryPolicy(maximum_attempts=5),
+}
 RECENT_IDS_KEPT = 500
 DELIVERED_KEPT = 50  # far more than can be in flight between a run's end and its report
-AGENT_SEND = {"start_to_close_timeout": timedelta(seconds=30),
-              "schedule_to_close_timeout": timedelta(minutes=2),
-              "retry_policy": RetryPolicy(maximum_attempts=5)}  # fmt: skip
+AGENT_SEND = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "schedule_to_close_timeout": timedelta(minutes=2),
+    "retry_policy": RetryPolicy(maximum_attempts=5),
+}
 Outcome = tuple[object, str | None]  # (result, refusal)
 # workflow.patched id: an inbound message is stored and its flow chosen in one local activity
 RECORD_AND_ROUTE = "record-and-route-in-one-activity"
@@ -75,9 +79,10 @@ class ConversationWorkflow:
     @workflow.signal
     def run_finished(self, finished: RunFinished) -> None:
         self._events.append(
-            ConversationEvent(kind="finished", run_workflow_id=finished.run_workflow_id,
-                              finished=finished)
-        )  # fmt: skip
+            ConversationEvent(
+                kind="finished", run_workflow_id=finished.run_workflow_id, finished=finished
+            )
+        )
 
     @workflow.signal
     def run_handed_off(self, run_workflow_id: str) -> None:
@@ -115,9 +120,11 @@ class ConversationWorkflow:
     def status(self) -> dict[str, object]:
         """The active run, whether an agent has the conversation, and what is queued."""
         return {
-            "active_run": self.state.active_run, "handed_off": self.state.handed_off,
-            "taken_over": self.state.taken_over, "pending_events": len(self._events),
-        }  # fmt: skip
+            "active_run": self.state.active_run,
+            "handed_off": self.state.handed_off,
+            "taken_over": self.state.taken_over,
+            "pending_events": len(self._events),
+        }
 
     async def _outcome(self, event: ConversationEvent) -> object:
         """Queue an update's event behind what is already queued; its result once handled."""
@@ -141,21 +148,30 @@ class ConversationWorkflow:
                 **LOCAL_DB,
             )
             self.state = ConversationState(
-                conversation_id=record.conversation_id, contact_id=record.contact_id,
-                contact=record.contact, inactivity_seconds=record.inactivity_seconds,
-                run_count=record.previous_runs, bot=record.bot,
-            )  # fmt: skip
+                conversation_id=record.conversation_id,
+                contact_id=record.contact_id,
+                contact=record.contact,
+                inactivity_seconds=record.inactivity_seconds,
+                run_count=record.previous_runs,
+                bot=record.bot,
+            )
         else:
             self.state = params.state
             self._events.extendleft(reversed(self.state.events))
         self._recent = deque(self.state.recent_message_ids, maxlen=RECENT_IDS_KEPT)
-        workflow.upsert_search_attributes([
-            *conversation_attributes(
-                params.bot_id, self.state.bot.name, params.channel_kind,
-                params.contact.external_id, self.state.contact_id, self.state.conversation_id,
-            ),
-            STATUS.value_set("handed_off" if self.state.handed_off else "active"),
-        ])  # fmt: skip
+        workflow.upsert_search_attributes(
+            [
+                *conversation_attributes(
+                    params.bot_id,
+                    self.state.bot.name,
+                    params.channel_kind,
+                    params.contact.external_id,
+                    self.state.contact_id,
+                    self.state.conversation_id,
+                ),
+                STATUS.value_set("handed_off" if self.state.handed_off else "active"),
+            ]
+        )
         while True:
             idle = timedelta(seconds=self.state.inactivity_seconds)
             timeout = idle if self.state.active_run is None else None
@@ -265,20 +281,24 @@ class ConversationWorkflow:
             workflow.upsert_search_attributes([STATUS.value_set(status)])
         if action.kind != "send":
             result = await workflow.execute_local_activity(
-                RECORD_AGENT_ACTION, args=[state.conversation_id, action, status, key],
-                result_type=str | None, summary=f"store the agent's {action.kind}", **LOCAL_DB,
-            )  # fmt: skip
+                RECORD_AGENT_ACTION,
+                args=[state.conversation_id, action, status, key],
+                result_type=str | None,
+                summary=f"store the agent's {action.kind}",
+                **LOCAL_DB,
+            )
         return result, None
 
     async def _agent_send(self, action: AgentAction, key: str) -> str:
         request = SendRequest(
-            conversation_id=self.state.conversation_id, channel_id=self.params.channel_id,
+            conversation_id=self.state.conversation_id,
+            channel_id=self.params.channel_id,
             channel_kind=self.params.channel_kind,
             contact_external_id=self.params.contact.external_id,
             message=OutboundMessage(kind="text", text=(action.text or "").strip()),
             idempotency_key=f"{workflow.info().workflow_id}/agent/{key}",
             sent_by_user_id=action.user_id,
-        )  # fmt: skip
+        )
         summary = summaries.sent("agent", request.message, self.state.bot)
         sent = await workflow.execute_local_activity(
             SEND_MESSAGE, request, result_type=str | SentMessage, summary=summary, **AGENT_SEND
@@ -329,8 +349,10 @@ class ConversationWorkflow:
         return await workflow.execute_local_activity(
             RECORD_INBOUND,
             args=[self.state.conversation_id, self.params.channel_id, message, delivery_key],
-            result_type=bool, summary=summaries.received(message, self.state.bot), **LOCAL_DB,
-        )  # fmt: skip
+            result_type=bool,
+            summary=summaries.received(message, self.state.bot),
+            **LOCAL_DB,
+        )
 
     async def _record_and_route(self, message: InboundMessage) -> None:
         """Store the message once and route it; when no flow runs, the store also chooses the
@@ -342,11 +364,17 @@ class ConversationWorkflow:
         choose = not state.handed_off and state.active_run is None
         recorded = await workflow.execute_local_activity(
             RECORD_AND_MATCH,
-            args=[state.conversation_id, self.params.channel_id, message, delivery_key,
-                  self.params.bot_id if choose else None],
-            result_type=InboundRecorded, summary=summaries.received(message, state.bot),
+            args=[
+                state.conversation_id,
+                self.params.channel_id,
+                message,
+                delivery_key,
+                self.params.bot_id if choose else None,
+            ],
+            result_type=InboundRecorded,
+            summary=summaries.received(message, state.bot),
             **LOCAL_DB,
-        )  # fmt: skip
+        )
         if not recorded.new:
             return
         await self._reopen()
@@ -363,9 +391,12 @@ class ConversationWorkflow:
             await self._deliver(message)
             return
         snapshot = await workflow.execute_local_activity(
-            MATCH_FLOW, args=[self.params.bot_id, message.answer_text()],
-            result_type=FlowSnapshot | None, summary="choose the flow to start", **LOCAL_DB,
-        )  # fmt: skip
+            MATCH_FLOW,
+            args=[self.params.bot_id, message.answer_text()],
+            result_type=FlowSnapshot | None,
+            summary="choose the flow to start",
+            **LOCAL_DB,
+        )
         if snapshot is not None:
             await self._start_run(snapshot, message)
 
@@ -384,27 +415,37 @@ class ConversationWorkflow:
         state.delivered = [*state.delivered[-(DELIVERED_KEPT - 1) :], message]
 
     async def _start_run(
-        self, snapshot: FlowSnapshot, trigger: InboundMessage | None,
+        self,
+        snapshot: FlowSnapshot,
+        trigger: InboundMessage | None,
         variables: dict[str, Any] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         state = self.state
         state.run_count += 1
         run_input = FlowRunInput(
             conversation_workflow_id=workflow.info().workflow_id,
-            conversation_id=state.conversation_id, bot_id=self.params.bot_id,
-            channel_id=self.params.channel_id, channel_kind=self.params.channel_kind,
-            contact_id=state.contact_id, contact=state.contact, flow=snapshot,
-            trigger_message=trigger, inactivity_seconds=state.inactivity_seconds, bot=state.bot,
+            conversation_id=state.conversation_id,
+            bot_id=self.params.bot_id,
+            channel_id=self.params.channel_id,
+            channel_kind=self.params.channel_kind,
+            contact_id=state.contact_id,
+            contact=state.contact,
+            flow=snapshot,
+            trigger_message=trigger,
+            inactivity_seconds=state.inactivity_seconds,
+            bot=state.bot,
             variables=variables or {},
-        )  # fmt: skip
+        )
         run_id = f"{workflow.info().workflow_id}-run-{state.run_count}"
         await workflow.start_child_workflow(
-            FlowRunWorkflow.run, run_input, id=run_id,
+            FlowRunWorkflow.run,
+            run_input,
+            id=run_id,
             parent_close_policy=ParentClosePolicy.ABANDON,
             search_attributes=TypedSearchAttributes(flow_run_search_attributes(run_input)),
             static_summary=summaries.run_summary(run_input),
             static_details=summaries.run_details(run_input),
-        )  # fmt: skip
+        )
         state.active_run = run_id
 
     async def _set_status(self, status: str) -> None:

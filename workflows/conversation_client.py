@@ -17,20 +17,29 @@ from workflows.summaries import conversation_summary
 
 
 async def signal_conversation(
-    client: Client, task_queue: str, bot_id: str, channel_id: str, channel_kind: str,
-    contact: ContactRef, signal: str, argument: Any,
-) -> str:  # fmt: skip
+    client: Client,
+    task_queue: str,
+    bot_id: str,
+    channel_id: str,
+    channel_kind: str,
+    contact: ContactRef,
+    signal: str,
+    argument: Any,
+) -> str:
     """Send `signal` to the contact's conversation, starting it if needed; returns its id."""
     workflow_id = conversation_workflow_id(bot_id, channel_id, contact.external_id)
     await client.start_workflow(
         ConversationWorkflow.run,
-        ConversationInput(bot_id=bot_id, channel_id=channel_id, channel_kind=channel_kind,
-                          contact=contact),
-        id=workflow_id, task_queue=task_queue,
+        ConversationInput(
+            bot_id=bot_id, channel_id=channel_id, channel_kind=channel_kind, contact=contact
+        ),
+        id=workflow_id,
+        task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        start_signal=signal, start_signal_args=[argument],
+        start_signal=signal,
+        start_signal_args=[argument],
         static_summary=conversation_summary(channel_kind, contact.external_id),
-    )  # fmt: skip
+    )
     return workflow_id
 
 

@@ -51,12 +51,16 @@ with workflow.unsafe.imports_passed_through():
         conversation_attributes,
     )
 
-LOCAL_DB = {"start_to_close_timeout": timedelta(seconds=10),
-            "retry_policy": RetryPolicy(maximum_attempts=5)}  # fmt: skip
+LOCAL_DB = {
+    "start_to_close_timeout": timedelta(seconds=10),
+    "retry_policy": RetryPolicy(maximum_attempts=5),
+}
 SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30), maximum_attempts=8,
-)  # fmt: skip
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=8,
+)
 MAX_STEPS_PER_RUN = 10_000
 UNSEEN_ARE_NOT_ANSWERS = "unseen-questions-are-not-answered"  # workflow.patched id
 ResultT = TypeVar("ResultT")
@@ -169,9 +173,11 @@ class FlowRunWorkflow:
             **LOCAL_DB,
         )
         finished = RunFinished(
-            run_workflow_id=workflow.info().workflow_id, status=status,
-            unconsumed=list(self._replies), received=self._received,
-        )  # fmt: skip
+            run_workflow_id=workflow.info().workflow_id,
+            status=status,
+            unconsumed=list(self._replies),
+            received=self._received,
+        )
         await self._tell_conversation("run_finished", finished)
         return finished
 
@@ -181,10 +187,17 @@ class FlowRunWorkflow:
             variables["last_reply"] = params.trigger_message.answer_text()
         run_id = await workflow.execute_local_activity(
             BEGIN_FLOW_RUN,
-            args=[params.conversation_id, params.flow.flow_id, params.flow.version_id,
-                  workflow.info().workflow_id, variables],
-            result_type=str, summary="store the run's start", **LOCAL_DB,
-        )  # fmt: skip
+            args=[
+                params.conversation_id,
+                params.flow.flow_id,
+                params.flow.version_id,
+                workflow.info().workflow_id,
+                variables,
+            ],
+            result_type=str,
+            summary="store the run's start",
+            **LOCAL_DB,
+        )
         return FlowRunState(
             run_id=run_id, node_id=graph.start_node_id(), variables=variables, step_sequence=0
         )
@@ -220,10 +233,16 @@ class FlowRunWorkflow:
         self, node_id: str, node_type: str, outcome: str, started: Any, error: dict | None
     ) -> None:
         step = StepRecord(
-            run_id=self.run_id, sequence=self.sequence, node_id=node_id, node_type=node_type,
-            outcome=outcome, started_at=started.isoformat(),
-            ended_at=workflow.now().isoformat(), error=error, output=self._step_output,
-        )  # fmt: skip
+            run_id=self.run_id,
+            sequence=self.sequence,
+            node_id=node_id,
+            node_type=node_type,
+            outcome=outcome,
+            started_at=started.isoformat(),
+            ended_at=workflow.now().isoformat(),
+            error=error,
+            output=self._step_output,
+        )
         self._step_output = None
         self._unrecorded.append(step)
 
@@ -238,11 +257,15 @@ class FlowRunWorkflow:
 
     def _continue_as_new(self, node_id: str) -> None:
         state = FlowRunState(
-            run_id=self.run_id, node_id=node_id, variables=self.variables,
-            step_sequence=self.sequence, replies=list(self._replies), received=self._received,
+            run_id=self.run_id,
+            node_id=node_id,
+            variables=self.variables,
+            step_sequence=self.sequence,
+            replies=list(self._replies),
+            received=self._received,
             events=self._events,
             asked_at=self._asked_at.isoformat() if self._asked_at else None,
-        )  # fmt: skip
+        )
         workflow.continue_as_new(self.params.model_copy(update={"state": state}))
 
     async def _tell_conversation(self, signal: str, arg: Any) -> None:
@@ -265,20 +288,25 @@ class FlowRunWorkflow:
 
     async def send(self, message: OutboundMessage) -> None:
         request = SendRequest(
-            conversation_id=self.params.conversation_id, channel_id=self.params.channel_id,
+            conversation_id=self.params.conversation_id,
+            channel_id=self.params.channel_id,
             channel_kind=self.params.channel_kind,
-            contact_external_id=self.params.contact["external_id"], message=message,
+            contact_external_id=self.params.contact["external_id"],
+            message=message,
             idempotency_key=f"{workflow.info().workflow_id}/{self.sequence}.{self._sends_in_step}",
-        )  # fmt: skip
+        )
         self._sends_in_step += 1
         summary = summaries.sent(self._label(), message, self.params.bot)
         try:
             sent = await workflow.execute_local_activity(
-                SEND_MESSAGE, request, result_type=str | SentMessage,
+                SEND_MESSAGE,
+                request,
+                result_type=str | SentMessage,
                 start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=timedelta(minutes=10), retry_policy=SEND_RETRY,
+                schedule_to_close_timeout=timedelta(minutes=10),
+                retry_policy=SEND_RETRY,
                 summary=summary,
-            )  # fmt: skip
+            )
         except (ActivityError, ApplicationError) as err:  # a local activity may fail bare
             raise NodeFailed(f"the message could not be sent: {failure_reason(err)}") from err
         # When the contact could first see it: a retried workflow task runs later, but the
@@ -359,19 +387,28 @@ class FlowRunWorkflow:
 
     async def http_request(self, request: HttpRequest) -> HttpResponse:
         return await self._with_retries(
-            HTTP_REQUEST, request, HttpResponse, request.timeout_seconds, request.retries,
+            HTTP_REQUEST,
+            request,
+            HttpResponse,
+            request.timeout_seconds,
+            request.retries,
             permanent_error="PermanentHttpError",
             failure=f"HTTP {request.method} {request.url} failed",
             summary=summaries.http_call(self._label(), request.method, request.url),
-        )  # fmt: skip
+        )
 
     async def ai_completion(self, request: AiRequest) -> AiResponse:
         """A completion; the step records its model and the tokens of all its completions."""
         answer = await self._with_retries(
-            AI_COMPLETION, request, AiResponse, request.timeout_seconds, request.retries,
-            permanent_error="PermanentAiError", failure="the AI completion failed",
+            AI_COMPLETION,
+            request,
+            AiResponse,
+            request.timeout_seconds,
+            request.retries,
+            permanent_error="PermanentAiError",
+            failure="the AI completion failed",
             summary=summaries.ai_call(self._label(), request.model),
-        )  # fmt: skip
+        )
         spent = AiUsage.model_validate((self._step_output or {}).get("usage") or {})
         usage = spent.plus(answer.usage).model_dump()
         self._step_output = {"model": answer.model, "usage": usage}
@@ -383,16 +420,25 @@ class FlowRunWorkflow:
         """An integration activity for this bot, keyed by run and step; its result is recorded
         as the step's output."""
         run = workflow.info().workflow_id
-        call = request.model_copy(update={
-            "bot_id": self.params.bot_id, "contact_id": self.params.contact_id,
-            "flow_run_id": self.run_id, "run_workflow_id": run,
-            "idempotency_key": f"{run}/{self.sequence}",
-        })  # fmt: skip
+        call = request.model_copy(
+            update={
+                "bot_id": self.params.bot_id,
+                "contact_id": self.params.contact_id,
+                "flow_run_id": self.run_id,
+                "run_workflow_id": run,
+                "idempotency_key": f"{run}/{self.sequence}",
+            }
+        )
         result = await self._with_retries(
-            activity, call, result_type, request.timeout_seconds, request.retries,
-            permanent_error=PERMANENT_INTEGRATION_ERROR, failure=failure,
+            activity,
+            call,
+            result_type,
+            request.timeout_seconds,
+            request.retries,
+            permanent_error=PERMANENT_INTEGRATION_ERROR,
+            failure=failure,
             summary=f"{self._label()}: {activity.replace('_', ' ')}",
-        )  # fmt: skip
+        )
         self._step_output = result.model_dump(mode="json")
         return result
 
@@ -412,22 +458,35 @@ class FlowRunWorkflow:
         return self._settled.pop(payment_id)
 
     async def _with_retries(
-        self, activity: str, arg: Any, result_type: type[ResultT], timeout_seconds: float,
-        retries: int, *, permanent_error: str, failure: str, summary: str,
-    ) -> ResultT:  # fmt: skip
+        self,
+        activity: str,
+        arg: Any,
+        result_type: type[ResultT],
+        timeout_seconds: float,
+        retries: int,
+        *,
+        permanent_error: str,
+        failure: str,
+        summary: str,
+    ) -> ResultT:
         """An activity retried `retries` times (backing off from 1 s to 30 s) unless its error
         is `permanent_error`; raises `NodeFailed` (`failure: reason`) when it finally fails."""
         await self._flush_steps()
         try:
             return await workflow.execute_activity(
-                activity, arg, result_type=result_type, summary=summary,
+                activity,
+                arg,
+                result_type=result_type,
+                summary=summary,
                 start_to_close_timeout=timedelta(seconds=timeout_seconds + 5),
                 retry_policy=RetryPolicy(
-                    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                    maximum_interval=timedelta(seconds=30), maximum_attempts=max(1, retries + 1),
+                    initial_interval=timedelta(seconds=1),
+                    backoff_coefficient=2.0,
+                    maximum_interval=timedelta(seconds=30),
+                    maximum_attempts=max(1, retries + 1),
                     non_retryable_error_types=[permanent_error],
                 ),
-            )  # fmt: skip
+            )
         except ActivityError as err:
             raise NodeFailed(f"{failure}: {failure_reason(err)}") from err
 

@@ -12,10 +12,15 @@ with workflow.unsafe.imports_passed_through():
     from models.payloads.activity_names import FINISH_OUTREACH, START_OUTREACH_BATCH
     from services.conversations.outreach import OutreachInput
 
-DB = {"start_to_close_timeout": timedelta(seconds=30),
-      "retry_policy": RetryPolicy(maximum_attempts=5)}  # fmt: skip
-BATCH = {"start_to_close_timeout": timedelta(minutes=2), "heartbeat_timeout": timedelta(seconds=30),
-         "retry_policy": RetryPolicy(maximum_attempts=5)}  # fmt: skip
+DB = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_attempts=5),
+}
+BATCH = {
+    "start_to_close_timeout": timedelta(minutes=2),
+    "heartbeat_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_attempts=5),
+}
 PACE = timedelta(seconds=1)
 
 
@@ -31,10 +36,12 @@ class OutreachWorkflow:
             while position is not None:
                 began = workflow.now()
                 position = await workflow.execute_activity(
-                    START_OUTREACH_BATCH, args=[params.outreach_id, position],
-                    result_type=int | None, summary=f"start the contacts from #{position}",
+                    START_OUTREACH_BATCH,
+                    args=[params.outreach_id, position],
+                    result_type=int | None,
+                    summary=f"start the contacts from #{position}",
                     **BATCH,
-                )  # fmt: skip
+                )
                 rest = PACE - (workflow.now() - began)
                 if position is not None and rest > timedelta(0):
                     await workflow.sleep(rest, summary="pace: wait for the next second")

@@ -31,13 +31,18 @@ class TwilioChannel:
         sender: str = channel.config["from_number"]
         whatsapp = sender.startswith("whatsapp:")
         fields: dict[str, Any] = {
-            "to": f"whatsapp:{to}" if whatsapp else to, "from_": sender,
+            "to": f"whatsapp:{to}" if whatsapp else to,
+            "from_": sender,
             "status_callback": webhook_urls(self.public_url, "twilio", channel.id)[
-                "status_callback"],
+                "status_callback"
+            ],
             **_content(message, whatsapp),
-        }  # fmt: skip
-        client = Client(channel.config["account_sid"], channel.secrets["auth_token"],
-                        http_client=AsyncTwilioHttpClient(pool_connections=False))  # fmt: skip
+        }
+        client = Client(
+            channel.config["account_sid"],
+            channel.secrets["auth_token"],
+            http_client=AsyncTwilioHttpClient(pool_connections=False),
+        )
         client.api.base_url = self.api_url
         try:
             created = await client.messages.create_async(**fields)

@@ -8,8 +8,13 @@ from channels.base import InboundDelivery, ParsedWebhook, StatusUpdate
 from models.messages import InboundMessage, Location, Media, MediaKind
 
 MEDIA_FAMILIES: dict[str, MediaKind] = {"image": "image", "video": "video", "audio": "audio"}
-STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read",
-            "undelivered": "failed", "failed": "failed"}  # fmt: skip
+STATUSES = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "undelivered": "failed",
+    "failed": "failed",
+}
 
 
 def signature_valid(auth_token: str, url: str, form: dict[str, str], signature: str) -> bool:
@@ -37,16 +42,18 @@ def parse_inbound(form: dict[str, str]) -> ParsedWebhook:
         message.location = Location(
             latitude=_coordinate(form, "Latitude", 90),
             longitude=_coordinate(form, "Longitude", 180),
-            name=form.get("Label") or None, address=form.get("Address") or None,
-        )  # fmt: skip
+            name=form.get("Label") or None,
+            address=form.get("Address") or None,
+        )
     elif int(form.get("NumMedia") or 0) > 0:
         media = [_media(form, index, body) for index in range(int(form["NumMedia"]))]
         message.kind, message.media = "media", media[0]
         extra = [
-            InboundMessage(provider_message_id=f"{sid}/{index}", kind="media", media=item,
-                           contact_name=name)
+            InboundMessage(
+                provider_message_id=f"{sid}/{index}", kind="media", media=item, contact_name=name
+            )
             for index, item in enumerate(media[1:], start=1)
-        ]  # fmt: skip
+        ]
     sender = contact_id(form["From"])
     return ParsedWebhook(
         messages=[InboundDelivery(sender, item, name) for item in (message, *extra)]
@@ -61,16 +68,22 @@ def parse_status(form: dict[str, str]) -> StatusUpdate | None:
     error = None
     if status == "failed":
         code = form.get("ErrorCode")
-        error = {"code": int(code) if code and code.isdigit() else code,
-                 "message": form.get("ErrorMessage") or f"Twilio error {code}"}  # fmt: skip
+        error = {
+            "code": int(code) if code and code.isdigit() else code,
+            "message": form.get("ErrorMessage") or f"Twilio error {code}",
+        }
     return StatusUpdate(provider_message_id=form["MessageSid"], status=status, error=error)
 
 
 def _media(form: dict[str, str], index: int, caption: str | None) -> Media:
     mime = form.get(f"MediaContentType{index}") or "application/octet-stream"
     kind = MEDIA_FAMILIES.get(mime.split("/")[0], "document")
-    return Media(kind=kind, url=form[f"MediaUrl{index}"], mime_type=mime,
-                 caption=caption if index == 0 else None)  # fmt: skip
+    return Media(
+        kind=kind,
+        url=form[f"MediaUrl{index}"],
+        mime_type=mime,
+        caption=caption if index == 0 else None,
+    )
 
 
 def _coordinate(form: dict[str, str], field: str, bound: float) -> float:

@@ -19,8 +19,12 @@ CAPTIONED = ("image", "video", "document")
 
 def message_body(to: str, message: OutboundMessage) -> dict[str, Any]:
     """The JSON body that sends `message` to the WhatsApp user `to`."""
-    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
-            **_content(message)}  # fmt: skip
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        **_content(message),
+    }
 
 
 def read_receipt(message_id: str) -> dict[str, Any]:
@@ -71,9 +75,14 @@ def _buttons(message: OutboundMessage) -> dict[str, Any]:
         {"type": "reply", "reply": {"id": button.id, "title": _cut(button.title, BUTTON_TITLE)}}
         for button in message.buttons
     ]
-    return {"type": "interactive", "interactive": {
-        "type": "button", "body": {"text": _body_text(message)}, "action": {"buttons": buttons},
-    }}  # fmt: skip
+    return {
+        "type": "interactive",
+        "interactive": {
+            "type": "button",
+            "body": {"text": _body_text(message)},
+            "action": {"buttons": buttons},
+        },
+    }
 
 
 def _list_or_text(message: OutboundMessage, sections: list[ListSection]) -> dict[str, Any]:
@@ -83,14 +92,21 @@ def _list_or_text(message: OutboundMessage, sections: list[ListSection]) -> dict
     action = {
         "button": _cut(message.button_label or DEFAULT_LIST_BUTTON, LIST_BUTTON),
         "sections": [
-            {**({"title": _cut(section.title or "-", SECTION_TITLE)} if titled else {}),
-             "rows": [_row(row.id, row.title, row.description) for row in section.rows]}
+            {
+                **({"title": _cut(section.title or "-", SECTION_TITLE)} if titled else {}),
+                "rows": [_row(row.id, row.title, row.description) for row in section.rows],
+            }
             for section in sections
         ],
-    }  # fmt: skip
-    return {"type": "interactive", "interactive": {
-        "type": "list", "body": {"text": _body_text(message)}, "action": action,
-    }}  # fmt: skip
+    }
+    return {
+        "type": "interactive",
+        "interactive": {
+            "type": "list",
+            "body": {"text": _body_text(message)},
+            "action": action,
+        },
+    }
 
 
 def _row(row_id: str, title: str, description: str | None) -> dict[str, Any]:
@@ -103,8 +119,9 @@ def _row(row_id: str, title: str, description: str | None) -> dict[str, Any]:
 def _contact_card(message: OutboundMessage) -> dict[str, Any]:
     contact = message.contact
     assert contact is not None
-    card: dict[str, Any] = {"name": {"formatted_name": contact.name,
-                                     "first_name": contact.name.split(" ")[0]}}  # fmt: skip
+    card: dict[str, Any] = {
+        "name": {"formatted_name": contact.name, "first_name": contact.name.split(" ")[0]}
+    }
     if contact.phone:
         card["phones"] = [{"phone": contact.phone, "type": "CELL"}]
     if contact.email:

@@ -10,8 +10,14 @@ from typing import Any
 from channels.base import InboundDelivery, ParsedWebhook, StatusUpdate
 from models.messages import Contact, InboundMessage, Location, Media
 
-MEDIA_TYPES = {"image": "image", "sticker": "image", "video": "video", "audio": "audio",
-               "voice": "audio", "document": "document"}  # fmt: skip
+MEDIA_TYPES = {
+    "image": "image",
+    "sticker": "image",
+    "video": "video",
+    "audio": "audio",
+    "voice": "audio",
+    "document": "document",
+}
 STATUSES = ("sent", "delivered", "read", "failed")
 
 
@@ -71,9 +77,11 @@ def parse_message(raw: dict[str, Any], media_url: str) -> InboundMessage:
     found = raw.get(kind)
     body: dict[str, Any] = found if isinstance(found, dict) else {}
     message = InboundMessage(
-        provider_message_id=raw["id"], kind="unsupported", timestamp=_iso(raw.get("timestamp")),
+        provider_message_id=raw["id"],
+        kind="unsupported",
+        timestamp=_iso(raw.get("timestamp")),
         reply_to=(raw.get("context") or {}).get("id"),
-    )  # fmt: skip
+    )
     if kind == "text":
         message.kind, message.text = "text", body.get("body")
     elif kind == "interactive":
@@ -89,16 +97,21 @@ def parse_message(raw: dict[str, Any], media_url: str) -> InboundMessage:
     elif kind in MEDIA_TYPES:
         message.kind, message.text = "media", body.get("caption")
         message.media = Media(
-            kind=MEDIA_TYPES[kind], id=body.get("id"), url=f"{media_url}/{body.get('id')}",
-            caption=body.get("caption"), filename=body.get("filename"),
+            kind=MEDIA_TYPES[kind],
+            id=body.get("id"),
+            url=f"{media_url}/{body.get('id')}",
+            caption=body.get("caption"),
+            filename=body.get("filename"),
             mime_type=body.get("mime_type"),
-        )  # fmt: skip
+        )
     elif kind == "location":
         message.kind = "location"
         message.location = Location(
-            latitude=body["latitude"], longitude=body["longitude"],
-            name=body.get("name"), address=body.get("address"),
-        )  # fmt: skip
+            latitude=body["latitude"],
+            longitude=body["longitude"],
+            name=body.get("name"),
+            address=body.get("address"),
+        )
     elif kind == "contacts":
         message.kind = "contact"
         message.contacts = [_contact(card) for card in raw.get("contacts") or []]
@@ -115,8 +128,10 @@ def parse_status(raw: dict[str, Any]) -> StatusUpdate:
     if errors:
         first = errors[0]
         details = (first.get("error_data") or {}).get("details")
-        error = {"code": first.get("code"),
-                 "message": details or first.get("message") or first.get("title")}  # fmt: skip
+        error = {
+            "code": first.get("code"),
+            "message": details or first.get("message") or first.get("title"),
+        }
     return StatusUpdate(provider_message_id=raw["id"], status=raw["status"], error=error)
 
 
@@ -126,8 +141,9 @@ def _contact(card: dict[str, Any]) -> Contact:
     emails = card.get("emails") or [{}]
     return Contact(
         name=name.get("formatted_name") or name.get("first_name") or "",
-        phone=phones[0].get("phone"), email=emails[0].get("email"),
-    )  # fmt: skip
+        phone=phones[0].get("phone"),
+        email=emails[0].get("email"),
+    )
 
 
 def _iso(timestamp: str | None) -> str | None:

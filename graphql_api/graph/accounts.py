@@ -71,9 +71,14 @@ class ApiKey:
 
     @classmethod
     def of(cls, key: ApiKeyRow) -> ApiKey:
-        return cls(id=strawberry.ID(str(key.id)), name=key.name, prefix=key.prefix,
-                   created_at=key.created_at, last_used_at=key.last_used_at,
-                   revoked_at=key.revoked_at)  # fmt: skip
+        return cls(
+            id=strawberry.ID(str(key.id)),
+            name=key.name,
+            prefix=key.prefix,
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+        )
 
 
 @strawberry.type
@@ -96,8 +101,12 @@ async def _payload(info: Info, member: accounts.MemberOf) -> AuthPayload:
         pair = await issue_tokens(
             session, platform_of(info).settings, member.user.id, member.organization.id
         )
-    return AuthPayload(access_token=pair.access_token, refresh_token=pair.refresh_token,
-                       expires_in=pair.expires_in, member=Member.of(member))  # fmt: skip
+    return AuthPayload(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+        member=Member.of(member),
+    )
 
 
 @strawberry.type
@@ -165,8 +174,12 @@ class AccountMutation:
             member = await accounts.membership(session, claims.user_id, claims.organization_id)
             if member is None:
                 raise Unauthenticated("you are no longer a member of this organization")
-        return AuthPayload(access_token=pair.access_token, refresh_token=pair.refresh_token,
-                           expires_in=pair.expires_in, member=Member.of(member))  # fmt: skip
+        return AuthPayload(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            expires_in=pair.expires_in,
+            member=Member.of(member),
+        )
 
     @strawberry.mutation(description="Revoke every access and refresh token of the caller.")
     async def log_out_everywhere(self, info: Info) -> bool:
@@ -184,9 +197,13 @@ class AccountMutation:
             invitation, token = await accounts.invite(
                 session, caller.organization_id, email, role, caller.user_id
             )
-        return CreatedInvitation(id=strawberry.ID(str(invitation.id)), email=invitation.email,
-                                 role=invitation.role, expires_at=invitation.expires_at,
-                                 token=token)  # fmt: skip
+        return CreatedInvitation(
+            id=strawberry.ID(str(invitation.id)),
+            email=invitation.email,
+            role=invitation.role,
+            expires_at=invitation.expires_at,
+            token=token,
+        )
 
     @strawberry.mutation(
         description="Join an organization: an existing account gives its password, a new one "

@@ -160,9 +160,14 @@ class BotMutation:
         async with transaction(info) as session:
             bot = await bot_in(session, caller.organization_id, parse_id(bot_id, "bot"))
             row = await bots.connect_channel(
-                session, secret_box(info), bot, input.kind.value, input.name,
-                json_object(input.config, "config"), json_object(input.secrets, "secrets"),
-            )  # fmt: skip
+                session,
+                secret_box(info),
+                bot,
+                input.kind.value,
+                input.name,
+                json_object(input.config, "config"),
+                json_object(input.secrets, "secrets"),
+            )
         return Channel.of(row, platform_of(info).settings.resolved_public_url())
 
     @strawberry.mutation
@@ -171,9 +176,13 @@ class BotMutation:
         async with transaction(info) as session:
             row = await channel_in(session, caller.organization_id, parse_id(id, "channel"))
             await bots.update_channel(
-                session, secret_box(info), row, input.name,
-                optional_object(input.config, "config"), optional_object(input.secrets, "secrets"),
-            )  # fmt: skip
+                session,
+                secret_box(info),
+                row,
+                input.name,
+                optional_object(input.config, "config"),
+                optional_object(input.secrets, "secrets"),
+            )
         return Channel.of(row, platform_of(info).settings.resolved_public_url())
 
     @strawberry.mutation(description="Stop a channel and forget its secrets; history stays.")

@@ -65,10 +65,16 @@ class Message:
     @classmethod
     def of(cls, row: rows.Message) -> Message:
         return cls(
-            id=gid(row.id), conversation_id=gid(row.conversation_id), direction=row.direction,
-            type=row.type, text=row.text, content=row.content, status=row.status,
-            sent_by_user_id=optional_id(row.sent_by_user_id), created_at=row.created_at,
-        )  # fmt: skip
+            id=gid(row.id),
+            conversation_id=gid(row.conversation_id),
+            direction=row.direction,
+            type=row.type,
+            text=row.text,
+            content=row.content,
+            status=row.status,
+            sent_by_user_id=optional_id(row.sent_by_user_id),
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type
@@ -87,9 +93,13 @@ class Note:
 
     @classmethod
     def of(cls, row: ConversationNote) -> Note:
-        return cls(id=gid(row.id), conversation_id=gid(row.conversation_id),
-                   author_user_id=optional_id(row.author_user_id), body=row.body,
-                   created_at=row.created_at)  # fmt: skip
+        return cls(
+            id=gid(row.id),
+            conversation_id=gid(row.conversation_id),
+            author_user_id=optional_id(row.author_user_id),
+            body=row.body,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(description="One executed node; `outcome` is the handle it left by, or error.")
@@ -122,14 +132,31 @@ class FlowRun:
     @classmethod
     def of(cls, run: rows.FlowRun, steps: list[rows.FlowRunStep], settings: Settings) -> FlowRun:
         return cls(
-            id=gid(run.id), flow_id=gid(run.flow_id), flow_version_id=gid(run.flow_version_id),
-            status=run.status, current_node_id=run.current_node_id, variables=run.variables,
-            started_at=run.started_at, ended_at=run.ended_at, error=run.error,
-            workflow_id=run.workflow_id, temporal_url=temporal_url(settings, run.workflow_id),
-            steps=[FlowRunStep(sequence=s.sequence, node_id=s.node_id, node_type=s.node_type,
-                               outcome=s.outcome, started_at=s.started_at, ended_at=s.ended_at,
-                               duration_ms=s.duration_ms, error=s.error) for s in steps],
-        )  # fmt: skip
+            id=gid(run.id),
+            flow_id=gid(run.flow_id),
+            flow_version_id=gid(run.flow_version_id),
+            status=run.status,
+            current_node_id=run.current_node_id,
+            variables=run.variables,
+            started_at=run.started_at,
+            ended_at=run.ended_at,
+            error=run.error,
+            workflow_id=run.workflow_id,
+            temporal_url=temporal_url(settings, run.workflow_id),
+            steps=[
+                FlowRunStep(
+                    sequence=s.sequence,
+                    node_id=s.node_id,
+                    node_type=s.node_type,
+                    outcome=s.outcome,
+                    started_at=s.started_at,
+                    ended_at=s.ended_at,
+                    duration_ms=s.duration_ms,
+                    error=s.error,
+                )
+                for s in steps
+            ],
+        )
 
 
 @strawberry.type(description="Where the active run is: from its workflow, else as last stored.")
@@ -150,12 +177,21 @@ async def live_position(info: Info, run: rows.FlowRun) -> RunPosition:
         client = await platform_of(info).temporal()
         handle = client.get_workflow_handle_for(FlowRunWorkflow.run, run.workflow_id)
         answer = await handle.query(FlowRunWorkflow.position, rpc_timeout=POSITION_QUERY_TIMEOUT)
-        return RunPosition(run_id=gid(run.id), node_id=answer.get("node_id"),
-                           waiting=answer.get("waiting"), variables=answer.get("variables") or {},
-                           source="temporal")  # fmt: skip
+        return RunPosition(
+            run_id=gid(run.id),
+            node_id=answer.get("node_id"),
+            waiting=answer.get("waiting"),
+            variables=answer.get("variables") or {},
+            source="temporal",
+        )
     except Exception:  # the workflow is gone, no worker answers, or Temporal is down
-        return RunPosition(run_id=gid(run.id), node_id=run.current_node_id, waiting=None,
-                           variables=run.variables, source="database")  # fmt: skip
+        return RunPosition(
+            run_id=gid(run.id),
+            node_id=run.current_node_id,
+            waiting=None,
+            variables=run.variables,
+            source="database",
+        )
 
 
 @strawberry.type(description="A contact's conversation with a bot on a channel.")
@@ -179,16 +215,27 @@ class Conversation:
     def of(cls, row: queries.ConversationRow, settings: Settings) -> Conversation:
         c, contact = row.conversation, row.contact
         return cls(
-            id=gid(c.id), bot_id=gid(c.bot_id), channel_id=gid(c.channel_id),
+            id=gid(c.id),
+            bot_id=gid(c.bot_id),
+            channel_id=gid(c.channel_id),
             channel_kind=row.channel_kind,
-            contact=Contact(id=gid(contact.id), external_id=contact.external_id,
-                            name=contact.name, phone=contact.phone, email=contact.email),
-            status=ConversationStatus(c.status), tags=list(c.tags),
-            assigned_user_id=optional_id(c.assigned_user_id), started_at=c.started_at,
-            last_message_at=c.last_message_at, closed_at=c.closed_at,
-            current_flow_run_id=optional_id(c.current_flow_run_id), workflow_id=c.workflow_id,
+            contact=Contact(
+                id=gid(contact.id),
+                external_id=contact.external_id,
+                name=contact.name,
+                phone=contact.phone,
+                email=contact.email,
+            ),
+            status=ConversationStatus(c.status),
+            tags=list(c.tags),
+            assigned_user_id=optional_id(c.assigned_user_id),
+            started_at=c.started_at,
+            last_message_at=c.last_message_at,
+            closed_at=c.closed_at,
+            current_flow_run_id=optional_id(c.current_flow_run_id),
+            workflow_id=c.workflow_id,
             temporal_url=temporal_url(settings, c.workflow_id),
-        )  # fmt: skip
+        )
 
     @strawberry.field(description="Oldest first, `first` at a time (at most 100).")
     async def messages(self, info: Info, first: int = 50, after: str | None = None) -> MessagePage:

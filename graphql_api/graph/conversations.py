@@ -152,12 +152,18 @@ def _action(caller: Caller, kind: str, **fields: object) -> AgentAction:
 class ConversationQuery:
     @strawberry.field(description="Newest activity first; filters combine (all must hold).")
     async def conversations(
-        self, info: Info, bot_id: strawberry.ID | None = None,
-        channel_id: strawberry.ID | None = None, status: ConversationStatus | None = None,
-        contact: str | None = None, text: str | None = None,
-        since: datetime | None = None, until: datetime | None = None,
-        first: int = DEFAULT_PAGE_SIZE, after: str | None = None,
-    ) -> ConversationPage:  # fmt: skip
+        self,
+        info: Info,
+        bot_id: strawberry.ID | None = None,
+        channel_id: strawberry.ID | None = None,
+        status: ConversationStatus | None = None,
+        contact: str | None = None,
+        text: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        first: int = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
+    ) -> ConversationPage:
         caller = await require_caller(info)
         limit = page_size(first)
         org = caller.organization_id
@@ -165,17 +171,23 @@ class ConversationQuery:
             bot = await bot_in(session, org, parse_id(bot_id, "bot")) if bot_id else None
             channel = (
                 await channel_in(session, org, parse_id(channel_id, "channel"))
-                if channel_id else None
-            )  # fmt: skip
+                if channel_id
+                else None
+            )
             where = ConversationFilter(
-                bot_id=bot.id if bot else None, channel_id=channel.id if channel else None,
-                status=status.value if status else None, contact=contact or None, text=text,
-                since=since, until=until,
-            )  # fmt: skip
+                bot_id=bot.id if bot else None,
+                channel_id=channel.id if channel else None,
+                status=status.value if status else None,
+                contact=contact or None,
+                text=text,
+                since=since,
+                until=until,
+            )
             found, cursor = await conversation_page(session, org, where, limit, after)
         settings = platform_of(info).settings
-        return ConversationPage(items=[Conversation.of(row, settings) for row in found],
-                                next_cursor=cursor)  # fmt: skip
+        return ConversationPage(
+            items=[Conversation.of(row, settings) for row in found], next_cursor=cursor
+        )
 
     @strawberry.field
     async def conversation(self, info: Info, id: strawberry.ID) -> Conversation:
@@ -196,8 +208,9 @@ class ConversationMutation:
         self, info: Info, conversation_id: strawberry.ID, text: str
     ) -> Message:
         caller = await require_caller(info)
-        message_id = await agent_action(info, caller, conversation_id,
-                                        _action(caller, "send", text=text))  # fmt: skip
+        message_id = await agent_action(
+            info, caller, conversation_id, _action(caller, "send", text=text)
+        )
         async with transaction(info) as session:
             row = await session.get(rows.Message, uuid.UUID(str(message_id)))
         assert row is not None
@@ -208,8 +221,9 @@ class ConversationMutation:
         self, info: Info, conversation_id: strawberry.ID, body: str
     ) -> Note:
         caller = await require_caller(info)
-        note_id = await agent_action(info, caller, conversation_id,
-                                     _action(caller, "note", text=body))  # fmt: skip
+        note_id = await agent_action(
+            info, caller, conversation_id, _action(caller, "note", text=body)
+        )
         async with transaction(info) as session:
             row = await session.get(ConversationNote, uuid.UUID(str(note_id)))
         assert row is not None

@@ -35,9 +35,13 @@ def coded(error: GraphQLError, hide_suggestions: bool = False) -> GraphQLError:
     if hide_suggestions:
         message = SUGGESTION.sub("", message)
     return GraphQLError(
-        message, nodes=error.nodes, source=error.source, positions=error.positions,
-        path=error.path, extensions=extensions,
-    )  # fmt: skip
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )
 
 
 class CodedErrors(MaskErrors):

@@ -79,10 +79,12 @@ class FlowQuery:
     ) -> FlowDiff:
         caller = await require_caller(info)
         async with transaction(info) as session:
-            old = await version_in(session, caller.organization_id,
-                                   parse_id(from_version_id, "flow version"))  # fmt: skip
-            new = await version_in(session, caller.organization_id,
-                                   parse_id(to_version_id, "flow version"))  # fmt: skip
+            old = await version_in(
+                session, caller.organization_id, parse_id(from_version_id, "flow version")
+            )
+            new = await version_in(
+                session, caller.organization_id, parse_id(to_version_id, "flow version")
+            )
         return FlowDiff.of(flow_drafts.diff_definitions(old.definition, new.definition))
 
 
@@ -94,10 +96,14 @@ class FlowMutation:
         async with transaction(info) as session:
             bot = await bot_in(session, caller.organization_id, parse_id(bot_id, "bot"))
             row = await flow_drafts.new_flow(
-                session, bot, input.name, description=input.description,
+                session,
+                bot,
+                input.name,
+                description=input.description,
                 definition=optional_object(input.definition, "definition"),
-                trigger=trigger_dict(input.trigger), priority=input.priority,
-            )  # fmt: skip
+                trigger=trigger_dict(input.trigger),
+                priority=input.priority,
+            )
         return Flow.of(row)
 
     @strawberry.mutation
@@ -108,11 +114,15 @@ class FlowMutation:
         async with transaction(info) as session:
             row = await flow_in(session, caller.organization_id, parse_id(id, "flow"))
             await flow_drafts.update_draft(
-                session, row, name=input.name, description=input.description,
+                session,
+                row,
+                name=input.name,
+                description=input.description,
                 definition=optional_object(input.definition, "definition"),
-                trigger=trigger_dict(input.trigger), priority=input.priority,
+                trigger=trigger_dict(input.trigger),
+                priority=input.priority,
                 is_active=input.is_active,
-            )  # fmt: skip
+            )
         return Flow.of(row)
 
     @strawberry.mutation(description="Publish the draft as a new immutable version.")
@@ -130,8 +140,9 @@ class FlowMutation:
         caller = await require_caller(info, MANAGERS)
         async with transaction(info) as session:
             row = await flow_in(session, caller.organization_id, parse_id(id, "flow"))
-            old = await version_in(session, caller.organization_id,
-                                   parse_id(version_id, "flow version"))  # fmt: skip
+            old = await version_in(
+                session, caller.organization_id, parse_id(version_id, "flow version")
+            )
             version = await flow_drafts.roll_back(session, row, old, caller.user_id)
         return FlowVersion.of(version)
 

@@ -64,15 +64,25 @@ async def _read(info: Info, row: OutreachRow) -> Outreach:
     async with transaction(info) as session:
         progress = await outreaches.progress_of(session, row.id, FAILURES_SHOWN)
     return Outreach(
-        id=gid(row.id), bot_id=gid(row.bot_id), channel_id=gid(row.channel_id),
-        flow_id=gid(row.flow_id), flow_version_id=gid(row.flow_version_id), status=row.status,
-        messages_per_second=row.messages_per_second, total=progress.total,
-        pending=progress.pending, started=progress.started, failed=progress.failed,
-        failures=[OutreachFailure(external_id=c.external_id, reason=c.error or "")
-                  for c in progress.failures],
-        created_at=row.created_at, finished_at=row.finished_at,
+        id=gid(row.id),
+        bot_id=gid(row.bot_id),
+        channel_id=gid(row.channel_id),
+        flow_id=gid(row.flow_id),
+        flow_version_id=gid(row.flow_version_id),
+        status=row.status,
+        messages_per_second=row.messages_per_second,
+        total=progress.total,
+        pending=progress.pending,
+        started=progress.started,
+        failed=progress.failed,
+        failures=[
+            OutreachFailure(external_id=c.external_id, reason=c.error or "")
+            for c in progress.failures
+        ],
+        created_at=row.created_at,
+        finished_at=row.finished_at,
         temporal_url=temporal_url(platform_of(info).settings, row.workflow_id),
-    )  # fmt: skip
+    )
 
 
 @strawberry.type
@@ -111,26 +121,36 @@ class OutreachMutation:
         "`messagesPerSecond`. Contacts talking to a flow or an agent are skipped (failed)."
     )
     async def start_flow(
-        self, info: Info, flow_id: strawberry.ID, channel_id: strawberry.ID,
-        contacts: list[OutreachContactInput], messages_per_second: int = DEFAULT_PER_SECOND,
-    ) -> Outreach:  # fmt: skip
+        self,
+        info: Info,
+        flow_id: strawberry.ID,
+        channel_id: strawberry.ID,
+        contacts: list[OutreachContactInput],
+        messages_per_second: int = DEFAULT_PER_SECOND,
+    ) -> Outreach:
         caller = await require_caller(info, MANAGERS)
         org = caller.organization_id
         async with transaction(info) as session:
             flow = await flow_in(session, org, parse_id(flow_id, "flow"))
             channel = await channel_in(session, org, parse_id(channel_id, "channel"))
             row = await outreaches.create_outreach(
-                session, flow, channel, [(c.external_id, c.name) for c in contacts],
-                messages_per_second, caller.user_id,
-            )  # fmt: skip
+                session,
+                flow,
+                channel,
+                [(c.external_id, c.name) for c in contacts],
+                messages_per_second,
+                caller.user_id,
+            )
         platform = platform_of(info)
         try:
             client = await platform.temporal()
             await client.start_workflow(
-                OutreachWorkflow.run, OutreachInput(outreach_id=str(row.id)),
-                id=row.workflow_id, task_queue=platform.settings.task_queue,
+                OutreachWorkflow.run,
+                OutreachInput(outreach_id=str(row.id)),
+                id=row.workflow_id,
+                task_queue=platform.settings.task_queue,
                 static_summary=f"outreach: flow “{flow.name}” to {len(contacts)} contacts",
-            )  # fmt: skip
+            )
         except Exception as err:
             await _give_up(info, row.id)
             raise EngineUnavailable("the start could not be scheduled; try again") from err

@@ -67,9 +67,11 @@ class ConversationSubscription:
         "of a bot's conversations or of one conversation."
     )
     async def messages(
-        self, info: Info, bot_id: strawberry.ID | None = None,
+        self,
+        info: Info,
+        bot_id: strawberry.ID | None = None,
         conversation_id: strawberry.ID | None = None,
-    ) -> AsyncGenerator[Message, None]:  # fmt: skip
+    ) -> AsyncGenerator[Message, None]:
         async for row in _updates(info, "message", bot_id, conversation_id):
             assert isinstance(row, MessageRow)
             yield Message.of(row)
@@ -79,9 +81,11 @@ class ConversationSubscription:
         "released, closed), for a bot or one conversation."
     )
     async def conversation_updates(
-        self, info: Info, bot_id: strawberry.ID | None = None,
+        self,
+        info: Info,
+        bot_id: strawberry.ID | None = None,
         conversation_id: strawberry.ID | None = None,
-    ) -> AsyncGenerator[Conversation, None]:  # fmt: skip
+    ) -> AsyncGenerator[Conversation, None]:
         settings = platform_of(info).settings
         async for row in _updates(info, "conversation", bot_id, conversation_id):
             assert isinstance(row, ConversationRow)

@@ -28,11 +28,15 @@ class FlowTemplate:
     @classmethod
     def of(cls, template: flow_templates.Template) -> FlowTemplate:
         return cls(
-            id=strawberry.ID(template.id), name=template.name, category=template.category,
-            difficulty=template.difficulty, description=template.description,
-            built_in=template.built_in, definition=template.definition,
+            id=strawberry.ID(template.id),
+            name=template.name,
+            category=template.category,
+            difficulty=template.difficulty,
+            description=template.description,
+            built_in=template.built_in,
+            definition=template.definition,
             node_count=len(template.definition.get("nodes") or []),
-        )  # fmt: skip
+        )
 
 
 @strawberry.input
@@ -48,9 +52,12 @@ class TemplateCustomization:
 class TemplateQuery:
     @strawberry.field(description="Templates, filtered by category, difficulty or a search text.")
     async def templates(
-        self, info: Info, category: str | None = None, difficulty: str | None = None,
+        self,
+        info: Info,
+        category: str | None = None,
+        difficulty: str | None = None,
         search: str | None = None,
-    ) -> list[FlowTemplate]:  # fmt: skip
+    ) -> list[FlowTemplate]:
         caller = await require_caller(info)
         async with transaction(info) as session:
             found = await flow_templates.list_templates(
@@ -70,9 +77,12 @@ class TemplateQuery:
 class TemplateMutation:
     @strawberry.mutation(description="A new draft flow in the bot, copied from a template.")
     async def create_flow_from_template(
-        self, info: Info, bot_id: strawberry.ID, template_id: strawberry.ID,
+        self,
+        info: Info,
+        bot_id: strawberry.ID,
+        template_id: strawberry.ID,
         customizations: TemplateCustomization | None = None,
-    ) -> Flow:  # fmt: skip
+    ) -> Flow:
         caller = await require_caller(info, MANAGERS)
         custom = customizations or TemplateCustomization()
         async with transaction(info) as session:
@@ -81,23 +91,38 @@ class TemplateMutation:
                 session, caller.organization_id, str(template_id)
             )
             row = await flow_templates.flow_from_template(
-                session, bot, template, name=custom.name, description=custom.description,
+                session,
+                bot,
+                template,
+                name=custom.name,
+                description=custom.description,
                 keywords=custom.keywords,
-            )  # fmt: skip
+            )
         return Flow.of(row)
 
     @strawberry.mutation(description="Keep a flow's draft as a private template.")
     async def save_flow_as_template(
-        self, info: Info, flow_id: strawberry.ID, name: str | None = None,
-        description: str | None = None, category: str = "custom", difficulty: str = "beginner",
-    ) -> FlowTemplate:  # fmt: skip
+        self,
+        info: Info,
+        flow_id: strawberry.ID,
+        name: str | None = None,
+        description: str | None = None,
+        category: str = "custom",
+        difficulty: str = "beginner",
+    ) -> FlowTemplate:
         caller = await require_caller(info, MANAGERS)
         async with transaction(info) as session:
             flow = await flow_in(session, caller.organization_id, parse_id(flow_id, "flow"))
             saved = await flow_templates.save_as_template(
-                session, flow, caller.organization_id, name=name, description=description,
-                category=category, difficulty=difficulty, created_by=caller.user_id,
-            )  # fmt: skip
+                session,
+                flow,
+                caller.organization_id,
+                name=name,
+                description=description,
+                category=category,
+                difficulty=difficulty,
+                created_by=caller.user_id,
+            )
         return FlowTemplate.of(saved)
 
     @strawberry.mutation(description="Delete one of your organization's templates.")

@@ -49,11 +49,16 @@ class Channel:
     def of(cls, row: tables.Channel, public_url: str) -> Channel:
         urls = webhook_urls(public_url, row.kind, str(row.id))
         return cls(
-            id=gid(row.id), bot_id=gid(row.bot_id), kind=ChannelKind(row.kind), name=row.name,
-            config=row.config, is_active=row.is_active,
-            has_secrets=row.secrets_encrypted is not None, created_at=row.created_at,
+            id=gid(row.id),
+            bot_id=gid(row.bot_id),
+            kind=ChannelKind(row.kind),
+            name=row.name,
+            config=row.config,
+            is_active=row.is_active,
+            has_secrets=row.secrets_encrypted is not None,
+            created_at=row.created_at,
             webhook_urls=[WebhookUrl(purpose=purpose, url=url) for purpose, url in urls.items()],
-        )  # fmt: skip
+        )
 
 
 @strawberry.type(description="A published, immutable snapshot of a flow.")
@@ -71,10 +76,16 @@ class FlowVersion:
     @classmethod
     def of(cls, row: tables.FlowVersion) -> FlowVersion:
         return cls(
-            id=gid(row.id), flow_id=gid(row.flow_id), version=row.version, message=row.message,
-            definition=row.definition, trigger=row.trigger, priority=row.priority,
-            created_by=gid(row.created_by) if row.created_by else None, created_at=row.created_at,
-        )  # fmt: skip
+            id=gid(row.id),
+            flow_id=gid(row.flow_id),
+            version=row.version,
+            message=row.message,
+            definition=row.definition,
+            trigger=row.trigger,
+            priority=row.priority,
+            created_by=gid(row.created_by) if row.created_by else None,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(description="A flow: its editable draft and the version new runs use.")
@@ -95,11 +106,18 @@ class Flow:
     def of(cls, row: tables.Flow) -> Flow:
         published = row.published_version_id
         return cls(
-            id=gid(row.id), bot_id=gid(row.bot_id), name=row.name, description=row.description,
-            trigger=row.trigger, definition=row.definition, priority=row.priority,
-            is_active=row.is_active, published_version_id=gid(published) if published else None,
-            created_at=row.created_at, updated_at=row.updated_at,
-        )  # fmt: skip
+            id=gid(row.id),
+            bot_id=gid(row.bot_id),
+            name=row.name,
+            description=row.description,
+            trigger=row.trigger,
+            definition=row.definition,
+            priority=row.priority,
+            is_active=row.is_active,
+            published_version_id=gid(published) if published else None,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
 
     @strawberry.field(description="Published versions, newest first.")
     async def versions(self, info: ContextInfo) -> list[FlowVersion]:
@@ -124,11 +142,15 @@ class Bot:
     def of(cls, row: tables.Bot) -> Bot:
         default = row.default_flow_id
         return cls(
-            id=gid(row.id), name=row.name, description=row.description, settings=row.settings,
+            id=gid(row.id),
+            name=row.name,
+            description=row.description,
+            settings=row.settings,
             sensitive_data=row.sensitive_data,
-            default_flow_id=gid(default) if default else None, created_at=row.created_at,
+            default_flow_id=gid(default) if default else None,
+            created_at=row.created_at,
             updated_at=row.updated_at,
-        )  # fmt: skip
+        )
 
     @strawberry.field
     async def channels(self, info: ContextInfo) -> list[Channel]:
@@ -151,8 +173,12 @@ class ValidationProblem:
 
     @classmethod
     def of(cls, problem: ValidationProblemData) -> ValidationProblem:
-        return cls(code=problem.code, message=problem.message, node_id=problem.node_id,
-                   edge_id=problem.edge_id)  # fmt: skip
+        return cls(
+            code=problem.code,
+            message=problem.message,
+            node_id=problem.node_id,
+            edge_id=problem.edge_id,
+        )
 
 
 @strawberry.type
@@ -176,9 +202,14 @@ class FlowDiff:
     @classmethod
     def of(cls, diff: FlowDiffData) -> FlowDiff:
         return cls(
-            nodes_added=diff.nodes_added, nodes_removed=diff.nodes_removed,
-            nodes_changed=[NodeChange(node_id=node, fields=fields)
-                           for node, fields in diff.nodes_changed.items()],
-            edges_added=diff.edges_added, edges_removed=diff.edges_removed,
-            edges_changed=diff.edges_changed, settings_changed=diff.settings_changed,
-        )  # fmt: skip
+            nodes_added=diff.nodes_added,
+            nodes_removed=diff.nodes_removed,
+            nodes_changed=[
+                NodeChange(node_id=node, fields=fields)
+                for node, fields in diff.nodes_changed.items()
+            ],
+            edges_added=diff.edges_added,
+            edges_removed=diff.edges_removed,
+            edges_changed=diff.edges_changed,
+            settings_changed=diff.settings_changed,
+        )

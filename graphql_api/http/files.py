@@ -27,9 +27,16 @@ from services.tenancy import bot_in, flow_in
 
 router = APIRouter(prefix="/api", tags=["import and export"])
 
-HTTP_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "CONFLICT": 409,
-               "PAYLOAD_TOO_LARGE": 413, "BAD_USER_INPUT": 422, "TOO_MANY_ATTEMPTS": 429,
-               "RATE_LIMITED": 429}  # fmt: skip
+HTTP_STATUS = {
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "CONFLICT": 409,
+    "PAYLOAD_TOO_LARGE": 413,
+    "BAD_USER_INPUT": 422,
+    "TOO_MANY_ATTEMPTS": 429,
+    "RATE_LIMITED": 429,
+}
 MULTIPART_OVERHEAD = 64 * 1024
 
 
@@ -88,8 +95,11 @@ async def read_upload(request: Request) -> tuple[bytes, str]:
 
 def flow_summary(flow: Flow) -> dict[str, Any]:
     published = flow.published_version_id
-    return {"id": str(flow.id), "name": flow.name,
-            "published_version_id": str(published) if published else None}  # fmt: skip
+    return {
+        "id": str(flow.id),
+        "name": flow.name,
+        "published_version_id": str(published) if published else None,
+    }
 
 
 @router.get("/flows/{flow_id}/export")
@@ -109,8 +119,10 @@ class FlowIds(BaseModel):
 async def export_flows(body: FlowIds, request: Request, who: Caller = Depends(caller)) -> Response:
     """Several flows as a ZIP of export files with `metadata.json`."""
     async with request.app.state.platform.sessions() as session:
-        flows = [await flow_in(session, who.organization_id, parse_id(flow_id, "flow"))
-                 for flow_id in dict.fromkeys(body.flow_ids)]  # fmt: skip
+        flows = [
+            await flow_in(session, who.organization_id, parse_id(flow_id, "flow"))
+            for flow_id in dict.fromkeys(body.flow_ids)
+        ]
         archive = flow_io.flows_zip(flows, today())
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     return attachment(archive, f"flows_export_{stamp}.zip", "application/zip")
@@ -121,8 +133,11 @@ async def export_bot(bot_id: str, request: Request, who: Caller = Depends(caller
     """The bot's configuration with all its flows and its default flow."""
     async with request.app.state.platform.sessions() as session:
         bot = await bot_in(session, who.organization_id, parse_id(bot_id, "bot"))
-        flows = list(await session.scalars(
-            select(Flow).where(Flow.bot_id == bot.id).order_by(Flow.created_at)))  # fmt: skip
+        flows = list(
+            await session.scalars(
+                select(Flow).where(Flow.bot_id == bot.id).order_by(Flow.created_at)
+            )
+        )
         body = flow_io.bot_export(bot, flows, today())
     return json_attachment(body, f"{flow_io.file_stem(bot.name)}_config.json")
 
@@ -140,8 +155,9 @@ async def import_flows(
     flows = await asyncio.to_thread(flow_io.read_flows_file, *await read_upload(request))
     async with sessions.begin() as session:
         bot = await bot_in(session, who.organization_id, bot_key)
-        created = await flow_io.import_flows(session, bot, flows, publish_them=publish,
-                                             created_by=who.user_id)  # fmt: skip
+        created = await flow_io.import_flows(
+            session, bot, flows, publish_them=publish, created_by=who.user_id
+        )
         return {"flows": [flow_summary(flow) for flow in created]}
 
 
@@ -157,5 +173,7 @@ async def import_bot(
             session, who.organization_id, config, publish_them=publish, created_by=who.user_id
         )
         default = str(bot.default_flow_id) if bot.default_flow_id else None
-        return {"bot": {"id": str(bot.id), "name": bot.name, "default_flow_id": default},
-                "flows": [flow_summary(flow) for flow in flows]}  # fmt: skip
+        return {
+            "bot": {"id": str(bot.id), "name": bot.name, "default_flow_id": default},
+            "flows": [flow_summary(flow) for flow in flows],
+        }

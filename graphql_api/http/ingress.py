@@ -38,8 +38,9 @@ def channel_access(request: Request, channel: Channel) -> ChannelAccess:
     """The channel with its secrets decrypted, for verifying and answering its provider."""
     box = SecretBox(request.app.state.platform.settings.resolved_secret_key())
     secrets = box.decrypt(channel.secrets_encrypted) if channel.secrets_encrypted else {}
-    return ChannelAccess(id=str(channel.id), kind=channel.kind, config=channel.config,
-                         secrets=secrets)  # fmt: skip
+    return ChannelAccess(
+        id=str(channel.id), kind=channel.kind, config=channel.config, secrets=secrets
+    )
 
 
 async def deliver(request: Request, channel: Channel, delivery: InboundDelivery) -> str:
@@ -54,9 +55,15 @@ async def deliver(request: Request, channel: Channel, delivery: InboundDelivery)
     message = delivery.message.model_copy(update={"received_at": datetime.now(UTC).isoformat()})
     try:
         return await signal_conversation(
-            await platform.temporal(), platform.settings.task_queue, str(channel.bot_id),
-            str(channel.id), channel.kind, contact, "inbound", message,
-        )  # fmt: skip
+            await platform.temporal(),
+            platform.settings.task_queue,
+            str(channel.bot_id),
+            str(channel.id),
+            channel.kind,
+            contact,
+            "inbound",
+            message,
+        )
     except (RPCError, RuntimeError, OSError) as err:
         raise HTTPException(503, f"the conversation engine is unavailable ({err}); retry") from err
 

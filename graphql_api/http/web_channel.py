@@ -75,8 +75,10 @@ async def post_message(channel_id: str, body: WebMessageIn, request: Request) ->
     channel = await web_channel(request, channel_id)
     message = InboundMessage(
         provider_message_id=body.message_id or str(uuid.uuid4()),
-        kind="button" if body.payload else "text", text=body.text, payload=body.payload,
-    )  # fmt: skip
+        kind="button" if body.payload else "text",
+        text=body.text,
+        payload=body.payload,
+    )
     workflow_id = await deliver(
         request, channel, InboundDelivery(body.contact_id, message, body.name)
     )
@@ -98,17 +100,26 @@ async def messages_after(
     async with request.app.state.platform.sessions() as session:
         rows = (await session.scalars(query)).all()
     return [
-        WebMessageOut(id=str(m.id), direction=m.direction, type=m.type, text=m.text,
-                      content=m.content, status=m.status, created_at=m.created_at)
+        WebMessageOut(
+            id=str(m.id),
+            direction=m.direction,
+            type=m.type,
+            text=m.text,
+            content=m.content,
+            status=m.status,
+            created_at=m.created_at,
+        )
         for m in rows
-    ]  # fmt: skip
+    ]
 
 
 @router.get("/{channel_id}/contacts/{contact_id}/messages", response_model=list[WebMessageOut])
 async def list_messages(
-    channel_id: str, contact_id: str, request: Request,
+    channel_id: str,
+    contact_id: str,
+    request: Request,
     after: datetime | None = Query(default=None, description="Only messages created after this."),
-) -> list[WebMessageOut]:  # fmt: skip
+) -> list[WebMessageOut]:
     """The conversation so far, both directions, oldest first."""
     channel = await web_channel(request, channel_id)
     return await messages_after(request, channel, contact_id, after)
@@ -118,8 +129,9 @@ class HeldStream(StreamingResponse):
     """A server-sent event stream that gives its slot back however it ends."""
 
     def __init__(self, events: AsyncIterator[str], release: Callable[[], None]) -> None:
-        super().__init__(events, media_type="text/event-stream",
-                         headers={"Cache-Control": "no-cache"})  # fmt: skip
+        super().__init__(
+            events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
         self._release = release
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -36,9 +36,13 @@ def _foreign(column: str, table: str, target: str, ondelete: str) -> sa.ForeignK
 def upgrade() -> None:
     op.add_column("messages", sa.Column("sent_by_user_id", sa.Uuid(), nullable=True))
     op.create_foreign_key(
-        op.f("fk_messages_sent_by_user_id_users"), "messages", "users",
-        ["sent_by_user_id"], ["id"], ondelete="SET NULL",
-    )  # fmt: skip
+        op.f("fk_messages_sent_by_user_id_users"),
+        "messages",
+        "users",
+        ["sent_by_user_id"],
+        ["id"],
+        ondelete="SET NULL",
+    )
     op.create_table(
         "conversation_notes",
         _id(),

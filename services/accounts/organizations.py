@@ -214,9 +214,12 @@ async def _keep_an_owner(session: AsyncSession, member: Membership, acting_role:
 
 
 async def set_member_role(
-    session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID, role: str,
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    user_id: uuid.UUID,
+    role: str,
     acting_role: str,
-) -> MemberOf:  # fmt: skip
+) -> MemberOf:
     role = check_role(role)
     if role == "owner" and acting_role != "owner":
         raise Forbidden("only an owner can make someone an owner")
@@ -243,9 +246,12 @@ async def remove_member(
 
 
 async def invite(
-    session: AsyncSession, organization_id: uuid.UUID, email: str, role: str,
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    email: str,
+    role: str,
     invited_by: uuid.UUID | None,
-) -> tuple[Invitation, str]:  # fmt: skip
+) -> tuple[Invitation, str]:
     """An invitation and its token (shown once, to hand to the invitee)."""
     email, role = check_email(email), check_role(role)
     already = await session.scalar(
@@ -257,9 +263,13 @@ async def invite(
         raise InvalidInput(f"{email} is already a member of this organization")
     token = new_secret(INVITATION_PREFIX)
     invitation = Invitation(
-        organization_id=organization_id, email=email, role=role, token_hash=secret_digest(token),
-        invited_by=invited_by, expires_at=now() + timedelta(days=INVITATION_DAYS),
-    )  # fmt: skip
+        organization_id=organization_id,
+        email=email,
+        role=role,
+        token_hash=secret_digest(token),
+        invited_by=invited_by,
+        expires_at=now() + timedelta(days=INVITATION_DAYS),
+    )
     session.add(invitation)
     await session.flush()
     return invitation, token
@@ -291,8 +301,9 @@ async def accept_invitation(
         raise NotFound("this invitation does not exist, was already used or has expired")
     user = await session.scalar(select(User).where(User.email == invitation.email))
     if user is None:
-        user = User(email=invitation.email, name=name.strip(),
-                    password_hash=await hash_password(password))  # fmt: skip
+        user = User(
+            email=invitation.email, name=name.strip(), password_hash=await hash_password(password)
+        )
         session.add(user)
         await session.flush()
     elif not await password_matches(user.password_hash, password):
@@ -321,8 +332,12 @@ async def create_api_key(
     if not name.strip():
         raise InvalidInput("the API key needs a name")
     secret = new_secret(API_KEY_PREFIX)
-    key = ApiKey(organization_id=organization_id, name=name.strip(), prefix=secret[:12],
-                 key_hash=secret_digest(secret))  # fmt: skip
+    key = ApiKey(
+        organization_id=organization_id,
+        name=name.strip(),
+        prefix=secret[:12],
+        key_hash=secret_digest(secret),
+    )
     session.add(key)
     await session.flush()
     return key, secret

@@ -51,14 +51,21 @@ class TokenPair:
 
 
 def issue_access_token(
-    settings: Settings, user_id: uuid.UUID, organization_id: uuid.UUID,
-    issued_at: datetime | None = None, generation: int = 0,
-) -> str:  # fmt: skip
+    settings: Settings,
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    issued_at: datetime | None = None,
+    generation: int = 0,
+) -> str:
     issued_at = issued_at or now()
     claims = {
-        "sub": str(user_id), "org": str(organization_id), "typ": "access", "gen": generation,
-        "iat": issued_at, "exp": issued_at + timedelta(minutes=settings.access_token_minutes),
-    }  # fmt: skip
+        "sub": str(user_id),
+        "org": str(organization_id),
+        "typ": "access",
+        "gen": generation,
+        "iat": issued_at,
+        "exp": issued_at + timedelta(minutes=settings.access_token_minutes),
+    }
     return jwt.encode(claims, signing_key(settings), algorithm=ALGORITHM)
 
 
@@ -66,9 +73,11 @@ def read_access_token(settings: Settings, token: str) -> AccessClaims:
     """The claims of a valid access token, else `Unauthenticated` saying why."""
     try:
         claims = jwt.decode(
-            token, signing_key(settings), algorithms=[ALGORITHM],
+            token,
+            signing_key(settings),
+            algorithms=[ALGORITHM],
             options={"require": ["exp", "sub", "org"]},
-        )  # fmt: skip
+        )
         if claims.get("typ") != "access":
             raise jwt.InvalidTokenError("not an access token")
         generation = claims.get("gen", 0)

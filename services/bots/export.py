@@ -88,8 +88,9 @@ def conventional_env_name(channel_name: str, secret: str) -> str:
 
 
 def _flow_entry(flow: Flow) -> dict[str, Any]:
-    canonical = stored_definition(flow.definition, flow.name, flow.trigger, flow.priority,
-                                  description=flow.description)  # fmt: skip
+    canonical = stored_definition(
+        flow.definition, flow.name, flow.trigger, flow.priority, description=flow.description
+    )
     if canonical is None:  # a draft that no longer parses: written as stored, apply reports it
         definition, description = flow.definition, flow.description
         trigger, priority = flow.trigger, flow.priority

@@ -166,12 +166,15 @@ def load_bot_file(path: Path, environ: Mapping[str, str]) -> DesiredBot:
     if problems:
         raise BotFileError(problems)
     return DesiredBot(
-        organization=parsed.organization, name=parsed.bot.name,
-        description=parsed.bot.description, settings=parsed.bot.settings,
+        organization=parsed.organization,
+        name=parsed.bot.name,
+        description=parsed.bot.description,
+        settings=parsed.bot.settings,
         sensitive_data=parsed.bot.sensitive_data,
-        default_flow=parsed.bot.default_flow, channels=channels,
+        default_flow=parsed.bot.default_flow,
+        channels=channels,
         flows=[flow for flow in flows if flow is not None],
-    )  # fmt: skip
+    )
 
 
 def readable(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[str]:
@@ -237,18 +240,25 @@ def _flow(name: str, entry: FlowEntry, folder: Path, problems: list[str]) -> Des
         problems.append(f"{where}: the definition must be an object with nodes and edges")
         return None
     merged = with_entry_fields(
-        source, name=name, description=entry.description, priority=entry.priority,
+        source,
+        name=name,
+        description=entry.description,
+        priority=entry.priority,
         trigger=entry.trigger.model_dump() if entry.trigger else None,
-    )  # fmt: skip
+    )
     flow_problems = validate_flow(merged)
     problems.extend(f"{where}: {p.message} [{p.code}]" for p in flow_problems)
     return None if flow_problems else DesiredFlow(name, canonical_definition(merged))
 
 
 def with_entry_fields(
-    source: Mapping[str, Any], *, name: str, description: str | None = None,
-    trigger: Mapping[str, Any] | None = None, priority: int | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    source: Mapping[str, Any],
+    *,
+    name: str,
+    description: str | None = None,
+    trigger: Mapping[str, Any] | None = None,
+    priority: int | None = None,
+) -> dict[str, Any]:
     """`source` with the flow's name and whichever of description, trigger, priority are given."""
     merged = {**source, "name": name}
     if description is not None:

@@ -18,9 +18,13 @@ from services.webhooks import outbox as webhook_outbox
 
 
 async def check_unique_name(
-    session: AsyncSession, name_column: Any, scope: Any, name: str,
-    own_id: uuid.UUID | None, what: str,
-) -> str:  # fmt: skip
+    session: AsyncSession,
+    name_column: Any,
+    scope: Any,
+    name: str,
+    own_id: uuid.UUID | None,
+    what: str,
+) -> str:
     """`name` stripped, refused when empty or used by another row in `scope`."""
     name = name.strip()
     if not name:
@@ -50,9 +54,14 @@ def checked_description(description: str, what: str) -> str:
 
 
 async def new_bot(
-    session: AsyncSession, organization_id: uuid.UUID, name: str, description: str = "",
-    settings: dict[str, Any] | None = None, *, sensitive_data: bool = False,
-) -> Bot:  # fmt: skip
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    name: str,
+    description: str = "",
+    settings: dict[str, Any] | None = None,
+    *,
+    sensitive_data: bool = False,
+) -> Bot:
     name = await check_bot_name(session, organization_id, name)
     description = checked_description(description, "bot")
     return await create_bot(
@@ -61,9 +70,14 @@ async def new_bot(
 
 
 async def update_bot(
-    session: AsyncSession, bot: Bot, name: str | None = None, description: str | None = None,
-    settings: dict[str, Any] | None = None, *, sensitive_data: bool | None = None,
-) -> Bot:  # fmt: skip
+    session: AsyncSession,
+    bot: Bot,
+    name: str | None = None,
+    description: str | None = None,
+    settings: dict[str, Any] | None = None,
+    *,
+    sensitive_data: bool | None = None,
+) -> Bot:
     if sensitive_data is not None:
         bot.sensitive_data = sensitive_data
     if name is not None:
@@ -82,17 +96,23 @@ def checked_channel_settings(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The config and secrets validated for the kind, or every problem in one `InvalidInput`."""
     if kind not in CHANNEL_KINDS:
-        raise InvalidInput(f"unknown channel kind {kind!r}; expected one of "
-                           f"{', '.join(CHANNEL_KINDS)}")  # fmt: skip
+        raise InvalidInput(
+            f"unknown channel kind {kind!r}; expected one of {', '.join(CHANNEL_KINDS)}"
+        )
     return checked_settings(
         f"{kind} channel", (CONFIG_MODELS[kind], config), (SECRET_MODELS[kind], secrets)
     )
 
 
 async def connect_channel(
-    session: AsyncSession, box: SecretBox, bot: Bot, kind: str, name: str,
-    config: dict[str, Any], secrets: dict[str, Any],
-) -> Channel:  # fmt: skip
+    session: AsyncSession,
+    box: SecretBox,
+    bot: Bot,
+    kind: str,
+    name: str,
+    config: dict[str, Any],
+    secrets: dict[str, Any],
+) -> Channel:
     """A new active channel; secrets are stored encrypted and never returned."""
     config, secrets = checked_channel_settings(kind, config, secrets)
     sealed = box.encrypt(secrets) if secrets else None
@@ -100,9 +120,13 @@ async def connect_channel(
 
 
 async def update_channel(
-    session: AsyncSession, box: SecretBox, channel: Channel, name: str | None = None,
-    config: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None,
-) -> Channel:  # fmt: skip
+    session: AsyncSession,
+    box: SecretBox,
+    channel: Channel,
+    name: str | None = None,
+    config: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> Channel:
     """Change the name, the config or replace the secrets (each only when given)."""
     if not channel.is_active:
         raise InvalidInput("this channel is disconnected; connect a new one instead")

@@ -29,22 +29,40 @@ async def create_organization(session: AsyncSession, name: str, slug: str) -> Or
 
 
 async def create_bot(
-    session: AsyncSession, organization_id: uuid.UUID, name: str,
-    settings: dict[str, Any] | None = None, description: str = "", sensitive_data: bool = False,
-) -> Bot:  # fmt: skip
-    bot = Bot(organization_id=organization_id, name=name, description=description,
-              settings=settings or {}, sensitive_data=sensitive_data)  # fmt: skip
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    name: str,
+    settings: dict[str, Any] | None = None,
+    description: str = "",
+    sensitive_data: bool = False,
+) -> Bot:
+    bot = Bot(
+        organization_id=organization_id,
+        name=name,
+        description=description,
+        settings=settings or {},
+        sensitive_data=sensitive_data,
+    )
     session.add(bot)
     await session.flush()
     return bot
 
 
 async def add_channel(
-    session: AsyncSession, bot_id: uuid.UUID, kind: str, name: str,
-    config: dict[str, Any] | None = None, secrets_encrypted: str | None = None,
-) -> Channel:  # fmt: skip
-    channel = Channel(bot_id=bot_id, kind=kind, name=name, config=config or {},
-                      secrets_encrypted=secrets_encrypted)  # fmt: skip
+    session: AsyncSession,
+    bot_id: uuid.UUID,
+    kind: str,
+    name: str,
+    config: dict[str, Any] | None = None,
+    secrets_encrypted: str | None = None,
+) -> Channel:
+    channel = Channel(
+        bot_id=bot_id,
+        kind=kind,
+        name=name,
+        config=config or {},
+        secrets_encrypted=secrets_encrypted,
+    )
     session.add(channel)
     await session.flush()
     await webhook_outbox.channel_event(session, channel)
@@ -52,16 +70,23 @@ async def add_channel(
 
 
 async def create_flow(
-    session: AsyncSession, bot_id: uuid.UUID, definition: dict[str, Any],
-    *, name: str | None = None, trigger: dict[str, Any] | None = None, priority: int = 0,
-) -> Flow:  # fmt: skip
+    session: AsyncSession,
+    bot_id: uuid.UUID,
+    definition: dict[str, Any],
+    *,
+    name: str | None = None,
+    trigger: dict[str, Any] | None = None,
+    priority: int = 0,
+) -> Flow:
     """A draft flow from a definition in the seeds' shape (nodes, edges, variables ...)."""
     flow = Flow(
-        bot_id=bot_id, name=name or definition.get("name") or "Untitled flow",
+        bot_id=bot_id,
+        name=name or definition.get("name") or "Untitled flow",
         description=definition.get("description") or "",
-        trigger=trigger or flow_trigger(definition), definition=definition,
+        trigger=trigger or flow_trigger(definition),
+        definition=definition,
         priority=priority or int(definition.get("priority") or 0),
-    )  # fmt: skip
+    )
     session.add(flow)
     await session.flush()
     return flow
@@ -93,9 +118,14 @@ async def publish_flow(
         select(func.max(FlowVersion.version)).where(FlowVersion.flow_id == flow.id)
     )
     version = FlowVersion(
-        flow_id=flow.id, version=(latest or 0) + 1, definition=flow.definition,
-        trigger=flow.trigger, priority=flow.priority, message=message, created_by=created_by,
-    )  # fmt: skip
+        flow_id=flow.id,
+        version=(latest or 0) + 1,
+        definition=flow.definition,
+        trigger=flow.trigger,
+        priority=flow.priority,
+        message=message,
+        created_by=created_by,
+    )
     session.add(version)
     await session.flush()
     flow.published_version_id = version.id

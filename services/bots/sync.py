@@ -63,9 +63,11 @@ class Step:
     def __str__(self) -> str:
         text = self.action + (f" ({', '.join(self.changes)})" if self.changes else "")
         if self.published is not None:
-            text = f"published v{self.published}" if self.action == "unchanged" else (
-                f"{text}, published v{self.published}"
-            )  # fmt: skip
+            text = (
+                f"published v{self.published}"
+                if self.action == "unchanged"
+                else (f"{text}, published v{self.published}")
+            )
         return f"{self.kind} {self.name}: {text}"
 
 
@@ -135,9 +137,14 @@ async def _sync_bot(
         select(Bot).where(Bot.organization_id == organization_id, Bot.name == desired.name)
     )
     if bot is None:
-        bot = await create_bot(session, organization_id, desired.name, settings=desired.settings,
-                               description=desired.description,
-                               sensitive_data=desired.sensitive_data)  # fmt: skip
+        bot = await create_bot(
+            session,
+            organization_id,
+            desired.name,
+            settings=desired.settings,
+            description=desired.description,
+            sensitive_data=desired.sensitive_data,
+        )
         return bot, Step("bot", desired.name, "created")
     step = Step("bot", desired.name)
     wanted = {"settings": desired.settings, "sensitive_data": desired.sensitive_data}
@@ -146,9 +153,12 @@ async def _sync_bot(
 
 
 async def _sync_channel(
-    session: AsyncSession, bot_id: uuid.UUID, channel: Channel | None,
-    wanted: DesiredChannel, box: SecretBox,
-) -> tuple[Channel, Step]:  # fmt: skip
+    session: AsyncSession,
+    bot_id: uuid.UUID,
+    channel: Channel | None,
+    wanted: DesiredChannel,
+    box: SecretBox,
+) -> tuple[Channel, Step]:
     sealed = box.encrypt(wanted.secrets) if wanted.secrets else None
     step = Step("channel", f"{wanted.name} ({wanted.kind})")
     if channel is None:
@@ -171,7 +181,7 @@ def _same_config(channel: Channel, wanted: DesiredChannel) -> bool:
     try:
         return channel.kind == wanted.kind and normal_config(channel.kind, channel.config) == (
             wanted.config
-        )  # fmt: skip
+        )
     except ValidationError:
         return False
 
@@ -187,17 +197,27 @@ def _open(box: SecretBox, sealed: str | None) -> dict[str, Any] | None:
 
 
 async def _sync_flow(
-    session: AsyncSession, bot_id: uuid.UUID, flow: Flow | None, wanted: DesiredFlow,
+    session: AsyncSession,
+    bot_id: uuid.UUID,
+    flow: Flow | None,
+    wanted: DesiredFlow,
     message: str,
-) -> tuple[Flow, Step]:  # fmt: skip
+) -> tuple[Flow, Step]:
     step = Step("flow", wanted.name)
     if flow is None:
-        flow = await create_flow(session, bot_id, wanted.definition, name=wanted.name,
-                                 trigger=wanted.trigger, priority=wanted.priority)  # fmt: skip
+        flow = await create_flow(
+            session,
+            bot_id,
+            wanted.definition,
+            name=wanted.name,
+            trigger=wanted.trigger,
+            priority=wanted.priority,
+        )
         step.action = "created"
     else:
-        draft = stored_definition(flow.definition, flow.name, flow.trigger, flow.priority,
-                                  description=flow.description)  # fmt: skip
+        draft = stored_definition(
+            flow.definition, flow.name, flow.trigger, flow.priority, description=flow.description
+        )
         if differences := flow_differences(draft, wanted.definition):
             flow.definition, flow.trigger = wanted.definition, wanted.trigger
             flow.priority, flow.description = wanted.priority, wanted.description
@@ -219,15 +239,19 @@ async def _published(session: AsyncSession, flow: Flow) -> dict[str, Any] | None
 
 
 def stored_definition(
-    definition: Mapping[str, Any], name: str, trigger: Mapping[str, Any], priority: int,
+    definition: Mapping[str, Any],
+    name: str,
+    trigger: Mapping[str, Any],
+    priority: int,
     description: str | None = None,
-) -> dict[str, Any] | None:  # fmt: skip
+) -> dict[str, Any] | None:
     """A stored definition with its row's trigger and priority, in canonical form.
 
     None when it no longer parses (it then counts as different from any file).
     """
-    merged = with_entry_fields(definition, name=name, description=description,
-                               trigger=trigger, priority=priority)  # fmt: skip
+    merged = with_entry_fields(
+        definition, name=name, description=description, trigger=trigger, priority=priority
+    )
     try:
         return canonical_definition(merged)
     except ValidationError:

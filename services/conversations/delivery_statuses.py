@@ -41,10 +41,14 @@ async def record_status(session: AsyncSession, channel_id: uuid.UUID, report: St
     await lock_reports(session, channel_id, report.provider_message_id)
     await session.execute(
         insert(MessageStatusEvent)
-        .values(channel_id=channel_id, provider_message_id=report.provider_message_id,
-                status=report.status, error=report.error)
+        .values(
+            channel_id=channel_id,
+            provider_message_id=report.provider_message_id,
+            status=report.status,
+            error=report.error,
+        )
         .on_conflict_do_nothing()
-    )  # fmt: skip
+    )
     await advance(session, channel_id, report.provider_message_id, report.status, report.error)
 
 
@@ -66,21 +70,27 @@ async def apply_early_reports(
 
 
 async def advance(
-    session: AsyncSession, channel_id: uuid.UUID, provider_message_id: str, status: str,
+    session: AsyncSession,
+    channel_id: uuid.UUID,
+    provider_message_id: str,
+    status: str,
     error: dict[str, Any] | None,
-) -> None:  # fmt: skip
+) -> None:
     """Set `status` unless the message is already as far or further."""
     values: dict[str, Any] = {"status": status, "status_updated_at": func.now()}
     if error is not None:
         values["error"] = error
     statement = (
         update(Message)
-        .where(Message.channel_id == channel_id, Message.direction == "outbound",
-               Message.provider_message_id == provider_message_id,
-               Message.status.in_(PREDECESSORS[status]))
+        .where(
+            Message.channel_id == channel_id,
+            Message.direction == "outbound",
+            Message.provider_message_id == provider_message_id,
+            Message.status.in_(PREDECESSORS[status]),
+        )
         .values(**values)
         .returning(Message.id, Message.conversation_id)
-    )  # fmt: skip
+    )
     changed = (await session.execute(statement)).first()
     if changed is not None:
         await notify_message(session, changed.conversation_id)

@@ -67,8 +67,12 @@ def check_contacts(
     for index, (external_id, _name) in enumerate(normalized):
         where = f"contacts[{index}]"
         if pattern is not None and not re.fullmatch(pattern, external_id):
-            problems.append({"field": where, "message": f"{where}: {external_id!r} is not a "
-                             f"{channel_kind} contact id"})  # fmt: skip
+            problems.append(
+                {
+                    "field": where,
+                    "message": f"{where}: {external_id!r} is not a {channel_kind} contact id",
+                }
+            )
         elif external_id in seen:
             problems.append({"field": where, "message": f"{where}: {external_id!r} is repeated"})
         seen.add(external_id)
@@ -79,9 +83,13 @@ def check_contacts(
 
 
 async def create_outreach(
-    session: AsyncSession, flow: Flow, channel: Channel, contacts: list[tuple[str, str | None]],
-    messages_per_second: int, created_by: uuid.UUID | None,
-) -> Outreach:  # fmt: skip
+    session: AsyncSession,
+    flow: Flow,
+    channel: Channel,
+    contacts: list[tuple[str, str | None]],
+    messages_per_second: int,
+    created_by: uuid.UUID | None,
+) -> Outreach:
     """The outreach and its pending contacts (its workflow is started by the caller)."""
     if channel.bot_id != flow.bot_id:
         raise InvalidInput("the flow and the channel belong to different bots")
@@ -94,17 +102,29 @@ async def create_outreach(
     contacts = check_contacts(contacts, channel.kind)
     outreach_id = uuid.uuid4()
     outreach = Outreach(
-        id=outreach_id, bot_id=flow.bot_id, channel_id=channel.id, flow_id=flow.id,
-        flow_version_id=flow.published_version_id, workflow_id=f"outreach-{outreach_id}",
-        messages_per_second=messages_per_second, created_by=created_by,
-    )  # fmt: skip
+        id=outreach_id,
+        bot_id=flow.bot_id,
+        channel_id=channel.id,
+        flow_id=flow.id,
+        flow_version_id=flow.published_version_id,
+        workflow_id=f"outreach-{outreach_id}",
+        messages_per_second=messages_per_second,
+        created_by=created_by,
+    )
     session.add(outreach)
     await session.flush()
     await session.execute(
         insert(OutreachContact),
-        [{"outreach_id": outreach_id, "position": position, "external_id": external_id,
-          "name": name} for position, (external_id, name) in enumerate(contacts)],
-    )  # fmt: skip
+        [
+            {
+                "outreach_id": outreach_id,
+                "position": position,
+                "external_id": external_id,
+                "name": name,
+            }
+            for position, (external_id, name) in enumerate(contacts)
+        ],
+    )
     await session.refresh(outreach)
     return outreach
 
@@ -142,6 +162,9 @@ async def progress_of(
         .limit(failures)
     )
     return OutreachProgress(
-        total=sum(counts.values()), pending=counts.get("pending", 0),
-        started=counts.get("started", 0), failed=counts.get("failed", 0), failures=list(failed),
-    )  # fmt: skip
+        total=sum(counts.values()),
+        pending=counts.get("pending", 0),
+        started=counts.get("started", 0),
+        failed=counts.get("failed", 0),
+        failures=list(failed),
+    )

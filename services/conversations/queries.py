@@ -79,20 +79,29 @@ def _filtered(query: Select, where: ConversationFilter) -> Select:
         Conversation.last_message_at < where.until if where.until else None,
     ]
     if where.contact:
-        conditions.append(or_(Contact.external_id.icontains(where.contact, autoescape=True),
-                              Contact.name.icontains(where.contact, autoescape=True)))  # fmt: skip
+        conditions.append(
+            or_(
+                Contact.external_id.icontains(where.contact, autoescape=True),
+                Contact.name.icontains(where.contact, autoescape=True),
+            )
+        )
     if where.text:
         conditions.append(
-            exists().where(Message.conversation_id == Conversation.id,
-                           Message.text.icontains(where.text, autoescape=True))
-        )  # fmt: skip
+            exists().where(
+                Message.conversation_id == Conversation.id,
+                Message.text.icontains(where.text, autoescape=True),
+            )
+        )
     return query.where(*(condition for condition in conditions if condition is not None))
 
 
 async def conversation_page(
-    session: AsyncSession, organization_id: uuid.UUID, where: ConversationFilter,
-    first: int, after: str | None,
-) -> tuple[list[ConversationRow], str | None]:  # fmt: skip
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    where: ConversationFilter,
+    first: int,
+    after: str | None,
+) -> tuple[list[ConversationRow], str | None]:
     """Newest activity first (ties by id); the rows and the cursor of the next page, if any."""
     query = _filtered(_rows(organization_id), where)
     if after:

@@ -32,14 +32,23 @@ def checked_trigger(trigger: dict[str, Any]) -> dict[str, Any]:
 
 
 def draft_definition(
-    definition: dict[str, Any], *, name: str, description: str, trigger: dict[str, Any],
+    definition: dict[str, Any],
+    *,
+    name: str,
+    description: str,
+    trigger: dict[str, Any],
     priority: int,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """The definition in the seeds' shape with these flow fields, or its shape problems."""
     raw = {
-        **definition, "name": name, "description": description, "trigger": trigger["type"],
-        "keywords": trigger["keywords"], "pattern": trigger["pattern"], "priority": priority,
-    }  # fmt: skip
+        **definition,
+        "name": name,
+        "description": description,
+        "trigger": trigger["type"],
+        "keywords": trigger["keywords"],
+        "pattern": trigger["pattern"],
+        "priority": priority,
+    }
     try:
         return FlowDefinition.model_validate(raw).to_json()
     except ValidationError as error:
@@ -49,9 +58,12 @@ def draft_definition(
 def sync_draft(flow: Flow, definition: dict[str, Any] | None = None) -> None:
     """Rewrite the draft's definition so it carries the flow's current fields."""
     flow.definition = draft_definition(
-        flow.definition if definition is None else definition, name=flow.name,
-        description=flow.description, trigger=flow.trigger, priority=flow.priority,
-    )  # fmt: skip
+        flow.definition if definition is None else definition,
+        name=flow.name,
+        description=flow.description,
+        trigger=flow.trigger,
+        priority=flow.priority,
+    )
 
 
 async def flow_names(session: AsyncSession, bot_id: uuid.UUID) -> set[str]:
@@ -74,26 +86,36 @@ def free_name(wanted: str, taken: set[str], suffix: str) -> str:
 
 
 async def new_flow(
-    session: AsyncSession, bot: Bot, name: str, *, description: str = "",
-    definition: dict[str, Any] | None = None, trigger: dict[str, Any] | None = None,
+    session: AsyncSession,
+    bot: Bot,
+    name: str,
+    *,
+    description: str = "",
+    definition: dict[str, Any] | None = None,
+    trigger: dict[str, Any] | None = None,
     priority: int = 0,
-) -> Flow:  # fmt: skip
+) -> Flow:
     """A draft flow in the bot (not yet published)."""
     name = await check_flow_name(session, bot.id, name)
     definition = definition if definition is not None else EMPTY_DEFINITION
     trigger = checked_trigger(trigger if trigger is not None else flow_trigger(definition))
-    draft = draft_definition(definition, name=name, description=description, trigger=trigger,
-                             priority=priority)  # fmt: skip
-    return await create_flow(session, bot.id, draft, name=name, trigger=trigger,
-                             priority=priority)  # fmt: skip
+    draft = draft_definition(
+        definition, name=name, description=description, trigger=trigger, priority=priority
+    )
+    return await create_flow(session, bot.id, draft, name=name, trigger=trigger, priority=priority)
 
 
 async def update_draft(
-    session: AsyncSession, flow: Flow, *, name: str | None = None,
-    description: str | None = None, definition: dict[str, Any] | None = None,
-    trigger: dict[str, Any] | None = None, priority: int | None = None,
+    session: AsyncSession,
+    flow: Flow,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    definition: dict[str, Any] | None = None,
+    trigger: dict[str, Any] | None = None,
+    priority: int | None = None,
     is_active: bool | None = None,
-) -> Flow:  # fmt: skip
+) -> Flow:
     """Change the draft; the published version (what runs) is untouched until `publish`."""
     if name is not None:
         flow.name = await check_flow_name(session, flow.bot_id, name, flow.id)
@@ -145,10 +167,13 @@ async def duplicate_flow(session: AsyncSession, flow: Flow, name: str | None = N
     taken = await flow_names(session, flow.bot_id)
     name = await check_flow_name(session, flow.bot_id, name) if name else None
     copy = Flow(
-        bot_id=flow.bot_id, name=name or free_name(flow.name, taken, "copy"),
-        description=flow.description, trigger=flow.trigger, priority=flow.priority,
+        bot_id=flow.bot_id,
+        name=name or free_name(flow.name, taken, "copy"),
+        description=flow.description,
+        trigger=flow.trigger,
+        priority=flow.priority,
         definition=flow.definition,
-    )  # fmt: skip
+    )
     sync_draft(copy)
     session.add(copy)
     await session.flush()
@@ -184,9 +209,10 @@ def diff_definitions(old: dict[str, Any], new: dict[str, Any]) -> FlowDiff:
     diff.nodes_removed = [i for i in old_nodes if i not in new_nodes]
     for node_id in (i for i in new_nodes if i in old_nodes):
         fields = sorted(
-            key for key in {*old_nodes[node_id], *new_nodes[node_id]}
+            key
+            for key in {*old_nodes[node_id], *new_nodes[node_id]}
             if old_nodes[node_id].get(key) != new_nodes[node_id].get(key)
-        )  # fmt: skip
+        )
         if fields:
             diff.nodes_changed[node_id] = fields
     old_edges, new_edges = _by_id(old.get("edges")), _by_id(new.get("edges"))

@@ -70,8 +70,11 @@ def flows_zip(flows: list[Flow], export_date: str) -> bytes:
                 name = f"{stem}_{len(used)}"
             used.add(name)
             archive.writestr(f"{name}.json", json.dumps(flow_export(flow, export_date), indent=2))
-        metadata = {"exportDate": export_date, "flowCount": len(flows),
-                    "flows": [{"id": str(f.id), "name": f.name} for f in flows]}  # fmt: skip
+        metadata = {
+            "exportDate": export_date,
+            "flowCount": len(flows),
+            "flows": [{"id": str(f.id), "name": f.name} for f in flows],
+        }
         archive.writestr(METADATA_FILE, json.dumps(metadata, indent=2))
     return buffer.getvalue()
 
@@ -79,11 +82,16 @@ def flows_zip(flows: list[Flow], export_date: str) -> bytes:
 def bot_export(bot: Bot, flows: list[Flow], export_date: str) -> dict[str, Any]:
     default = next((f.name for f in flows if f.id == bot.default_flow_id), None)
     return {
-        "version": EXPORT_VERSION, "exportDate": export_date,
-        "bot": {"name": bot.name, "description": bot.description, "settings": bot.settings,
-                "defaultFlow": default},
+        "version": EXPORT_VERSION,
+        "exportDate": export_date,
+        "bot": {
+            "name": bot.name,
+            "description": bot.description,
+            "settings": bot.settings,
+            "defaultFlow": default,
+        },
         "flows": [flow_definition(flow).to_json() for flow in flows],
-    }  # fmt: skip
+    }
 
 
 # --- reading files ----------------------------------------------------------------------------
@@ -125,8 +133,14 @@ class _Reader:
 
     def flow(self, file: str, definition: FlowDefinition) -> FlowDefinition:
         for problem in validate_flow(definition):
-            self.add(file, f"flow {definition.name!r}: {problem.message}", flow=definition.name,
-                     code=problem.code, nodeId=problem.node_id, edgeId=problem.edge_id)  # fmt: skip
+            self.add(
+                file,
+                f"flow {definition.name!r}: {problem.message}",
+                flow=definition.name,
+                code=problem.code,
+                nodeId=problem.node_id,
+                edgeId=problem.edge_id,
+            )
         return definition
 
     def unique(self, file: str, flows: list[FlowDefinition]) -> None:
@@ -167,8 +181,11 @@ def read_flows_file(data: bytes, filename: str) -> list[FlowDefinition]:
 
 def _read_zip(reader: _Reader, data: bytes, filename: str) -> list[FlowDefinition]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        entries = [e for e in archive.infolist() if not e.is_dir()
-                   and not e.filename.startswith("__MACOSX/")]  # fmt: skip
+        entries = [
+            e
+            for e in archive.infolist()
+            if not e.is_dir() and not e.filename.startswith("__MACOSX/")
+        ]
         if len(entries) > MAX_ZIP_ENTRIES:
             reader.add(filename, f"has more than {MAX_ZIP_ENTRIES} files")
             return []
@@ -231,9 +248,13 @@ def read_bot_file(data: bytes, filename: str) -> BotConfig:
 
 
 async def import_flows(
-    session: AsyncSession, bot: Bot, flows: list[FlowDefinition], *, publish_them: bool,
+    session: AsyncSession,
+    bot: Bot,
+    flows: list[FlowDefinition],
+    *,
+    publish_them: bool,
     created_by: uuid.UUID | None,
-) -> list[Flow]:  # fmt: skip
+) -> list[Flow]:
     """Create the flows as drafts in the bot (renamed `X (imported)` on a clash)."""
     taken = await flow_names(session, bot.id)
     created = []
@@ -241,10 +262,14 @@ async def import_flows(
         name = free_name(definition.name, taken, "imported")
         taken.add(name)
         flow = await new_flow(
-            session, bot, name, description=definition.description,
-            definition=definition.to_json(), trigger=definition.trigger_rule.model_dump(),
+            session,
+            bot,
+            name,
+            description=definition.description,
+            definition=definition.to_json(),
+            trigger=definition.trigger_rule.model_dump(),
             priority=definition.priority,
-        )  # fmt: skip
+        )
         if publish_them:
             await publish(session, flow, IMPORT_MESSAGE, created_by)
         created.append(flow)
@@ -252,16 +277,27 @@ async def import_flows(
 
 
 async def import_bot(
-    session: AsyncSession, organization_id: uuid.UUID, config: BotConfig, *,
-    publish_them: bool, created_by: uuid.UUID | None,
-) -> tuple[Bot, list[Flow]]:  # fmt: skip
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    config: BotConfig,
+    *,
+    publish_them: bool,
+    created_by: uuid.UUID | None,
+) -> tuple[Bot, list[Flow]]:
     """A new bot with the configuration's flows and default flow."""
-    taken = set(await session.scalars(select(Bot.name).where(Bot.organization_id ==
-                                                              organization_id)))  # fmt: skip
-    bot = await new_bot(session, organization_id, free_name(config.bot.name, taken, "imported"),
-                        config.bot.description, config.bot.settings)  # fmt: skip
-    flows = await import_flows(session, bot, config.flows, publish_them=publish_them,
-                               created_by=created_by)  # fmt: skip
+    taken = set(
+        await session.scalars(select(Bot.name).where(Bot.organization_id == organization_id))
+    )
+    bot = await new_bot(
+        session,
+        organization_id,
+        free_name(config.bot.name, taken, "imported"),
+        config.bot.description,
+        config.bot.settings,
+    )
+    flows = await import_flows(
+        session, bot, config.flows, publish_them=publish_them, created_by=created_by
+    )
     for definition, flow in zip(config.flows, flows, strict=True):
         if definition.name == config.bot.default_flow:
             bot.default_flow_id = flow.id

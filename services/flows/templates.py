@@ -35,22 +35,38 @@ class Template:
 
 def built_in_templates() -> list[Template]:
     return [
-        Template(id=t.slug, name=t.name, category=t.category, difficulty=t.difficulty,
-                 description=t.description, built_in=True, definition=t.definition.to_json())
+        Template(
+            id=t.slug,
+            name=t.name,
+            category=t.category,
+            difficulty=t.difficulty,
+            description=t.description,
+            built_in=True,
+            definition=t.definition.to_json(),
+        )
         for t in default_templates()
-    ]  # fmt: skip
+    ]
 
 
 def _private(row: OrganizationTemplate) -> Template:
-    return Template(id=str(row.id), name=row.name, category=row.category,
-                    difficulty=row.difficulty, description=row.description, built_in=False,
-                    definition=row.definition)  # fmt: skip
+    return Template(
+        id=str(row.id),
+        name=row.name,
+        category=row.category,
+        difficulty=row.difficulty,
+        description=row.description,
+        built_in=False,
+        definition=row.definition,
+    )
 
 
 async def list_templates(
-    session: AsyncSession, organization_id: uuid.UUID, category: str | None = None,
-    difficulty: str | None = None, search: str | None = None,
-) -> list[Template]:  # fmt: skip
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    category: str | None = None,
+    difficulty: str | None = None,
+    search: str | None = None,
+) -> list[Template]:
     """Built-in templates, then the organization's, filtered (search: name or description)."""
     rows = await session.scalars(
         select(OrganizationTemplate)
@@ -90,36 +106,58 @@ async def _private_row(
 
 
 async def flow_from_template(
-    session: AsyncSession, bot: Bot, template: Template, *, name: str | None = None,
-    description: str | None = None, keywords: list[str] | None = None,
-) -> Flow:  # fmt: skip
+    session: AsyncSession,
+    bot: Bot,
+    template: Template,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    keywords: list[str] | None = None,
+) -> Flow:
     """A draft flow copied from the template; with keywords it starts on them, else by hand."""
     keywords = [k.strip() for k in keywords or [] if k.strip()]
     trigger = {"type": "keyword" if keywords else "manual", "keywords": keywords, "pattern": None}
     flow_name = name or free_name(template.name, await flow_names(session, bot.id), "copy")
     return await new_flow(
-        session, bot, flow_name, description=template.description if description is None
-        else description, definition=template.definition, trigger=trigger,
-    )  # fmt: skip
+        session,
+        bot,
+        flow_name,
+        description=template.description if description is None else description,
+        definition=template.definition,
+        trigger=trigger,
+    )
 
 
 async def save_as_template(
-    session: AsyncSession, flow: Flow, organization_id: uuid.UUID, *, name: str | None,
-    description: str | None, category: str, difficulty: str, created_by: uuid.UUID | None,
-) -> Template:  # fmt: skip
+    session: AsyncSession,
+    flow: Flow,
+    organization_id: uuid.UUID,
+    *,
+    name: str | None,
+    description: str | None,
+    category: str,
+    difficulty: str,
+    created_by: uuid.UUID | None,
+) -> Template:
     """Keep the flow's draft as a private template of the organization."""
     if category not in CATEGORIES:
-        raise InvalidInput(f"unknown category {category!r}; expected one of "
-                           f"{', '.join(CATEGORIES)}")  # fmt: skip
+        raise InvalidInput(
+            f"unknown category {category!r}; expected one of {', '.join(CATEGORIES)}"
+        )
     if difficulty not in TEMPLATE_DIFFICULTIES:
-        raise InvalidInput(f"unknown difficulty {difficulty!r}; expected one of "
-                           f"{', '.join(TEMPLATE_DIFFICULTIES)}")  # fmt: skip
+        raise InvalidInput(
+            f"unknown difficulty {difficulty!r}; expected one of {', '.join(TEMPLATE_DIFFICULTIES)}"
+        )
     graph = {key: flow.definition.get(key) for key in ("nodes", "edges", "variables")}
     row = OrganizationTemplate(
-        organization_id=organization_id, name=(name or flow.name).strip(),
+        organization_id=organization_id,
+        name=(name or flow.name).strip(),
         description=flow.description if description is None else description,
-        category=category, difficulty=difficulty, definition=graph, created_by=created_by,
-    )  # fmt: skip
+        category=category,
+        difficulty=difficulty,
+        definition=graph,
+        created_by=created_by,
+    )
     session.add(row)
     await session.flush()
     return _private(row)
