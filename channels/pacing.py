@@ -1,33 +1,19 @@
 """Pacing outbound sends per sender number, shared by every worker process.
 
 Each send reserves the sender's next free moment in PostgreSQL (`send_slots`) in one atomic
-statement, then sleeps until it. Senders are spaced to their rate however many workers send.
+statement (in the transaction that marks the message `sending`), then sleeps until it.
+Senders are spaced to their rate however many workers send.
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.conversation_tables import SendSlot
-
-
-class Pacer:
-    """Spaces the sends of each sender to at most `rate` per second, across processes."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
-
-    async def wait(self, sender: str, rate: float) -> None:
-        """Return when `sender` may send its next message."""
-        async with self.sessions.begin() as session:
-            delay = await reserve_slot(session, sender, rate)
-        if delay > 0:
-            await asyncio.sleep(delay)
 
 
 async def reserve_slot(session: AsyncSession, sender: str, rate: float) -> float:
