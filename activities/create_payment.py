@@ -23,7 +23,7 @@ from models.integration_config import StripeConfig
 from models.integration_tables import Payment
 from models.payloads import activity_names
 from models.payloads.integrations import PaymentExpiry, PaymentLink, PaymentOutcome, PaymentRequest
-from models.tables import Bot
+from services.integrations.credentials import organization_of_bot
 
 MIN_OPEN_MINUTES, MAX_OPEN_MINUTES = 30, 24 * 60  # what Stripe allows for `expires_at`
 
@@ -110,9 +110,7 @@ class PaymentCreator(IntegrationActivities):
     async def _stored(self, request: PaymentRequest) -> Payment:
         """The payment row of this run and step, inserted on the first attempt."""
         async with self.sessions.begin() as db:
-            organization_id = await db.scalar(
-                select(Bot.organization_id).where(Bot.id == uuid.UUID(request.bot_id))
-            )
+            organization_id = await organization_of_bot(db, request.bot_id)
             await db.execute(
                 insert(Payment)
                 .values(
