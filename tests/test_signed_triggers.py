@@ -130,16 +130,24 @@ async def test_a_signed_event_resumes_a_run_of_its_flow_only(api: httpx.AsyncCli
     other_flow = (await owner(CREATE_FLOW, bot=bot, input=second))["createFlow"]["id"]
     await owner(PUBLISH, id=other_flow, message="v1")
     secret, other_secret = await secret_of(owner, flow), await secret_of(owner, other_flow)
+    early_event = {"channel_id": web, "contact_external_id": "buyer", "event": "payment"}
+    raw, headers = signed(secret, {**early_event, "data": {"amount": 5, "method": "card"}})
+    url = f"/api/triggers/flows/{flow}/events"
+    too_early = await api.post(url, content=raw, headers=headers)  # no run waits for it yet
     chat, event = await buyer_asked_to_pay(api, key, flow, web, 5)
 
-    raw, headers = signed(other_secret, event)
+    wrong_raw, wrong_headers = signed(other_secret, event)
     wrong_flow = await api.post(
-        f"/api/triggers/flows/{other_flow}/events", content=raw, headers=headers
+        f"/api/triggers/flows/{other_flow}/events", content=wrong_raw, headers=wrong_headers
     )
-    raw, headers = signed(secret, event)
-    sent = await api.post(f"/api/triggers/flows/{flow}/events", content=raw, headers=headers)
+    retried = await api.post(url, content=raw, headers=headers)  # the sender's retry, same id
+    replayed = await api.post(url, content=raw, headers=headers)
 
+    assert too_early.status_code == 409
+    assert "no flow is running" in too_early.json()["error"]["message"]
     assert wrong_flow.status_code == 409  # the contact's run is of the first flow
     assert "not the one running" in wrong_flow.json()["error"]["message"]
-    assert sent.status_code == 202, sent.text
+    assert retried.status_code == 202, retried.text
     assert await chat.wait_replies(2) == ["Pay 5 please", "Paid 5 via card"]
+    assert replayed.status_code == 409
+    assert "already accepted" in replayed.json()["error"]["message"]

@@ -12,6 +12,7 @@ an event to the run waiting for it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,19 +65,27 @@ async def manager(request: Request) -> Caller:
     return check_role(await caller(request), MANAGERS)
 
 
-async def manager_or_signed(flow_id: str, request: Request) -> Caller:
+async def manager_or_signed(flow_id: str, request: Request) -> AsyncIterator[Caller]:
     """A manager's credentials or, when the request carries `webhook-signature`, a signature by
-    the flow's own trigger secret (which then stands for the flow's organization)."""
+    the flow's own trigger secret (which then stands for the flow's organization). A signed
+    request that is then refused leaves its `webhook-id` free for the sender's retry."""
     if not trigger_secrets.is_signed(request.headers):
-        return await manager(request)
+        yield await manager(request)
+        return
     platform = request.app.state.platform
     box = SecretBox(platform.settings.resolved_secret_key())
     body = await request.body()
+    flow = parse_id(flow_id, "flow")
     async with platform.sessions.begin() as session:
         organization = await trigger_secrets.verify(
-            session, box, parse_id(flow_id, "flow"), request.headers, body, datetime.now(UTC)
+            session, box, flow, request.headers, body, datetime.now(UTC)
         )
-    return Caller(organization_id=organization, role="trigger")
+    try:
+        yield Caller(organization_id=organization, role="trigger")
+    except Exception:
+        async with platform.sessions.begin() as session:
+            await trigger_secrets.forget(session, flow, request.headers["webhook-id"])
+        raise
 
 
 @router.post("/flows/{flow_id}/start", status_code=202)

@@ -1,7 +1,7 @@
 """Signed incoming triggers: a flow's own `whsec_` secret, and checking a request signed with it
 per the Standard Webhooks specification (`webhook-id`, `webhook-timestamp`, `webhook-signature`:
 `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`), within `TOLERANCE` of now and once per
-`webhook-id`."""
+`webhook-id` that was acted on."""
 
 from __future__ import annotations
 
@@ -95,3 +95,13 @@ async def verify(
     if accepted is None:
         raise Conflict("this webhook-id was already accepted: sign each request with a new id")
     return row[1]
+
+
+async def forget(session: AsyncSession, flow_id: uuid.UUID, webhook_id: str) -> None:
+    """Let a signed request be sent again under its id: what it asked for was refused, and a
+    Standard Webhooks sender retries a message with the same id until it is accepted."""
+    await session.execute(
+        delete(AcceptedTriggerId).where(
+            AcceptedTriggerId.flow_id == flow_id, AcceptedTriggerId.webhook_id == webhook_id
+        )
+    )
