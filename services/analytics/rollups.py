@@ -39,12 +39,6 @@ from models.conversation_tables import Conversation, FlowRun, Message
 from models.settings import get_settings
 from models.tables import FlowVersion
 
-# Conversation status → the counter a change to it adds one to.
-STATUS_COUNTERS = {
-    "handed_off": "conversations_handed_off",
-    "abandoned": "conversations_abandoned",
-    "closed": "conversations_completed",
-}
 RUN_COUNTERS = {
     "completed": "runs_completed",
     "abandoned": "runs_abandoned",
