@@ -200,9 +200,9 @@ class ConversationStore:
             return False
         if not stored.inserted:  # a retried task: the first attempt committed all below
             return None
-        await rollups.inbound_stored(session, conversation)
         await notify_message(session, conversation_id)
         await webhook_outbox.message_event(session, stored.id, "received")
+        await rollups.inbound_stored(session, conversation)
         if channel_id not in self._channel_kinds:
             kind = await session.scalar(
                 select(Channel.kind).where(Channel.id == uuid.UUID(channel_id))
@@ -290,13 +290,13 @@ class ConversationStore:
                 .on_conflict_do_update(index_elements=["workflow_id"], set_={"status": "running"})
                 .returning(FlowRun.id)
             )
-            await rollups.count_run_started(session, run_id)
             await session.execute(
                 update(Conversation)
                 .where(Conversation.id == uuid.UUID(conversation_id))
                 .values(current_flow_run_id=run_id)
             )
             await webhook_outbox.flow_event(session, run_id, "running")
+            await rollups.count_run_started(session, run_id, variables)
         metrics.flow_started()
         return str(run_id)
 
@@ -337,7 +337,6 @@ class ConversationStore:
                 )
             ).all()
             new_steps.sort(key=lambda step: step.sequence)
-            await rollups.count_steps(session, steps[0].run_id, new_steps)
             last = steps[-1]
             await session.execute(
                 update(FlowRun)
@@ -345,6 +344,7 @@ class ConversationStore:
                 .values(current_node_id=last.node_id)
             )
             await webhook_outbox.node_errors(session, steps)
+            await rollups.count_steps(session, steps[0].run_id, new_steps)
         for step in steps:
             if step.outcome == "error":
                 metrics.node_error(step.node_type)
@@ -357,7 +357,7 @@ class ConversationStore:
             run = await session.get(FlowRun, uuid.UUID(run_id))
             if run is None:
                 return
-            await rollups.count_run_finished(session, run, status, variables)
+            first_end = run.ended_at is None  # a retry finds it set: nothing counted twice
             run.status, run.variables, run.ended_at = status, variables, datetime.now(UTC)
             run.error = {"message": error} if error else None
             await session.execute(
@@ -366,6 +366,8 @@ class ConversationStore:
                 .values(current_flow_run_id=None)
             )
             await webhook_outbox.flow_event(session, run.id, status, error)
+            if first_end:
+                await rollups.count_run_finished(session, run, status, variables)
         metrics.flow_finished(status)
 
     def activities(self) -> list[Any]:

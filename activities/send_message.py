@@ -87,13 +87,13 @@ class MessageSender:
                 ).returning(Message)
             )
             assert stored is not None
-            await rollups.count_outbound(session, stored)
             channel = await session.get(Channel, uuid.UUID(request.channel_id))
             access = self._access(channel) if channel is not None else None
             needs_window = access is not None and self.adapters[access.kind].needs_open_window(
                 access
             )
             last_inbound = await _last_inbound(session, stored) if needs_window else None
+            await rollups.count_outbound(session, stored)
         sent = SentMessage(message_id=str(stored.id), stored_at=stored.created_at.isoformat())
         if stored.status in DONE_STATUSES:
             return sent

@@ -18,8 +18,9 @@ from models.tables import cascade_to
 
 # Upper bounds (milliseconds) of the bot response time histogram; a last bucket holds the rest.
 RESPONSE_BUCKETS_MS = (500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000)
-# Hot counters (a bot's or a flow's current hour) are split over this many rows, picked at
-# random per write, so concurrent transactions seldom wait on the same row; reports sum them.
+# Hot counters (a bot's, flow's, node's, edge's, keyword's or answer's current hour) are split
+# over this many rows, picked at random per write, so concurrent transactions seldom wait on
+# the same row; reports sum them.
 SHARDS = 8
 RESPONSE_BUCKET_COLUMNS = tuple(f"response_bucket_{i}" for i in range(len(RESPONSE_BUCKETS_MS) + 1))
 
@@ -80,6 +81,7 @@ class KeywordHour(Base):
     bot_id: Mapped[uuid.UUID] = mapped_column(cascade_to("bots.id"), primary_key=True)
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     keyword: Mapped[str] = mapped_column(Text, primary_key=True)
+    shard: Mapped[int] = shard()
     n: Mapped[int] = counter()
 
 
@@ -143,5 +145,6 @@ class AnswerHour(Base):
     node_id: Mapped[str] = mapped_column(Text, primary_key=True)
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     answer: Mapped[str] = mapped_column(Text, primary_key=True)
+    shard: Mapped[int] = shard()
     bot_id: Mapped[uuid.UUID] = mapped_column(cascade_to("bots.id"))
     n: Mapped[int] = counter()

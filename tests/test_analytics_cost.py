@@ -236,3 +236,23 @@ async def test_an_outbound_message_adds_one_statement(
             {"bot": run.bot},
         )
         assert tuple(counted.one()) == (1, 1)
+
+
+async def test_a_run_adds_one_statement_to_open_and_start_and_two_to_end(
+    db_engine: AsyncEngine, clean_db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a conversation, starting a run and ending it, with rollups on and off."""
+
+    async def costs(contact: str) -> tuple[int, int]:
+        run = await make_run(db_engine, contact)
+        with counting(db_engine) as seen:
+            await run.start(db_engine, contact)  # reopens the conversation, a second run
+        started = len(seen)
+        await run.flush(run.steps(("ask", "default")))
+        return started, await statements_of(db_engine, lambda: run.finish("completed"))
+
+    on = await costs("on")
+    monkeypatch.setattr(rollups, "enabled", lambda: False)
+    off = await costs("off")
+    # Open + start: one upsert each; the end: one read (time, bot, steps) and one upsert.
+    assert (on[0] - off[0], on[1] - off[1]) == (2, 2)

@@ -1,4 +1,5 @@
-"""Keeping the analytics rollups current: one call per recording site, in its transaction.
+"""Keeping the analytics rollups current: one call per recording site, in its transaction, last
+in it (a hot rollup row stays locked only from its upsert to the commit).
 
 Each function is safe on a retried activity (it counts only what its transaction newly wrote)
 and on concurrent writers (`INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n`, rows in
@@ -16,9 +17,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import Table, func, text, update
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,31 +33,24 @@ from models.analytics_tables import (
     BotHour,
     EdgeHour,
     FlowHour,
-    KeywordHour,
     NodeHour,
 )
-from models.conversation_tables import Conversation, FlowRun, FlowRunStep, Message
+from models.conversation_tables import Conversation, FlowRun, Message
 from models.settings import get_settings
 from models.tables import FlowVersion
 
-# Conversation status → the counter a change to it adds one to.
-STATUS_COUNTERS = {
-    "handed_off": "conversations_handed_off",
-    "abandoned": "conversations_abandoned",
-    "closed": "conversations_completed",
-}
 RUN_COUNTERS = {
     "completed": "runs_completed",
     "abandoned": "runs_abandoned",
     "failed": "runs_failed",
 }
 NODE_COUNTERS = ("reached", "visits", "invalid", "timeouts", "errors")
+FLOW_COUNTERS = ("runs_started", *RUN_COUNTERS.values(), "runs_other", "completed_duration_ms_sum")
 NOT_ENDED = {"ended_completed": 0, "ended_dropped": 0}
 EDGE_KEY = ("flow_id", "source", "handle", "target", "hour")
 NOT_ANSWERED = ("invalid", "timeout", "error")
 MAX_KEYWORD = 60
 MAX_ANSWER = 200
-NOW_HOUR = text("date_trunc('hour', now(), 'UTC')")
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -177,76 +171,110 @@ async def count_outbound(session: AsyncSession, message: Message) -> None:
     await session.execute(COUNT_OUTBOUND, {"id": message.id, "shard": random.randrange(SHARDS)})
 
 
+# Before a conversation is opened: a new contact, and a conversation started unless it is already
+# active (a retried open); the conversation's row, when there is one, is locked first.
+OPENED = text("""
+    WITH c AS (SELECT status FROM conversations WHERE workflow_id = :workflow FOR UPDATE),
+    counts AS (
+        SELECT coalesce((SELECT (created_at = now())::int FROM contacts WHERE id = :contact), 0)
+                   AS new_contacts,
+               (coalesce((SELECT status FROM c), 'closed') IN ('abandoned', 'closed'))::int
+                   AS started)
+    INSERT INTO analytics_bot_hours AS b (bot_id, hour, shard, new_contacts, conversations_started)
+    SELECT CAST(:bot AS uuid), date_trunc('hour', now(), 'UTC'), :shard, new_contacts, started
+    FROM counts
+    WHERE new_contacts + started > 0
+    ON CONFLICT (bot_id, hour, shard) DO UPDATE SET
+        new_contacts = b.new_contacts + excluded.new_contacts,
+        conversations_started = b.conversations_started + excluded.conversations_started
+""")
+
+
 async def count_conversation_opened(
     session: AsyncSession, bot_id: uuid.UUID, contact_id: uuid.UUID, workflow_id: str
 ) -> None:
     """Before a conversation is opened: a new contact, and a conversation started unless it is
-    already active (a retried open)."""
-    if not enabled():
-        return
-    new_contact = await session.scalar(
-        text("SELECT created_at = now() FROM contacts WHERE id = :id"), {"id": contact_id}
-    )
-    status = await session.scalar(
-        select(Conversation.status).where(Conversation.workflow_id == workflow_id).with_for_update()
-    )
-    counters = {"new_contacts": int(bool(new_contact))}
-    counters["conversations_started"] = int(status in (None, "abandoned", "closed"))
-    if any(counters.values()):
-        await add_to_bot(session, bot_id, NOW_HOUR, **counters)
+    already active (a retried open); one statement."""
+    if enabled():
+        await session.execute(
+            OPENED,
+            {
+                "bot": bot_id,
+                "contact": contact_id,
+                "workflow": workflow_id,
+                "shard": random.randrange(SHARDS),
+            },
+        )
+
+
+# Before a conversation's status is set: the change counted (a repeat counts nothing), the
+# conversation's row locked first.
+STATUS_CHANGE = text("""
+    WITH c AS (
+        SELECT bot_id, status FROM conversations WHERE id = :id FOR UPDATE
+    ), counts AS (
+        SELECT bot_id,
+               (CAST(:status AS text) = 'handed_off')::int AS handed_off,
+               (CAST(:status AS text) = 'abandoned')::int AS abandoned,
+               (CAST(:status AS text) = 'closed')::int AS completed,
+               (CAST(:status AS text) = 'active' AND status IN ('abandoned', 'closed'))::int
+                   AS started
+        FROM c WHERE status IS DISTINCT FROM CAST(:status AS text))
+    INSERT INTO analytics_bot_hours AS b (bot_id, hour, shard, conversations_handed_off,
+        conversations_abandoned, conversations_completed, conversations_started)
+    SELECT bot_id, date_trunc('hour', now(), 'UTC'), :shard, handed_off, abandoned, completed,
+           started
+    FROM counts WHERE handed_off + abandoned + completed + started > 0
+    ON CONFLICT (bot_id, hour, shard) DO UPDATE SET
+        conversations_handed_off = b.conversations_handed_off + excluded.conversations_handed_off,
+        conversations_abandoned = b.conversations_abandoned + excluded.conversations_abandoned,
+        conversations_completed = b.conversations_completed + excluded.conversations_completed,
+        conversations_started = b.conversations_started + excluded.conversations_started
+""")
 
 
 async def count_status_change(
     session: AsyncSession, conversation_id: str | uuid.UUID, status: str | None
 ) -> None:
-    """Before a conversation's status is set: count the change (a repeat counts nothing)."""
+    """Before a conversation's status is set: count the change (a repeat counts nothing); one
+    statement."""
     if status is None or not enabled():
         return
-    row = (
-        await session.execute(
-            select(Conversation.bot_id, Conversation.status)
-            .where(Conversation.id == uuid.UUID(str(conversation_id)))
-            .with_for_update()
-        )
-    ).first()
-    if row is None or row.status == status:
-        return
-    if status in STATUS_COUNTERS:
-        await add_to_bot(session, row.bot_id, NOW_HOUR, **{STATUS_COUNTERS[status]: 1})
-    elif status == "active" and row.status in ("abandoned", "closed"):
-        await add_to_bot(session, row.bot_id, NOW_HOUR, conversations_started=1)
+    conversation = uuid.UUID(str(conversation_id))
+    shard = random.randrange(SHARDS)
+    await session.execute(STATUS_CHANGE, {"id": conversation, "status": status, "shard": shard})
 
 
-async def count_run_started(session: AsyncSession, run_id: uuid.UUID | None) -> None:
-    """A flow run's row was written: count it once, with the text that triggered it."""
+# A flow run's row newly written (a retry's row started earlier: nothing counted): the flow's
+# runs started and, when a text triggered it, the keyword, in key order (keyword, then flow:
+# a CTE nobody reads runs after the main statement).
+RUN_STARTED = text("""
+    WITH r AS (
+        SELECT r.flow_id, f.bot_id, date_trunc('hour', r.started_at, 'UTC') AS hour
+        FROM flow_runs r JOIN flows f ON f.id = r.flow_id
+        WHERE r.id = :id AND r.started_at = now()
+    ), flow AS (
+        INSERT INTO analytics_flow_hours AS h (flow_id, hour, shard, bot_id, runs_started)
+        SELECT flow_id, hour, :shard, bot_id, 1 FROM r
+        ON CONFLICT (flow_id, hour, shard) DO UPDATE SET runs_started = h.runs_started + 1
+    )
+    INSERT INTO analytics_keyword_hours AS k (bot_id, hour, keyword, shard, n)
+    SELECT bot_id, hour, CAST(:keyword AS text), :shard, 1 FROM r
+    WHERE CAST(:keyword AS text) <> ''
+    ON CONFLICT (bot_id, hour, keyword, shard) DO UPDATE SET n = k.n + 1
+""")
+
+
+async def count_run_started(
+    session: AsyncSession, run_id: uuid.UUID | None, variables: dict[str, Any]
+) -> None:
+    """A flow run's row was written (with `variables`): count it once, with the text that
+    triggered it; one statement."""
     if not enabled():
         return
-    row = (
-        await session.execute(
-            text("""
-                SELECT r.flow_id, f.bot_id, r.started_at, r.variables ->> 'last_reply' AS said
-                FROM flow_runs r JOIN flows f ON f.id = r.flow_id
-                WHERE r.id = :id AND r.started_at = now()
-            """),
-            {"id": run_id},
-        )
-    ).first()
-    if row is None:
-        return
-    hour = hour_of(row.started_at)
-    keyword = keyword_of(row.said or "")
-    if keyword:
-        await add(
-            session,
-            KeywordHour,
-            ("bot_id", "hour", "keyword"),
-            [{"bot_id": row.bot_id, "hour": hour, "keyword": keyword, "n": 1}],
-        )
-    await add(
-        session,
-        FlowHour,
-        ("flow_id", "hour"),
-        [{"flow_id": row.flow_id, "hour": hour, "bot_id": row.bot_id, "runs_started": 1}],
+    keyword = keyword_of(str(variables.get("last_reply") or ""))
+    await session.execute(
+        RUN_STARTED, {"id": run_id, "keyword": keyword, "shard": random.randrange(SHARDS)}
     )
 
 
@@ -331,38 +359,51 @@ async def count_steps(
     await session.execute(statement)
 
 
+# What a run's end needs: the transaction's time, the bot, and the run's steps in order.
+FINISHED_CONTEXT = text("""
+    SELECT now() AS now, c.bot_id,
+           ARRAY(SELECT s.node_id FROM flow_run_steps s
+                 WHERE s.flow_run_id = :run ORDER BY s.sequence) AS nodes,
+           ARRAY(SELECT coalesce(s.outcome, '') FROM flow_run_steps s
+                 WHERE s.flow_run_id = :run ORDER BY s.sequence) AS outcomes
+    FROM conversations c WHERE c.id = :conversation
+""")
+
+
+class Step(NamedTuple):
+    node_id: str
+    outcome: str
+
+
 async def count_run_finished(
     session: AsyncSession, run: FlowRun, status: str, variables: dict[str, Any]
 ) -> None:
-    """Before a run's end is stored (once: a retry finds `ended_at` set): how it ended, the
-    node it ended at (for a run that gave up while waiting, the node it waited at, which
-    counts as reached), and the answers it collected."""
-    if run.ended_at is not None or not enabled():
+    """A run's end, counted once (the caller calls it only when the run had not ended): how it
+    ended, the node it ended at (for a run that gave up while waiting, the node it waited at,
+    which counts as reached), and the answers it collected; one read and one upsert."""
+    if not enabled():
         return
-    now, bot_id = (
+    context = (
         await session.execute(
-            select(text("now()"), Conversation.bot_id).where(Conversation.id == run.conversation_id)
+            FINISHED_CONTEXT, {"run": run.id, "conversation": run.conversation_id}
         )
     ).one()
+    now, bot_id = context.now, context.bot_id
+    steps = [Step(*step) for step in zip(context.nodes, context.outcomes, strict=True)]
     hour = hour_of(now)
-    counters = {RUN_COUNTERS.get(status, "runs_other"): 1}
+    flow = dict.fromkeys(FLOW_COUNTERS, 0)
+    flow[RUN_COUNTERS.get(status, "runs_other")] = 1
     if status == "completed":
-        counters["completed_duration_ms_sum"] = int((now - run.started_at).total_seconds() * 1000)
-    await add(
-        session,
+        flow["completed_duration_ms_sum"] = int((now - run.started_at).total_seconds() * 1000)
+    statement = upsert(
         FlowHour,
         ("flow_id", "hour"),
-        [{"flow_id": run.flow_id, "hour": hour, "bot_id": bot_id, **counters}],
+        [{"flow_id": run.flow_id, "hour": hour, "bot_id": bot_id, **flow}],
     )
-    steps = (
-        await session.execute(
-            select(FlowRunStep.node_id, FlowRunStep.outcome)
-            .where(FlowRunStep.flow_run_id == run.id)
-            .order_by(FlowRunStep.sequence)
-        )
-    ).all()
-    ending: dict[str, int] = {"ended_completed" if status == "completed" else "ended_dropped": 1}
+    ending = dict.fromkeys((*NODE_COUNTERS, *NOT_ENDED), 0)
+    ending["ended_completed" if status == "completed" else "ended_dropped"] = 1
     stopped_at = steps[-1].node_id if steps else None
+    edges = []
     if status != "completed":
         waited_at = await waiting_node(session, run, steps[-1] if steps else None, variables)
         if waited_at is not None:
@@ -370,18 +411,15 @@ async def count_run_finished(
             if waited_at not in {step.node_id for step in steps}:
                 ending["reached"] = 1
             if steps:
-                edge = {
-                    "flow_id": run.flow_id,
-                    "source": steps[-1].node_id,
-                    "handle": steps[-1].outcome or "",
-                    "target": waited_at,
-                    "hour": hour,
-                    "visits": 1,
-                }
-                await add(session, EdgeHour, EDGE_KEY, [edge])
+                edge = (steps[-1].node_id, steps[-1].outcome, waited_at)
+                edges.append(dict(zip(EDGE_KEY, (run.flow_id, *edge, hour), strict=True)))
     if stopped_at is not None:
         row = {"flow_id": run.flow_id, "node_id": stopped_at, "hour": hour, **ending}
-        await add(session, NodeHour, ("flow_id", "node_id", "hour"), [row])
+        node = upsert(NodeHour, ("flow_id", "node_id", "hour"), [row])
+        statement = statement.add_cte(node.cte("node"))
+    if edges:
+        edge_rows = [{**edge, "visits": 1} for edge in edges]
+        statement = statement.add_cte(upsert(EdgeHour, EDGE_KEY, edge_rows).cte("edge"))
     answered = dict.fromkeys(s.node_id for s in steps if s.outcome not in NOT_ANSWERED)
     answers = [
         {
@@ -395,7 +433,11 @@ async def count_run_finished(
         for node_id in answered
         if node_id in variables
     ]
-    await add(session, AnswerHour, ("flow_id", "node_id", "hour", "answer"), answers)
+    if answers:
+        answer_key = ("flow_id", "node_id", "hour", "answer")
+        statement = statement.add_cte(upsert(AnswerHour, answer_key, answers).cte("answers"))
+    # The flow's row first, then the CTEs nobody reads (they run after the main statement).
+    await session.execute(statement)
 
 
 async def waiting_node(
