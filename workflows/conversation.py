@@ -39,7 +39,8 @@ with workflow.unsafe.imports_passed_through():
         SentMessage,
     )
     from workflows import summaries
-    from workflows.flow_run import FlowRunWorkflow, flow_run_search_attributes
+    from workflows.flow_run import FlowRunWorkflow
+    from workflows.interpreter import flow_run_search_attributes
     from workflows.search_attributes import STATUS, conversation_attributes
 
 LOCAL_DB = {
