@@ -18,7 +18,7 @@ from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
 from tests.fake_meta import FakeMeta
 from tests.helpers import chain, node, wait_for
 from tests.message_cost import SqlCount, SqlCounter, now, temporal_cost
-from workflows.conversation import conversation_workflow_id
+from workflows.conversation_base import conversation_workflow_id
 
 QUESTIONS = chain(
     node("name", "question", content="¿Cómo te llamas?", variable="name"),

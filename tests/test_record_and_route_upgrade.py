@@ -25,7 +25,8 @@ from models.payloads.activity_names import (
 from models.settings import Settings
 from tests.helpers import WebChat, api_client, chain, make_web_bot, node
 from worker.registry import build_activities, workflows
-from workflows.conversation import RECORD_AND_ROUTE, conversation_workflow_id
+from workflows.conversation import RECORD_AND_ROUTE
+from workflows.conversation_base import conversation_workflow_id
 
 TASK_QUEUE = "botbuilder-upgrade"
 ORIGINAL_PATCHED = workflow.patched

@@ -12,7 +12,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 from models.agent_actions import AgentAction
 from models.payloads.engine import ContactRef, ConversationInput, FlowStart, FlowStartResult
 from models.tables import Channel
-from workflows.conversation import ConversationWorkflow, conversation_workflow_id
+from workflows.conversation import ConversationWorkflow
+from workflows.conversation_base import conversation_workflow_id
 from workflows.summaries import conversation_summary
 
 

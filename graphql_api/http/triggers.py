@@ -32,7 +32,8 @@ from models.tables import FlowVersion
 from services.conversations import trigger_secrets
 from services.conversations.outreach import normalize_contact
 from services.tenancy import channel_in, flow_in
-from workflows.conversation import ConversationWorkflow, conversation_workflow_id
+from workflows.conversation import ConversationWorkflow
+from workflows.conversation_base import conversation_workflow_id
 from workflows.conversation_client import start_flow_for_contact
 from workflows.flow_run import FlowRunWorkflow
 
