@@ -151,7 +151,9 @@ class FlowInterpreter:
 
     # --- the walk ------------------------------------------------------------------------------
 
-    async def begin(self, params: FlowRunInput, graph: FlowGraph) -> FlowRunState:
+    async def begin(
+        self, params: FlowRunInput, graph: FlowGraph, summary: str = "store the run's start"
+    ) -> FlowRunState:
         """Store the run's start; its first position."""
         variables: dict[str, Any] = {**graph.definition.variables, **params.variables}
         if params.trigger_message is not None:
@@ -166,7 +168,7 @@ class FlowInterpreter:
                 variables,
             ],
             result_type=str,
-            summary="store the run's start",
+            summary=summary,
             **LOCAL_DB,
         )
         return FlowRunState(
