@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -210,17 +211,8 @@ class BotConversationWorkflow(ConversationBase):
         self._recent = deque(self.state.recent_message_ids, maxlen=RECENT_IDS_KEPT)
         carried, self.state.flow, self.state.events = self.state.flow, None, []
         self._started = True
-        attributes = conversation_attributes(
-            params.bot_id,
-            self.state.bot.name,
-            params.channel_kind,
-            params.contact.external_id,
-            self.state.contact_id,
-            self.state.conversation_id,
-        )
         if carried is None:
-            status = "handed_off" if self.state.handed_off else "active"
-            workflow.upsert_search_attributes([*attributes, STATUS.value_set(status)])
+            workflow.upsert_search_attributes(self._conversation_attributes())
         else:
             await self._take_up(carried)
         self._early.clear()  # for a run that is no longer the active one
@@ -381,8 +373,27 @@ class BotConversationWorkflow(ConversationBase):
     def _update_key(self) -> str:
         return workflow.current_update_info().id  # type: ignore[union-attr]
 
+    def _conversation_attributes(self) -> list[Any]:
+        """What finds the conversation, and its status (a flow run adds its own)."""
+        params, state = self.params, self.state
+        status = "handed_off" if state.handed_off else "active"
+        found_by = conversation_attributes(
+            params.bot_id,
+            state.bot.name,
+            params.channel_kind,
+            params.contact.external_id,
+            state.contact_id,
+            state.conversation_id,
+        )
+        return [*found_by, STATUS.value_set(status)]
+
     def _continue_as_new(self) -> None:
+        """The next workflow run starts with the conversation's attributes only (not those of
+        the flow run this one hosted)."""
         self.state.recent_message_ids = list(self._recent)
         self.state.events = list(self._events)
         self.state.flow = self._next
-        workflow.continue_as_new(self.params.model_copy(update={"state": self.state}))
+        workflow.continue_as_new(
+            self.params.model_copy(update={"state": self.state}),
+            search_attributes=TypedSearchAttributes(self._conversation_attributes()),
+        )
