@@ -323,8 +323,8 @@ class BotConversationWorkflow(ConversationBase):
             run.release_run(hosted.release_mode)
         graph = FlowGraph(FlowDefinition.model_validate(params.flow.definition))
         attributes = flow_run_search_attributes(params)
-        if self.state.handed_off:
-            attributes.append(STATUS.value_set("handed_off"))
+        if self.state.handed_off:  # an agent took the conversation over before it began
+            attributes = [*attributes[:-1], STATUS.value_set("handed_off")]  # not `running`
         workflow.upsert_search_attributes(attributes)
         self._run, self._hosted = run, True
         position = hosted.position
