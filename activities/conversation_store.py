@@ -28,7 +28,7 @@ from services.analytics import rollups
 from services.conversations.notify import notify_conversation, notify_message
 from services.conversations.triggers import FlowCandidate, choose_flow
 from services.webhooks import outbox as webhook_outbox
-from workflows.conversation import conversation_workflow_id
+from workflows.conversation_base import conversation_workflow_id
 
 DEFAULT_INACTIVITY_SECONDS = 24 * 3600
 

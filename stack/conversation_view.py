@@ -19,6 +19,7 @@ from models.settings import Settings
 from models.tables import Bot, Channel, Flow, FlowVersion
 from services.conversations.outreach import normalize_contact
 from workflows.client import connect_temporal
+from workflows.run_client import hosting_workflow, run_page
 
 TEMPORAL_TIMEOUT = timedelta(seconds=3)
 TEXT_SHOWN = 70
@@ -132,8 +133,9 @@ async def describe(
             f"    “{flow_name}” v{version} · {run.status}{where}{error} · started {started}"
         )
         if run.status == "running":
-            lines.append(f"      now: {await current_details(client, run.workflow_id)}")
-        lines.append(f"      {settings.temporal_workflows_url(run.workflow_id)}")
+            workflow_id, _ = hosting_workflow(run.workflow_id)
+            lines.append(f"      now: {await current_details(client, workflow_id)}")
+        lines.append(f"      {run_page(settings, run.workflow_id)}")
     if not runs:
         lines.append("    (none)")
     return lines

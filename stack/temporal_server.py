@@ -28,6 +28,12 @@ def temporal_cli_path() -> str:
     return found
 
 
+# A conversation continues as new when a flow starts in a workflow run that hosted one; the
+# server's default starts runs of one workflow id at least 1 s apart (a guard against
+# continue-as-new loops), which would delay a contact's next flow by up to a second.
+CONTINUE_AS_NEW_AT_ONCE = ("--dynamic-config-value", 'history.workflowIdReuseMinimalInterval="0s"')
+
+
 def start_dev_server(data_dir: Path, port: int, ui_port: int, log_file: Path) -> subprocess.Popen:
     """Start `temporal server start-dev` persisting to `data_dir/temporal.db`, with its web UI."""
     args = [
@@ -48,6 +54,7 @@ def start_dev_server(data_dir: Path, port: int, ui_port: int, log_file: Path) ->
         "journal_mode=wal",
         "--sqlite-pragma",
         "synchronous=normal",
+        *CONTINUE_AS_NEW_AT_ONCE,
     ]
     for key in ALL_SEARCH_ATTRIBUTES:
         args += ["--search-attribute", f"{key.name}={CLI_TYPES[key.indexed_value_type]}"]

@@ -22,7 +22,7 @@ from tests import fake_meta
 from tests.fake_meta import FakeMeta
 from tests.fake_twilio import FakeTwilio, twilio_signature
 from tests.helpers import make_bot, wait_for
-from workflows.conversation import conversation_workflow_id
+from workflows.conversation_base import conversation_workflow_id
 
 APP_SECRET, VERIFY_TOKEN, ACCESS_TOKEN = "meta-app-secret", "verify-me", "EAAG-test-token"
 AUTH_TOKEN = "twilio-auth-token"

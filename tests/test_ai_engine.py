@@ -16,6 +16,7 @@ from models.db import make_session_factory
 from models.payloads.activity_names import AI_COMPLETION
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import WebChat, make_web_bot, wait_for
+from workflows.run_client import hosting_workflow
 
 
 def ai_flow(model: str) -> dict[str, Any]:
@@ -68,11 +69,14 @@ async def ask_for_help(
     return await chat.replies(), outcome
 
 
-async def ai_activity_results(client: Client, workflow_id: str) -> list[dict[str, Any]]:
-    """What the history (and so the Temporal UI) shows as the AI activity's output."""
+async def ai_activity_results(client: Client, run_workflow_id: str) -> list[dict[str, Any]]:
+    """What the run's history (and so its page in the Temporal UI) shows as the AI activity's
+    output."""
+    workflow_id, run_id = hosting_workflow(run_workflow_id)
     scheduled: set[int] = set()
     results = []
-    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    async for event in handle.fetch_history_events():
         if event.activity_task_scheduled_event_attributes.activity_type.name == AI_COMPLETION:
             scheduled.add(event.event_id)
         completed = event.activity_task_completed_event_attributes

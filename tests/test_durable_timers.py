@@ -24,7 +24,8 @@ from models.settings import Settings
 from tests.helpers import make_web_bot, node, wait_for
 from worker.registry import build_activities, workflow_runner, workflows
 from workflows.client import ensure_search_attributes
-from workflows.conversation import ConversationWorkflow, conversation_workflow_id
+from workflows.conversation import ConversationWorkflow
+from workflows.conversation_base import conversation_workflow_id
 
 QUEUE = "time-skipping"
 

@@ -18,7 +18,8 @@ from flowlang.templates import default_templates
 from models.conversation_tables import FlowRun, FlowRunStep, Message
 from models.db import make_session_factory
 from tests.helpers import WebChat, make_web_bot, node, wait_for
-from workflows.conversation import ConversationWorkflow, conversation_workflow_id
+from workflows.conversation import ConversationWorkflow
+from workflows.conversation_base import conversation_workflow_id
 
 
 def edge(source: str, target: str, handle: str | None = None) -> dict[str, Any]:

@@ -72,20 +72,26 @@ def attributes(execution: WorkflowExecution) -> dict[str, Any]:
 async def test_one_search_by_phone_number_finds_the_conversation_and_its_runs(
     whatsapp: WhatsAppUser, temporal_env: WorkflowEnvironment, phone: str
 ):
+    client = temporal_env.client
     await whatsapp.says("hola")
     await whatsapp.wait_received(2)  # the welcome and the question
 
-    executions = await find(temporal_env.client, f"ContactId = '{phone}'", 2)
-    by_type = {execution.workflow_type: execution for execution in executions}
-    assert set(by_type) == {"Conversation", "FlowRun"}
-    conversation, run = attributes(by_type["Conversation"]), attributes(by_type["FlowRun"])
-    assert conversation["BotName"] == run["BotName"] == "test bot"
-    assert conversation["Channel"] == "whatsapp_cloud"
-    assert conversation["ConversationId"] == run["ConversationId"]
-    assert conversation["ContactUuid"] == run["ContactUuid"] != phone
-    assert run["FlowName"] == "flow" and run["FlowVersion"] == 1
+    [first] = await find(client, f"ContactId = '{phone}'", 1)
+    assert first.workflow_type == "BotConversation"
+    run = attributes(first)
+    assert run["BotName"] == "test bot" and run["Channel"] == "whatsapp_cloud"
+    assert run["ContactUuid"] != phone and run["ConversationId"]
+    assert run["FlowName"] == "flow" and run["FlowVersion"] == 1 and run["Status"] == "running"
+
+    await whatsapp.says("Ana")  # the flow ends; the next message starts it again
+    await whatsapp.says("hola")
+    await whatsapp.wait_received(5)
     by_flow = f"ContactId = '{phone}' AND FlowName = 'flow' AND FlowVersion = 1"
-    assert [e.id for e in await find(temporal_env.client, by_flow, 1)] == [by_type["FlowRun"].id]
+    runs = await find(client, by_flow, 2)  # each flow run is a workflow run of its own
+    assert {e.id for e in runs} == {first.id} and len({e.run_id for e in runs}) == 2
+    statuses = {e.run_id: attributes(e)["Status"] for e in runs}
+    assert statuses[first.run_id] == "completed"
+    assert [s for run_id, s in statuses.items() if run_id != first.run_id] == ["running"]
 
 
 async def summaries(client: Client, workflow_id: str) -> list[str]:
@@ -106,15 +112,15 @@ async def current_details(client: Client, workflow_id: str) -> str:
 
 
 async def run_waiting_at_ask(client: Client, phone: str) -> tuple[str, str]:
-    """The id of the contact's flow run and its current details, once it waits at `ask`."""
-    found = await find(client, f"ContactId = '{phone}'", 2)
-    run = next(execution.id for execution in found if execution.workflow_type == "FlowRun")
+    """The workflow id of the contact's conversation (which runs its flow) and its current
+    details, once the flow waits at `ask`."""
+    [found] = await find(client, f"ContactId = '{phone}' AND FlowName = 'flow'", 1)
 
     async def waiting() -> str | None:
-        details = await current_details(client, run)
+        details = await current_details(client, found.id)
         return details if details.startswith("at node `ask` (question): waiting") else None
 
-    return run, await wait_for(waiting, what="the run waiting at `ask`")
+    return found.id, await wait_for(waiting, what="the run waiting at `ask`")
 
 
 async def test_a_run_reads_like_the_flow(
@@ -122,37 +128,34 @@ async def test_a_run_reads_like_the_flow(
 ):
     client = temporal_env.client
     await whatsapp.says("hola")
-    run_id, details = await run_waiting_at_ask(client, phone)
+    workflow_id, details = await run_waiting_at_ask(client, phone)
     assert details.startswith("at node `ask` (question): waiting for a reply since ")
     assert ", timeout at " in details
-    description = await client.get_workflow_handle(run_id).describe()
-    assert (
-        await description.static_summary()
-        == f"flow “flow” v1 for {phone} on whatsapp_cloud · bot “test bot”"
-    )
-    assert "- **Flow**: flow" in (await description.static_details() or "")
+    description = await client.get_workflow_handle(workflow_id).describe()
+    assert await description.static_summary() == f"whatsapp_cloud conversation with {phone}"
 
     await whatsapp.says("Ana")
     await whatsapp.wait_received(3)
-    recorded = await wait_for(lambda: finished_summaries(client, run_id), what="the run's end")
-    assert recorded[:4] == [
-        f"flow “flow” v1 for {phone} on whatsapp_cloud · bot “test bot”",  # the run's start
-        "store the run's start",
+    recorded = await wait_for(lambda: finished_summaries(client, workflow_id), what="the end")
+    assert recorded[:6] == [
+        f"whatsapp_cloud conversation with {phone}",  # the conversation's start
+        "open the conversation",
+        "store inbound text “hola”",
+        f"start flow “flow” v1 for {phone} on whatsapp_cloud · bot “test bot”",
         "`welcome` (message): send “¡Bienvenido a la tienda! Te ayudamos con tu pedido hoy…”",
         "`ask` (question): send “¿Cómo te llamas?”",
     ]
     assert "`ask` (question): no reply after 1 d" in recorded  # the reply timer
-    assert "`thanks` (message): send “Gracias, Ana”" in recorded
-    assert recorded[-1] == "store the run's end: completed"
-    conversation = await summaries(client, run_id.rsplit("-run-", 1)[0])
-    assert "store inbound text “hola”" in conversation
-    assert conversation[0] == f"whatsapp_cloud conversation with {phone}"
-    assert f"flow “flow” v1 for {phone} on whatsapp_cloud · bot “test bot”" in conversation
+    answer = recorded.index("store inbound text “Ana”")
+    thanks = recorded.index("`thanks` (message): send “Gracias, Ana”")
+    assert answer < thanks < recorded.index("store the run's end: completed")
+    details = await current_details(client, workflow_id)
+    assert details.startswith("bot “test bot”: waiting for the contact's next message")
 
 
 async def finished_summaries(client: Client, workflow_id: str) -> list[str] | None:
     recorded = await summaries(client, workflow_id)
-    return recorded if recorded and recorded[-1].startswith("store the run's end") else None
+    return recorded if "store the run's end: completed" in recorded else None
 
 
 async def test_a_bot_with_sensitive_data_shows_no_message_text(
@@ -170,7 +173,7 @@ async def test_a_bot_with_sensitive_data_shows_no_message_text(
     user = WhatsAppUser(api, meta, channel_id, phone_number_id, wa_id=phone)
     await user.says("mi DNI es 12345678Z")
     await run_waiting_at_ask(temporal_env.client, phone)
-    executions = await find(temporal_env.client, f"ContactId = '{phone}'", 2)
+    executions = await find(temporal_env.client, f"ContactId = '{phone}'", 1)
     recorded = [s for e in executions for s in await summaries(temporal_env.client, e.id)]
     assert "`ask` (question): send (text hidden: sensitive data)" in recorded
     assert not [s for s in recorded if "12345678Z" in s or "Bienvenido" in s or "llamas" in s]
@@ -192,7 +195,7 @@ async def test_the_conversation_command_shows_state_messages_runs_and_links(
     shown = capsys.readouterr().out
     assert f"Conversation with {phone} (Ana) · bot “test bot” · whatsapp_cloud channel" in shown
     assert "  State:    active; last message " in shown
-    assert "  Now:      bot “test bot”: in flow run conversation-" in shown
+    assert "  Now:      at node `ask` (question): waiting for a reply since " in shown
     assert "← hola" in shown and "→ ¿Cómo te llamas?  [sent]" in shown
     assert "“flow” v1 · running, last step `welcome`" in shown
     assert "now: at node `ask` (question): waiting for a reply since " in shown

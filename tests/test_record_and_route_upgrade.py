@@ -1,11 +1,17 @@
-"""A conversation that started on the code before `RECORD_AND_ROUTE` (its messages stored and
-routed by two local activities) finishes on the current code: a new worker replays its history
-and keeps the old path for the rest of that workflow run (Temporal memoizes `patched` per run),
-while a conversation started after the deploy takes the new path."""
+"""Conversations already running at a deploy finish on the new code.
+
+A conversation started as `Conversation` (flow runs as child `FlowRun` workflows) before
+`BotConversation` existed, and before `RECORD_AND_ROUTE` (its messages stored and routed by two
+local activities): after the deploy a new worker replays it, the ingress's signal-with-start
+of a `BotConversation` joins it (a running workflow id takes the signal whatever its type), and
+it drains on the old types and the old path (Temporal memoizes `patched` per run), while a
+contact who writes after the deploy gets a `BotConversation` that runs its flow itself."""
 
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,16 +22,21 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from models.db import make_session_factory
+from models.messages import InboundMessage
 from models.payloads.activity_names import (
+    BEGIN_FLOW_RUN,
     MATCH_FLOW,
     OPEN_CONVERSATION,
     RECORD_AND_MATCH,
     RECORD_INBOUND,
+    SEND_MESSAGE,
 )
+from models.payloads.engine import ContactRef, ConversationInput
 from models.settings import Settings
 from tests.helpers import WebChat, api_client, chain, make_web_bot, node
 from worker.registry import build_activities, workflows
-from workflows.conversation import RECORD_AND_ROUTE, conversation_workflow_id
+from workflows.conversation import RECORD_AND_ROUTE, ConversationWorkflow
+from workflows.conversation_base import conversation_workflow_id
 
 TASK_QUEUE = "botbuilder-upgrade"
 ORIGINAL_PATCHED = workflow.patched
@@ -60,6 +71,34 @@ def engine_worker(env: WorkflowEnvironment, settings: Settings, engine: AsyncEng
     )
 
 
+async def start_as_conversation(client: Client, bot: str, channel: str, contact: str) -> str:
+    """What the ingress did before `BotConversation`: signal-with-start a `Conversation`."""
+    workflow_id = conversation_workflow_id(bot, channel, contact)
+    message = InboundMessage(
+        provider_message_id=str(uuid.uuid4()),
+        text="hello",
+        received_at=datetime.now(UTC).isoformat(),
+    )
+    await client.start_workflow(
+        ConversationWorkflow.run,
+        ConversationInput(
+            bot_id=bot,
+            channel_id=channel,
+            channel_kind="web",
+            contact=ContactRef(external_id=contact),
+        ),
+        id=workflow_id,
+        task_queue=TASK_QUEUE,
+        start_signal="inbound",
+        start_signal_args=[message],
+    )
+    return workflow_id
+
+
+async def workflow_type(client: Client, workflow_id: str) -> str:
+    return (await client.get_workflow_handle(workflow_id).describe()).workflow_type
+
+
 async def test_a_conversation_started_on_the_old_path_finishes_on_the_new(
     temporal_env: WorkflowEnvironment,
     test_settings: Settings,
@@ -77,7 +116,7 @@ async def test_a_conversation_started_on_the_old_path_finishes_on_the_new(
         chat = WebChat(api, channel, "upgraded")
         monkeypatch.setattr(workflow, "patched", old_patched)
         async with engine_worker(temporal_env, test_settings, db_engine):
-            await chat.say("hello")
+            await start_as_conversation(temporal_env.client, bot, channel, "upgraded")
             assert await chat.wait_replies(1) == ["What is your name?"]
         monkeypatch.undo()  # the deploy: the current code from here on
         async with engine_worker(temporal_env, test_settings, db_engine):
@@ -100,5 +139,9 @@ async def test_a_conversation_started_on_the_old_path_finishes_on_the_new(
     ]
     upgraded = conversation_workflow_id(bot, channel, "upgraded")
     assert await local_activities(client, upgraded) == old
+    assert await workflow_type(client, upgraded) == "Conversation"
+    assert await workflow_type(client, f"{upgraded}-run-2") == "FlowRun"  # the flow's restart
     started_after = conversation_workflow_id(bot, channel, "newcomer")
-    assert await local_activities(client, started_after) == [OPEN_CONVERSATION, RECORD_AND_MATCH]
+    assert await workflow_type(client, started_after) == "BotConversation"
+    in_one_workflow = [OPEN_CONVERSATION, RECORD_AND_MATCH, BEGIN_FLOW_RUN, SEND_MESSAGE]
+    assert await local_activities(client, started_after) == in_one_workflow

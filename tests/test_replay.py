@@ -44,6 +44,7 @@ def workflow_type(history: WorkflowHistory) -> str:
 async def test_recorded_histories_replay_without_nondeterminism():
     histories = recorded()
     assert {workflow_type(h) for h in histories} == {
+        "BotConversation",
         "Conversation",
         "FlowRun",
         "Outreach",

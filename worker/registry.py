@@ -22,6 +22,7 @@ from activities.sync_crm import CrmSync
 from activities.webhook_delivery import WebhookDeliverer
 from models.secret_box import SecretBox
 from models.settings import Settings
+from workflows.bot_conversation import BotConversationWorkflow
 from workflows.conversation import ConversationWorkflow
 from workflows.flow_run import FlowRunWorkflow
 from workflows.outreach import OutreachWorkflow
@@ -43,7 +44,13 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def workflows() -> list[type]:
-    return [ConversationWorkflow, FlowRunWorkflow, OutreachWorkflow, WebhookDeliveryWorkflow]
+    return [
+        BotConversationWorkflow,
+        ConversationWorkflow,
+        FlowRunWorkflow,
+        OutreachWorkflow,
+        WebhookDeliveryWorkflow,
+    ]
 
 
 def build_worker(

@@ -1,6 +1,10 @@
 """Reaching a contact's conversation workflow from outside Temporal, the one way ingress, the API
 and outreach use: signal-with-start (durable once it returns), update-with-start, and updates
-to a running conversation."""
+to a running conversation.
+
+New conversations start as `BotConversation`. A conversation still running as `Conversation`
+(started before it) is signalled and updated alike: both take the same signal and update names
+and arguments, and a start request for a running workflow id joins whatever type runs."""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from models.agent_actions import AgentAction
-from models.payloads.engine import ContactRef, ConversationInput, FlowStart, FlowStartResult
+from models.payloads.engine import BotConversationInput, ContactRef, FlowStart, FlowStartResult
 from models.tables import Channel
-from workflows.conversation import ConversationWorkflow, conversation_workflow_id
+from workflows.bot_conversation import BotConversationWorkflow
+from workflows.conversation_base import conversation_workflow_id
 from workflows.summaries import conversation_summary
 
 
@@ -29,8 +34,8 @@ async def signal_conversation(
     """Send `signal` to the contact's conversation, starting it if needed; returns its id."""
     workflow_id = conversation_workflow_id(bot_id, channel_id, contact.external_id)
     await client.start_workflow(
-        ConversationWorkflow.run,
-        ConversationInput(
+        BotConversationWorkflow.run,
+        BotConversationInput(
             bot_id=bot_id, channel_id=channel_id, channel_kind=channel_kind, contact=contact
         ),
         id=workflow_id,
@@ -48,8 +53,8 @@ def conversation_start(
 ) -> WithStartWorkflowOperation[Any, Any]:
     """Starting the contact's conversation, or joining it when it runs (for update-with-start)."""
     return WithStartWorkflowOperation(
-        ConversationWorkflow.run,
-        ConversationInput(
+        BotConversationWorkflow.run,
+        BotConversationInput(
             bot_id=bot_id, channel_id=channel_id, channel_kind=channel_kind, contact=contact
         ),
         id=conversation_workflow_id(bot_id, channel_id, contact.external_id),
@@ -65,7 +70,7 @@ async def start_flow_for_contact(
     """Start a flow in the contact's conversation (update-with-start), unless the contact is
     already in a flow or with an agent; raises `WorkflowUpdateFailedError` when refused."""
     return await client.execute_update_with_start_workflow(
-        ConversationWorkflow.start_flow,
+        BotConversationWorkflow.start_flow,
         start,
         start_workflow_operation=conversation_start(
             task_queue, str(channel.bot_id), str(channel.id), channel.kind, contact
@@ -86,7 +91,7 @@ async def act_on_conversation(
     `WorkflowUpdateFailedError` when refused."""
     if start is not None:
         return await client.execute_update_with_start_workflow(
-            ConversationWorkflow.agent_action, action, start_workflow_operation=start, id=key
+            BotConversationWorkflow.agent_action, action, start_workflow_operation=start, id=key
         )
-    handle = client.get_workflow_handle_for(ConversationWorkflow.run, workflow_id)
-    return await handle.execute_update(ConversationWorkflow.agent_action, action, id=key)
+    handle = client.get_workflow_handle_for(BotConversationWorkflow.run, workflow_id)
+    return await handle.execute_update(BotConversationWorkflow.agent_action, action, id=key)

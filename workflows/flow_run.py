@@ -1,529 +1,86 @@
-"""`FlowRunWorkflow`: interprets one pinned flow version for one contact, node by node."""
+"""`FlowRunWorkflow`: one pinned flow version for one contact, as its own workflow (the shape
+conversations started before `BotConversation` still use; see `workflows/bot_conversation.py`)."""
 
 from __future__ import annotations
 
-from collections import deque
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import ValidationError
-
-    from flowlang import expressions
     from flowlang.graph import FlowDefinition, FlowGraph
-    from flowlang.node_base import HandOffRequest, HttpRequest, HttpResponse, NodeFailed
-    from flowlang.nodes import get_node_type
-    from models.messages import InboundMessage, OutboundMessage
-    from models.payloads.activity_names import (
-        AI_COMPLETION,
-        BEGIN_FLOW_RUN,
-        FINISH_FLOW_RUN,
-        HTTP_REQUEST,
-        RECORD_STEPS,
-        SEND_MESSAGE,
-    )
-    from models.payloads.ai import AiRequest, AiResponse, AiUsage
-    from models.payloads.engine import (
-        ExternalEvent,
-        FlowRunInput,
-        FlowRunState,
-        RunFinished,
-        SendRequest,
-        SentMessage,
-        StepRecord,
-    )
-    from models.payloads.integrations import (
-        PERMANENT_INTEGRATION_ERROR,
-        IntegrationCall,
-        PaymentOutcome,
-    )
-    from workflows import summaries
-    from workflows.search_attributes import (
-        FLOW_ID,
-        FLOW_NAME,
-        FLOW_VERSION,
-        STATUS,
-        conversation_attributes,
-    )
+    from models.messages import InboundMessage
+    from models.payloads.engine import ExternalEvent, FlowRunInput, RunFinished
+    from models.payloads.integrations import PaymentOutcome
+    from workflows.interpreter import FlowInterpreter
 
-LOCAL_DB = {
-    "start_to_close_timeout": timedelta(seconds=10),
-    "retry_policy": RetryPolicy(maximum_attempts=5),
-}
-SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=8,
-)
-MAX_STEPS_PER_RUN = 10_000
 UNSEEN_ARE_NOT_ANSWERS = "unseen-questions-are-not-answered"  # workflow.patched id
-ResultT = TypeVar("ResultT")
-OutputT = TypeVar("OutputT", bound=BaseModel)
-
-
-class RunAbandoned(Exception):
-    """The contact stopped answering for longer than the bot's inactivity time."""
-
-
-class RunEnded(Exception):
-    """An agent ended the run (releasing or closing the conversation with `end`)."""
 
 
 @workflow.defn(name="FlowRun")
-class FlowRunWorkflow:
-    """Runs a flow: each node's module decides what happens and which edge follows."""
-
-    def __init__(self) -> None:
-        self._replies: deque[InboundMessage] = deque()
-        self._received = 0
-        self._unrecorded: list[StepRecord] = []
-        self._release_mode: str | None = None
-        self._held = False
-        self._node_id: str | None = None
-        self._node_type = ""
-        self._waiting = False
-        self._sends_in_step = 0
-        self._step_output: dict[str, Any] | None = None
-        self._settled: dict[str, str] = {}  # payment id -> status, as Stripe reported it
-        self._asked_at: datetime | None = None
-        self.variables: dict[str, Any] = {}
-        self._events: dict[str, Any] = {}
+class FlowRunWorkflow(FlowInterpreter):
+    """Runs a flow as a child of its `Conversation`, which it reaches by signals."""
 
     @workflow.signal
     def external_event(self, event: ExternalEvent) -> None:
         """An event from outside for a `waitEvent` node (kept until one waits for it)."""
-        self._events[event.name] = event.data
+        self.add_external_event(event)
 
     @workflow.signal
     def deliver(self, message: InboundMessage) -> None:
         """A contact message for this run (sent by the conversation when the run awaits one)."""
-        self._replies.append(message)
-        self._received += 1
+        self.add_reply(message)
 
     @workflow.signal
     def release(self, mode: str) -> None:
         """An agent released the hand-off or take-over: `resume` the flow or `end` it."""
-        self._release_mode = mode
-        self._held = False
+        self.release_run(mode)
 
     @workflow.signal
     def hold(self) -> None:
         """An agent took the conversation over: pause before the next node until released."""
-        self._held = True
-        self._release_mode = None
+        self.hold_run()
 
     @workflow.signal
     def payment_settled(self, outcome: PaymentOutcome) -> None:
         """Stripe reported a payment of this run as paid, failed or expired (webhook)."""
-        self._settled[outcome.payment_id] = outcome.status
-
-    @property
-    def node_id(self) -> str:
-        """The node being run (part of the RunContext nodes see)."""
-        return self._node_id or ""
+        self.settle_payment(outcome)
 
     @workflow.query
     def position(self) -> dict[str, Any]:
         """The current node, whether it waits for the contact, and the variables."""
-        return {"node_id": self._node_id, "waiting": self._waiting, "variables": self.variables}
+        return self.where()
 
     @workflow.run
     async def run(self, params: FlowRunInput) -> RunFinished:
         self.params = params
         graph = FlowGraph(FlowDefinition.model_validate(params.flow.definition))
-        state = params.state or await self._begin(params, graph)
-        self.variables = state.variables
-        self._replies.extendleft(reversed(state.replies))
-        self._events.update(state.events)
-        self._received += state.received
-        self._asked_at = datetime.fromisoformat(state.asked_at) if state.asked_at else None
-        self.run_id = state.run_id
-        self.sequence = state.step_sequence
-        node_id = state.node_id
-        status = "completed"
-        error: str | None = None
-        try:
-            while node_id is not None:
-                if self.sequence >= MAX_STEPS_PER_RUN:
-                    raise NodeFailed(f"the run exceeded {MAX_STEPS_PER_RUN} steps")
-                if workflow.info().is_continue_as_new_suggested():
-                    await self._flush_steps()
-                    self._continue_as_new(node_id)
-                if await self._paused():
-                    raise RunEnded()
-                node_id = await self._step(graph, node_id)
-        except RunAbandoned:
-            status = "abandoned"
-        except RunEnded:
-            status = "cancelled"
-        except NodeFailed as err:
-            status, error = "failed", str(err)
-        await self._flush_steps()
-        workflow.set_current_details(summaries.ended(status, error, self.params.bot))
-        await workflow.execute_local_activity(
-            FINISH_FLOW_RUN,
-            args=[self.run_id, status, self.variables, error],
-            summary=f"store the run's end: {status}",
-            **LOCAL_DB,
-        )
+        state = params.state or await self.begin(params, graph)
+        self.resume(params, state)
+        status, error = await self.walk(graph, state.node_id)
+        await self.finish(status, error)
         finished = RunFinished(
             run_workflow_id=workflow.info().workflow_id,
             status=status,
-            unconsumed=list(self._replies),
+            unconsumed=self.unconsumed(),
             received=self._received,
         )
         await self._tell_conversation("run_finished", finished)
         return finished
 
-    async def _begin(self, params: FlowRunInput, graph: FlowGraph) -> FlowRunState:
-        variables: dict[str, Any] = {**graph.definition.variables, **params.variables}
-        if params.trigger_message is not None:
-            variables["last_reply"] = params.trigger_message.answer_text()
-        run_id = await workflow.execute_local_activity(
-            BEGIN_FLOW_RUN,
-            args=[
-                params.conversation_id,
-                params.flow.flow_id,
-                params.flow.version_id,
-                workflow.info().workflow_id,
-                variables,
-            ],
-            result_type=str,
-            summary="store the run's start",
-            **LOCAL_DB,
-        )
-        return FlowRunState(
-            run_id=run_id, node_id=graph.start_node_id(), variables=variables, step_sequence=0
-        )
-
-    async def _step(self, graph: FlowGraph, node_id: str) -> str | None:
-        """Run one node, record it, and return the next node id (None ends the run)."""
-        node = graph.node(node_id)
-        node_type = get_node_type(node.type)
-        try:
-            data = node_type.parse(node.data)
-        except ValidationError as err:  # published before a check this code makes (RE2 syntax)
-            raise NodeFailed(f"node {node_id!r} cannot run: {err.errors()[0]['msg']}") from err
-        self._node_id, self._node_type = node_id, node.type
-        workflow.set_current_details(f"at node {self._label()}")
-        self.sequence += 1
-        self._sends_in_step = 0
-        started = workflow.now()
-        outcome: str | None
-        try:
-            outcome = await node_type.run(self, data)
-        except NodeFailed as err:
-            await self._record(node.id, node.type, "error", started, {"message": str(err)})
-            raise
-        await self._record(node.id, node.type, outcome or "end", started, None)
-        if outcome is None:
-            return None
-        try:
-            return graph.next_node(node.id, outcome, self.evaluate)
-        except expressions.ExpressionError as err:
-            raise NodeFailed(f"an edge condition after {node.id!r} cannot run: {err}") from err
-
-    async def _record(
-        self, node_id: str, node_type: str, outcome: str, started: Any, error: dict | None
-    ) -> None:
-        step = StepRecord(
-            run_id=self.run_id,
-            sequence=self.sequence,
-            node_id=node_id,
-            node_type=node_type,
-            outcome=outcome,
-            started_at=started.isoformat(),
-            ended_at=workflow.now().isoformat(),
-            error=error,
-            output=self._step_output,
-        )
-        self._step_output = None
-        self._unrecorded.append(step)
-
-    async def _flush_steps(self) -> None:
-        """Store the steps run since the last flush, in one write; called before anything that
-        waits, so the database shows where a run stands whenever it is not busy."""
-        if self._unrecorded:
-            steps, self._unrecorded = self._unrecorded, []
-            await workflow.execute_local_activity(
-                RECORD_STEPS, steps, summary=summaries.steps_stored(steps), **LOCAL_DB
-            )
+    def address(self) -> str:
+        return workflow.info().workflow_id
 
     def _continue_as_new(self, node_id: str) -> None:
-        state = FlowRunState(
-            run_id=self.run_id,
-            node_id=node_id,
-            variables=self.variables,
-            step_sequence=self.sequence,
-            replies=list(self._replies),
-            received=self._received,
-            events=self._events,
-            asked_at=self._asked_at.isoformat() if self._asked_at else None,
-        )
+        state = self.position(node_id)
         workflow.continue_as_new(self.params.model_copy(update={"state": state}))
+
+    async def _announce_hand_off(self) -> None:
+        await self._tell_conversation("run_handed_off", workflow.info().workflow_id)
+
+    def _sets_aside_unseen(self) -> bool:
+        return workflow.patched(UNSEEN_ARE_NOT_ANSWERS)
 
     async def _tell_conversation(self, signal: str, arg: Any) -> None:
         handle = workflow.get_external_workflow_handle(self.params.conversation_workflow_id)
         await handle.signal(signal, arg)
-
-    def _label(self) -> str:
-        return summaries.node_label(self.node_id, self._node_type)
-
-    # --- RunContext: what node modules may do -------------------------------------------------
-
-    def scope(self) -> dict[str, Any]:
-        return {**self.variables, "contact": self.params.contact, "variables": self.variables}
-
-    def render(self, template: str) -> str:
-        return expressions.render(template, self.scope())
-
-    def evaluate(self, expression: str) -> Any:
-        return expressions.evaluate(expression, self.scope())
-
-    async def send(self, message: OutboundMessage) -> None:
-        request = SendRequest(
-            conversation_id=self.params.conversation_id,
-            channel_id=self.params.channel_id,
-            channel_kind=self.params.channel_kind,
-            contact_external_id=self.params.contact["external_id"],
-            message=message,
-            idempotency_key=f"{workflow.info().workflow_id}/{self.sequence}.{self._sends_in_step}",
-        )
-        self._sends_in_step += 1
-        summary = summaries.sent(self._label(), message, self.params.bot)
-        try:
-            sent = await workflow.execute_local_activity(
-                SEND_MESSAGE,
-                request,
-                result_type=str | SentMessage,
-                start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=timedelta(minutes=10),
-                retry_policy=SEND_RETRY,
-                summary=summary,
-            )
-        except (ActivityError, ApplicationError) as err:  # a local activity may fail bare
-            raise NodeFailed(f"the message could not be sent: {failure_reason(err)}") from err
-        # When the contact could first see it: a retried workflow task runs later, but the
-        # send it repeats was stored (and made) before. Old histories hold only the id.
-        self._asked_at = (
-            datetime.fromisoformat(sent.stored_at)
-            if isinstance(sent, SentMessage)
-            else workflow.now()
-        )
-
-    async def wait_for_reply(self, timeout: timedelta | None) -> InboundMessage | None:
-        """The contact's next message (queued by the conversation, oldest first)."""
-        limit = timeout or timedelta(seconds=self.params.inactivity_seconds)
-        await self._flush_steps()
-        if workflow.patched(UNSEEN_ARE_NOT_ANSWERS):
-            self._set_aside_unseen()
-        self._waiting = True
-        try:
-            while True:  # a take-over pauses the wait; the timeout starts again after it
-                details = summaries.waiting(self._label(), workflow.now(), limit)
-                workflow.set_current_details(details)
-                await workflow.wait_condition(
-                    lambda: bool(self._replies) or self._held or self._release_mode == "end",
-                    timeout=limit,
-                    timeout_summary=summaries.reply_timeout(self._label(), limit),
-                )
-                if await self._paused():
-                    raise RunEnded()
-                if self._replies:
-                    break
-        except TimeoutError:
-            if timeout is None:
-                raise RunAbandoned() from None
-            return None
-        finally:
-            self._waiting = False
-        reply = self._replies.popleft()
-        self.variables["last_reply"] = reply.answer_text()
-        return reply
-
-    async def wait_for_event(self, name: str, timeout: timedelta) -> dict[str, Any] | None:
-        """The data of the external event `name`; None when `timeout` passed first."""
-        await self._flush_steps()
-        try:
-            await workflow.wait_condition(lambda: name in self._events, timeout=timeout)
-        except TimeoutError:
-            return None
-        return self._events.pop(name)
-
-    def _set_aside_unseen(self) -> None:
-        """Drop the queued messages that arrived before the run last sent something: the
-        contact wrote them without having seen what is now being asked. They stay stored and
-        visible in the inbox; they are simply not answers."""
-        asked_at = self._asked_at
-        if asked_at is None:
-            return
-        self._replies = deque(
-            reply
-            for reply in self._replies
-            if reply.received_at is None or datetime.fromisoformat(reply.received_at) >= asked_at
-        )
-
-    async def _paused(self) -> bool:
-        """Wait while an agent holds the run; True when the agent ended it."""
-        if self._held:
-            await self._flush_steps()
-            since = summaries.moment(workflow.now())
-            label = self._label()
-            workflow.set_current_details(f"paused at node {label}: an agent took over at {since}")
-            await workflow.wait_condition(lambda: not self._held)
-        return self._release_mode == "end"
-
-    async def sleep(self, duration: timedelta) -> None:
-        await self._flush_steps()
-        until = summaries.moment(workflow.now() + duration)
-        workflow.set_current_details(f"at node {self._label()}: waiting until {until}")
-        await workflow.sleep(duration, summary=summaries.sleeping(self._label(), duration))
-
-    async def http_request(self, request: HttpRequest) -> HttpResponse:
-        return await self._with_retries(
-            HTTP_REQUEST,
-            request,
-            HttpResponse,
-            request.timeout_seconds,
-            request.retries,
-            permanent_error="PermanentHttpError",
-            failure=f"HTTP {request.method} {request.url} failed",
-            summary=summaries.http_call(self._label(), request.method, request.url),
-        )
-
-    async def ai_completion(self, request: AiRequest) -> AiResponse:
-        """A completion; the step records its model and the tokens of all its completions."""
-        answer = await self._with_retries(
-            AI_COMPLETION,
-            request,
-            AiResponse,
-            request.timeout_seconds,
-            request.retries,
-            permanent_error="PermanentAiError",
-            failure="the AI completion failed",
-            summary=summaries.ai_call(self._label(), request.model),
-        )
-        spent = AiUsage.model_validate((self._step_output or {}).get("usage") or {})
-        usage = spent.plus(answer.usage).model_dump()
-        self._step_output = {"model": answer.model, "usage": usage}
-        return answer
-
-    async def integration(
-        self, activity: str, request: IntegrationCall, result_type: type[OutputT], failure: str
-    ) -> OutputT:
-        """An integration activity for this bot, keyed by run and step; its result is recorded
-        as the step's output."""
-        run = workflow.info().workflow_id
-        call = request.model_copy(
-            update={
-                "bot_id": self.params.bot_id,
-                "contact_id": self.params.contact_id,
-                "flow_run_id": self.run_id,
-                "run_workflow_id": run,
-                "idempotency_key": f"{run}/{self.sequence}",
-            }
-        )
-        result = await self._with_retries(
-            activity,
-            call,
-            result_type,
-            request.timeout_seconds,
-            request.retries,
-            permanent_error=PERMANENT_INTEGRATION_ERROR,
-            failure=failure,
-            summary=f"{self._label()}: {activity.replace('_', ' ')}",
-        )
-        self._step_output = result.model_dump(mode="json")
-        return result
-
-    async def wait_for_payment(self, payment_id: str, timeout: timedelta) -> str | None:
-        """The payment's status once Stripe reports it settled; None when `timeout` passed."""
-        await self._flush_steps()
-        since = summaries.moment(workflow.now())
-        workflow.set_current_details(f"at node {self._label()}: waiting for payment since {since}")
-        try:
-            await workflow.wait_condition(
-                lambda: payment_id in self._settled,
-                timeout=timeout,
-                timeout_summary=f"{self._label()}: no payment after {summaries.duration(timeout)}",
-            )
-        except TimeoutError:
-            return None
-        return self._settled.pop(payment_id)
-
-    async def _with_retries(
-        self,
-        activity: str,
-        arg: Any,
-        result_type: type[ResultT],
-        timeout_seconds: float,
-        retries: int,
-        *,
-        permanent_error: str,
-        failure: str,
-        summary: str,
-    ) -> ResultT:
-        """An activity retried `retries` times (backing off from 1 s to 30 s) unless its error
-        is `permanent_error`; raises `NodeFailed` (`failure: reason`) when it finally fails."""
-        await self._flush_steps()
-        try:
-            return await workflow.execute_activity(
-                activity,
-                arg,
-                result_type=result_type,
-                summary=summary,
-                start_to_close_timeout=timedelta(seconds=timeout_seconds + 5),
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(seconds=1),
-                    backoff_coefficient=2.0,
-                    maximum_interval=timedelta(seconds=30),
-                    maximum_attempts=max(1, retries + 1),
-                    non_retryable_error_types=[permanent_error],
-                ),
-            )
-        except ActivityError as err:
-            raise NodeFailed(f"{failure}: {failure_reason(err)}") from err
-
-    async def hand_off(self, request: HandOffRequest) -> str:
-        self._release_mode = None
-        await self._flush_steps()
-        workflow.upsert_search_attributes([STATUS.value_set("handed_off")])
-        since = summaries.moment(workflow.now())
-        workflow.set_current_details(f"at node {self._label()}: handed off to an agent at {since}")
-        await self._tell_conversation("run_handed_off", workflow.info().workflow_id)
-        await workflow.wait_condition(lambda: self._release_mode is not None)
-        self._replies.clear()  # what the contact told the agent is not an answer to the flow
-        workflow.upsert_search_attributes([STATUS.value_set("running")])
-        return self._release_mode or "end"
-
-
-def failure_reason(error: FailureError) -> str:
-    """What went wrong, without the activity wrapper's boilerplate."""
-    cause = error.cause if isinstance(error, ActivityError) else error
-    return cause.message if isinstance(cause, FailureError) else str(error)
-
-
-def flow_run_search_attributes(params: FlowRunInput) -> list[Any]:
-    """Search attributes of a new flow run."""
-    address, flow = params.contact["external_id"], params.flow
-    conversation = conversation_attributes(
-        params.bot_id,
-        params.bot.name,
-        params.channel_kind,
-        address,
-        params.contact_id,
-        params.conversation_id,
-    )
-    return [
-        *conversation,
-        FLOW_ID.value_set(flow.flow_id),
-        FLOW_NAME.value_set(flow.name),
-        FLOW_VERSION.value_set(flow.version),
-        STATUS.value_set("running"),
-    ]

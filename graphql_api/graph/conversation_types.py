@@ -17,14 +17,14 @@ from models import conversation_tables as rows
 from models.conversation_tables import ConversationNote
 from models.settings import Settings
 from services.conversations import queries
-from workflows.flow_run import FlowRunWorkflow
+from workflows.run_client import query_position, run_page
 
 POSITION_QUERY_TIMEOUT = timedelta(seconds=2)
 
 
 def temporal_url(settings: Settings, workflow_id: str) -> str:
-    """The workflow's page in the Temporal UI."""
-    return settings.temporal_workflows_url(workflow_id)
+    """The workflow's page in the Temporal UI (a flow run's: the workflow run it began in)."""
+    return run_page(settings, workflow_id)
 
 
 def optional_id(value: uuid.UUID | None) -> strawberry.ID | None:
@@ -175,8 +175,9 @@ async def live_position(info: Info, run: rows.FlowRun) -> RunPosition:
     """Ask the run's workflow; when it cannot answer, the run as last stored."""
     try:
         client = await platform_of(info).temporal()
-        handle = client.get_workflow_handle_for(FlowRunWorkflow.run, run.workflow_id)
-        answer = await handle.query(FlowRunWorkflow.position, rpc_timeout=POSITION_QUERY_TIMEOUT)
+        answer = await query_position(client, run.workflow_id, POSITION_QUERY_TIMEOUT)
+        if answer is None:
+            raise LookupError("the run is no longer its conversation's active one")
         return RunPosition(
             run_id=gid(run.id),
             node_id=answer.get("node_id"),

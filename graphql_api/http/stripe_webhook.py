@@ -22,7 +22,7 @@ from models.secret_box import SecretBox
 from services.integrations.credentials import IntegrationMissing, credentials_for_organization
 from services.integrations.payments import apply_stripe_event
 from services.webhooks import outbox as webhook_outbox
-from workflows.flow_run import FlowRunWorkflow
+from workflows.run_client import signal_payment_settled
 
 if TYPE_CHECKING:
     from graphql_api.platform import Platform
@@ -70,8 +70,7 @@ async def tell_run(platform: Platform, workflow_id: str, outcome: PaymentOutcome
     """Signal the flow run; one that already ended (e.g. it timed out) has nothing to do."""
     client = await platform.temporal()
     try:
-        handle = client.get_workflow_handle_for(FlowRunWorkflow.run, workflow_id)
-        await handle.signal(FlowRunWorkflow.payment_settled, outcome)
+        await signal_payment_settled(client, workflow_id, outcome)
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise

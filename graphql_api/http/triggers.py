@@ -33,9 +33,10 @@ from models.tables import FlowVersion
 from services.conversations import trigger_secrets
 from services.conversations.outreach import normalize_contact
 from services.tenancy import channel_in, flow_in
-from workflows.conversation import ConversationWorkflow, conversation_workflow_id
+from workflows.bot_conversation import BotConversationWorkflow
+from workflows.conversation_base import conversation_workflow_id
 from workflows.conversation_client import start_flow_for_contact
-from workflows.flow_run import FlowRunWorkflow
+from workflows.run_client import signal_external_event
 
 router = APIRouter(prefix="/api/triggers", tags=["incoming triggers"])
 
@@ -168,12 +169,12 @@ async def deliver_event(
         )
     contact = normalize_contact(channel.kind, body.contact_external_id)
     client = await platform.temporal()
-    conversation = client.get_workflow_handle_for(
-        ConversationWorkflow.run,
+    conversation = client.get_workflow_handle_for(  # a `Conversation` answers `status` alike
+        BotConversationWorkflow.run,
         conversation_workflow_id(str(channel.bot_id), str(channel.id), contact),
     )
     try:
-        status = await conversation.query(ConversationWorkflow.status)
+        status = await conversation.query(BotConversationWorkflow.status)
         run = status.get("active_run")
         if not run:
             raise Conflict("no flow is running in this contact's conversation")
@@ -184,9 +185,8 @@ async def deliver_event(
                 )
             if running != flow_id:
                 raise Conflict("this flow is not the one running in this contact's conversation")
-        handle = client.get_workflow_handle_for(FlowRunWorkflow.run, str(run))
-        await handle.signal(
-            FlowRunWorkflow.external_event, ExternalEvent(name=body.event, data=body.data)
+        await signal_external_event(
+            client, str(run), ExternalEvent(name=body.event, data=body.data)
         )
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:

@@ -25,7 +25,7 @@ from models.messages import MAX_TEXT_LENGTH, InboundMessage
 from models.tables import Channel
 from models.text import storable
 from services.accounts.log_in_limits import source_of
-from workflows.conversation import conversation_workflow_id
+from workflows.conversation_base import conversation_workflow_id
 
 KEEPALIVE_SECONDS = 15.0
 STREAM_RETRY_SECONDS = 30

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from models.agent_actions import AgentAction
 from models.messages import InboundMessage, OutboundMessage
+from models.payloads.integrations import PaymentOutcome
 
 RunStatus = Literal["completed", "failed", "abandoned", "cancelled"]
 
@@ -196,6 +197,94 @@ class SentMessage(BaseModel):
 
     message_id: str
     stored_at: str  # ISO 8601: before the first provider call, the same on every retry
+
+
+class InboundEvent(BaseModel):
+    """A contact's message, in a `BotConversation`'s ordered inbox."""
+
+    kind: Literal["inbound"] = "inbound"
+    message: InboundMessage
+
+
+class ReleaseEvent(BaseModel):
+    """An agent gives the conversation back to the bot: `resume` or `end` the flow."""
+
+    kind: Literal["release"] = "release"
+    mode: Literal["resume", "end"]
+
+
+class AgentEvent(BaseModel):
+    """An agent's action; `update_id` is the update waiting for its outcome."""
+
+    kind: Literal["agent"] = "agent"
+    action: AgentAction
+    update_id: str
+
+
+class StartFlowEvent(BaseModel):
+    """A proactive start; `update_id` is the update waiting for its outcome."""
+
+    kind: Literal["start_flow"] = "start_flow"
+    start: FlowStart
+    update_id: str
+
+
+BotEvent = Annotated[
+    InboundEvent | ReleaseEvent | AgentEvent | StartFlowEvent, Field(discriminator="kind")
+]
+
+
+class HostedFlow(BaseModel):
+    """A flow run a `BotConversation` takes up in its next workflow run: one not begun yet
+    (`position` None, `replies` queued for it), or one continuing as new."""
+
+    input: FlowRunInput
+    address: str | None = None  # flow_runs.workflow_id, once begun
+    position: FlowRunState | None = None
+    replies: list[InboundMessage] = Field(default_factory=list)
+    held: bool = False
+    release_mode: Literal["resume", "end"] | None = None
+
+
+class BotConversationState(BaseModel):
+    """What a `BotConversation` carries across continue-as-new."""
+
+    conversation_id: str
+    contact_id: str
+    contact: dict[str, Any] = Field(default_factory=dict)
+    inactivity_seconds: int
+    bot: BotTraits = Field(default_factory=BotTraits)
+    handed_off: bool = False
+    taken_over: bool = False  # by an agent (not by a flow's transfer node)
+    closing: bool = False  # an agent closed it; the workflow ends with the active run
+    run_count: int = 0
+    recent_message_ids: list[str] = Field(default_factory=list)
+    events: list[BotEvent] = Field(default_factory=list)
+    flow: HostedFlow | None = None
+
+
+class BotConversationInput(BaseModel):
+    """Start arguments of `BotConversationWorkflow` (one per bot, channel and contact)."""
+
+    bot_id: str
+    channel_id: str
+    channel_kind: str
+    contact: ContactRef
+    state: BotConversationState | None = None
+
+
+class RunExternalEvent(BaseModel):
+    """An external event for the flow run `run_workflow_id` of a `BotConversation`."""
+
+    run_workflow_id: str
+    event: ExternalEvent
+
+
+class RunPaymentSettled(BaseModel):
+    """Stripe's word on a payment of the flow run `run_workflow_id` of a `BotConversation`."""
+
+    run_workflow_id: str
+    outcome: PaymentOutcome
 
 
 ConversationEvent.model_rebuild()
