@@ -296,7 +296,8 @@ async def test_one_answer_reads_one_snapshot(
             ).fetchone()
         committed.append(str(row))
 
-    query = "{ bots { name channels { name } } }"
+    # two root fields at once: they take turns on the one snapshot, and authenticate once
+    query = "{ bots { name channels { name } } webhookEndpoints { id } }"
     event.listen(Engine, "after_cursor_execute", commit_in_between)
     try:
         during, cost = await counted(owner, query)

@@ -60,11 +60,12 @@ class AnalyticsQuery:
         time_zone: Zone = "UTC",
     ) -> Dashboard:
         caller = await require_caller(info)
-        async with transaction(info) as session:
+        # Its seven parts run side by side, each on a connection of its own, not on the
+        # request's snapshot: holding that while waiting for seven more could drain the pool.
+        sessions = platform_of(info).sessions
+        async with sessions() as session:
             bots = await organization_bots(session, caller.organization_id, bot_id)
-        # its seven parts run side by side, each on a connection of its own (not the snapshot)
-        period = queries.make_period(bots, first, to, time_zone)
-        return await queries.dashboard(platform_of(info).sessions, period)
+        return await queries.dashboard(sessions, queries.make_period(bots, first, to, time_zone))
 
     @strawberry.field(description="A flow's runs, funnel per node, edge visits and answers.")
     async def flow_analytics(

@@ -44,6 +44,7 @@ class Context(BaseContext):
         super().__init__()
         self.platform = platform
         self.caller: Caller | None = None
+        self.authenticating = asyncio.Lock()
         self.snapshot = snapshot
         self.loaders = Loaders(self.reading, cache=snapshot)
         self._session: AsyncSession | None = None
@@ -121,11 +122,12 @@ def platform_of(info: ContextInfo) -> Platform:
 async def require_caller(info: ContextInfo, roles: Collection[str] = ALL_ROLES) -> Caller:
     """The authenticated caller of this GraphQL request, with one of `roles`."""
     context: Context = info.context
-    if context.caller is None:
-        assert context.request is not None  # set by strawberry's router before any resolver
-        context.caller = await authenticate(
-            context.platform, context.request, context.connection_params
-        )
+    async with context.authenticating:  # once per request, whatever its number of root fields
+        if context.caller is None:
+            assert context.request is not None  # set by strawberry's router before any resolver
+            context.caller = await authenticate(
+                context.platform, context.request, context.connection_params
+            )
     return check_role(context.caller, roles)
 
 
