@@ -64,6 +64,28 @@ def counted_statements() -> Iterator[tuple[list[str], list[object]]]:
         event.remove(Pool, "checkout", checkout)
 
 
+@contextmanager
+def held_connections() -> Iterator[list[object]]:
+    """The pool entries taken inside the block and not given back yet (an entry outlives its
+    connection: one invalidated by a cancelled read is still checked in)."""
+    held: list[object] = []
+
+    def checkout(_connection: object, entry: object, *_: Any) -> None:
+        held.append(entry)
+
+    def checkin(_connection: object, entry: object) -> None:
+        if entry in held:
+            held.remove(entry)
+
+    event.listen(Pool, "checkout", checkout)
+    event.listen(Pool, "checkin", checkin)
+    try:
+        yield held
+    finally:
+        event.remove(Pool, "checkout", checkout)
+        event.remove(Pool, "checkin", checkin)
+
+
 async def add_bots(engine: AsyncEngine, organization_id: str, first: int, last: int) -> None:
     """Bots `first`..`last`-1, each with two channels and two flows of two versions each."""
     async with make_session_factory(engine).begin() as session:
@@ -311,3 +333,31 @@ async def test_one_answer_reads_one_snapshot(
     assert [bot["name"] for bot in after["bots"]] == ["bot 00", "bot 01", "bot 02", "late bot"]
     assert [len(bot["channels"]) for bot in after["bots"]] == [3, 2, 2, 0]
     assert cost[1] <= 2, cost  # the caller's lookup and the snapshot: not one per loader
+
+
+async def test_the_snapshot_is_given_back_when_the_answer_ends(
+    api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    """A query failing halfway and a mutation whose answer is read after its write both give
+    every connection back by the time they answer."""
+    owner, payload = await sign_up(api)
+    await add_bots(db_engine, payload["member"]["organization"]["id"], 0, 2)
+    missing = str(uuid.uuid4())
+    with held_connections() as held:
+        failed = await owner.result(
+            "query($id: ID!) { bots { channels { id } } bot(id: $id) { id } }", id=missing
+        )
+        assert held == []
+        created = await owner(
+            'mutation { a: createBot(input: {name: "a"}) { name channels { id } } '
+            'b: createBot(input: {name: "b"}) { name } }'
+        )
+        assert held == []
+        after = await owner("{ bots { name } }")
+        assert held == []
+
+    # `bot` is non-null: its error empties the answer and cancels the channels' read mid-way
+    assert failed["data"] is None
+    assert [error["extensions"]["code"] for error in failed["errors"]] == ["NOT_FOUND"]
+    assert created == {"a": {"name": "a", "channels": []}, "b": {"name": "b"}}
+    assert [bot["name"] for bot in after["bots"]] == ["a", "b", "bot 00", "bot 01"]

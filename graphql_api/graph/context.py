@@ -68,8 +68,13 @@ class Context(BaseContext):
             return
         async with self._turn:
             if self._session is None:
-                self._session = self.platform.sessions()
-                await self._session.connection(execution_options=SNAPSHOT)
+                session = self.platform.sessions()
+                try:
+                    await session.connection(execution_options=SNAPSHOT)
+                except BaseException:
+                    await session.close()
+                    raise
+                self._session = session
             try:
                 yield self._session
             except DBAPIError:
