@@ -10,8 +10,8 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from models.agent_actions import AgentAction
+from models.bot_tables import Channel
 from models.payloads.engine import ContactRef, ConversationInput, FlowStart, FlowStartResult
-from models.tables import Channel
 from workflows.conversation import ConversationWorkflow, conversation_workflow_id
 from workflows.summaries import conversation_summary
 

@@ -17,7 +17,8 @@ from strawberry.types import Info
 
 from graphql_api.graph.context import platform_of, require_caller, transaction
 from graphql_api.ids import parse_id
-from models.tables import Bot, FlowVersion
+from models.bot_tables import Bot
+from models.flow_tables import FlowVersion
 from services.analytics import queries
 from services.tenancy import bot_in, flow_in
 

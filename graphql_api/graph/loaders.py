@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
-from models import conversation_tables, tables
+from models import bot_tables, conversation_tables, flow_tables
 from services.conversations.queries import MessageSlice, messages_of
 from services.webhooks.endpoints import EndpointStats, endpoints_stats
 
@@ -73,7 +73,7 @@ class Loaders:
         ) -> DataLoader[uuid.UUID, list[Any]]:
             return DataLoader(load_fn=partial(rows_by_parent, reading, parent, order), cache=cache)
 
-        Channel, Flow, FlowVersion = tables.Channel, tables.Flow, tables.FlowVersion
+        Channel, Flow, FlowVersion = bot_tables.Channel, flow_tables.Flow, flow_tables.FlowVersion
         self.channels_of_bot = by_parent(Channel.bot_id, Channel.created_at, Channel.id)
         self.flows_of_bot = by_parent(Flow.bot_id, Flow.created_at, Flow.id)
         self.versions_of_flow = by_parent(FlowVersion.flow_id, FlowVersion.version.desc())

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import UUID, array
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from models.bot_tables import Bot, Channel
 from models.conversation_tables import (
     CONVERSATION_STATUSES,
     Contact,
@@ -21,7 +22,6 @@ from models.conversation_tables import (
     Message,
 )
 from models.errors import InvalidInput, NotFound
-from models.tables import Bot, Channel
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.bot_tables import Bot
 from models.errors import InvalidInput, NotFound
 from models.secret_box import SecretBox
-from models.tables import Bot
 from models.webhook_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from outbound.guard import OutboundPolicy
 from services.webhooks.outbox import (
