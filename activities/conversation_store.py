@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities import metrics
+from models.bot_tables import Bot, Channel
 from models.conversation_tables import Contact, Conversation, FlowRun, FlowRunStep, Message
+from models.flow_tables import Flow, FlowVersion
 from models.messages import InboundMessage
 from models.payloads import activity_names
 from models.payloads.engine import (
@@ -23,7 +25,6 @@ from models.payloads.engine import (
     InboundRecorded,
     StepRecord,
 )
-from models.tables import Bot, Channel, Flow, FlowVersion
 from services.analytics import rollups
 from services.conversations.notify import notify_conversation, notify_message
 from services.conversations.triggers import FlowCandidate, choose_flow

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
 
+from models.bot_tables import Channel
+from models.flow_tables import Flow, FlowVersion
 from models.outreach_tables import Outreach, OutreachContact
 from models.payloads import activity_names
 from models.payloads.engine import ContactRef, FlowSnapshot, FlowStart
-from models.tables import Channel, Flow, FlowVersion
 from workflows.conversation_client import start_flow_for_contact
 
 

@@ -31,13 +31,13 @@ from activities import metrics
 from channels.base import ChannelAccess, PermanentSendError, RetryableSendError
 from channels.pacing import reserve_slot
 from channels.registry import build_adapters
+from models.bot_tables import Channel
 from models.conversation_tables import Message
 from models.messages import OutboundMessage, TemplateMessage
 from models.payloads import activity_names
 from models.payloads.engine import SendRequest, SentMessage
 from models.secret_box import SecretBox
 from models.settings import Settings
-from models.tables import Channel
 from services.analytics import rollups
 from services.conversations.delivery_statuses import apply_early_reports
 from services.conversations.notify import notify_message

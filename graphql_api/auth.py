@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import HTTPConnection
 
 from models.errors import Forbidden, Unauthenticated
-from models.tables import ApiKey
+from models.tenancy_tables import ApiKey
 from services.accounts.organizations import API_KEY_PREFIX, api_key_by_secret, membership
 from services.accounts.tokens import read_access_token
 

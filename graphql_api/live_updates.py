@@ -21,8 +21,8 @@ import psycopg
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from models.bot_tables import Channel
 from models.conversation_tables import Contact, Conversation, Message
-from models.tables import Channel
 from services.conversations.notify import CONVERSATIONS_CHANNEL, MESSAGES_CHANNEL
 from services.conversations.queries import ConversationRow
 

@@ -19,6 +19,7 @@ from strawberry.tools import merge_types
 from graphql_api.graph.accounts import AccountMutation, AccountQuery
 from graphql_api.graph.analytics import AnalyticsQuery
 from graphql_api.graph.bots import BotMutation, BotQuery
+from graphql_api.graph.context import RequestSnapshot
 from graphql_api.graph.conversations import ConversationMutation, ConversationQuery
 from graphql_api.graph.errors import CodedErrors, LoggingSchema
 from graphql_api.graph.flows import FlowMutation, FlowQuery
@@ -97,6 +98,7 @@ def build_schema(
         *limit_extensions(development, max_depth),
         partial(QueryCostLimiter, max_cost),
         StorableText,
+        RequestSnapshot,
         partial(CodedErrors, hide_suggestions=hide_suggestions),
     ]
     return LoggingSchema(

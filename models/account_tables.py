@@ -8,9 +8,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.db import Base
-from models.tables import (
-    MEMBERSHIP_ROLES,
+from models.columns import (
     CreatedAt,
     JSONObject,
     OptionalTimestamp,
@@ -18,6 +16,8 @@ from models.tables import (
     cascade_to,
     one_of,
 )
+from models.db import Base
+from models.tenancy_tables import MEMBERSHIP_ROLES
 
 TEMPLATE_DIFFICULTIES = ("beginner", "intermediate", "advanced")
 

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, Index, SmallInteger, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from models.columns import cascade_to
 from models.db import Base
-from models.tables import cascade_to
 
 # Upper bounds (milliseconds) of the bot response time histogram; a last bucket holds the rest.
 RESPONSE_BUCKETS_MS = (500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000)

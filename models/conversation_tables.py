@@ -21,9 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.db import Base
-from models.tables import (
-    CHANNEL_KINDS,
+from models.bot_tables import CHANNEL_KINDS
+from models.columns import (
     CreatedAt,
     JSONObject,
     OptionalTimestamp,
@@ -31,6 +30,7 @@ from models.tables import (
     cascade_to,
     one_of,
 )
+from models.db import Base
 
 CONVERSATION_STATUSES = ("active", "handed_off", "abandoned", "closed")
 MESSAGE_DIRECTIONS = ("inbound", "outbound")
@@ -219,8 +219,11 @@ class ConversationNote(Base):
 
 import models.account_tables  # noqa: E402
 import models.analytics_tables  # noqa: E402  (registers the other tables on Base.metadata)
+import models.bot_tables  # noqa: E402
+import models.flow_tables  # noqa: E402
 import models.integration_tables  # noqa: E402
 import models.marketplace_tables  # noqa: E402
 import models.outreach_tables  # noqa: E402
+import models.tenancy_tables  # noqa: E402
 import models.trigger_tables  # noqa: E402
 import models.webhook_tables  # noqa: E402, F401

@@ -7,9 +7,7 @@ import uuid
 from sqlalchemy import BigInteger, ForeignKey, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.db import Base
-from models.integration_config import INTEGRATION_KINDS
-from models.tables import (
+from models.columns import (
     CreatedAt,
     JSONObject,
     OptionalTimestamp,
@@ -18,6 +16,8 @@ from models.tables import (
     cascade_to,
     one_of,
 )
+from models.db import Base
+from models.integration_config import INTEGRATION_KINDS
 
 PAYMENT_STATUSES = ("pending", "paid", "failed", "expired")
 

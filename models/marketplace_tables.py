@@ -27,8 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.db import Base
-from models.tables import (
+from models.columns import (
     CreatedAt,
     OptionalTimestamp,
     UpdatedAt,
@@ -36,6 +35,7 @@ from models.tables import (
     cascade_to,
     one_of,
 )
+from models.db import Base
 
 LISTING_KINDS = ("flow", "template", "bot")
 LISTING_STATUSES = ("draft", "pending_review", "approved", "rejected", "suspended")

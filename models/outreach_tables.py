@@ -7,8 +7,8 @@ import uuid
 from sqlalchemy import ForeignKey, Integer, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from models.columns import CreatedAt, OptionalTimestamp, UUIDPrimaryKey, cascade_to, one_of
 from models.db import Base
-from models.tables import CreatedAt, OptionalTimestamp, UUIDPrimaryKey, cascade_to, one_of
 
 OUTREACH_STATUSES = ("running", "completed")
 OUTREACH_CONTACT_STATUSES = ("pending", "started", "failed")

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from models.columns import CreatedAt, cascade_to
 from models.db import Base
-from models.tables import CreatedAt, cascade_to
 
 
 class FlowTriggerSecret(Base):

@@ -20,8 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.db import Base
-from models.tables import (
+from models.columns import (
     CreatedAt,
     JSONObject,
     OptionalTimestamp,
@@ -30,6 +29,7 @@ from models.tables import (
     cascade_to,
     one_of,
 )
+from models.db import Base
 
 DELIVERY_STATES = ("pending", "succeeded", "failed")
 

@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.bot_tables import Bot, Channel
 from models.errors import NotFound
-from models.tables import Bot, Channel, Flow, FlowVersion
+from models.flow_tables import Flow, FlowVersion
 
 Row = TypeVar("Row")
 

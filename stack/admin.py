@@ -9,7 +9,7 @@ import sys
 from sqlalchemy import update
 
 from models.db import make_engine, make_session_factory
-from models.tables import User
+from models.tenancy_tables import User
 
 
 async def set_platform_admin(database_url: str, email: str, admin: bool) -> bool:

@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
+from models.bot_tables import Bot, Channel
 from models.conversation_tables import Contact, Conversation, FlowRun, Message
 from models.db import make_engine, make_session_factory
+from models.flow_tables import Flow, FlowVersion
 from models.settings import Settings
-from models.tables import Bot, Channel, Flow, FlowVersion
 from services.conversations.outreach import normalize_contact
 from workflows.client import connect_temporal
 from workflows.run_client import hosting_workflow, run_page

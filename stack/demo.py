@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from flowlang.templates import default_templates
+from models.bot_tables import Bot, Channel
 from models.db import make_engine, make_session_factory
-from models.tables import Bot, Channel, Organization
+from models.tenancy_tables import Organization
 from services.bots.publishing import (
     add_channel,
     create_bot,

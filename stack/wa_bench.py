@@ -33,7 +33,7 @@ from channels.config import webhook_urls
 from models.db import make_engine, make_session_factory
 from models.secret_box import SecretBox
 from models.settings import Settings
-from models.tables import Organization
+from models.tenancy_tables import Organization
 from services.bots.file import load_bot_file
 from services.bots.sync import apply_bot
 from stack.bench import LocalStack, subscribe_everything

@@ -13,11 +13,11 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from channels.config import webhook_urls
+from models.bot_tables import Channel
 from models.conversation_tables import Contact, Message
 from models.db import make_session_factory
 from models.secret_box import SecretBox
 from models.settings import Settings
-from models.tables import Channel
 from tests import fake_meta
 from tests.fake_meta import FakeMeta
 from tests.fake_twilio import FakeTwilio, twilio_signature

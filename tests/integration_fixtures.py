@@ -10,10 +10,10 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from models.bot_tables import Bot
 from models.conversation_tables import FlowRunStep
 from models.db import make_session_factory
 from models.secret_box import SecretBox
-from models.tables import Bot
 from services.integrations.credentials import set_integration
 from tests.helpers import WebChat, node, wait_for
 

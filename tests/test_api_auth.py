@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.db import make_session_factory
 from models.settings import Settings
-from models.tables import ApiKey, User
+from models.tenancy_tables import ApiKey, User
 from services.accounts.organizations import now
 from services.accounts.tokens import issue_access_token
 from tests.graphql_client import PASSWORD, GraphQL, sign_up

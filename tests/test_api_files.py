@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flowlang.templates import TEMPLATE_SLUGS, default_templates
+from models.bot_tables import Bot
 from models.db import make_session_factory
-from models.tables import Bot, Flow, FlowVersion
+from models.flow_tables import Flow, FlowVersion
 from tests.api_fixtures import CREATE_BOT, CREATE_FLOW, SET_DEFAULT, edge, greeting_flow, message
 from tests.graphql_client import GraphQL, sign_up
 

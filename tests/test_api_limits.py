@@ -14,9 +14,9 @@ from graphql_api.app import create_app
 from graphql_api.graph.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from graphql_api.platform import Platform
 from graphql_api.schema import build_schema
+from models.bot_tables import Channel
 from models.db import make_session_factory
 from models.settings import Settings
-from models.tables import Channel
 from tests.api_fixtures import CONNECT, CREATE_BOT, WHATSAPP_CHANNEL
 from tests.graphql_client import GraphQL, sign_up
 

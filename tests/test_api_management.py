@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
+from models.bot_tables import Bot as BotRow
+from models.bot_tables import Channel
 from models.db import make_session_factory
 from models.secret_box import SecretBox
-from models.tables import Bot as BotRow
-from models.tables import Channel
 from tests.api_fixtures import (
     CONNECT,
     CREATE_BOT,

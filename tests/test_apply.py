@@ -13,9 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flowlang.templates import default_templates
+from models.bot_tables import Bot, Channel
 from models.db import make_session_factory
+from models.flow_tables import Flow, FlowVersion
 from models.secret_box import SecretBox
-from models.tables import Bot, Channel, Flow, FlowVersion, Organization
+from models.tenancy_tables import Organization
 from services.bots.file import load_bot_file
 from services.bots.publishing import add_channel
 from stack.cli import main

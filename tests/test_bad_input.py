@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from models.bot_tables import Bot
 from models.conversation_tables import Conversation
+from models.flow_tables import Flow
 from models.messages import MAX_TEXT_LENGTH
 from models.settings import Settings
-from models.tables import Bot, Flow
 from tests import fake_meta
 from tests.api_fixtures import CREATE_BOT
 from tests.channel_chat import (

@@ -10,8 +10,8 @@ import httpx
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from models.bot_tables import Bot as BotRow
 from models.conversation_tables import FlowRun
-from models.tables import Bot as BotRow
 from tests.api_fixtures import live_web_bot
 from tests.graphql_client import sign_up
 from tests.helpers import WebChat, chain, node, wait_for

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from models.bot_tables import Channel
 from models.db import make_session_factory
 from models.settings import Settings
-from models.tables import Channel
 from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
 from tests.fake_meta import FakeMeta
 from tests.helpers import chain, node, wait_for

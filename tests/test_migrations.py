@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
 
+from models.bot_tables import Bot, Channel
 from models.conversation_tables import (
     Contact,
     Conversation,
@@ -24,7 +25,8 @@ from models.conversation_tables import (
     Message,
 )
 from models.db import Base, sqlalchemy_url
-from models.tables import Bot, Channel, Flow, FlowVersion, Organization
+from models.flow_tables import Flow, FlowVersion
+from models.tenancy_tables import Organization
 from stack import migrate
 
 

@@ -14,9 +14,9 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecution
 from temporalio.testing import WorkflowEnvironment
 
+from models.bot_tables import Bot, Channel
 from models.db import make_session_factory
 from models.settings import Settings
-from models.tables import Bot, Channel
 from stack.conversation_view import show_conversation
 from stack.ports import free_port
 from tests.channel_chat import WhatsAppUser, make_whatsapp_bot

@@ -10,11 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
+from models.bot_tables import Channel
 from models.conversation_tables import FlowRun
 from models.db import make_session_factory
+from models.flow_tables import Flow
 from models.outreach_tables import Outreach
 from models.settings import Settings
-from models.tables import Channel, Flow
 from services.conversations.outreach import OutreachInput, create_outreach, progress_of
 from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
 from tests.fake_meta import FakeMeta

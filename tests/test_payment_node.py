@@ -18,12 +18,12 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.create_payment import PaymentCreator
 from flowlang.nodes import get_node_type
+from models.bot_tables import Bot, Channel
 from models.db import make_session_factory
 from models.integration_tables import Payment
 from models.payloads.integrations import PaymentExpiry, PaymentLink, PaymentOutcome, PaymentRequest
 from models.secret_box import SecretBox
 from models.settings import Settings
-from models.tables import Bot, Channel
 from tests.api_fixtures import CONNECT, CREATE_BOT, CREATE_FLOW, PUBLISH, SET_DEFAULT
 from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
 from tests.fake_meta import FakeMeta

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flowlang.graph import MAX_FLOW_NODES, MAX_KEYWORDS
+from models.bot_tables import Bot
 from models.settings import Settings
-from models.tables import Bot
 from tests.api_fixtures import CREATE_BOT
 from tests.graphql_client import sign_up
 from tests.helpers import api_client, chain, make_web_bot, node

@@ -14,8 +14,8 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from models.agent_actions import AgentAction
+from models.bot_tables import Channel
 from models.payloads.engine import BotConversationInput, ContactRef, FlowStart, FlowStartResult
-from models.tables import Channel
 from workflows.bot_conversation import BotConversationWorkflow
 from workflows.conversation_base import conversation_workflow_id
 from workflows.summaries import conversation_summary

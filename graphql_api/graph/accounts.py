@@ -17,7 +17,7 @@ from graphql_api.graph.context import (
 )
 from graphql_api.ids import parse_id
 from models.errors import Forbidden, Unauthenticated
-from models.tables import ApiKey as ApiKeyRow
+from models.tenancy_tables import ApiKey as ApiKeyRow
 from services.accounts import organizations as accounts
 from services.accounts.tokens import issue_tokens, log_out_everywhere, rotate_refresh_token
 

@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
-from graphql_api.graph.context import platform_of, require_caller
+from graphql_api.graph.context import platform_of, require_caller, transaction
 from graphql_api.ids import parse_id
-from models.tables import Bot, FlowVersion
+from models.bot_tables import Bot
+from models.flow_tables import FlowVersion
 from services.analytics import queries
 from services.tenancy import bot_in, flow_in
 
@@ -60,6 +61,8 @@ class AnalyticsQuery:
         time_zone: Zone = "UTC",
     ) -> Dashboard:
         caller = await require_caller(info)
+        # Its seven parts run side by side, each on a connection of its own, not on the
+        # request's snapshot: holding that while waiting for seven more could drain the pool.
         sessions = platform_of(info).sessions
         async with sessions() as session:
             bots = await organization_bots(session, caller.organization_id, bot_id)
@@ -75,7 +78,7 @@ class AnalyticsQuery:
         time_zone: Zone = "UTC",
     ) -> FlowStats:
         caller = await require_caller(info)
-        async with platform_of(info).sessions() as session:
+        async with transaction(info) as session:
             flow = await flow_in(session, caller.organization_id, parse_id(flow_id, "flow"))
             period = queries.make_period([flow.bot_id], first, to, time_zone)
             definition = flow.definition
@@ -94,7 +97,7 @@ class AnalyticsQuery:
         time_zone: Zone = "UTC",
     ) -> Satisfaction:
         caller = await require_caller(info)
-        async with platform_of(info).sessions() as session:
+        async with transaction(info) as session:
             bots = await organization_bots(session, caller.organization_id, bot_id)
             return await queries.satisfaction(
                 session, queries.make_period(bots, first, to, time_zone)
@@ -105,6 +108,6 @@ class AnalyticsQuery:
         self, info: Info, bot_id: strawberry.ID | None = None
     ) -> RealTime:
         caller = await require_caller(info)
-        async with platform_of(info).sessions() as session:
+        async with transaction(info) as session:
             bots = await organization_bots(session, caller.organization_id, bot_id)
             return await queries.real_time(session, bots)

@@ -17,9 +17,9 @@ from graphql_api.graph.context import deadlock_retried, platform_of, require_cal
 from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.graph.types import Bot, Channel, ChannelKind
 from graphql_api.ids import parse_id
+from models.bot_tables import Bot as BotRow
 from models.errors import InvalidInput
 from models.secret_box import SecretBox
-from models.tables import Bot as BotRow
 from services.bots import management as bots
 from services.tenancy import bot_in, channel_in
 

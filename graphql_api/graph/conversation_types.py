@@ -10,8 +10,9 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from graphql_api.graph.context import ContextInfo, platform_of, transaction
+from graphql_api.graph.context import ContextInfo, platform_of
 from graphql_api.graph.limits import page_size
+from graphql_api.graph.loaders import MessagesKey
 from graphql_api.graph.types import gid
 from models import conversation_tables as rows
 from models.conversation_tables import ConversationNote
@@ -239,10 +240,11 @@ class Conversation:
         )
 
     @strawberry.field(description="Oldest first, `first` at a time (at most 100).")
-    async def messages(self, info: Info, first: int = 50, after: str | None = None) -> MessagePage:
-        limit = page_size(first)
-        async with transaction(info) as session:
-            found, cursor = await queries.messages_of(session, uuid.UUID(self.id), limit, after)
+    async def messages(
+        self, info: ContextInfo, first: int = 50, after: str | None = None
+    ) -> MessagePage:
+        key = MessagesKey(uuid.UUID(self.id), page_size(first), after)
+        found, cursor = await info.context.loaders.messages_of_conversation.load(key)
         return MessagePage(items=[Message.of(row) for row in found], next_cursor=cursor)
 
     @strawberry.field(description="Agents' notes, oldest first.")

@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graphql_api.auth import MANAGERS, user_of
-from graphql_api.graph.context import require_caller, transaction
+from graphql_api.graph.context import require_caller, transaction, writing
 from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.graph.marketplace_types import (
     Listing,
@@ -96,7 +96,7 @@ class MarketplaceQuery:
     @strawberry.field(description="One listing; a view by another organization is counted.")
     async def marketplace_listing(self, info: Info, id: strawberry.ID) -> Listing:
         caller = await require_caller(info)
-        async with transaction(info) as session:
+        async with writing(info) as session:  # a query that writes: the view count
             row = await marketplace.visible_listing(
                 session, caller.organization_id, parse_id(id, "listing")
             )

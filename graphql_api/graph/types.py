@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 from channels.config import webhook_urls
 from flowlang.validation import ValidationProblem as ValidationProblemData
 from graphql_api.graph.context import ContextInfo
-from models import tables
+from models import bot_tables, flow_tables
 from services.flows.drafts import FlowDiff as FlowDiffData
 
 
@@ -46,7 +46,7 @@ class Channel:
     webhook_urls: list[WebhookUrl]
 
     @classmethod
-    def of(cls, row: tables.Channel, public_url: str) -> Channel:
+    def of(cls, row: bot_tables.Channel, public_url: str) -> Channel:
         urls = webhook_urls(public_url, row.kind, str(row.id))
         return cls(
             id=gid(row.id),
@@ -74,7 +74,7 @@ class FlowVersion:
     created_at: datetime
 
     @classmethod
-    def of(cls, row: tables.FlowVersion) -> FlowVersion:
+    def of(cls, row: flow_tables.FlowVersion) -> FlowVersion:
         return cls(
             id=gid(row.id),
             flow_id=gid(row.flow_id),
@@ -103,7 +103,7 @@ class Flow:
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: tables.Flow) -> Flow:
+    def of(cls, row: flow_tables.Flow) -> Flow:
         published = row.published_version_id
         return cls(
             id=gid(row.id),
@@ -139,7 +139,7 @@ class Bot:
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: tables.Bot) -> Bot:
+    def of(cls, row: bot_tables.Bot) -> Bot:
         default = row.default_flow_id
         return cls(
             id=gid(row.id),

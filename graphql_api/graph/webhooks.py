@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from graphql_api.auth import MANAGERS, Caller
 from graphql_api.graph.bots import optional_object, secret_box
-from graphql_api.graph.context import platform_of, require_caller, transaction
+from graphql_api.graph.context import ContextInfo, platform_of, require_caller, transaction
 from graphql_api.graph.conversation_types import temporal_url
 from graphql_api.graph.limits import DEFAULT_PAGE_SIZE, page_size
 from graphql_api.graph.types import gid
@@ -74,9 +74,10 @@ class WebhookEndpoint:
         return temporal_url(platform_of(info).settings, delivery_workflow_id(str(self.id)))
 
     @strawberry.field
-    async def stats(self, info: Info) -> WebhookStats:  # type: ignore[valid-type]
-        async with transaction(info) as session:
-            return await endpoints.endpoint_stats(session, parse_id(self.id, "webhook endpoint"))
+    async def stats(self, info: ContextInfo) -> WebhookStats:  # type: ignore[valid-type]
+        return await info.context.loaders.stats_of_endpoint.load(
+            parse_id(self.id, "webhook endpoint")
+        )
 
 
 @strawberry.type(description="One attempt to deliver: what the receiver answered.")

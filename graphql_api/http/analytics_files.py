@@ -16,8 +16,8 @@ from fastapi.responses import StreamingResponse
 from graphql_api.auth import Caller
 from graphql_api.http.files import attachment, caller
 from graphql_api.ids import parse_id
+from models.bot_tables import Bot
 from models.errors import NotFound
-from models.tables import Bot
 from services.analytics import exports as analytics_exports
 from services.analytics import queries
 from services.analytics import report as analytics_report

@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 from graphql_api.auth import MANAGERS, Caller, authenticate, check_role
 from graphql_api.ids import parse_id
 from models.errors import DomainError, InvalidInput, PayloadTooLarge, TooManyAttempts
-from models.tables import Flow
+from models.flow_tables import Flow
 from services.flows import import_export as flow_io
 from services.tenancy import bot_in, flow_in
 

@@ -11,9 +11,9 @@ from fastapi import HTTPException, Request
 from temporalio.service import RPCError
 
 from channels.base import ChannelAccess, InboundDelivery, StatusUpdate
+from models.bot_tables import Channel
 from models.payloads.engine import ContactRef
 from models.secret_box import SecretBox
-from models.tables import Channel
 from services.conversations.delivery_statuses import record_status
 from workflows.conversation_client import signal_conversation
 

@@ -27,9 +27,9 @@ from graphql_api.http.files import caller
 from graphql_api.ids import parse_id
 from models.conversation_tables import FlowRun
 from models.errors import Conflict, InvalidInput
+from models.flow_tables import FlowVersion
 from models.payloads.engine import ContactRef, ExternalEvent, FlowSnapshot, FlowStart
 from models.secret_box import SecretBox
-from models.tables import FlowVersion
 from services.conversations import trigger_secrets
 from services.conversations.outreach import normalize_contact
 from services.tenancy import channel_in, flow_in

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from channels.config import webhook_urls
 from channels.twilio.webhook import parse_inbound, parse_status, signature_valid
 from graphql_api.http.ingress import active_channel, channel_access, deliver_all, record_statuses
-from models.tables import Channel
+from models.bot_tables import Channel
 
 router = APIRouter(prefix="/channels/twilio", tags=["Twilio channel"])
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'

@@ -20,9 +20,9 @@ from starlette.types import Receive, Scope, Send
 from channels.base import InboundDelivery
 from graphql_api.http.ingress import active_channel, deliver
 from graphql_api.live_updates import StreamRefused
+from models.bot_tables import Channel
 from models.conversation_tables import Conversation, Message
 from models.messages import MAX_TEXT_LENGTH, InboundMessage
-from models.tables import Channel
 from models.text import storable
 from services.accounts.log_in_limits import source_of
 from workflows.conversation_base import conversation_workflow_id

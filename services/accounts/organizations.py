@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account_tables import Invitation
 from models.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from models.tables import MEMBERSHIP_ROLES, ApiKey, Membership, Organization, User
+from models.tenancy_tables import MEMBERSHIP_ROLES, ApiKey, Membership, Organization, User
 from services.bots.publishing import create_organization
 
 MIN_PASSWORD_LENGTH = 8

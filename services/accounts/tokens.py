@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.account_tables import RefreshToken
 from models.errors import Unauthenticated
 from models.settings import Settings
-from models.tables import User
+from models.tenancy_tables import User
 from services.accounts.organizations import new_secret, now, secret_digest
 
 ALGORITHM = "HS256"

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.tables import Bot, Flow, FlowVersion
+from models.bot_tables import Bot
+from models.flow_tables import Flow, FlowVersion
 from services.analytics import queries
 
 FUNNELS_SHOWN = 5

@@ -36,8 +36,8 @@ from models.analytics_tables import (
     NodeHour,
 )
 from models.conversation_tables import Conversation, FlowRun, Message
+from models.flow_tables import FlowVersion
 from models.settings import get_settings
-from models.tables import FlowVersion
 
 RUN_COUNTERS = {
     "completed": "runs_completed",

@@ -17,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.config import SECRET_MODELS
-from models.tables import Bot, Channel, Flow, Organization
+from models.bot_tables import Bot, Channel
+from models.flow_tables import Flow
+from models.tenancy_tables import Organization
 from services.bots.file import ENTRY_FIELDS, normal_config
 from services.bots.sync import stored_definition
 

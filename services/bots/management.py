@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.config import CHANNEL_KINDS, CONFIG_MODELS, SECRET_MODELS
 from flowlang.graph import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
+from models.bot_tables import Bot, Channel
 from models.errors import InvalidInput, checked_settings
 from models.secret_box import SecretBox
-from models.tables import Bot, Channel
 from services.bots.publishing import add_channel, create_bot
 from services.webhooks import outbox as webhook_outbox
 

@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowlang.validation import ValidationProblem, validate_flow
-from models.tables import Bot, Channel, Flow, FlowVersion, Organization
+from models.bot_tables import Bot, Channel
+from models.flow_tables import Flow, FlowVersion
+from models.tenancy_tables import Organization
 from services.webhooks import outbox as webhook_outbox
 
 

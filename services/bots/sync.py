@@ -18,8 +18,10 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.bot_tables import Bot, Channel
+from models.flow_tables import Flow, FlowVersion
 from models.secret_box import SecretBox, SecretBoxError
-from models.tables import Bot, Channel, Flow, FlowVersion, Organization
+from models.tenancy_tables import Organization
 from services.bots.file import (
     ENTRY_FIELDS,
     DesiredBot,

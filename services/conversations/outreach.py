@@ -11,9 +11,10 @@ from pydantic import BaseModel
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.bot_tables import Bot, Channel
 from models.errors import InvalidInput, NotFound
+from models.flow_tables import Flow
 from models.outreach_tables import Outreach, OutreachContact
-from models.tables import Bot, Channel, Flow
 
 MAX_CONTACTS = 10_000
 MAX_PER_SECOND = 100

@@ -5,12 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, exists, or_, select, tuple_
+from sqlalchemy import Select, exists, func, or_, select, true, tuple_
+from sqlalchemy.dialects.postgresql import UUID, array
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from models.bot_tables import Bot, Channel
 from models.conversation_tables import (
     CONVERSATION_STATUSES,
     Contact,
@@ -18,7 +22,6 @@ from models.conversation_tables import (
     Message,
 )
 from models.errors import InvalidInput, NotFound
-from models.tables import Bot, Channel
 
 
 @dataclass(frozen=True)
@@ -126,16 +129,32 @@ async def conversation_in(
     return ConversationRow(*row)
 
 
+MessageSlice = tuple[list[Message], str | None]
+
+
 async def messages_of(
-    session: AsyncSession, conversation_id: uuid.UUID, first: int, after: str | None
-) -> tuple[list[Message], str | None]:
-    """Oldest first; the messages and the cursor of the next page, if any."""
-    query = select(Message).where(Message.conversation_id == conversation_id)
+    session: AsyncSession, conversation_ids: list[uuid.UUID], first: int, after: str | None
+) -> dict[uuid.UUID, MessageSlice]:
+    """Each conversation's messages, oldest first, `first` of them after the cursor `after`,
+    with the cursor of its next page, if any: one query (a LATERAL join on the conversation's
+    index) however many conversations."""
+    wanted = select(func.unnest(array(conversation_ids, type_=UUID)).label("id")).subquery()
+    page = select(Message).where(Message.conversation_id == wanted.c.id)
     if after:
         at, row_id = decode_cursor(after)
-        query = query.where(tuple_(Message.created_at, Message.id) > (at, row_id))
-    query = query.order_by(Message.created_at, Message.id).limit(first + 1)
-    found = list(await session.scalars(query))
-    page = found[:first]
-    more = len(found) > first
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if more else None
+        page = page.where(tuple_(Message.created_at, Message.id) > (at, row_id))
+    page = page.order_by(Message.created_at, Message.id).limit(first + 1).lateral()
+    rows = aliased(Message, page)
+    found: defaultdict[uuid.UUID, list[Message]] = defaultdict(list)
+    for row in await session.scalars(select(rows).select_from(wanted).join(page, true())):
+        found[row.conversation_id].append(row)
+    pages = {}
+    for conversation_id in conversation_ids:
+        listed = found[conversation_id]
+        shown = listed[:first]
+        more = len(listed) > first
+        pages[conversation_id] = (
+            shown,
+            encode_cursor(shown[-1].created_at, shown[-1].id) if more else None,
+        )
+    return pages

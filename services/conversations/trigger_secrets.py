@@ -14,9 +14,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.bot_tables import Bot
 from models.errors import Conflict, InvalidInput, Unauthenticated
+from models.flow_tables import Flow
 from models.secret_box import SecretBox
-from models.tables import Bot, Flow
 from models.trigger_tables import AcceptedTriggerId, FlowTriggerSecret
 from services.webhooks.rules import new_secret, signature
 

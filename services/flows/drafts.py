@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowlang.graph import FlowDefinition, FlowTrigger
 from flowlang.validation import ValidationProblem
+from models.bot_tables import Bot
 from models.errors import InvalidInput, pydantic_problems, refuse
-from models.tables import Bot, Flow, FlowVersion
+from models.flow_tables import Flow, FlowVersion
 from services.bots.management import check_unique_name
 from services.bots.publishing import InvalidFlow, create_flow, flow_trigger, publish_flow
 

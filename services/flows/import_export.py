@@ -26,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowlang.graph import EXPORT_VERSION, FlowDefinition, FlowExport
 from flowlang.validation import validate_flow
+from models.bot_tables import Bot
 from models.errors import InvalidInput, pydantic_problems
-from models.tables import Bot, Flow
+from models.flow_tables import Flow
 from models.text import unstorable_path
 from services.bots.management import new_bot
 from services.flows.drafts import draft_definition, flow_names, free_name, new_flow, publish

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowlang.templates import TemplateCategory, default_templates
 from models.account_tables import TEMPLATE_DIFFICULTIES, OrganizationTemplate
+from models.bot_tables import Bot
 from models.errors import InvalidInput, NotFound
-from models.tables import Bot, Flow
+from models.flow_tables import Flow
 from services.flows.drafts import flow_names, free_name, new_flow
 
 CATEGORIES: tuple[str, ...] = TemplateCategory.__args__  # type: ignore[attr-defined]

@@ -9,11 +9,11 @@ from sqlalchemy import delete, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.bot_tables import Bot
 from models.conversation_tables import Conversation, FlowRun, FlowRunStep
 from models.integration_config import checked_integration
 from models.integration_tables import IntegrationCredential
 from models.secret_box import SecretBox
-from models.tables import Bot
 
 
 class IntegrationMissing(LookupError):

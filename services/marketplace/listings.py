@@ -29,7 +29,7 @@ from models.marketplace_tables import (
     ListingViews,
 )
 from models.money import checked_currency, from_minor, to_minor
-from models.tables import Membership, User
+from models.tenancy_tables import Membership, User
 from services.flows import import_export as flow_io
 
 MAX_LIST_ITEMS, MAX_TITLE = 20, 120

@@ -21,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowlang.graph import FlowDefinition
 from models.account_tables import OrganizationTemplate
+from models.bot_tables import Bot
 from models.errors import Forbidden, InvalidInput
+from models.flow_tables import Flow
 from models.marketplace_tables import Install, Listing, ListingVersion, Purchase, StripeEvent
 from models.money import split
-from models.tables import Bot, Flow
 from services.flows import import_export as flow_io
 from services.flows.drafts import sync_draft
 from services.marketplace.listings import live_version

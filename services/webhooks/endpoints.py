@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, case, func, select, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.bot_tables import Bot
 from models.errors import InvalidInput, NotFound
 from models.secret_box import SecretBox
-from models.tables import Bot
 from models.webhook_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from outbound.guard import OutboundPolicy
 from services.webhooks.outbox import (
@@ -261,41 +262,63 @@ async def attempts_of(
     return found
 
 
-async def endpoint_stats(session: AsyncSession, endpoint_id: uuid.UUID) -> EndpointStats:
-    counts = (
-        await session.execute(
+async def endpoints_stats(
+    session: AsyncSession, endpoint_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, EndpointStats]:
+    """The stats of each of `endpoint_ids` (zeros for one with no deliveries): three queries
+    however many endpoints."""
+    endpoint = WebhookDelivery.endpoint_id
+    counts = {
+        row[0]: row[1:]
+        for row in await session.execute(
             select(
+                endpoint,
                 func.count(),
                 func.count().filter(WebhookDelivery.status == "succeeded"),
                 func.count().filter(WebhookDelivery.status == "failed"),
                 func.count().filter(WebhookDelivery.status == "pending"),
-            ).where(WebhookDelivery.endpoint_id == endpoint_id)
+            )
+            .where(endpoint.in_(endpoint_ids))
+            .group_by(endpoint)
         )
-    ).one()
+    }
     attempts = (
-        select(WebhookAttempt)
+        select(endpoint, WebhookAttempt)
         .join(WebhookDelivery, WebhookDelivery.id == WebhookAttempt.delivery_id)
-        .where(WebhookDelivery.endpoint_id == endpoint_id)
+        .where(endpoint.in_(endpoint_ids))
         .subquery()
     )
     ok = attempts.c.status_code.between(200, 299)
-    latency, last_success = (
-        await session.execute(
-            select(func.avg(attempts.c.duration_ms), func.max(case((ok, attempts.c.attempted_at))))
+    timings = {
+        row[0]: row[1:]
+        for row in await session.execute(
+            select(
+                attempts.c.endpoint_id,
+                func.avg(attempts.c.duration_ms),
+                func.max(case((ok, attempts.c.attempted_at))),
+            ).group_by(attempts.c.endpoint_id)
         )
-    ).one()
-    last_error = await session.scalar(
-        select(attempts.c.error)
-        .where(attempts.c.error.is_not(None))
-        .order_by(attempts.c.id.desc())
-        .limit(1)
-    )
-    return EndpointStats(
-        total=counts[0],
-        succeeded=counts[1],
-        failed=counts[2],
-        pending=counts[3],
-        average_latency_ms=float(latency) if latency is not None else None,
-        last_success_at=last_success,
-        last_error=last_error,
-    )
+    }
+    last_errors = {
+        endpoint_id: error
+        for endpoint_id, error in await session.execute(
+            select(attempts.c.endpoint_id, attempts.c.error)
+            .where(attempts.c.error.is_not(None))
+            .ext(distinct_on(attempts.c.endpoint_id))
+            .order_by(attempts.c.endpoint_id, attempts.c.id.desc())
+        )
+    }
+    stats = {}
+    for endpoint_id in endpoint_ids:
+        total, succeeded, failed, pending = counts.get(endpoint_id, (0, 0, 0, 0))
+        latency, last_success = timings.get(endpoint_id, (None, None))
+        stats[endpoint_id] = EndpointStats(
+            total=total,
+            succeeded=succeeded,
+            failed=failed,
+            pending=pending,
+            average_latency_ms=float(latency) if latency is not None else None,
+            last_success_at=last_success,
+            last_error=last_errors.get(endpoint_id),
+        )
+    return stats

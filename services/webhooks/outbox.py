@@ -20,8 +20,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from models.bot_tables import Channel
 from models.payloads.engine import StepRecord
-from models.tables import Channel
 
 if TYPE_CHECKING:
     from models.integration_tables import Payment
