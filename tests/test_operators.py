@@ -92,6 +92,9 @@ async def test_one_search_by_phone_number_finds_the_conversation_and_its_runs(
     statuses = {e.run_id: attributes(e)["Status"] for e in runs}
     assert statuses[first.run_id] == "completed"
     assert [s for run_id, s in statuses.items() if run_id != first.run_id] == ["running"]
+    # the README's way to search by Status (a word the query parser reserves, so quoted)
+    [done] = await find(client, f"ContactId = '{phone}' AND `Status` = 'completed'", 1)
+    assert done.run_id == first.run_id
 
 
 async def summaries(client: Client, workflow_id: str) -> list[str]:
