@@ -24,13 +24,11 @@ with workflow.unsafe.imports_passed_through():
     from flowlang.graph import FlowDefinition, FlowGraph
     from models.agent_actions import AgentAction, agent_action_problem
     from models.messages import InboundMessage
-    from models.payloads.activity_names import OPEN_CONVERSATION
     from models.payloads.engine import (
         AgentEvent,
         BotConversationInput,
         BotConversationState,
         BotEvent,
-        ConversationRecord,
         FlowSnapshot,
         FlowStart,
         FlowStartResult,
@@ -42,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         StartFlowEvent,
     )
     from workflows import summaries
-    from workflows.conversation_base import LOCAL_DB, RECENT_IDS_KEPT, ConversationBase
+    from workflows.conversation_base import ConversationBase
     from workflows.interpreter import FlowInterpreter, flow_run_search_attributes
     from workflows.search_attributes import STATUS, conversation_attributes
 
@@ -188,27 +186,7 @@ class BotConversationWorkflow(ConversationBase):
 
     @workflow.run
     async def run(self, params: BotConversationInput) -> str:
-        self.params = params
-        if params.state is None:
-            record = await workflow.execute_local_activity(
-                OPEN_CONVERSATION,
-                params,
-                result_type=ConversationRecord,
-                summary="open the conversation",
-                **LOCAL_DB,
-            )
-            self.state = BotConversationState(
-                conversation_id=record.conversation_id,
-                contact_id=record.contact_id,
-                contact=record.contact,
-                inactivity_seconds=record.inactivity_seconds,
-                run_count=record.previous_runs,
-                bot=record.bot,
-            )
-        else:
-            self.state = params.state
-            self._events.extendleft(reversed(self.state.events))
-        self._recent = deque(self.state.recent_message_ids, maxlen=RECENT_IDS_KEPT)
+        await self._open(params, BotConversationState)
         carried, self.state.flow, self.state.events = self.state.flow, None, []
         self._started = True
         if carried is None:

@@ -16,13 +16,11 @@ with workflow.unsafe.imports_passed_through():
     from models.agent_actions import AgentAction, agent_action_problem
     from models.messages import InboundMessage
     from models.payloads.activity_names import (
-        OPEN_CONVERSATION,
         RECORD_INBOUND,
     )
     from models.payloads.engine import (
         ConversationEvent,
         ConversationInput,
-        ConversationRecord,
         ConversationState,
         FlowSnapshot,
         FlowStart,
@@ -32,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows import summaries
     from workflows.conversation_base import (
         LOCAL_DB,
-        RECENT_IDS_KEPT,
         ConversationBase,
     )
     from workflows.flow_run import FlowRunWorkflow
@@ -116,27 +113,7 @@ class ConversationWorkflow(ConversationBase):
 
     @workflow.run
     async def run(self, params: ConversationInput) -> str:
-        self.params = params
-        if params.state is None:
-            record = await workflow.execute_local_activity(
-                OPEN_CONVERSATION,
-                params,
-                result_type=ConversationRecord,
-                summary="open the conversation",
-                **LOCAL_DB,
-            )
-            self.state = ConversationState(
-                conversation_id=record.conversation_id,
-                contact_id=record.contact_id,
-                contact=record.contact,
-                inactivity_seconds=record.inactivity_seconds,
-                run_count=record.previous_runs,
-                bot=record.bot,
-            )
-        else:
-            self.state = params.state
-            self._events.extendleft(reversed(self.state.events))
-        self._recent = deque(self.state.recent_message_ids, maxlen=RECENT_IDS_KEPT)
+        await self._open(params, ConversationState)
         workflow.upsert_search_attributes(
             [
                 *conversation_attributes(

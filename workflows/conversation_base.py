@@ -17,12 +17,14 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import InboundMessage, OutboundMessage
     from models.payloads.activity_names import (
         MATCH_FLOW,
+        OPEN_CONVERSATION,
         RECORD_AGENT_ACTION,
         RECORD_AND_MATCH,
         SEND_MESSAGE,
         SET_CONVERSATION_STATUS,
     )
     from models.payloads.engine import (
+        ConversationRecord,
         FlowRunInput,
         FlowSnapshot,
         FlowStart,
@@ -58,9 +60,35 @@ class ConversationBase:
     params: Any
     state: Any
     _recent: deque[str]
+    _events: deque[Any]
 
     def __init__(self) -> None:
         self._outcomes: dict[str, Outcome] = {}
+
+    async def _open(self, params: Any, state_type: type[Any]) -> None:
+        """Take up `params`: the state carried across continue-as-new (with its queued events),
+        or, in a conversation's first workflow run, the state of the conversation it opens."""
+        self.params = params
+        if params.state is None:
+            record = await workflow.execute_local_activity(
+                OPEN_CONVERSATION,
+                params,
+                result_type=ConversationRecord,
+                summary="open the conversation",
+                **LOCAL_DB,
+            )
+            self.state = state_type(
+                conversation_id=record.conversation_id,
+                contact_id=record.contact_id,
+                contact=record.contact,
+                inactivity_seconds=record.inactivity_seconds,
+                run_count=record.previous_runs,
+                bot=record.bot,
+            )
+        else:
+            self.state = params.state
+            self._events.extendleft(reversed(self.state.events))
+        self._recent = deque(self.state.recent_message_ids, maxlen=RECENT_IDS_KEPT)
 
     # --- how the workflow reaches its flow run --------------------------------------------------
 
