@@ -25,7 +25,6 @@ from models.payloads.engine import (
     InboundRecorded,
     StepRecord,
 )
-from services.analytics import rollups
 from services.conversations.notify import notify_conversation, notify_message
 from services.conversations.triggers import FlowCandidate, choose_flow
 from services.webhooks import outbox as webhook_outbox
@@ -78,7 +77,6 @@ class ConversationStore:
             workflow_id = conversation_workflow_id(
                 params.bot_id, params.channel_id, params.contact.external_id
             )
-            await rollups.count_conversation_opened(session, bot_id, contact_id, workflow_id)
             conversation_id = await session.scalar(
                 insert(Conversation)
                 .values(
@@ -203,7 +201,11 @@ class ConversationStore:
             return None
         await notify_message(session, conversation_id)
         await webhook_outbox.message_event(session, stored.id, "received")
-        await rollups.inbound_stored(session, conversation)
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation)
+            .values(last_message_at=func.now())
+        )
         if channel_id not in self._channel_kinds:
             kind = await session.scalar(
                 select(Channel.kind).where(Channel.id == uuid.UUID(channel_id))
@@ -258,7 +260,6 @@ class ConversationStore:
     async def set_conversation_status(self, conversation_id: str, status: str) -> None:
         closed = status in ("abandoned", "closed")
         async with self.sessions.begin() as session:
-            await rollups.count_status_change(session, conversation_id, status)
             await session.execute(
                 update(Conversation)
                 .where(Conversation.id == uuid.UUID(conversation_id))
@@ -297,7 +298,6 @@ class ConversationStore:
                 .values(current_flow_run_id=run_id)
             )
             await webhook_outbox.flow_event(session, run_id, "running")
-            await rollups.count_run_started(session, run_id, variables)
         metrics.flow_started()
         return str(run_id)
 
@@ -324,20 +324,11 @@ class ConversationStore:
                 }
             )
         async with self.sessions.begin() as session:
-            new_steps = (
-                await session.execute(
-                    insert(FlowRunStep)
-                    .values(rows)
-                    .on_conflict_do_nothing(index_elements=["flow_run_id", "sequence"])
-                    .returning(
-                        FlowRunStep.sequence,
-                        FlowRunStep.node_id,
-                        FlowRunStep.outcome,
-                        FlowRunStep.started_at,
-                    )
-                )
-            ).all()
-            new_steps.sort(key=lambda step: step.sequence)
+            await session.execute(
+                insert(FlowRunStep)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["flow_run_id", "sequence"])
+            )
             last = steps[-1]
             await session.execute(
                 update(FlowRun)
@@ -345,7 +336,6 @@ class ConversationStore:
                 .values(current_node_id=last.node_id)
             )
             await webhook_outbox.node_errors(session, steps)
-            await rollups.count_steps(session, steps[0].run_id, new_steps)
         for step in steps:
             if step.outcome == "error":
                 metrics.node_error(step.node_type)
@@ -358,7 +348,6 @@ class ConversationStore:
             run = await session.get(FlowRun, uuid.UUID(run_id))
             if run is None:
                 return
-            first_end = run.ended_at is None  # a retry finds it set: nothing counted twice
             run.status, run.variables, run.ended_at = status, variables, datetime.now(UTC)
             run.error = {"message": error} if error else None
             await session.execute(
@@ -367,8 +356,6 @@ class ConversationStore:
                 .values(current_flow_run_id=None)
             )
             await webhook_outbox.flow_event(session, run.id, status, error)
-            if first_end:
-                await rollups.count_run_finished(session, run, status, variables)
         metrics.flow_finished(status)
 
     def activities(self) -> list[Any]:

@@ -13,7 +13,6 @@ from temporalio import activity
 from models.agent_actions import AgentAction, clean_tags
 from models.conversation_tables import Conversation, ConversationNote
 from models.payloads import activity_names
-from services.analytics import rollups
 from services.conversations.notify import notify_conversation
 from services.webhooks import outbox as webhook_outbox
 
@@ -60,7 +59,6 @@ class InboxStore:
                     .on_conflict_do_nothing(index_elements=["id"])
                 )
             if values:
-                await rollups.count_status_change(session, conversation_id, status)
                 await session.execute(
                     update(Conversation).where(Conversation.id == key).values(**values)
                 )

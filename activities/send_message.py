@@ -38,7 +38,6 @@ from models.payloads import activity_names
 from models.payloads.engine import SendRequest, SentMessage
 from models.secret_box import SecretBox
 from models.settings import Settings
-from services.analytics import rollups
 from services.conversations.delivery_statuses import apply_early_reports
 from services.conversations.notify import notify_message
 from services.webhooks import outbox as webhook_outbox
@@ -93,7 +92,6 @@ class MessageSender:
                 access
             )
             last_inbound = await _last_inbound(session, stored) if needs_window else None
-            await rollups.count_outbound(session, stored)
         sent = SentMessage(message_id=str(stored.id), stored_at=stored.created_at.isoformat())
         if stored.status in DONE_STATUSES:
             return sent

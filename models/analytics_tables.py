@@ -1,5 +1,6 @@
-"""Analytics rollups: counters per UTC hour, kept up to date by the code that records messages,
-conversations, flow runs and steps (in the same transaction), so reports never scan raw rows.
+"""Analytics rollups: counters per UTC hour, so reports never scan raw rows; and the outbox
+they are kept from (facts written by triggers in the transactions that record messages,
+conversations, flow runs and steps, folded in by the worker's drainer).
 
 Hourly UTC buckets can be regrouped into days and hours of any whole-hour time zone; see
 README "Analytics" for zones with a half-hour offset.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, SmallInteger, Text, text
+from sqlalchemy import BigInteger, DateTime, Identity, Index, SmallInteger, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.columns import cascade_to
@@ -148,3 +149,27 @@ class AnswerHour(Base):
     shard: Mapped[int] = shard()
     bot_id: Mapped[uuid.UUID] = mapped_column(cascade_to("bots.id"))
     n: Mapped[int] = counter()
+
+
+class AnalyticsFact(Base):
+    """The analytics outbox: one row per counted event, written by triggers on the raw tables in
+    the recording transaction, folded into the rollups and deleted by the worker's drainer.
+
+    `kind`: `contact` (new contact: subject, bot in `context`), `message` (subject, conversation
+    in `context`, direction in `label`), `status` (conversation's status set: subject, bot in
+    `context`, before in `label`, after in `detail`), `run` (run started: subject, flow in
+    `context`, triggering text in `label`), `step` (run in subject, `number` sequence, node in
+    `label`, outcome in `detail`) and `end` (run ended: subject, flow in `context`, status in
+    `label`). `at` is when it happened (the hour counted).
+    """
+
+    __tablename__ = "analytics_facts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    subject: Mapped[uuid.UUID]
+    context: Mapped[uuid.UUID | None]
+    number: Mapped[int | None]
+    label: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -10,6 +12,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+
+from models.settings import get_settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -34,7 +38,9 @@ def sqlalchemy_url(url: str) -> str:
     raise ValueError(f"not a PostgreSQL URL: {url!r}")
 
 
-def make_engine(url: str, *, pre_ping: bool = True, **kwargs: object) -> AsyncEngine:
+def make_engine(
+    url: str, *, pre_ping: bool = True, analytics_facts: bool | None = None, **kwargs: Any
+) -> AsyncEngine:
     """An async engine for a PostgreSQL URL in any common spelling.
 
     `pre_ping` checks each connection with a round trip when it leaves the pool, so a
@@ -42,7 +48,18 @@ def make_engine(url: str, *, pre_ping: bool = True, **kwargs: object) -> AsyncEn
     worker turns it off: every database call there is an activity, and a retried activity
     gets a fresh connection (a disconnect invalidates the pool), so the ping would only add a
     round trip to every statement group of every message.
+
+    `analytics_facts` False (default: the `analytics_rollups` setting) sets
+    `botbuilder.analytics_facts = off` on every connection: the triggers that write the
+    analytics outbox then write nothing.
     """
+    if analytics_facts is None:
+        analytics_facts = get_settings().analytics_rollups
+    if not analytics_facts:
+        kwargs["connect_args"] = {
+            **kwargs.get("connect_args", {}),
+            "options": "-c botbuilder.analytics_facts=off",
+        }
     return create_async_engine(sqlalchemy_url(url), pool_pre_ping=pre_ping, **kwargs)
 
 

@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 import models.conversation_tables  # noqa: F401  (registers every table on Base.metadata)
 from models.db import Base, make_engine, make_session_factory
 from models.settings import Settings
+from services.analytics.drainer import draining
 from stack import migrate
 from stack.embedded_postgres import start_embedded_postgres
 from stack.temporal_server import CONTINUE_AS_NEW_AT_ONCE, temporal_cli_path
@@ -240,14 +241,21 @@ async def api(
     engine_worker: Worker,
     clean_db: None,
     temporal_env: WorkflowEnvironment,
+    db_engine: AsyncEngine,
+    migrated_url: str,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the real FastAPI app, with a worker running behind it.
+    """An HTTP client on the real FastAPI app, with a worker running behind it and, as in the
+    worker process, the analytics drainer (for this test only: tests without `api` fold the
+    analytics facts themselves).
 
     With BOTBUILDER_RECORD_HISTORIES set, tests marked `record_history` save the histories of
     the workflows they started under `tests/histories/<test name>/` for the replay test.
     """
     started = datetime.now(UTC)
-    async with api_client(test_settings) as client:
+    async with (
+        draining(migrated_url, make_session_factory(db_engine)),
+        api_client(test_settings) as client,
+    ):
         yield client
     if os.environ.get("BOTBUILDER_RECORD_HISTORIES") and request.node.get_closest_marker(
         "record_history"

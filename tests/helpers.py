@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
@@ -57,6 +58,17 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+async def rollups_drained(engine: AsyncEngine, timeout: float = 15.0) -> None:
+    """Wait until the analytics drainer has folded every committed fact into the rollups (a
+    drain deletes its facts in the transaction that adds them up: none visible, none pending)."""
+
+    async def drained() -> bool:
+        async with engine.connect() as connection:
+            return not await connection.scalar(text("SELECT EXISTS (SELECT FROM analytics_facts)"))
+
+    await wait_for(drained, timeout=timeout, what="the analytics drainer to fold every fact")
 
 
 async def make_web_bot(

@@ -24,7 +24,7 @@ from models.db import make_session_factory
 from services.analytics import queries
 from services.analytics import report as analytics_report
 from tests.api_fixtures import edge, message
-from tests.helpers import WebChat, chain, make_web_bot, node, wait_for
+from tests.helpers import WebChat, chain, make_web_bot, node, rollups_drained, wait_for
 from tests.inbox_fixtures import conversation_of, team_with_bot
 
 STARS = {
@@ -129,6 +129,7 @@ async def test_known_conversations_give_exact_figures(
             )
 
     await wait_for(runs_ended, what="every run to end")
+    await rollups_drained(db_engine)
     today = datetime.now(UTC).date().isoformat()
     span = {"from": today, "to": today}
     board = (await owner(DASHBOARD, bot=team.bot, tz="UTC", **span))["analyticsDashboard"]

@@ -1,8 +1,10 @@
-"""What the analytics rollups cost the engine, in SQL statements, and that the step rollups stay
-exact (and cheap) however long a run grows."""
+"""What the analytics rollups cost the engine (facts written by triggers, no statement of its
+own), that a retry writes no second fact, that the drainer folds them exactly (however long a
+run grows, however many drainers run) and keeps going through failures and lost connections."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,11 +18,13 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.conversation_store import ConversationStore
 from models.conversation_tables import Message
-from models.db import make_session_factory
+from models.db import make_engine, make_session_factory
 from models.messages import InboundMessage
 from models.payloads.engine import ContactRef, ConversationInput, StepRecord
+from services.analytics import drainer as drainer_module
 from services.analytics import rollups
-from tests.helpers import chain, make_web_bot, node
+from services.analytics.drainer import FactDrainer, draining
+from tests.helpers import chain, make_web_bot, node, rollups_drained, wait_for
 from tests.test_analytics import rollups_agree_with_raw_rows
 
 # A question that loops on wrong answers, then a check that may fail and retry.
@@ -110,6 +114,11 @@ class Run:
         )
 
 
+async def fold_all(engine: AsyncEngine, batch: int = rollups.BATCH) -> int:
+    """Fold every committed fact, as the drainer does when woken."""
+    return await FactDrainer("unused: no LISTEN", make_session_factory(engine), batch=batch).drain()
+
+
 async def make_run(engine: AsyncEngine, contact: str) -> Run:
     bot, channel = await make_web_bot(engine, chain(*(node(n, "message", content=n) for n in LOOP)))
     run = Run(ConversationStore(make_session_factory(engine)), bot, channel)
@@ -156,10 +165,12 @@ async def test_a_long_run_keeps_funnel_and_edges_exact(
         await first.flush(steps)
         if flush % 10 == 0:
             await first.flush(steps)  # a retried write counts nothing twice
+            await fold_all(db_engine)  # some steps' predecessors were folded in an earlier batch
     await second.flush(second.steps(("ask", "default")))
     await second.flush(second.steps(("check", "default"), ("ask", "default")))
     await first.finish("completed")
     await second.finish("abandoned")
+    await fold_all(db_engine)
     async with db_engine.connect() as connection:
         flow = await connection.scalar(
             text("SELECT flow_id FROM flow_runs WHERE id = :id"), {"id": first.run_id}
@@ -183,76 +194,188 @@ async def statements_of(engine: AsyncEngine, work: Any) -> int:
     return len(seen)
 
 
-@pytest.mark.parametrize("with_error", [False, True])
-async def test_what_the_rollups_add_per_message_and_flush(
-    db_engine: AsyncEngine, clean_db: None, monkeypatch: pytest.MonkeyPatch, with_error: bool
-) -> None:
-    """Each recording site is run with rollups on and off: the difference is what they cost."""
-    run = await make_run(db_engine, "counted")
-    await run.flush(run.steps(("ask", "default")))  # the first flush has no edge
-    await run.inbound("hello")  # the store caches the channel's kind at its first message
-
-    async def costs() -> tuple[int, int]:
-        inbound = await statements_of(db_engine, lambda: run.inbound("hi"))
-        outcome = "error" if with_error else "default"
-        flush = await statements_of(
-            db_engine, lambda: run.flush(run.steps(("check", outcome), ("ask", "default")))
+async def facts_by_kind(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as connection:
+        found = await connection.execute(
+            text("SELECT kind, count(*) FROM analytics_facts GROUP BY 1")
         )
-        return inbound, flush
-
-    on = await costs()
-    monkeypatch.setattr(rollups, "enabled", lambda: False)
-    off = await costs()
-    added = (on[0] - off[0], on[1] - off[1])
-    # Inbound: none (folded into the conversation's update). A flush: the run's context and one
-    # upsert of node and edge rows (plus the bot's error counter when a step failed).
-    assert added == (0, 3 if with_error else 2)
+        return {kind: n for kind, n in found}
 
 
-async def test_an_outbound_message_adds_one_statement(
+async def rolled_up(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return await connection.scalar(
+            text("""SELECT (SELECT count(*) FROM analytics_bot_hours)
+                         + (SELECT count(*) FROM analytics_node_hours)""")
+        )
+
+
+async def drive(engine: AsyncEngine, run: Run, contact: str) -> list[int]:
+    """Every recording site once, then each again as a retry; the statements each took."""
+    costs = [await statements_of(engine, lambda: run.start(engine, contact))]
+    message = InboundMessage(provider_message_id=f"m-{uuid.uuid4()}", text="hi")
+    record = run.env.run
+    for _ in range(2):  # the second time: a retried activity
+        costs.append(
+            await statements_of(
+                engine,
+                lambda: record(
+                    run.store.record_inbound_message, run.conversation, run.channel, message
+                ),
+            )
+        )
+    steps = run.steps(("ask", "default"), ("check", "error"))
+    for _ in range(2):
+        costs.append(await statements_of(engine, lambda: run.flush(steps)))
+    for _ in range(2):
+        costs.append(await statements_of(engine, lambda: run.finish("abandoned")))
+    for _ in range(2):
+        costs.append(
+            await statements_of(
+                engine,
+                lambda: record(run.store.set_conversation_status, run.conversation, "closed"),
+            )
+        )
+    return costs
+
+
+async def test_recording_sites_write_facts_once_and_no_statement_of_their_own(
+    db_engine: AsyncEngine, migrated_url: str, clean_db: None
+) -> None:
+    run = await make_run(db_engine, "counted")
+    assert await facts_by_kind(db_engine) == {"contact": 1, "status": 1, "run": 1}
+    on = await drive(db_engine, run, "counted")
+    # Each site's transaction wrote its facts (triggers), a retry none; no rollup row yet.
+    assert await facts_by_kind(db_engine) == {
+        "contact": 1,
+        "status": 2,  # opened; closed (reopening an active conversation changes nothing)
+        "run": 2,
+        "message": 1,
+        "step": 2,
+        "end": 1,
+    }
+    assert await rolled_up(db_engine) == 0
+    off_engine = make_engine(migrated_url, pre_ping=False, analytics_facts=False)
+    try:
+        before = await facts_by_kind(db_engine)
+        off_run = Run(ConversationStore(make_session_factory(off_engine)), run.bot, run.channel)
+        await off_run.start(off_engine, "not counted")
+        off = await drive(off_engine, off_run, "not counted")
+        assert await facts_by_kind(db_engine) == before  # BOTBUILDER_ANALYTICS_ROLLUPS=false
+    finally:
+        await off_engine.dispose()
+    assert on == off  # the rollups add no statement to any of the engine's transactions
+
+
+async def test_an_outbound_message_counts_its_response_time(
     db_engine: AsyncEngine, clean_db: None
 ) -> None:
     run = await make_run(db_engine, "answered")
     await run.inbound("hi")
     async with make_session_factory(db_engine).begin() as session:
-        message = Message(
-            conversation_id=uuid.UUID(run.conversation),
-            channel_id=uuid.UUID(run.channel),
-            direction="outbound",
-            type="text",
-            content={"text": "hello"},
-            text="hello",
-            status="sent",
+        session.add(
+            Message(
+                conversation_id=uuid.UUID(run.conversation),
+                channel_id=uuid.UUID(run.channel),
+                direction="outbound",
+                type="text",
+                content={"text": "hello"},
+                text="hello",
+                status="sent",
+            )
         )
-        session.add(message)
-        await session.flush()
-        with counting(db_engine) as seen:
-            await rollups.count_outbound(session, message)
-        assert len(seen) == 1
+    assert await fold_all(db_engine) == 5  # contact, opened, run, in, out
     async with db_engine.connect() as connection:
         counted = await connection.execute(
-            text("""SELECT sum(messages_out), sum(responses) FROM analytics_bot_hours
-                    WHERE bot_id = :bot"""),
+            text("""SELECT sum(messages_in), sum(messages_out), sum(responses),
+                           sum(response_bucket_0) FROM analytics_bot_hours WHERE bot_id = :bot"""),
             {"bot": run.bot},
         )
-        assert tuple(counted.one()) == (1, 1)
+        assert tuple(counted.one()) == (1, 1, 1, 1)
 
 
-async def test_a_run_adds_one_statement_to_open_and_start_and_two_to_end(
-    db_engine: AsyncEngine, clean_db: None, monkeypatch: pytest.MonkeyPatch
+INSERT_MESSAGES = text("""
+    INSERT INTO messages (conversation_id, channel_id, direction, type, content, text, status)
+    SELECT :conversation, :channel, 'inbound', 'text', '{}', 'hi', 'received'
+    FROM generate_series(1, :n)""")
+
+
+async def add_messages(engine: AsyncEngine, run: Run, n: int) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            INSERT_MESSAGES, {"conversation": run.conversation, "channel": run.channel, "n": n}
+        )
+
+
+async def messages_in(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return await connection.scalar(text("SELECT sum(messages_in) FROM analytics_bot_hours"))
+
+
+async def test_drainers_side_by_side_count_each_fact_once(
+    db_engine: AsyncEngine, clean_db: None
 ) -> None:
-    """Opening a conversation, starting a run and ending it, with rollups on and off."""
+    runs = [await make_run(db_engine, f"contact-{n}") for n in range(3)]
+    for run in runs:
+        await add_messages(db_engine, run, 400)
+        for _ in range(10):
+            await run.flush(run.steps(("ask", "invalid"), ("check", "default")))
+        await run.finish("completed")
+    # Three drainers claiming small batches at once: SKIP LOCKED gives each different facts.
+    drained = await asyncio.gather(*(fold_all(db_engine, batch=50) for _ in range(3)))
+    # Per run: its contact, opening and start, the messages, the steps and its end.
+    assert sum(drained) == 3 * (3 + 400 + 20 + 1)
+    assert await facts_by_kind(db_engine) == {}
+    assert await messages_in(db_engine) == 1200
+    await rollups_agree_with_raw_rows(db_engine)
 
-    async def costs(contact: str) -> tuple[int, int]:
-        run = await make_run(db_engine, contact)
-        with counting(db_engine) as seen:
-            await run.start(db_engine, contact)  # reopens the conversation, a second run
-        started = len(seen)
-        await run.flush(run.steps(("ask", "default")))
-        return started, await statements_of(db_engine, lambda: run.finish("completed"))
 
-    on = await costs("on")
-    monkeypatch.setattr(rollups, "enabled", lambda: False)
-    off = await costs("off")
-    # Open + start: one upsert each; the end: one read (time, bot, steps) and one upsert.
-    assert (on[0] - off[0], on[1] - off[1]) == (2, 2)
+async def test_the_drainer_folds_on_notify_and_survives_errors_and_lost_connections(
+    db_engine: AsyncEngine, migrated_url: str, clean_db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = await make_run(db_engine, "live")
+    await add_messages(db_engine, run, 2)  # left before the drainer starts: drained at start
+    async with draining(migrated_url, make_session_factory(db_engine)):
+        await rollups_drained(db_engine)
+        assert await messages_in(db_engine) == 2
+        await add_messages(db_engine, run, 3)  # a commit wakes it (nothing polls)
+        await rollups_drained(db_engine)
+        assert await messages_in(db_engine) == 5
+
+        failures = []
+        real_fold = drainer_module.fold
+
+        async def failing_once(session: Any, limit: int) -> int:
+            if not failures:
+                failures.append(limit)
+                raise RuntimeError("the database went away")
+            return await real_fold(session, limit)
+
+        monkeypatch.setattr(drainer_module, "fold", failing_once)
+        await add_messages(db_engine, run, 4)  # the first attempt fails; the facts stay
+        await rollups_drained(db_engine)
+        assert failures and await messages_in(db_engine) == 9
+
+        first = await wait_for(lambda: listener_pid(db_engine), what="the drainer to listen")
+        async with db_engine.connect() as connection:  # its LISTEN connection dropped
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        await add_messages(db_engine, run, 1)
+        await rollups_drained(db_engine)
+        assert await messages_in(db_engine) == 10
+
+        async def listening_again() -> bool:
+            return await listener_pid(db_engine) not in (None, first)
+
+        await wait_for(listening_again, what="the drainer to listen on a new connection")
+        await add_messages(db_engine, run, 1)  # woken on the new connection
+        await rollups_drained(db_engine)
+        assert await messages_in(db_engine) == 11
+
+
+async def listener_pid(engine: AsyncEngine) -> int | None:
+    """The backend of the drainer's LISTEN connection, once it listens."""
+    async with engine.connect() as connection:
+        return await connection.scalar(
+            text("""SELECT pid FROM pg_stat_activity WHERE application_name = 'analytics-drainer'
+                    AND query LIKE 'LISTEN%'""")
+        )

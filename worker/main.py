@@ -11,6 +11,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from models.db import make_engine, make_session_factory
 from models.settings import Settings
+from services.analytics.drainer import draining
 from worker.registry import build_worker
 from workflows.client import connect_temporal, ensure_search_attributes
 from workflows.webhook_client import wake_deliveries_on_commit
@@ -55,7 +56,8 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     await ensure_search_attributes(client, settings.temporal_namespace)
     engine = make_engine(database_url, pre_ping=False)  # activities retry instead
     wake_deliveries_on_commit(partial(asyncio.sleep, 0, client), settings.task_queue)
-    async with build_worker(client, settings, make_session_factory(engine)):
+    sessions = make_session_factory(engine)
+    async with draining(database_url, sessions), build_worker(client, settings, sessions):
         print(f"worker polling task queue {settings.task_queue!r}", flush=True)
         await stop.wait()
     await engine.dispose()

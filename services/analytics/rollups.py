@@ -1,11 +1,12 @@
-"""Keeping the analytics rollups current: one call per recording site, in its transaction, last
-in it (a hot rollup row stays locked only from its upsert to the commit).
+"""Folding the analytics outbox into the rollups: one batch of facts per transaction.
 
-Each function is safe on a retried activity (it counts only what its transaction newly wrote)
-and on concurrent writers (`INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n`, rows in
-key order so two transactions never wait on each other in a cycle). Tables are always taken
-in one order (bot, contact, keyword, flow, node, edge, answer), and a site locks its
-conversation row before the rollups, never after.
+Triggers on the raw tables (migration 0017) write a fact for every counted event in the
+transaction that records it: a new contact, a message, a conversation's status set, a flow run
+started, a step, a run ended. A retried activity writes no second row (ON CONFLICT skips the
+insert, or the update changes nothing), so it writes no second fact. `fold` claims the oldest
+facts (`FOR UPDATE SKIP LOCKED`: several drainers take different ones), reads what they need
+from the raw rows in a few batched queries, sums them per rollup row and upserts each rollup
+table once, then deletes them, all in the caller's transaction: a failure leaves them to retry.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections import defaultdict
+from bisect import bisect_left
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from itertools import pairwise
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, func, text, update
+from sqlalchemy import Row, Table, text
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,24 +32,27 @@ from models.analytics_tables import (
     SHARDS,
     AnswerHour,
     BotHour,
+    ContactHour,
     EdgeHour,
     FlowHour,
+    KeywordHour,
     NodeHour,
 )
-from models.conversation_tables import Conversation, FlowRun, Message
-from models.flow_tables import FlowVersion
-from models.settings import get_settings
 
+FACTS_CHANNEL = "analytics_facts"
+BATCH = 2_000
 RUN_COUNTERS = {
     "completed": "runs_completed",
     "abandoned": "runs_abandoned",
     "failed": "runs_failed",
 }
-NODE_COUNTERS = ("reached", "visits", "invalid", "timeouts", "errors")
-FLOW_COUNTERS = ("runs_started", *RUN_COUNTERS.values(), "runs_other", "completed_duration_ms_sum")
-NOT_ENDED = {"ended_completed": 0, "ended_dropped": 0}
-EDGE_KEY = ("flow_id", "source", "handle", "target", "hour")
+STATUS_COUNTERS = {
+    "handed_off": "conversations_handed_off",
+    "abandoned": "conversations_abandoned",
+    "closed": "conversations_completed",
+}
 NOT_ANSWERED = ("invalid", "timeout", "error")
+STEP_OUTCOMES = {"invalid": "invalid", "timeout": "timeouts", "error": "errors"}
 MAX_KEYWORD = 60
 MAX_ANSWER = 200
 
@@ -63,311 +67,40 @@ def keyword_of(trigger_text: str) -> str:
     return " ".join(trigger_text.casefold().split())[:MAX_KEYWORD]
 
 
-def enabled() -> bool:
-    """Whether rollups are kept (`BOTBUILDER_ANALYTICS_ROLLUPS`: off only to measure their cost)."""
-    return get_settings().analytics_rollups
+def answer_text(value: Any) -> str:
+    """An answer as counted in the distribution (JSON for forms and lists), shortened."""
+    shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return shown[:MAX_ANSWER]
 
 
 def upsert(table: Table | Any, keys: Sequence[str], rows: Iterable[dict[str, Any]]) -> Insert:
     """The statement adding each row's counters to the stored ones (creating missing rows), rows
-    in key order; `rows` must not be empty."""
+    in key order (concurrent drainers never wait on each other in a cycle); `rows` must not be
+    empty and must all carry the same columns."""
     target: Table = getattr(table, "__table__", table)
     if "shard" in target.c:
         keys = (*keys, "shard")
         rows = [{**row, "shard": random.randrange(SHARDS)} for row in rows]
     ordered = sorted(rows, key=lambda row: tuple(str(row[key]) for key in keys))
     statement = insert(target).values(ordered)
-    counters = [name for name in ordered[0] if name not in (*keys, "bot_id")]
+    counters = [name for name in ordered[0] if name not in (*keys, "bot_id", "contact_since")]
+    if not counters:
+        return statement.on_conflict_do_nothing(index_elements=list(keys))
     return statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={name: target.c[name] + statement.excluded[name] for name in counters},
     )
 
 
-async def add(
-    session: AsyncSession, table: Table | Any, keys: Sequence[str], rows: Iterable[dict[str, Any]]
-) -> None:
-    """Add each row's counters to the stored ones (creating missing rows), in key order."""
-    rows = list(rows)
-    if rows and enabled():
-        await session.execute(upsert(table, keys, rows))
-
-
-async def add_to_bot(session: AsyncSession, bot_id: Any, hour: Any, **counters: int) -> None:
-    await add(session, BotHour, ("bot_id", "hour"), [{"bot_id": bot_id, "hour": hour, **counters}])
-
-
-# The conversation's last message time, and the message counted: messages in, and the contact
-# as active this hour. The conversation row is locked (updated) before the rollups.
-INBOUND = text("""
-    WITH c AS (
-        UPDATE conversations SET last_message_at = now() WHERE id = :id
-        RETURNING bot_id, contact_id
-    ), k AS (
-        SELECT c.bot_id, c.contact_id, k.created_at AS since
-        FROM c JOIN contacts k ON k.id = c.contact_id
-    ), counted AS (
-        INSERT INTO analytics_bot_hours (bot_id, hour, shard, messages_in)
-        SELECT bot_id, date_trunc('hour', now(), 'UTC'), :shard, 1 FROM k
-        ON CONFLICT (bot_id, hour, shard)
-        DO UPDATE SET messages_in = analytics_bot_hours.messages_in + 1
-    )
-    INSERT INTO analytics_contact_hours (bot_id, hour, contact_id, contact_since)
-    SELECT bot_id, date_trunc('hour', now(), 'UTC'), contact_id, since FROM k
-    ON CONFLICT DO NOTHING
-""")
-
-
-async def inbound_stored(session: AsyncSession, conversation_id: str | uuid.UUID) -> None:
-    """A new inbound message: the conversation's `last_message_at` and, with rollups, the message
-    counted, in the same statement (the rollups add none of their own)."""
-    conversation = uuid.UUID(str(conversation_id))
-    if not enabled():
-        await session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation)
-            .values(last_message_at=func.now())
-        )
-        return
-    await session.execute(INBOUND, {"id": conversation, "shard": random.randrange(SHARDS)})
-
-
-def _bucket_sums() -> str:
-    """`response_bucket_i` = 1 when `ms` falls in bucket i, as SQL select items."""
-    bounds = (-1, *RESPONSE_BUCKETS_MS)
-    items = [f"(ms > {low} AND ms <= {high})::int" for low, high in pairwise(bounds)]
-    items.append(f"(ms > {RESPONSE_BUCKETS_MS[-1]})::int")
-    return ", ".join(f"coalesce({item}, 0)" for item in items)
-
-
-COUNT_OUTBOUND = text(f"""
-    WITH stored AS (
-        SELECT m.created_at, c.bot_id,
-               CASE WHEN m.sent_by_user_id IS NULL AND p.direction = 'inbound'
-                    THEN (extract(epoch FROM m.created_at - p.created_at) * 1000)::bigint END AS ms
-        FROM messages m JOIN conversations c ON c.id = m.conversation_id
-        LEFT JOIN LATERAL (
-            SELECT direction, created_at FROM messages
-            WHERE conversation_id = m.conversation_id AND created_at < m.created_at
-            ORDER BY created_at DESC LIMIT 1) p ON true
-        WHERE m.id = :id AND m.created_at = now())
-    INSERT INTO analytics_bot_hours AS b (bot_id, hour, shard, messages_out, responses,
-                                          response_ms_sum, {", ".join(RESPONSE_BUCKET_COLUMNS)})
-    SELECT bot_id, date_trunc('hour', created_at, 'UTC'), :shard, 1, (ms IS NOT NULL)::int,
-           coalesce(ms, 0), {_bucket_sums()}
-    FROM stored
-    ON CONFLICT (bot_id, hour, shard) DO UPDATE SET
-        messages_out = b.messages_out + 1, responses = b.responses + excluded.responses,
-        response_ms_sum = b.response_ms_sum + excluded.response_ms_sum,
-        {", ".join(f"{name} = b.{name} + excluded.{name}" for name in RESPONSE_BUCKET_COLUMNS)}
-""")
-
-
-async def count_outbound(session: AsyncSession, message: Message) -> None:
-    """A newly stored outbound message (a retry's is stored already: nothing counted): messages
-    out and, for the bot's first answer after a contact's message, the response time."""
-    if not enabled():
-        return
-    await session.execute(COUNT_OUTBOUND, {"id": message.id, "shard": random.randrange(SHARDS)})
-
-
-# Before a conversation is opened: a new contact, and a conversation started unless it is already
-# active (a retried open); the conversation's row, when there is one, is locked first.
-OPENED = text("""
-    WITH c AS (SELECT status FROM conversations WHERE workflow_id = :workflow FOR UPDATE),
-    counts AS (
-        SELECT coalesce((SELECT (created_at = now())::int FROM contacts WHERE id = :contact), 0)
-                   AS new_contacts,
-               (coalesce((SELECT status FROM c), 'closed') IN ('abandoned', 'closed'))::int
-                   AS started)
-    INSERT INTO analytics_bot_hours AS b (bot_id, hour, shard, new_contacts, conversations_started)
-    SELECT CAST(:bot AS uuid), date_trunc('hour', now(), 'UTC'), :shard, new_contacts, started
-    FROM counts
-    WHERE new_contacts + started > 0
-    ON CONFLICT (bot_id, hour, shard) DO UPDATE SET
-        new_contacts = b.new_contacts + excluded.new_contacts,
-        conversations_started = b.conversations_started + excluded.conversations_started
-""")
-
-
-async def count_conversation_opened(
-    session: AsyncSession, bot_id: uuid.UUID, contact_id: uuid.UUID, workflow_id: str
-) -> None:
-    """Before a conversation is opened: a new contact, and a conversation started unless it is
-    already active (a retried open); one statement."""
-    if enabled():
-        await session.execute(
-            OPENED,
-            {
-                "bot": bot_id,
-                "contact": contact_id,
-                "workflow": workflow_id,
-                "shard": random.randrange(SHARDS),
-            },
-        )
-
-
-# Before a conversation's status is set: the change counted (a repeat counts nothing), the
-# conversation's row locked first.
-STATUS_CHANGE = text("""
-    WITH c AS (
-        SELECT bot_id, status FROM conversations WHERE id = :id FOR UPDATE
-    ), counts AS (
-        SELECT bot_id,
-               (CAST(:status AS text) = 'handed_off')::int AS handed_off,
-               (CAST(:status AS text) = 'abandoned')::int AS abandoned,
-               (CAST(:status AS text) = 'closed')::int AS completed,
-               (CAST(:status AS text) = 'active' AND status IN ('abandoned', 'closed'))::int
-                   AS started
-        FROM c WHERE status IS DISTINCT FROM CAST(:status AS text))
-    INSERT INTO analytics_bot_hours AS b (bot_id, hour, shard, conversations_handed_off,
-        conversations_abandoned, conversations_completed, conversations_started)
-    SELECT bot_id, date_trunc('hour', now(), 'UTC'), :shard, handed_off, abandoned, completed,
-           started
-    FROM counts WHERE handed_off + abandoned + completed + started > 0
-    ON CONFLICT (bot_id, hour, shard) DO UPDATE SET
-        conversations_handed_off = b.conversations_handed_off + excluded.conversations_handed_off,
-        conversations_abandoned = b.conversations_abandoned + excluded.conversations_abandoned,
-        conversations_completed = b.conversations_completed + excluded.conversations_completed,
-        conversations_started = b.conversations_started + excluded.conversations_started
-""")
-
-
-async def count_status_change(
-    session: AsyncSession, conversation_id: str | uuid.UUID, status: str | None
-) -> None:
-    """Before a conversation's status is set: count the change (a repeat counts nothing); one
-    statement."""
-    if status is None or not enabled():
-        return
-    conversation = uuid.UUID(str(conversation_id))
-    shard = random.randrange(SHARDS)
-    await session.execute(STATUS_CHANGE, {"id": conversation, "status": status, "shard": shard})
-
-
-# A flow run's row newly written (a retry's row started earlier: nothing counted): the flow's
-# runs started and, when a text triggered it, the keyword, in key order (keyword, then flow:
-# a CTE nobody reads runs after the main statement).
-RUN_STARTED = text("""
-    WITH r AS (
-        SELECT r.flow_id, f.bot_id, date_trunc('hour', r.started_at, 'UTC') AS hour
-        FROM flow_runs r JOIN flows f ON f.id = r.flow_id
-        WHERE r.id = :id AND r.started_at = now()
-    ), flow AS (
-        INSERT INTO analytics_flow_hours AS h (flow_id, hour, shard, bot_id, runs_started)
-        SELECT flow_id, hour, :shard, bot_id, 1 FROM r
-        ON CONFLICT (flow_id, hour, shard) DO UPDATE SET runs_started = h.runs_started + 1
-    )
-    INSERT INTO analytics_keyword_hours AS k (bot_id, hour, keyword, shard, n)
-    SELECT bot_id, hour, CAST(:keyword AS text), :shard, 1 FROM r
-    WHERE CAST(:keyword AS text) <> ''
-    ON CONFLICT (bot_id, hour, keyword, shard) DO UPDATE SET n = k.n + 1
-""")
-
-
-async def count_run_started(
-    session: AsyncSession, run_id: uuid.UUID | None, variables: dict[str, Any]
-) -> None:
-    """A flow run's row was written (with `variables`): count it once, with the text that
-    triggered it; one statement."""
-    if not enabled():
-        return
-    keyword = keyword_of(str(variables.get("last_reply") or ""))
-    await session.execute(
-        RUN_STARTED, {"id": run_id, "keyword": keyword, "shard": random.randrange(SHARDS)}
-    )
-
-
-# What a batch of new steps needs from the run's history, and nothing more: the run's flow and
-# bot, the step just before the batch (for the edge into it), and which of the batch's nodes the
-# run ran before (one index probe each), so a flush costs the same at the 10th step and the
-# 10,000th.
-STEPS_CONTEXT = text("""
-    SELECT r.flow_id, c.bot_id, p.node_id AS previous_node, p.outcome AS previous_outcome,
-           ARRAY(SELECT n FROM unnest(CAST(:nodes AS text[])) n
-                 WHERE (SELECT min(s.sequence) FROM flow_run_steps s
-                        WHERE s.flow_run_id = r.id AND s.node_id = n) < :first) AS reached
-    FROM flow_runs r JOIN conversations c ON c.id = r.conversation_id
-    LEFT JOIN flow_run_steps p ON p.flow_run_id = r.id AND p.sequence = :first - 1
-    WHERE r.id = :run
-""")
-
-
-async def count_steps(
-    session: AsyncSession, run_id: str | uuid.UUID, new_steps: Sequence[Any]
-) -> None:
-    """Steps this transaction stored for a run (`new_steps`, in order, with `sequence`, `node_id`,
-    `outcome` and `started_at`: what the insert returned, so a retry counts nothing): node
-    reach, visits, outcomes and edges, in one query and one upsert (two with a failed step)."""
-    if not new_steps or not enabled():
-        return
-    nodes = sorted({step.node_id for step in new_steps})
-    first = new_steps[0].sequence
-    run = (
-        await session.execute(
-            STEPS_CONTEXT, {"run": uuid.UUID(str(run_id)), "nodes": nodes, "first": first}
-        )
-    ).one()
-    reached = set(run.reached)
-    previous = (run.previous_node, run.previous_outcome) if run.previous_node else None
-    counted: dict[tuple[str, datetime], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    edges: dict[tuple[str, str, str, datetime], int] = defaultdict(int)
-    errors: dict[datetime, int] = defaultdict(int)
-    for step in new_steps:
-        hour = hour_of(step.started_at)
-        counts = counted[(step.node_id, hour)]
-        counts["visits"] += 1
-        if step.node_id not in reached:
-            reached.add(step.node_id)
-            counts["reached"] += 1
-        if step.outcome == "invalid":
-            counts["invalid"] += 1
-        elif step.outcome == "timeout":
-            counts["timeouts"] += 1
-        elif step.outcome == "error":
-            counts["errors"] += 1
-            errors[hour] += 1
-        if previous is not None:
-            edges[(previous[0], previous[1] or "", step.node_id, hour)] += 1
-        previous = (step.node_id, step.outcome)
-    for hour, count in sorted(errors.items()):
-        await add_to_bot(session, run.bot_id, hour, errors=count)
-    node_rows = [
-        {
-            "flow_id": run.flow_id,
-            "node_id": node_id,
-            "hour": hour,
-            **{name: counts.get(name, 0) for name in NODE_COUNTERS},
-            **NOT_ENDED,  # explicit: column defaults are not applied beside a CTE
-        }
-        for (node_id, hour), counts in counted.items()
-    ]
-    edge_rows = [
-        {
-            "flow_id": run.flow_id,
-            "source": source,
-            "handle": handle,
-            "target": target,
-            "hour": hour,
-            "visits": visits,
-        }
-        for (source, handle, target, hour), visits in edges.items()
-    ]
-    statement = upsert(NodeHour, ("flow_id", "node_id", "hour"), node_rows)
-    if edge_rows:  # run after the node rows (a CTE nobody reads runs after the main statement)
-        statement = statement.add_cte(upsert(EdgeHour, EDGE_KEY, edge_rows).cte("edges"))
-    await session.execute(statement)
-
-
-# What a run's end needs: the transaction's time, the bot, and the run's steps in order.
-FINISHED_CONTEXT = text("""
-    SELECT now() AS now, c.bot_id,
-           ARRAY(SELECT s.node_id FROM flow_run_steps s
-                 WHERE s.flow_run_id = :run ORDER BY s.sequence) AS nodes,
-           ARRAY(SELECT coalesce(s.outcome, '') FROM flow_run_steps s
-                 WHERE s.flow_run_id = :run ORDER BY s.sequence) AS outcomes
-    FROM conversations c WHERE c.id = :conversation
-""")
+class Fact(NamedTuple):
+    id: int
+    kind: str
+    at: datetime
+    subject: uuid.UUID
+    context: uuid.UUID | None
+    number: int | None
+    label: str | None
+    detail: str | None
 
 
 class Step(NamedTuple):
@@ -375,94 +108,334 @@ class Step(NamedTuple):
     outcome: str
 
 
-async def count_run_finished(
-    session: AsyncSession, run: FlowRun, status: str, variables: dict[str, Any]
-) -> None:
-    """A run's end, counted once (the caller calls it only when the run had not ended): how it
-    ended, the node it ended at (for a run that gave up while waiting, the node it waited at,
-    which counts as reached), and the answers it collected; one read and one upsert."""
-    if not enabled():
+Counts = defaultdict[tuple[Any, ...], Counter[str]]
+
+
+def counts() -> Counts:
+    return defaultdict(Counter)
+
+
+class Tally:
+    """The batch's sums, per rollup row key."""
+
+    def __init__(self) -> None:
+        self.bot = counts()  # (bot, hour)
+        self.contacts: dict[tuple[Any, ...], datetime] = {}  # (bot, hour, contact) -> since
+        self.keywords = counts()  # (bot, hour, keyword)
+        self.flows = counts()  # (flow, hour, bot)
+        self.nodes = counts()  # (flow, node, hour)
+        self.edges = counts()  # (flow, source, handle, target, hour)
+        self.answers = counts()  # (flow, node, hour, answer, bot)
+
+    async def write(self, session: AsyncSession) -> None:
+        """One upsert per rollup table, tables always in one order."""
+        tables: list[tuple[Any, tuple[str, ...], list[dict[str, Any]]]] = [
+            (
+                BotHour,
+                ("bot_id", "hour"),
+                rows(self.bot, ("bot_id", "hour"), counter_columns(BotHour)),
+            ),
+            (
+                ContactHour,
+                ("bot_id", "hour", "contact_id"),
+                [
+                    {"bot_id": bot, "hour": hour, "contact_id": contact, "contact_since": since}
+                    for (bot, hour, contact), since in self.contacts.items()
+                ],
+            ),
+            (
+                KeywordHour,
+                ("bot_id", "hour", "keyword"),
+                rows(self.keywords, ("bot_id", "hour", "keyword"), ["n"]),
+            ),
+            (
+                FlowHour,
+                ("flow_id", "hour"),
+                rows(self.flows, ("flow_id", "hour", "bot_id"), counter_columns(FlowHour)),
+            ),
+            (
+                NodeHour,
+                ("flow_id", "node_id", "hour"),
+                rows(self.nodes, ("flow_id", "node_id", "hour"), counter_columns(NodeHour)),
+            ),
+            (
+                EdgeHour,
+                ("flow_id", "source", "handle", "target", "hour"),
+                rows(self.edges, ("flow_id", "source", "handle", "target", "hour"), ["visits"]),
+            ),
+            (
+                AnswerHour,
+                ("flow_id", "node_id", "hour", "answer"),
+                rows(self.answers, ("flow_id", "node_id", "hour", "answer", "bot_id"), ["n"]),
+            ),
+        ]
+        for table, keys, table_rows in tables:
+            if table_rows:
+                await session.execute(upsert(table, keys, table_rows))
+
+
+def counter_columns(table: Any) -> list[str]:
+    """A rollup table's counters: every column but its key, shard and bot."""
+    keys = {c.name for c in table.__table__.primary_key.columns} | {"bot_id"}
+    return [c.name for c in table.__table__.c if c.name not in keys and c.name != "shard"]
+
+
+def rows(tally: Counts, keys: Sequence[str], columns: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows of every column (zero where the batch counted nothing), for one upsert."""
+    return [
+        {**dict(zip(keys, key, strict=True)), **{name: counted[name] for name in columns}}
+        for key, counted in tally.items()
+    ]
+
+
+CLAIM = text("""
+    DELETE FROM analytics_facts WHERE id IN (
+        SELECT id FROM analytics_facts ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
+    RETURNING id, kind, at, subject, context, number, label, detail
+""")
+
+
+async def fold(session: AsyncSession, limit: int = BATCH) -> int:
+    """Fold up to `limit` of the oldest unclaimed facts into the rollups, in the session's
+    transaction; returns how many."""
+    facts = [Fact(*row) for row in (await session.execute(CLAIM, {"limit": limit})).all()]
+    by_kind: dict[str, list[Fact]] = defaultdict(list)
+    for fact in sorted(facts, key=lambda fact: fact.id):
+        by_kind[fact.kind].append(fact)
+    tally = Tally()
+    for fact in by_kind["contact"]:
+        tally.bot[(fact.context, hour_of(fact.at))]["new_contacts"] += 1
+    for fact in by_kind["status"]:
+        count_status(tally, fact)
+    await count_messages(session, tally, by_kind["message"])
+    await count_runs_started(session, tally, by_kind["run"])
+    await count_steps(session, tally, by_kind["step"])
+    await count_runs_ended(session, tally, by_kind["end"])
+    await tally.write(session)
+    return len(facts)
+
+
+def count_status(tally: Tally, fact: Fact) -> None:
+    """A conversation opened (no status before) or its status changed: started when it became
+    active from nothing, abandoned or closed; completed, abandoned or handed off by the new one."""
+    counted = tally.bot[(fact.context, hour_of(fact.at))]
+    if fact.detail == "active" and fact.label in (None, "abandoned", "closed"):
+        counted["conversations_started"] += 1
+    elif fact.detail in STATUS_COUNTERS:
+        counted[STATUS_COUNTERS[fact.detail]] += 1
+
+
+# Each message's bot and contact and, for a bot's answer (not an agent's), the response time:
+# from the conversation's message just before it, when that one is the contact's.
+MESSAGES = text("""
+    SELECT m.id, c.bot_id, c.contact_id, k.created_at AS since,
+           CASE WHEN m.direction = 'outbound' AND m.sent_by_user_id IS NULL
+                     AND p.direction = 'inbound'
+                THEN (extract(epoch FROM m.created_at - p.created_at) * 1000)::bigint END AS ms
+    FROM messages m JOIN conversations c ON c.id = m.conversation_id
+    JOIN contacts k ON k.id = c.contact_id
+    LEFT JOIN LATERAL (
+        SELECT direction, created_at FROM messages
+        WHERE conversation_id = m.conversation_id AND created_at < m.created_at
+        ORDER BY created_at DESC LIMIT 1) p ON m.direction = 'outbound'
+    WHERE m.id = ANY(CAST(:ids AS uuid[]))
+""")
+
+
+async def count_messages(session: AsyncSession, tally: Tally, facts: list[Fact]) -> None:
+    """Messages in and out, active contacts, and the bot's response times."""
+    if not facts:
         return
-    context = (
-        await session.execute(
-            FINISHED_CONTEXT, {"run": run.id, "conversation": run.conversation_id}
+    found = {
+        row.id: row
+        for row in await session.execute(MESSAGES, {"ids": [fact.subject for fact in facts]})
+    }
+    for fact in facts:
+        message = found.get(fact.subject)
+        if message is None:  # deleted since (with its conversation): nothing left to count
+            continue
+        hour = hour_of(fact.at)
+        counted = tally.bot[(message.bot_id, hour)]
+        if fact.label == "inbound":
+            counted["messages_in"] += 1
+            tally.contacts[(message.bot_id, hour, message.contact_id)] = message.since
+            continue
+        counted["messages_out"] += 1
+        if message.ms is not None:
+            counted["responses"] += 1
+            counted["response_ms_sum"] += message.ms
+            if message.ms >= 0:
+                bucket = bisect_left(RESPONSE_BUCKETS_MS, message.ms)
+                counted[RESPONSE_BUCKET_COLUMNS[bucket]] += 1
+
+
+FLOW_BOTS = text("SELECT id, bot_id FROM flows WHERE id = ANY(CAST(:ids AS uuid[]))")
+
+
+async def count_runs_started(session: AsyncSession, tally: Tally, facts: list[Fact]) -> None:
+    """A flow's runs started and, when a text triggered one, the keyword."""
+    if not facts:
+        return
+    flows = {fact.context for fact in facts}
+    bots = {flow: bot for flow, bot in await session.execute(FLOW_BOTS, {"ids": list(flows)})}
+    for fact in facts:
+        bot, hour = bots.get(fact.context), hour_of(fact.at)
+        if bot is None:
+            continue
+        tally.flows[(fact.context, hour, bot)]["runs_started"] += 1
+        keyword = keyword_of(fact.label or "")
+        if keyword:
+            tally.keywords[(bot, hour, keyword)]["n"] += 1
+
+
+# Each run's flow and bot; the first visit of each (run, node) pair; the step before each
+# (run, sequence): index probes, so a step costs the same at a run's 10th step and 10,000th.
+RUNS = text("""
+    SELECT r.id, r.flow_id, c.bot_id FROM flow_runs r
+    JOIN conversations c ON c.id = r.conversation_id WHERE r.id = ANY(CAST(:ids AS uuid[]))
+""")
+FIRST_VISITS = text("""
+    SELECT x.run, x.node, (SELECT min(s.sequence) FROM flow_run_steps s
+                           WHERE s.flow_run_id = x.run AND s.node_id = x.node)
+    FROM unnest(CAST(:runs AS uuid[]), CAST(:nodes AS text[])) AS x(run, node)
+""")
+STEPS_BEFORE = text("""
+    SELECT s.flow_run_id, s.sequence, s.node_id, coalesce(s.outcome, '')
+    FROM unnest(CAST(:runs AS uuid[]), CAST(:sequences AS int[])) AS x(run, sequence)
+    JOIN flow_run_steps s ON s.flow_run_id = x.run AND s.sequence = x.sequence
+""")
+
+
+async def count_steps(session: AsyncSession, tally: Tally, facts: list[Fact]) -> None:
+    """Node reach (a run's first visit), visits, outcomes, edges, and the bot's errors."""
+    if not facts:
+        return
+    runs = {
+        row.id: row
+        for row in await session.execute(RUNS, {"ids": list({f.subject for f in facts})})
+    }
+    pairs = sorted({(fact.subject, fact.label) for fact in facts})
+    first_visits = {
+        (run, node): first
+        for run, node, first in await session.execute(
+            FIRST_VISITS, {"runs": [p[0] for p in pairs], "nodes": [p[1] for p in pairs]}
         )
-    ).one()
-    now, bot_id = context.now, context.bot_id
-    steps = [Step(*step) for step in zip(context.nodes, context.outcomes, strict=True)]
-    hour = hour_of(now)
-    flow = dict.fromkeys(FLOW_COUNTERS, 0)
-    flow[RUN_COUNTERS.get(status, "runs_other")] = 1
-    if status == "completed":
-        flow["completed_duration_ms_sum"] = int((now - run.started_at).total_seconds() * 1000)
-    statement = upsert(
-        FlowHour,
-        ("flow_id", "hour"),
-        [{"flow_id": run.flow_id, "hour": hour, "bot_id": bot_id, **flow}],
+    }
+    steps = {
+        (fact.subject, fact.number): Step(fact.label or "", fact.detail or "") for fact in facts
+    }
+    missing = sorted(
+        {(f.subject, f.number - 1) for f in facts if (f.subject, f.number - 1) not in steps}
     )
-    ending = dict.fromkeys((*NODE_COUNTERS, *NOT_ENDED), 0)
-    ending["ended_completed" if status == "completed" else "ended_dropped"] = 1
+    found = await session.execute(
+        STEPS_BEFORE, {"runs": [m[0] for m in missing], "sequences": [m[1] for m in missing]}
+    )
+    steps |= {(run, sequence): Step(node, outcome) for run, sequence, node, outcome in found}
+    for fact in facts:
+        run = runs.get(fact.subject)
+        if run is None:
+            continue
+        hour, node = hour_of(fact.at), fact.label or ""
+        counted = tally.nodes[(run.flow_id, node, hour)]
+        counted["visits"] += 1
+        if first_visits.get((fact.subject, node)) == fact.number:
+            counted["reached"] += 1
+        if fact.detail in STEP_OUTCOMES:
+            counted[STEP_OUTCOMES[fact.detail]] += 1
+        if fact.detail == "error":
+            tally.bot[(run.bot_id, hour)]["errors"] += 1
+        before = steps.get((fact.subject, fact.number - 1))
+        if before is not None:
+            tally.edges[(run.flow_id, before.node_id, before.outcome, node, hour)]["visits"] += 1
+
+
+# What a run's end needs: its flow, version, start, answers and bot, and its steps in order.
+ENDED = text("""
+    SELECT r.id, r.flow_id, r.flow_version_id, r.started_at, r.variables, c.bot_id,
+           ARRAY(SELECT s.node_id FROM flow_run_steps s
+                 WHERE s.flow_run_id = r.id ORDER BY s.sequence) AS nodes,
+           ARRAY(SELECT coalesce(s.outcome, '') FROM flow_run_steps s
+                 WHERE s.flow_run_id = r.id ORDER BY s.sequence) AS outcomes
+    FROM flow_runs r JOIN conversations c ON c.id = r.conversation_id
+    WHERE r.id = ANY(CAST(:ids AS uuid[]))
+""")
+VERSIONS = text("SELECT id, definition FROM flow_versions WHERE id = ANY(CAST(:ids AS uuid[]))")
+
+
+async def count_runs_ended(session: AsyncSession, tally: Tally, facts: list[Fact]) -> None:
+    """How each run ended, the node it ended at (for a run that gave up while waiting, the node
+    it waited at, which counts as reached, with the edge into it), and the answers it collected."""
+    if not facts:
+        return
+    runs = {
+        row.id: row
+        for row in await session.execute(ENDED, {"ids": list({f.subject for f in facts})})
+    }
+    unfinished = {
+        runs[f.subject].flow_version_id
+        for f in facts
+        if f.subject in runs and f.label != "completed"
+    }
+    graphs = await flow_graphs(session, unfinished)
+    for fact in facts:
+        run = runs.get(fact.subject)
+        if run is not None:
+            count_run_ended(tally, fact, run, graphs.get(run.flow_version_id))
+
+
+def count_run_ended(tally: Tally, fact: Fact, run: Row[Any], graph: FlowGraph | None) -> None:
+    status, hour, variables = fact.label or "", hour_of(fact.at), run.variables or {}
+    steps = [Step(*step) for step in zip(run.nodes, run.outcomes, strict=True)]
+    flow = tally.flows[(run.flow_id, hour, run.bot_id)]
+    flow[RUN_COUNTERS.get(status, "runs_other")] += 1
+    if status == "completed":
+        flow["completed_duration_ms_sum"] += int((fact.at - run.started_at).total_seconds() * 1000)
     stopped_at = steps[-1].node_id if steps else None
-    edges = []
-    if status != "completed":
-        waited_at = await waiting_node(session, run, steps[-1] if steps else None, variables)
+    ending = Counter({"ended_completed" if status == "completed" else "ended_dropped": 1})
+    if status != "completed" and graph is not None:
+        waited_at = waiting_node(graph, steps[-1] if steps else None, variables)
         if waited_at is not None:
             stopped_at = waited_at
             if waited_at not in {step.node_id for step in steps}:
-                ending["reached"] = 1
+                ending["reached"] += 1
             if steps:
-                edge = (steps[-1].node_id, steps[-1].outcome, waited_at)
-                edges.append(dict(zip(EDGE_KEY, (run.flow_id, *edge, hour), strict=True)))
+                edge = (run.flow_id, steps[-1].node_id, steps[-1].outcome, waited_at, hour)
+                tally.edges[edge]["visits"] += 1
     if stopped_at is not None:
-        row = {"flow_id": run.flow_id, "node_id": stopped_at, "hour": hour, **ending}
-        node = upsert(NodeHour, ("flow_id", "node_id", "hour"), [row])
-        statement = statement.add_cte(node.cte("node"))
-    if edges:
-        edge_rows = [{**edge, "visits": 1} for edge in edges]
-        statement = statement.add_cte(upsert(EdgeHour, EDGE_KEY, edge_rows).cte("edge"))
+        tally.nodes[(run.flow_id, stopped_at, hour)].update(ending)
     answered = dict.fromkeys(s.node_id for s in steps if s.outcome not in NOT_ANSWERED)
-    answers = [
-        {
-            "flow_id": run.flow_id,
-            "node_id": node_id,
-            "hour": hour,
-            "answer": answer_text(variables[node_id]),
-            "bot_id": bot_id,
-            "n": 1,
-        }
-        for node_id in answered
-        if node_id in variables
-    ]
-    if answers:
-        answer_key = ("flow_id", "node_id", "hour", "answer")
-        statement = statement.add_cte(upsert(AnswerHour, answer_key, answers).cte("answers"))
-    # The flow's row first, then the CTEs nobody reads (they run after the main statement).
-    await session.execute(statement)
+    for node_id in answered:
+        if node_id in variables:
+            answer = answer_text(variables[node_id])
+            tally.answers[(run.flow_id, node_id, hour, answer, run.bot_id)]["n"] += 1
 
 
-async def waiting_node(
-    session: AsyncSession, run: FlowRun, last_step: Any, variables: dict[str, Any]
-) -> str | None:
+async def flow_graphs(
+    session: AsyncSession, versions: set[uuid.UUID]
+) -> dict[uuid.UUID, FlowGraph]:
+    """The graphs of these flow versions, leaving out any that no longer parses."""
+    if not versions:
+        return {}
+    graphs = {}
+    for version, definition in await session.execute(VERSIONS, {"ids": list(versions)}):
+        try:
+            graphs[version] = FlowGraph(FlowDefinition.model_validate(definition))
+        except ValueError:
+            continue
+    return graphs
+
+
+def waiting_node(graph: FlowGraph, last_step: Step | None, variables: dict[str, Any]) -> str | None:
     """The node a run was at when it ended without finishing it (its steps are stored as they
     finish): the start node, or where the last step's edge leads."""
-    version = await session.get(FlowVersion, run.flow_version_id)
-    if version is None:
-        return None
     try:
-        graph = FlowGraph(FlowDefinition.model_validate(version.definition))
         if last_step is None:
             return graph.start_node_id()
         scope = {**variables, "variables": variables}
         return graph.next_node(
             last_step.node_id,
-            last_step.outcome or "",
+            last_step.outcome,
             lambda condition: expressions.evaluate(condition, scope),
         )
-    except ValueError:  # a definition or condition that no longer parses
+    except ValueError:  # a condition that no longer parses
         return None
-
-
-def answer_text(value: Any) -> str:
-    """An answer as counted in the distribution (JSON for forms and lists), shortened."""
-    shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    return shown[:MAX_ANSWER]
