@@ -59,8 +59,16 @@ class Settings(BaseSettings):
     )
     analytics_rollups: bool = Field(
         default=True,
-        description="Keep the analytics rollups as messages and steps are recorded; off only "
-        "to measure what they cost the engine (analytics then miss what happens meanwhile).",
+        description="Write the analytics facts the rollups are kept from as messages and steps "
+        "are recorded; off only to measure what they cost the engine (analytics then miss what "
+        "happens meanwhile).",
+    )
+    analytics_drain_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="The worker folds the analytics facts into the rollups at most once per "
+        "this many seconds (facts committed meanwhile share one batch); dashboards lag by up "
+        "to about this much under load.",
     )
     secret_key: str | None = Field(
         default=None,

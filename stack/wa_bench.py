@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from sqlalchemy import select
+from sqlalchemy import select, text
 from temporalio.client import Client
 
 from channels.config import webhook_urls
@@ -174,6 +174,34 @@ async def run_scenarios(
         print(f"    load average {load_average()}", flush=True)
 
 
+ANALYTICS_CHECK = text("""
+    SELECT (SELECT count(*) FROM analytics_facts),
+           (SELECT count(*) FROM messages WHERE direction = 'inbound'),
+           (SELECT coalesce(sum(messages_in), 0) FROM analytics_bot_hours)""")
+
+
+async def report_analytics_drain(database_url: str, timeout: float = 30.0) -> None:
+    """How long after the last reply the analytics outbox is empty, and whether the rollups'
+    inbound messages then match the stored ones."""
+    engine = make_engine(database_url)
+    start = time.monotonic()
+    try:
+        while True:
+            async with engine.connect() as connection:
+                facts, stored, rolled = (await connection.execute(ANALYTICS_CHECK)).one()
+            waited = time.monotonic() - start
+            if not facts or waited > timeout:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await engine.dispose()
+    print(
+        f"  analytics: {facts} facts left {waited:.1f} s after the last reply; "
+        f"messages in {rolled} rolled up of {stored} stored",
+        flush=True,
+    )
+
+
 async def run_whatsapp_bench(
     stack: LocalStack, database_url: str, temporal_address: str, options: WhatsAppBenchOptions
 ) -> None:
@@ -195,6 +223,7 @@ async def run_whatsapp_bench(
         await run_scenarios(stack, load, floor, options)
     finally:
         await load.close()
+    await report_analytics_drain(database_url)
     if listener is not None:
         print(
             f"  webhooks: {listener.received} deliveries received, "

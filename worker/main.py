@@ -57,7 +57,10 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     engine = make_engine(database_url, pre_ping=False)  # activities retry instead
     wake_deliveries_on_commit(partial(asyncio.sleep, 0, client), settings.task_queue)
     sessions = make_session_factory(engine)
-    async with draining(database_url, sessions), build_worker(client, settings, sessions):
+    async with (
+        draining(database_url, sessions, settings.analytics_drain_seconds),
+        build_worker(client, settings, sessions),
+    ):
         print(f"worker polling task queue {settings.task_queue!r}", flush=True)
         await stop.wait()
     await engine.dispose()

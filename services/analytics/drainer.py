@@ -2,10 +2,11 @@
 
 It LISTENs on `analytics_facts` (the triggers that write facts NOTIFY it; PostgreSQL sends one
 notification per transaction) and, woken, folds batches until none is left, at most once per
-`interval` (facts committed meanwhile share the next batch, so a busy engine pays one drain
-for many messages). It drains once at start (facts left by a crash or while nobody listened).
-Several workers may drain at once: each claims different facts. A failure is logged and
-retried with back-off (the facts stay); a dropped LISTEN connection is reopened.
+`interval` (`BOTBUILDER_ANALYTICS_DRAIN_SECONDS`: facts committed meanwhile share the next
+batch, so a busy engine pays one drain for many messages). It drains once at start (facts left
+by a crash or while nobody listened). Several workers may drain at once: each claims different
+facts. A failure is logged and retried with back-off (the facts stay); a dropped LISTEN
+connection is reopened.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.analytics.rollups import BATCH, FACTS_CHANNEL, fold
 
 log = logging.getLogger(__name__)
-INTERVAL_SECONDS = 0.2
+INTERVAL_SECONDS = 0.5
 FIRST_RETRY_SECONDS = 0.5
 MAX_RETRY_SECONDS = 30.0
 
@@ -50,7 +51,9 @@ class FactDrainer:
             async with self.sessions.begin() as session:
                 folded = await fold(session, self.batch)
             total += folded
-            if not folded:  # a short batch may only mean another drainer holds the rest
+            # A short batch: every other fact is another drainer's (SKIP LOCKED counts only
+            # the rows it takes), or committed since, and its NOTIFY wakes this one again.
+            if folded < self.batch:
                 return total
 
     async def run(self) -> None:
@@ -102,10 +105,12 @@ class FactDrainer:
 
 @asynccontextmanager
 async def draining(
-    database_url: str, sessions: async_sessionmaker[AsyncSession]
+    database_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    interval: float = INTERVAL_SECONDS,
 ) -> AsyncIterator[FactDrainer]:
     """A drainer running in the background for the block."""
-    drainer = FactDrainer(database_url, sessions)
+    drainer = FactDrainer(database_url, sessions, interval)
     task = asyncio.create_task(drainer.run(), name="analytics drainer")
     try:
         yield drainer
