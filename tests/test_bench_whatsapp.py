@@ -56,5 +56,10 @@ def test_whatsapp_bench_answers_every_message_of_both_scenarios() -> None:
         assert float(rate) > 0 and 0 < int(p50) <= int(p99), line
     assert "core-s/msg (whole stack)" in lines["menu", "botbuilder"]
     assert "load average" in out
+    # The analytics outbox drained after the run, and its rollups agree with the stored messages.
+    drained = (
+        r"analytics: 0 facts left [\d.]+ s after the last reply; messages in 12 rolled up of 12"
+    )
+    assert re.search(drained, out), out
     delivered = re.search(r"webhooks: (\d+) deliveries received, 0 with an invalid signature", out)
     assert delivered and int(delivered.group(1)) > 0, out
