@@ -81,15 +81,16 @@ class FactDrainer:
         woken.set()  # drain once at start
 
         async def listen() -> None:
-            async for _ in conn.notifies():
-                woken.set()
+            try:
+                async for _ in conn.notifies():
+                    woken.set()
+            finally:
+                woken.set()  # the loop below finds the listener ended
 
         listener = asyncio.create_task(listen())
         try:
             while True:
-                waiting = asyncio.create_task(woken.wait())
-                await asyncio.wait({waiting, listener}, return_when=asyncio.FIRST_COMPLETED)
-                waiting.cancel()
+                await woken.wait()
                 if listener.done():
                     listener.result()  # the connection's error
                     raise ConnectionError("the LISTEN connection ended")
