@@ -13,7 +13,7 @@ from temporalio import activity
 
 from activities import metrics
 from models.bot_tables import Bot, Channel
-from models.conversation_tables import Contact, Conversation, FlowRun, FlowRunStep, Message
+from models.conversation_tables import Contact, Conversation, FlowRun, Message
 from models.flow_tables import Flow, FlowVersion
 from models.messages import InboundMessage
 from models.payloads import activity_names
@@ -26,6 +26,7 @@ from models.payloads.engine import (
     StepRecord,
 )
 from services.analytics import rollups
+from services.conversations.flow_steps import store_steps
 from services.conversations.notify import notify_conversation, notify_message
 from services.conversations.triggers import FlowCandidate, choose_flow
 from services.webhooks import outbox as webhook_outbox
@@ -305,50 +306,9 @@ class ConversationStore:
     async def record_flow_steps(self, steps: list[StepRecord]) -> None:
         """One row per executed node (a run's steps since its last wait, in order); a retried
         write does not duplicate them."""
-        rows = []
-        for step in steps:
-            started = datetime.fromisoformat(step.started_at)
-            ended = datetime.fromisoformat(step.ended_at)
-            rows.append(
-                {
-                    "flow_run_id": uuid.UUID(step.run_id),
-                    "sequence": step.sequence,
-                    "node_id": step.node_id,
-                    "node_type": step.node_type,
-                    "outcome": step.outcome,
-                    "started_at": started,
-                    "ended_at": ended,
-                    "error": step.error,
-                    "output": step.output,
-                    "duration_ms": int((ended - started).total_seconds() * 1000),
-                }
-            )
         async with self.sessions.begin() as session:
-            new_steps = (
-                await session.execute(
-                    insert(FlowRunStep)
-                    .values(rows)
-                    .on_conflict_do_nothing(index_elements=["flow_run_id", "sequence"])
-                    .returning(
-                        FlowRunStep.sequence,
-                        FlowRunStep.node_id,
-                        FlowRunStep.outcome,
-                        FlowRunStep.started_at,
-                    )
-                )
-            ).all()
-            new_steps.sort(key=lambda step: step.sequence)
-            last = steps[-1]
-            await session.execute(
-                update(FlowRun)
-                .where(FlowRun.id == uuid.UUID(last.run_id))
-                .values(current_node_id=last.node_id)
-            )
-            await webhook_outbox.node_errors(session, steps)
-            await rollups.count_steps(session, steps[0].run_id, new_steps)
-        for step in steps:
-            if step.outcome == "error":
-                metrics.node_error(step.node_type)
+            await store_steps(session, steps)
+        metrics.node_errors(steps)
 
     @activity.defn(name=activity_names.FINISH_FLOW_RUN)
     async def finish_flow_run(
