@@ -13,7 +13,7 @@ from temporalio import activity
 
 from activities import metrics
 from models.bot_tables import Bot, Channel
-from models.conversation_tables import Contact, Conversation, FlowRun, FlowRunStep, Message
+from models.conversation_tables import Contact, Conversation, FlowRun, Message
 from models.flow_tables import Flow, FlowVersion
 from models.messages import InboundMessage
 from models.payloads import activity_names
@@ -25,6 +25,7 @@ from models.payloads.engine import (
     InboundRecorded,
     StepRecord,
 )
+from services.conversations.flow_steps import store_steps
 from services.conversations.notify import notify_conversation, notify_message
 from services.conversations.triggers import FlowCandidate, choose_flow
 from services.webhooks import outbox as webhook_outbox
@@ -305,40 +306,9 @@ class ConversationStore:
     async def record_flow_steps(self, steps: list[StepRecord]) -> None:
         """One row per executed node (a run's steps since its last wait, in order); a retried
         write does not duplicate them."""
-        rows = []
-        for step in steps:
-            started = datetime.fromisoformat(step.started_at)
-            ended = datetime.fromisoformat(step.ended_at)
-            rows.append(
-                {
-                    "flow_run_id": uuid.UUID(step.run_id),
-                    "sequence": step.sequence,
-                    "node_id": step.node_id,
-                    "node_type": step.node_type,
-                    "outcome": step.outcome,
-                    "started_at": started,
-                    "ended_at": ended,
-                    "error": step.error,
-                    "output": step.output,
-                    "duration_ms": int((ended - started).total_seconds() * 1000),
-                }
-            )
         async with self.sessions.begin() as session:
-            await session.execute(
-                insert(FlowRunStep)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["flow_run_id", "sequence"])
-            )
-            last = steps[-1]
-            await session.execute(
-                update(FlowRun)
-                .where(FlowRun.id == uuid.UUID(last.run_id))
-                .values(current_node_id=last.node_id)
-            )
-            await webhook_outbox.node_errors(session, steps)
-        for step in steps:
-            if step.outcome == "error":
-                metrics.node_error(step.node_type)
+            await store_steps(session, steps)
+        metrics.node_errors(steps)
 
     @activity.defn(name=activity_names.FINISH_FLOW_RUN)
     async def finish_flow_run(

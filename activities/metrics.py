@@ -10,6 +10,8 @@ from temporalio import activity
 from temporalio.common import MetricCounter
 from temporalio.runtime import Runtime
 
+from models.payloads.engine import StepRecord
+
 # Counters by runtime and name, created once: `activity.metric_meter()` is a new meter for
 # every activity run, so creating the counter on it cost a registry lookup per message.
 _counters: dict[tuple[int, str], MetricCounter] = {}
@@ -70,5 +72,8 @@ def flow_finished(status: str) -> None:
     )
 
 
-def node_error(node_type: str) -> None:
-    count("node_errors", "Nodes that failed, by node type.", node_type=node_type)
+def node_errors(steps: list[StepRecord]) -> None:
+    """Count the steps that ended in an error, by node type."""
+    for step in steps:
+        if step.outcome == "error":
+            count("node_errors", "Nodes that failed, by node type.", node_type=step.node_type)

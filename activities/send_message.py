@@ -7,7 +7,8 @@ with the non-retryable error `window_closed`. Sends are paced per sender number
 (`messages_per_second`, default from the settings) across the whole worker.
 
 Neither Meta nor Twilio accepts an idempotency key, so a send is at least once, with the
-smallest window we can give: the row is committed `sending` right before the provider call and
+smallest window we can give: the row is stored `sending` in the one transaction before the
+provider call (with the run's steps since its last write, and the sender's pacing slot) and
 `sent`, with the provider's message id, in one transaction right after it. A retry that finds
 `sent` sends nothing; one that finds `sending` knows an attempt died (or timed out) during the
 provider call itself, cannot ask the provider whether the message arrived, and sends again,
@@ -21,7 +22,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, func, select, update
+from sqlalchemy import DateTime, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -39,10 +40,13 @@ from models.payloads.engine import SendRequest, SentMessage
 from models.secret_box import SecretBox
 from models.settings import Settings
 from services.conversations.delivery_statuses import apply_early_reports
+from services.conversations.flow_steps import store_steps
 from services.conversations.notify import notify_message
 from services.webhooks import outbox as webhook_outbox
 
 DONE_STATUSES = ("sent", "delivered", "read")
+# A retry after a failed attempt sends again: the row is `sending` again before the call.
+SENDING = text("UPDATE messages SET status = 'sending', status_updated_at = now() WHERE id = :id")
 # When the contact sent a message: the provider's timestamp, else when we stored it.
 SENT_AT = func.coalesce(
     Message.content["timestamp"].astext.cast(DateTime(timezone=True)), Message.created_at
@@ -73,29 +77,40 @@ class MessageSender:
             type=message.kind,
             content=message.model_dump(mode="json"),
             text=message.plain_text(),
-            status="pending",
+            status="sending",
             idempotency_key=request.idempotency_key,
             sent_by_user_id=agent,
         )
+        delay = 0.0
         async with self.sessions.begin() as session:  # one transaction before the provider's
             # A retry finds the row its first attempt stored (the no-op update returns it).
-            stored = await session.scalar(
-                new_row.on_conflict_do_update(
-                    index_elements=["idempotency_key"],
-                    set_={"idempotency_key": Message.idempotency_key},  # the row's own
-                ).returning(Message)
-            )
-            assert stored is not None
+            stored, inserted = (
+                await session.execute(
+                    new_row.on_conflict_do_update(
+                        index_elements=["idempotency_key"],
+                        set_={"idempotency_key": Message.idempotency_key},  # the row's own
+                    ).returning(Message, literal_column("xmax = 0"))
+                )
+            ).one()
             channel = await session.get(Channel, uuid.UUID(request.channel_id))
             access = self._access(channel) if channel is not None else None
             needs_window = access is not None and self.adapters[access.kind].needs_open_window(
                 access
             )
             last_inbound = await _last_inbound(session, stored) if needs_window else None
+            if request.steps:
+                await store_steps(session, request.steps)
+            if channel is not None and access is not None and stored.status not in DONE_STATUSES:
+                if stored.status != "sending":  # a retry after a failed attempt
+                    await session.execute(SENDING, {"id": stored.id})
+                pace_key = self.adapters[channel.kind].pace_key(access)
+                rate = channel.config.get("messages_per_second") or self.default_rate
+                # last: the sender's slot is one row every send takes, held until the commit
+                delay = await reserve_slot(session, pace_key, rate) if pace_key else 0.0
         sent = SentMessage(message_id=str(stored.id), stored_at=stored.created_at.isoformat())
         if stored.status in DONE_STATUSES:
             return sent
-        if stored.status == "sending":
+        if stored.status == "sending" and not inserted:
             activity.logger.warning(
                 "send %s: an earlier attempt stopped during the provider call; sending again "
                 "(the contact may get it twice)",
@@ -107,9 +122,6 @@ class MessageSender:
         try:
             if needs_window and not _window_open(last_inbound):
                 message = await self._outside_window(stored, access, message, last_inbound)
-            pace_key = adapter.pace_key(access)
-            rate = channel.config.get("messages_per_second") or self.default_rate
-            delay = await self._set_sending(stored.id, pace_key, rate)
             if delay > 0:
                 await asyncio.sleep(delay)
             provider_id = await adapter.send(access, request.contact_external_id, message)
@@ -190,18 +202,6 @@ class MessageSender:
         return ChannelAccess(
             id=str(channel.id), kind=channel.kind, config=channel.config, secrets=secrets
         )
-
-    async def _set_sending(self, message_id: uuid.UUID, pace_key: str | None, rate: float) -> float:
-        """Committed before the provider call: a retry that finds `sending` knows the call may
-        have begun. In the same transaction, the sender's next slot is reserved when the
-        channel is paced; returns the seconds to wait for it."""
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(status="sending", status_updated_at=func.now())
-            )
-            return await reserve_slot(session, pace_key, rate) if pace_key else 0.0
 
     async def _mark(
         self,

@@ -38,23 +38,26 @@ NEW_CONTACT = {  # the conversation starts and its first flow run begins in the 
     "search-attribute upserts": 2,
     "child workflows": 0,
     "signals sent": 0,
-    "worker SQL statements": 33,
-    "worker transactions": 6,
+    "worker SQL statements": 28,
+    "worker transactions": 5,
     "worker pre-ping round trips": 0,
     "API SQL statements": 1,
 }
 ANSWER = {  # the conversation stores the message, its run reads it and sends the next question
     "workflow tasks": 1,
-    "history events": 9,
-    "local activities": 3,
+    "history events": 8,
+    "local activities": 2,
     "activities": 0,
     "search-attribute upserts": 0,
     "signals sent": 0,
-    "worker SQL statements": 19,
-    "worker transactions": 5,
+    "worker SQL statements": 18,
+    "worker transactions": 3,
     "worker pre-ping round trips": 0,
     "API SQL statements": 1,
 }
+# A run's first send after a step also marks the patch that stores steps with sends (once per
+# workflow run: a marker and Temporal's TemporalChangeVersion search attribute).
+FIRST_ANSWER = {**ANSWER, "history events": 10, "search-attribute upserts": 1}
 NEW_RUN = {  # a message starting a flow in an existing conversation: continue-as-new first
     "workflow tasks": 2,
     "history events": 15,
@@ -63,8 +66,8 @@ NEW_RUN = {  # a message starting a flow in an existing conversation: continue-a
     "search-attribute upserts": 1,
     "child workflows": 0,
     "signals sent": 0,
-    "worker SQL statements": 23,
-    "worker transactions": 5,
+    "worker SQL statements": 20,
+    "worker transactions": 4,
     "worker pre-ping round trips": 0,
     "API SQL statements": 1,
 }
@@ -118,15 +121,25 @@ async def test_one_message_costs_no_more_than_the_budget(
     sql = SqlCounter(db_engine.sync_engine, conversation)
     client = temporal_env.client
     new_contact = await measure(user, "hola", 1, sql, client, conversation)
-    answer = await measure(user, "Ana", 2, sql, client, conversation)
-    await user.says("Madrid")
+    first_answer = await measure(user, "Ana", 2, sql, client, conversation)
+    answer = await measure(user, "Madrid", 3, sql, client, conversation)
     await user.says("azul")  # the run ends
     await wait_for(lambda: no_flow_runs(client, conversation), what="the run's end")
     new_run = await measure(user, "hola", 4, sql, client, conversation)
     with capsys.disabled():
-        costs = {"new contact": new_contact, "answer": answer, "new run": new_run}
+        costs = {
+            "new contact": new_contact,
+            "first answer": first_answer,
+            "answer": answer,
+            "new run": new_run,
+        }
         print("\nper inbound message:", costs)
-    for cost, budget in ((new_contact, NEW_CONTACT), (answer, ANSWER), (new_run, NEW_RUN)):
+    for cost, budget in (
+        (new_contact, NEW_CONTACT),
+        (first_answer, FIRST_ANSWER),
+        (answer, ANSWER),
+        (new_run, NEW_RUN),
+    ):
         over = {
             kind: (cost.get(kind, 0), most)
             for kind, most in budget.items()

@@ -63,6 +63,9 @@ SEND_RETRY = RetryPolicy(
     maximum_attempts=8,
 )
 MAX_STEPS_PER_RUN = 10_000
+# workflow.patched id: the steps run since the last write go with the next send, in its
+# transaction, instead of a local activity of their own before the run waits
+STEPS_WITH_SENDS = "steps-stored-with-sends"
 ResultT = TypeVar("ResultT")
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
@@ -302,6 +305,9 @@ class FlowInterpreter:
         return expressions.evaluate(expression, self.scope())
 
     async def send(self, message: OutboundMessage) -> None:
+        steps: list[StepRecord] = []
+        if self._unrecorded and workflow.patched(STEPS_WITH_SENDS):  # marked once per run
+            steps, self._unrecorded = self._unrecorded, []
         request = SendRequest(
             conversation_id=self.params.conversation_id,
             channel_id=self.params.channel_id,
@@ -309,6 +315,7 @@ class FlowInterpreter:
             contact_external_id=self.params.contact["external_id"],
             message=message,
             idempotency_key=f"{self.address()}/{self.sequence}.{self._sends_in_step}",
+            steps=steps,
         )
         self._sends_in_step += 1
         summary = summaries.sent(self._label(), message, self.params.bot)
@@ -323,6 +330,7 @@ class FlowInterpreter:
                 summary=summary,
             )
         except (ActivityError, ApplicationError) as err:  # a local activity may fail bare
+            self._unrecorded[:0] = steps  # stored again (once) with the run's next write
             raise NodeFailed(f"the message could not be sent: {failure_reason(err)}") from err
         # When the contact could first see it: a retried workflow task runs later, but the
         # send it repeats was stored (and made) before. Old histories hold only the id.

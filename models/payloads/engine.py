@@ -190,6 +190,7 @@ class SendRequest(BaseModel):
     message: OutboundMessage
     idempotency_key: str
     sent_by_user_id: str | None = None  # an agent's message (none: the bot's)
+    steps: list[StepRecord] = []  # the run's steps since it last stored any, stored with it
 
 
 class SentMessage(BaseModel):
