@@ -241,24 +241,22 @@ async def api(
     engine_worker: Worker,
     clean_db: None,
     temporal_env: WorkflowEnvironment,
+    db_engine: AsyncEngine,
     migrated_url: str,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the real FastAPI app, with a worker running behind it and, as in the
     worker process, the analytics drainer (for this test only: tests without `api` fold the
-    analytics facts themselves; on an engine of its own, so tests counting the statements of
-    `db_engine` count none of its batches).
+    analytics facts themselves).
 
     With BOTBUILDER_RECORD_HISTORIES set, tests marked `record_history` save the histories of
     the workflows they started under `tests/histories/<test name>/` for the replay test.
     """
     started = datetime.now(UTC)
-    drainer_engine = make_engine(migrated_url, pre_ping=False)
     async with (
-        draining(migrated_url, make_session_factory(drainer_engine)),
+        draining(migrated_url, make_session_factory(db_engine)),
         api_client(test_settings) as client,
     ):
         yield client
-    await drainer_engine.dispose()
     if os.environ.get("BOTBUILDER_RECORD_HISTORIES") and request.node.get_closest_marker(
         "record_history"
     ):
