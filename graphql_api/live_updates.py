@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.bot_tables import Channel
 from models.conversation_tables import Contact, Conversation, Message
+from models.db import libpq_url
 from services.conversations.notify import CONVERSATIONS_CHANNEL, MESSAGES_CHANNEL
 from services.conversations.queries import ConversationRow
 
@@ -121,7 +122,7 @@ class LiveUpdates:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self.database_url, autocommit=True
+                    libpq_url(self.database_url), autocommit=True
                 ) as conn:
                     await conn.execute(f"LISTEN {MESSAGES_CHANNEL}")
                     await conn.execute(f"LISTEN {CONVERSATIONS_CHANNEL}")

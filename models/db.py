@@ -38,6 +38,11 @@ def sqlalchemy_url(url: str) -> str:
     raise ValueError(f"not a PostgreSQL URL: {url!r}")
 
 
+def libpq_url(url: str) -> str:
+    """The same URL spelled for psycopg's own connections (LISTEN), which libpq parses."""
+    return "postgresql://" + sqlalchemy_url(url).removeprefix("postgresql+psycopg://")
+
+
 def make_engine(
     url: str, *, pre_ping: bool = True, analytics_facts: bool | None = None, **kwargs: Any
 ) -> AsyncEngine:

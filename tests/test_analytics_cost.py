@@ -18,7 +18,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.conversation_store import ConversationStore
 from models.conversation_tables import Message
-from models.db import make_engine, make_session_factory
+from models.db import make_engine, make_session_factory, sqlalchemy_url
 from models.messages import InboundMessage
 from models.payloads.engine import ContactRef, ConversationInput, StepRecord
 from services.analytics import drainer as drainer_module
@@ -370,6 +370,17 @@ async def test_the_drainer_folds_on_notify_and_survives_errors_and_lost_connecti
         await add_messages(db_engine, run, 1)  # woken on the new connection
         await rollups_drained(db_engine)
         assert await messages_in(db_engine) == 11
+
+
+async def test_the_drainer_takes_the_database_url_in_sqlalchemy_spelling(
+    db_engine: AsyncEngine, migrated_url: str, clean_db: None
+) -> None:
+    run = await make_run(db_engine, "spelled")
+    async with draining(sqlalchemy_url(migrated_url), make_session_factory(db_engine)):
+        await wait_for(lambda: listener_pid(db_engine), what="the drainer to listen")
+        await add_messages(db_engine, run, 2)
+        await rollups_drained(db_engine)
+        assert await messages_in(db_engine) == 2
 
 
 async def listener_pid(engine: AsyncEngine) -> int | None:

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager, suppress
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from models.db import libpq_url
 from services.analytics.rollups import BATCH, FACTS_CHANNEL, fold
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ class FactDrainer:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self.database_url, autocommit=True, application_name="analytics-drainer"
+                    libpq_url(self.database_url),
+                    autocommit=True,
+                    application_name="analytics-drainer",
                 ) as conn:
                     await conn.execute(f"LISTEN {FACTS_CHANNEL}")
                     self.listening.set()
