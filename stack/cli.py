@@ -180,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--contacts", type=int, default=100, help="chatting contacts (100)")
     bench.add_argument("--messages", type=int, default=10, help="messages per contact (10)")
     bench.add_argument(
-        "--rate", type=float, help="messages per second (web: 100; whatsapp echo: 10)"
+        "--rate",
+        type=float,
+        help="messages per second (web: 100; whatsapp echo and waiting: 10)",
     )
     bench.add_argument(
         "--waiting",
@@ -204,9 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     whatsapp = bench.add_argument_group("--channel whatsapp")
     whatsapp.add_argument(
         "--scenario",
-        choices=("all", "menu", "echo"),
+        choices=("all", "menu", "echo", "waiting"),
         default="all",
-        help="menu: closed loop; echo: open loop of new contacts (all)",
+        help="menu: closed loop; echo: open loop of new contacts; waiting: --waiting new "
+        "contacts at --rate, each left at a question (all: menu and echo)",
     )
     whatsapp.add_argument("--users", type=int, default=10, help="menu: contacts at once (10)")
     whatsapp.add_argument(

@@ -8,7 +8,9 @@ URL (see `stack/wa_load.py`). Scenarios:
 - menu: `--users` contacts at once, each running `--conversations` 4-step menu conversations
   back to back (closed loop: a contact writes again once answered);
 - echo: a new contact every 1/`--rate` s for `--duration` s, each sending one message
-  (open loop: every message opens a conversation).
+  (open loop: every message opens a conversation);
+- waiting: `--waiting` new contacts, one every 1/`--rate` s, each left waiting at the menu's
+  first question; then the worker's and PostgreSQL's memory.
 
 Beside each, the floor (`stack/bench_floor.py`) runs the same load shape on the same Temporal
 server. With `TEMPORAL_ADDRESS` and/or `DATABASE_URL` set, the stack's API and workers use that
@@ -36,7 +38,7 @@ from models.settings import Settings
 from models.tenancy_tables import Organization
 from services.bots.file import load_bot_file
 from services.bots.sync import apply_bot
-from stack.bench import LocalStack, subscribe_everything
+from stack.bench import LocalStack, PeakSampler, pss, subscribe_everything
 from stack.bench_floor import Floor
 from stack.ports import free_port
 from stack.wa_load import ECHO, MENU, Figures, WhatsAppLoad, percentile
@@ -63,6 +65,7 @@ class WhatsAppBenchOptions:
     timeout: float = 30.0
     keep: bool = False
     webhook: bool = False
+    waiting: int = 10_000
 
 
 def options_from(args: argparse.Namespace) -> WhatsAppBenchOptions:
@@ -78,6 +81,7 @@ def options_from(args: argparse.Namespace) -> WhatsAppBenchOptions:
         timeout=args.timeout,
         keep=args.keep,
         webhook=args.webhook,
+        waiting=args.waiting,
     )
 
 
@@ -117,6 +121,17 @@ def describe(label: str, figures: Figures, cpu: float | None = None) -> str:
     if cpu is not None:
         line += f"; {cpu / max(1, figures.sent):.3f} core-s/msg (whole stack)"
     return line
+
+
+def describe_waiting(stack: LocalStack, figures: Figures, worker_peak: float) -> str:
+    """How fast the waiting conversations started, and the memory they hold."""
+    started = figures.sent - figures.timeouts - figures.mismatches
+    return (
+        f"    waiting    {started} conversations waiting at a question after "
+        f"{figures.window():.1f} s ({started / figures.window():.1f} starts/s); "
+        f"worker {pss(stack.worker_processes()):.0f} MB now, peak {worker_peak:.0f} MB; "
+        f"database {pss(stack.postgres_processes()):.0f} MB"
+    )
 
 
 def load_average() -> str:
@@ -161,14 +176,25 @@ async def run_scenarios(
             run = load.closed_loop(MENU, options.users, options.conversations)
             turns = options.conversations * len(MENU)
             floor_run = floor and floor.turns(options.users, turns)
-        else:
+        elif scenario == "echo":
             title = f"echo (open loop): {options.rate:g} new contacts/s for {options.duration:g} s"
             run = load.open_loop(ECHO, options.rate, options.duration)
             floor_run = floor and floor.starts(options.rate, options.duration)
+        else:
+            duration = options.waiting / options.rate
+            title = (
+                f"waiting (open loop): {options.waiting} new contacts at {options.rate:g}/s, "
+                "each left at a question"
+            )
+            run = load.open_loop(MENU[:1], options.rate, duration)
+            floor_run = floor and floor.starts(options.rate, duration)
         print(f"  {title}", flush=True)
         cpu = cpu_seconds(processes)
-        figures = await run
+        with PeakSampler(stack.worker_processes()) as worker_memory:
+            figures = await run
         print(describe("botbuilder", figures, cpu_seconds(processes) - cpu), flush=True)
+        if scenario == "waiting":
+            print(describe_waiting(stack, figures, worker_memory.peak), flush=True)
         if floor_run is not None:
             print(describe("floor", await floor_run), flush=True)
         print(f"    load average {load_average()}", flush=True)

@@ -10,35 +10,25 @@ import subprocess
 import sys
 
 
-def test_whatsapp_bench_answers_every_message_of_both_scenarios() -> None:
+def bench(*options: str) -> str:
+    """The output of `botbuilder bench --channel whatsapp` with these options (it succeeded)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "stack.cli",
-            "bench",
-            "--channel",
-            "whatsapp",
-            "--users",
-            "1",
-            "--conversations",
-            "2",
-            "--rate",
-            "4",
-            "--duration",
-            "1",
-            "--timeout",
-            "20",
-            "--webhook",
-        ],
+        [sys.executable, "-m", "stack.cli", "bench", "--channel", "whatsapp", *options],
         capture_output=True,
         text=True,
         timeout=300,
         env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
+    return result.stdout
+
+
+def test_whatsapp_bench_answers_every_message_of_both_scenarios() -> None:
+    out = bench(
+        *("--users", "1", "--conversations", "2", "--rate", "4", "--duration", "1"),
+        *("--timeout", "20", "--webhook"),
+    )
     lines = {
         (scenario, label): line
         for scenario, block in re.findall(r"  (menu|echo) \(.*?\n((?:    .*\n)+)", out)
@@ -63,3 +53,17 @@ def test_whatsapp_bench_answers_every_message_of_both_scenarios() -> None:
     assert re.search(drained, out), out
     delivered = re.search(r"webhooks: (\d+) deliveries received, 0 with an invalid signature", out)
     assert delivered and int(delivered.group(1)) > 0, out
+
+
+def test_whatsapp_bench_leaves_new_contacts_waiting_and_reports_memory() -> None:
+    out = bench("--scenario", "waiting", "--waiting", "6", "--rate", "6", "--timeout", "20")
+    # each new contact gets the greeting and the menu's first question, then waits there
+    assert re.search(r"botbuilder .*answers 12 of 12, 0 timeouts, 0 mismatches, 0 dup", out), out
+    waiting = re.search(
+        r"waiting +6 conversations waiting at a question after [\d.]+ s \(([\d.]+) starts/s\); "
+        r"worker (\d+) MB now, peak (\d+) MB; database (\d+) MB",
+        out,
+    )
+    assert waiting is not None, out
+    assert all(float(figure) > 0 for figure in waiting.groups()), out
+    assert re.search(r"floor .*answers 6 of 6, 0 timeouts", out), out
