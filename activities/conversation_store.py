@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import bindparam, func, literal_column, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -32,6 +32,72 @@ from services.webhooks import outbox as webhook_outbox
 from workflows.conversation_base import conversation_workflow_id
 
 DEFAULT_INACTIVITY_SECONDS = 24 * 3600
+
+# The statements run for every message and flow run, built once: one compile and cache key
+# per process instead of one per call (Core on the tables: no ORM bookkeeping per statement).
+MESSAGES, CONVERSATIONS = Message.__table__, Conversation.__table__
+# On a conflict the no-op update returns the stored row (xmax = 0: newly inserted).
+NEW_INBOUND = (
+    insert(MESSAGES)
+    .values(
+        conversation_id=bindparam("conversation_id"),
+        channel_id=bindparam("channel_id"),
+        direction="inbound",
+        type=bindparam("type"),
+        content=bindparam("content"),
+        text=bindparam("text"),
+        status="received",
+        provider_message_id=bindparam("provider_message_id"),
+        idempotency_key=bindparam("idempotency_key"),
+    )
+    .on_conflict_do_update(
+        index_elements=["channel_id", "provider_message_id"],
+        set_={"provider_message_id": MESSAGES.c.provider_message_id},  # the row's own value
+    )
+    .returning(
+        MESSAGES.c.id, MESSAGES.c.idempotency_key, literal_column("xmax = 0").label("inserted")
+    )
+)
+RUNS = FlowRun.__table__
+NEW_RUN = (  # idempotent on the run's workflow id
+    insert(RUNS)
+    .values(
+        conversation_id=bindparam("conversation_id"),
+        flow_id=bindparam("flow_id"),
+        flow_version_id=bindparam("flow_version_id"),
+        workflow_id=bindparam("workflow_id"),
+        status="running",
+        variables=bindparam("variables"),
+    )
+    .on_conflict_do_update(index_elements=["workflow_id"], set_={"status": "running"})
+    .returning(RUNS.c.id)
+)
+RUN_ENDED = (
+    update(RUNS)
+    .where(RUNS.c.id == bindparam("run_id"))
+    .values(
+        status=bindparam("status"),
+        variables=bindparam("variables"),
+        ended_at=bindparam("ended_at"),
+        error=bindparam("error", type_=JSONB(none_as_null=True)),  # None: SQL NULL
+    )
+    .returning(RUNS.c.id)
+)
+CURRENT_RUN = (
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+    .values(current_flow_run_id=bindparam("run_id"))
+)
+NO_CURRENT_RUN = (
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.current_flow_run_id == bindparam("run_id"))
+    .values(current_flow_run_id=None)
+)
+LAST_MESSAGE_AT = (
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+    .values(last_message_at=func.now())
+)
 
 
 def fact_key() -> str:
@@ -170,29 +236,18 @@ class ConversationStore:
         """True: stored now; None: stored by an earlier attempt of this delivery (a retried
         task); False: stored by another delivery (a duplicate)."""
         conversation = uuid.UUID(conversation_id)
-        new_row = insert(Message).values(
-            conversation_id=conversation,
-            channel_id=uuid.UUID(channel_id),
-            direction="inbound",
-            type=message.kind,
-            content=message.model_dump(mode="json"),
-            text=message.answer_text(),
-            status="received",
-            provider_message_id=message.provider_message_id,
-            idempotency_key=delivery_key,
-        )
-        # On a conflict the no-op update returns the stored row (xmax = 0: newly inserted).
         stored = (
             await session.execute(
-                new_row.on_conflict_do_update(
-                    index_elements=["channel_id", "provider_message_id"],
-                    # the row's own value: `excluded` builds a column collection per call
-                    set_={"provider_message_id": Message.provider_message_id},
-                ).returning(
-                    Message.id,
-                    Message.idempotency_key,
-                    literal_column("xmax = 0").label("inserted"),
-                )
+                NEW_INBOUND,
+                {
+                    "conversation_id": conversation,
+                    "channel_id": uuid.UUID(channel_id),
+                    "type": message.kind,
+                    "content": message.model_dump(mode="json"),
+                    "text": message.answer_text(),
+                    "provider_message_id": message.provider_message_id,
+                    "idempotency_key": delivery_key,
+                },
             )
         ).one()
         same_delivery = delivery_key is not None and stored.idempotency_key == delivery_key
@@ -202,11 +257,7 @@ class ConversationStore:
             return None
         await notify_message(session, conversation_id)
         await webhook_outbox.message_event(session, stored.id, "received")
-        await session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation)
-            .values(last_message_at=func.now())
-        )
+        await session.execute(LAST_MESSAGE_AT, {"conversation_id": conversation})
         if channel_id not in self._channel_kinds:
             kind = await session.scalar(
                 select(Channel.kind).where(Channel.id == uuid.UUID(channel_id))
@@ -281,22 +332,17 @@ class ConversationStore:
         """Create the run's row (idempotent on its workflow id) and return its id."""
         async with self.sessions.begin() as session:
             run_id = await session.scalar(
-                insert(FlowRun)
-                .values(
-                    conversation_id=uuid.UUID(conversation_id),
-                    flow_id=uuid.UUID(flow_id),
-                    flow_version_id=uuid.UUID(version_id),
-                    workflow_id=workflow_id,
-                    status="running",
-                    variables=variables,
-                )
-                .on_conflict_do_update(index_elements=["workflow_id"], set_={"status": "running"})
-                .returning(FlowRun.id)
+                NEW_RUN,
+                {
+                    "conversation_id": uuid.UUID(conversation_id),
+                    "flow_id": uuid.UUID(flow_id),
+                    "flow_version_id": uuid.UUID(version_id),
+                    "workflow_id": workflow_id,
+                    "variables": variables,
+                },
             )
             await session.execute(
-                update(Conversation)
-                .where(Conversation.id == uuid.UUID(conversation_id))
-                .values(current_flow_run_id=run_id)
+                CURRENT_RUN, {"conversation_id": uuid.UUID(conversation_id), "run_id": run_id}
             )
             await webhook_outbox.flow_event(session, run_id, "running")
         metrics.flow_started()
@@ -315,17 +361,20 @@ class ConversationStore:
         self, run_id: str, status: str, variables: dict[str, Any], error: str | None
     ) -> None:
         async with self.sessions.begin() as session:
-            run = await session.get(FlowRun, uuid.UUID(run_id))
-            if run is None:
-                return
-            run.status, run.variables, run.ended_at = status, variables, datetime.now(UTC)
-            run.error = {"message": error} if error else None
-            await session.execute(
-                update(Conversation)
-                .where(Conversation.current_flow_run_id == run.id)
-                .values(current_flow_run_id=None)
+            ended = await session.scalar(
+                RUN_ENDED,
+                {
+                    "run_id": uuid.UUID(run_id),
+                    "status": status,
+                    "variables": variables,
+                    "ended_at": datetime.now(UTC),
+                    "error": {"message": error} if error else None,
+                },
             )
-            await webhook_outbox.flow_event(session, run.id, status, error)
+            if ended is None:  # the run's row is gone (its bot was deleted)
+                return
+            await session.execute(NO_CURRENT_RUN, {"run_id": ended})
+            await webhook_outbox.flow_event(session, ended, status, error)
         metrics.flow_finished(status)
 
     def activities(self) -> list[Any]:

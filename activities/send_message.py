@@ -22,8 +22,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, func, literal_column, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import DateTime, Row, bindparam, func, literal_column, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -47,11 +47,53 @@ from services.webhooks import outbox as webhook_outbox
 DONE_STATUSES = ("sent", "delivered", "read")
 # A retry after a failed attempt sends again: the row is `sending` again before the call.
 SENDING = text("UPDATE messages SET status = 'sending', status_updated_at = now() WHERE id = :id")
+CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
+
+# The hot path's statements, built once (one compile and cache key, not one per send).
+MESSAGES = Message.__table__
 # When the contact sent a message: the provider's timestamp, else when we stored it.
 SENT_AT = func.coalesce(
-    Message.content["timestamp"].astext.cast(DateTime(timezone=True)), Message.created_at
+    MESSAGES.c.content["timestamp"].astext.cast(DateTime(timezone=True)), MESSAGES.c.created_at
 )
-CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
+# A retry finds the row its first attempt stored (the no-op update returns it; xmax = 0: new).
+NEW_OUTBOUND = (
+    insert(MESSAGES)
+    .values(
+        conversation_id=bindparam("conversation_id"),
+        channel_id=bindparam("channel_id"),
+        direction="outbound",
+        type=bindparam("type"),
+        content=bindparam("content"),
+        text=bindparam("text"),
+        status="sending",
+        idempotency_key=bindparam("idempotency_key"),
+        sent_by_user_id=bindparam("sent_by_user_id"),
+    )
+    .on_conflict_do_update(
+        index_elements=["idempotency_key"],
+        set_={"idempotency_key": MESSAGES.c.idempotency_key},  # the row's own value
+    )
+    .returning(
+        MESSAGES.c.id,
+        MESSAGES.c.conversation_id,
+        MESSAGES.c.status,
+        MESSAGES.c.created_at,
+        literal_column("xmax = 0").label("inserted"),
+    )
+)
+SEND_RESULT = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("message_id"))
+    .values(
+        status=bindparam("status"),
+        provider_message_id=bindparam("provider_id"),
+        status_updated_at=func.now(),
+        error=bindparam("error", type_=JSONB(none_as_null=True)),  # None: SQL NULL
+    )
+)
+LAST_INBOUND = select(func.max(SENT_AT)).where(
+    MESSAGES.c.conversation_id == bindparam("conversation_id"), MESSAGES.c.direction == "inbound"
+)
 
 
 class MessageSender:
@@ -70,28 +112,19 @@ class MessageSender:
         """Returns the stored message and when it was first stored."""
         message = request.message
         agent = uuid.UUID(request.sent_by_user_id) if request.sent_by_user_id else None
-        new_row = insert(Message).values(
-            conversation_id=uuid.UUID(request.conversation_id),
-            channel_id=uuid.UUID(request.channel_id),
-            direction="outbound",
-            type=message.kind,
-            content=message.model_dump(mode="json"),
-            text=message.plain_text(),
-            status="sending",
-            idempotency_key=request.idempotency_key,
-            sent_by_user_id=agent,
-        )
+        new_row = {
+            "conversation_id": uuid.UUID(request.conversation_id),
+            "channel_id": uuid.UUID(request.channel_id),
+            "type": message.kind,
+            "content": message.model_dump(mode="json"),
+            "text": message.plain_text(),
+            "idempotency_key": request.idempotency_key,
+            "sent_by_user_id": agent,
+        }
         delay = 0.0
         async with self.sessions.begin() as session:  # one transaction before the provider's
-            # A retry finds the row its first attempt stored (the no-op update returns it).
-            stored, inserted = (
-                await session.execute(
-                    new_row.on_conflict_do_update(
-                        index_elements=["idempotency_key"],
-                        set_={"idempotency_key": Message.idempotency_key},  # the row's own
-                    ).returning(Message, literal_column("xmax = 0"))
-                )
-            ).one()
+            stored = (await session.execute(NEW_OUTBOUND, new_row)).one()
+            inserted = stored.inserted
             channel = await session.get(Channel, uuid.UUID(request.channel_id))
             access = self._access(channel) if channel is not None else None
             needs_window = access is not None and self.adapters[access.kind].needs_open_window(
@@ -143,7 +176,7 @@ class MessageSender:
 
     async def _outside_window(
         self,
-        stored: Message,
+        stored: Row[Any],
         channel: ChannelAccess,
         message: OutboundMessage,
         last_inbound: datetime | None,
@@ -181,7 +214,7 @@ class MessageSender:
             )
         return replacement
 
-    async def _reengaged_since(self, stored: Message, last_inbound: datetime | None) -> bool:
+    async def _reengaged_since(self, stored: Row[Any], last_inbound: datetime | None) -> bool:
         """Whether a re-engagement template went out since the contact's last message."""
         query = select(Message.id).where(
             Message.conversation_id == stored.conversation_id,
@@ -214,14 +247,13 @@ class MessageSender:
     ) -> None:
         async with self.sessions.begin() as session:
             await session.execute(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(
-                    status=status,
-                    provider_message_id=provider_id,
-                    status_updated_at=func.now(),
-                    error=error,
-                )
+                SEND_RESULT,
+                {
+                    "message_id": message_id,
+                    "status": status,
+                    "provider_id": provider_id,
+                    "error": error,
+                },
             )
             if provider_id:
                 await apply_early_reports(session, channel_id, provider_id)
@@ -229,13 +261,9 @@ class MessageSender:
             await webhook_outbox.message_event(session, message_id, status, error)
 
 
-async def _last_inbound(session: AsyncSession, stored: Message) -> datetime | None:
+async def _last_inbound(session: AsyncSession, stored: Row[Any]) -> datetime | None:
     """When the contact last wrote (the provider's time), which opens the 24-hour window."""
-    return await session.scalar(
-        select(func.max(SENT_AT)).where(
-            Message.conversation_id == stored.conversation_id, Message.direction == "inbound"
-        )
-    )
+    return await session.scalar(LAST_INBOUND, {"conversation_id": stored.conversation_id})
 
 
 def _window_open(last_inbound: datetime | None) -> bool:

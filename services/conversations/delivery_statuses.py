@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,13 +27,18 @@ PREDECESSORS: dict[str, tuple[str, ...]] = {
 }
 
 
+LOCK_REPORTS = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+STATUS_EVENTS = MessageStatusEvent.__table__
+EARLY_REPORTS = select(STATUS_EVENTS.c.status, STATUS_EVENTS.c.error).where(
+    STATUS_EVENTS.c.channel_id == bindparam("channel_id"),
+    STATUS_EVENTS.c.provider_message_id == bindparam("provider_message_id"),
+)
+
+
 async def lock_reports(session: AsyncSession, channel_id: uuid.UUID, provider_id: str) -> None:
     """Serialise a report with the send recording that provider id (until commit): whichever
     commits second sees the other's write, so a report racing the send is never lost."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"{channel_id}/{provider_id}"},
-    )
+    await session.execute(LOCK_REPORTS, {"key": f"{channel_id}/{provider_id}"})
 
 
 async def record_status(session: AsyncSession, channel_id: uuid.UUID, report: StatusUpdate) -> None:
@@ -58,11 +63,9 @@ async def apply_early_reports(
     """Apply the reports that arrived before the message had its provider id."""
     await lock_reports(session, channel_id, provider_message_id)
     events = (
-        await session.scalars(
-            select(MessageStatusEvent).where(
-                MessageStatusEvent.channel_id == channel_id,
-                MessageStatusEvent.provider_message_id == provider_message_id,
-            )
+        await session.execute(
+            EARLY_REPORTS,
+            {"channel_id": channel_id, "provider_message_id": provider_message_id},
         )
     ).all()
     for event in sorted(events, key=lambda event: DELIVERY_STATUSES.index(event.status)):

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,12 @@ from services.webhooks import outbox as webhook_outbox
 # which SQLAlchemy sends as one multi-row INSERT (a `.values(rows)` list compiles per call).
 NEW_STEPS = insert(FlowRunStep.__table__).on_conflict_do_nothing(
     index_elements=["flow_run_id", "sequence"]
+)
+RUNS = FlowRun.__table__
+CURRENT_NODE = (
+    update(RUNS)
+    .where(RUNS.c.id == bindparam("run_id"))
+    .values(current_node_id=bindparam("node_id"))
 )
 
 
@@ -48,9 +54,5 @@ async def store_steps(session: AsyncSession, steps: list[StepRecord]) -> None:
     the rows); a retry adds nothing."""
     await session.execute(NEW_STEPS, [step_row(step) for step in steps])
     last = steps[-1]
-    await session.execute(
-        update(FlowRun)
-        .where(FlowRun.id == uuid.UUID(last.run_id))
-        .values(current_node_id=last.node_id)
-    )
+    await session.execute(CURRENT_NODE, {"run_id": uuid.UUID(last.run_id), "node_id": last.node_id})
     await webhook_outbox.node_errors(session, steps)

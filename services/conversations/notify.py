@@ -9,19 +9,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 MESSAGES_CHANNEL = "bb_messages"
 CONVERSATIONS_CHANNEL = "bb_conversations"
+NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 
 async def notify_message(session: AsyncSession, conversation_id: uuid.UUID | str) -> None:
     """Tell LISTENers (live streams, subscriptions) that a conversation has a new message."""
-    await session.execute(
-        text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": MESSAGES_CHANNEL, "payload": str(conversation_id)},
-    )
+    await session.execute(NOTIFY, {"channel": MESSAGES_CHANNEL, "payload": str(conversation_id)})
 
 
 async def notify_conversation(session: AsyncSession, conversation_id: uuid.UUID | str) -> None:
     """Tell LISTENers that a conversation changed (opened, status, agent, tags, notes)."""
     await session.execute(
-        text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": CONVERSATIONS_CHANNEL, "payload": str(conversation_id)},
+        NOTIFY, {"channel": CONVERSATIONS_CHANNEL, "payload": str(conversation_id)}
     )
