@@ -6,14 +6,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal_column, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities import metrics
 from models.bot_tables import Bot, Channel
-from models.conversation_tables import Contact, Conversation, FlowRun, Message
+from models.conversation_tables import Contact, Conversation, FlowRun
 from models.flow_tables import Flow, FlowVersion
 from models.messages import InboundMessage
 from models.payloads import activity_names
@@ -26,6 +26,7 @@ from models.payloads.engine import (
     StepRecord,
 )
 from services.conversations.flow_steps import store_steps
+from services.conversations.message_rows import new_message
 from services.conversations.notify import notify_conversation, notify_message
 from services.conversations.triggers import FlowCandidate, choose_flow
 from services.webhooks import outbox as webhook_outbox
@@ -35,29 +36,8 @@ DEFAULT_INACTIVITY_SECONDS = 24 * 3600
 
 # The statements run for every message and flow run, built once: one compile and cache key
 # per process instead of one per call (Core on the tables: no ORM bookkeeping per statement).
-MESSAGES, CONVERSATIONS = Message.__table__, Conversation.__table__
-# On a conflict the no-op update returns the stored row (xmax = 0: newly inserted).
-NEW_INBOUND = (
-    insert(MESSAGES)
-    .values(
-        conversation_id=bindparam("conversation_id"),
-        channel_id=bindparam("channel_id"),
-        direction="inbound",
-        type=bindparam("type"),
-        content=bindparam("content"),
-        text=bindparam("text"),
-        status="received",
-        provider_message_id=bindparam("provider_message_id"),
-        idempotency_key=bindparam("idempotency_key"),
-    )
-    .on_conflict_do_update(
-        index_elements=["channel_id", "provider_message_id"],
-        set_={"provider_message_id": MESSAGES.c.provider_message_id},  # the row's own value
-    )
-    .returning(
-        MESSAGES.c.id, MESSAGES.c.idempotency_key, literal_column("xmax = 0").label("inserted")
-    )
-)
+CONVERSATIONS = Conversation.__table__
+NEW_INBOUND = new_message("inbound", "received", ["channel_id", "provider_message_id"])
 RUNS = FlowRun.__table__
 NEW_RUN = (  # idempotent on the run's workflow id
     insert(RUNS)
@@ -247,6 +227,7 @@ class ConversationStore:
                     "text": message.answer_text(),
                     "provider_message_id": message.provider_message_id,
                     "idempotency_key": delivery_key,
+                    "sent_by_user_id": None,
                 },
             )
         ).one()

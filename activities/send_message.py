@@ -22,8 +22,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Row, bindparam, func, literal_column, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import DateTime, Row, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -41,6 +41,7 @@ from models.secret_box import SecretBox
 from models.settings import Settings
 from services.conversations.delivery_statuses import apply_early_reports
 from services.conversations.flow_steps import store_steps
+from services.conversations.message_rows import MESSAGES, new_message
 from services.conversations.notify import notify_message
 from services.webhooks import outbox as webhook_outbox
 
@@ -50,37 +51,11 @@ SENDING = text("UPDATE messages SET status = 'sending', status_updated_at = now(
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 
 # The hot path's statements, built once (one compile and cache key, not one per send).
-MESSAGES = Message.__table__
 # When the contact sent a message: the provider's timestamp, else when we stored it.
 SENT_AT = func.coalesce(
     MESSAGES.c.content["timestamp"].astext.cast(DateTime(timezone=True)), MESSAGES.c.created_at
 )
-# A retry finds the row its first attempt stored (the no-op update returns it; xmax = 0: new).
-NEW_OUTBOUND = (
-    insert(MESSAGES)
-    .values(
-        conversation_id=bindparam("conversation_id"),
-        channel_id=bindparam("channel_id"),
-        direction="outbound",
-        type=bindparam("type"),
-        content=bindparam("content"),
-        text=bindparam("text"),
-        status="sending",
-        idempotency_key=bindparam("idempotency_key"),
-        sent_by_user_id=bindparam("sent_by_user_id"),
-    )
-    .on_conflict_do_update(
-        index_elements=["idempotency_key"],
-        set_={"idempotency_key": MESSAGES.c.idempotency_key},  # the row's own value
-    )
-    .returning(
-        MESSAGES.c.id,
-        MESSAGES.c.conversation_id,
-        MESSAGES.c.status,
-        MESSAGES.c.created_at,
-        literal_column("xmax = 0").label("inserted"),
-    )
-)
+NEW_OUTBOUND = new_message("outbound", "sending", ["idempotency_key"])
 SEND_RESULT = (
     update(MESSAGES)
     .where(MESSAGES.c.id == bindparam("message_id"))
@@ -118,6 +93,7 @@ class MessageSender:
             "type": message.kind,
             "content": message.model_dump(mode="json"),
             "text": message.plain_text(),
+            "provider_message_id": None,
             "idempotency_key": request.idempotency_key,
             "sent_by_user_id": agent,
         }
