@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import DateTime, Text, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -39,6 +39,76 @@ DEFAULT_INACTIVITY_SECONDS = 24 * 3600
 CONVERSATIONS = Conversation.__table__
 NEW_INBOUND = new_message("inbound", "received", ["channel_id", "provider_message_id"])
 RUNS = FlowRun.__table__
+BOTS, CONTACTS, FLOWS, VERSIONS = (
+    Bot.__table__,
+    Contact.__table__,
+    Flow.__table__,
+    FlowVersion.__table__,
+)
+BOT_TRAITS = select(BOTS.c.name, BOTS.c.settings, BOTS.c.sensitive_data).where(
+    BOTS.c.id == bindparam("bot_id")
+)
+CONTACT_NAME = bindparam("contact_name", type_=Text)  # None keeps the name we have
+CONTACT_SEEN = (
+    insert(CONTACTS)
+    .values(
+        bot_id=bindparam("bot_id"),
+        channel_kind=bindparam("channel_kind"),
+        external_id=bindparam("external_id"),
+        name=CONTACT_NAME,
+    )
+    .on_conflict_do_update(
+        index_elements=["bot_id", "channel_kind", "external_id"],
+        set_={
+            "last_seen_at": bindparam("seen_at", type_=DateTime(timezone=True)),
+            "name": func.coalesce(CONTACT_NAME, CONTACTS.c.name),
+        },
+    )
+    .returning(
+        CONTACTS.c.id,
+        CONTACTS.c.external_id,
+        CONTACTS.c.name,
+        CONTACTS.c.phone,
+        CONTACTS.c.email,
+        CONTACTS.c.attributes,
+    )
+)
+CONVERSATION_OPENED = (  # a new conversation, or the contact's earlier one active again
+    insert(CONVERSATIONS)
+    .values(
+        bot_id=bindparam("bot_id"),
+        channel_id=bindparam("channel_id"),
+        contact_id=bindparam("contact_id"),
+        workflow_id=bindparam("workflow_id"),
+        status="active",
+    )
+    .on_conflict_do_update(
+        index_elements=["workflow_id"],
+        set_={
+            "status": "active",
+            "closed_at": None,
+            "last_message_at": bindparam("opened_at", type_=DateTime(timezone=True)),
+        },
+    )
+    .returning(CONVERSATIONS.c.id)
+)
+RUN_COUNT = select(func.count()).where(RUNS.c.conversation_id == bindparam("conversation_id"))
+# The bot's active flows with their published versions; one is the bot's default flow.
+PUBLISHED_FLOWS = (
+    select(
+        FLOWS.c.id.label("flow_id"),
+        FLOWS.c.name,
+        FLOWS.c.id.is_not_distinct_from(BOTS.c.default_flow_id).label("is_default"),
+        VERSIONS.c.id.label("version_id"),
+        VERSIONS.c.version,
+        VERSIONS.c.priority,
+        VERSIONS.c.trigger,
+        VERSIONS.c.definition,
+    )
+    .join(VERSIONS, VERSIONS.c.id == FLOWS.c.published_version_id)
+    .join(BOTS, BOTS.c.id == FLOWS.c.bot_id)
+    .where(FLOWS.c.bot_id == bindparam("bot_id"), FLOWS.c.is_active.is_(True))
+)
 NEW_RUN = (  # idempotent on the run's workflow id
     insert(RUNS)
     .values(
@@ -99,51 +169,38 @@ class ConversationStore:
         now = datetime.now(UTC)
         bot_id = uuid.UUID(params.bot_id)
         async with self.sessions.begin() as session:
-            bot = await session.get(Bot, bot_id)
+            bot = (await session.execute(BOT_TRAITS, {"bot_id": bot_id})).first()
             if bot is None:
                 raise ValueError(f"bot {params.bot_id} does not exist")
-            contact = await session.scalar(
-                insert(Contact)
-                .values(
-                    bot_id=bot_id,
-                    channel_kind=params.channel_kind,
-                    external_id=params.contact.external_id,
-                    name=params.contact.name,
-                )
-                .on_conflict_do_update(
-                    index_elements=["bot_id", "channel_kind", "external_id"],
-                    set_={
-                        "last_seen_at": now,
-                        "name": func.coalesce(params.contact.name, Contact.name),
+            contact = (
+                await session.execute(
+                    CONTACT_SEEN,
+                    {
+                        "bot_id": bot_id,
+                        "channel_kind": params.channel_kind,
+                        "external_id": params.contact.external_id,
+                        "contact_name": params.contact.name,
+                        "seen_at": now,
                     },
                 )
-                .returning(Contact)
-            )
-            assert contact is not None
+            ).one()
             contact_id = contact.id
             workflow_id = conversation_workflow_id(
                 params.bot_id, params.channel_id, params.contact.external_id
             )
             conversation_id = await session.scalar(
-                insert(Conversation)
-                .values(
-                    bot_id=bot_id,
-                    channel_id=uuid.UUID(params.channel_id),
-                    contact_id=contact_id,
-                    workflow_id=workflow_id,
-                    status="active",
-                )
-                .on_conflict_do_update(
-                    index_elements=["workflow_id"],
-                    set_={"status": "active", "closed_at": None, "last_message_at": now},
-                )
-                .returning(Conversation.id)
+                CONVERSATION_OPENED,
+                {
+                    "bot_id": bot_id,
+                    "channel_id": uuid.UUID(params.channel_id),
+                    "contact_id": contact_id,
+                    "workflow_id": workflow_id,
+                    "opened_at": now,
+                },
             )
             await notify_conversation(session, conversation_id)
             await webhook_outbox.conversation_event(session, conversation_id, "started", fact_key())
-            previous_runs = await session.scalar(
-                select(func.count()).where(FlowRun.conversation_id == conversation_id)
-            )
+            previous_runs = await session.scalar(RUN_COUNT, {"conversation_id": conversation_id})
         return ConversationRecord(
             conversation_id=str(conversation_id),
             contact_id=str(contact_id),
@@ -257,36 +314,29 @@ class ConversationStore:
             return await self._match(session, bot_id, text)
 
     async def _match(self, session: AsyncSession, bot_id: str, text: str) -> FlowSnapshot | None:
-        bot = await session.get(Bot, uuid.UUID(bot_id))
-        if bot is None:
-            return None
-        rows = (
-            await session.execute(
-                select(Flow, FlowVersion)
-                .join(FlowVersion, FlowVersion.id == Flow.published_version_id)
-                .where(Flow.bot_id == bot.id, Flow.is_active.is_(True))
-            )
-        ).all()
-        versions = {str(flow.id): (flow, version) for flow, version in rows}
+        versions = {
+            str(row.flow_id): row
+            for row in await session.execute(PUBLISHED_FLOWS, {"bot_id": uuid.UUID(bot_id)})
+        }
         candidates = [
             FlowCandidate(
                 flow_id=flow_id,
-                priority=version.priority,
-                trigger=version.trigger,
-                is_default=flow.id == bot.default_flow_id,
+                priority=row.priority,
+                trigger=row.trigger,
+                is_default=row.is_default,
             )
-            for flow_id, (flow, version) in versions.items()
+            for flow_id, row in versions.items()
         ]
         chosen = choose_flow(candidates, text)
         if chosen is None:
             return None
-        flow, version = versions[chosen]
+        row = versions[chosen]
         return FlowSnapshot(
-            flow_id=str(flow.id),
-            version_id=str(version.id),
-            version=version.version,
-            name=flow.name,
-            definition=version.definition,
+            flow_id=chosen,
+            version_id=str(row.version_id),
+            version=row.version,
+            name=row.name,
+            definition=row.definition,
         )
 
     @activity.defn(name=activity_names.SET_CONVERSATION_STATUS)
