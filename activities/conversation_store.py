@@ -14,6 +14,7 @@ from temporalio import activity
 from activities import metrics
 from models.bot_tables import Bot, Channel
 from models.conversation_tables import Contact, Conversation, FlowRun
+from models.db import bound
 from models.flow_tables import Flow, FlowVersion
 from models.messages import InboundMessage
 from models.payloads import activity_names
@@ -51,12 +52,7 @@ BOT_TRAITS = select(BOTS.c.name, BOTS.c.settings, BOTS.c.sensitive_data).where(
 CONTACT_NAME = bindparam("contact_name", type_=Text)  # None keeps the name we have
 CONTACT_SEEN = (
     insert(CONTACTS)
-    .values(
-        bot_id=bindparam("bot_id"),
-        channel_kind=bindparam("channel_kind"),
-        external_id=bindparam("external_id"),
-        name=CONTACT_NAME,
-    )
+    .values(**bound("bot_id", "channel_kind", "external_id"), name=CONTACT_NAME)
     .on_conflict_do_update(
         index_elements=["bot_id", "channel_kind", "external_id"],
         set_={
@@ -75,13 +71,7 @@ CONTACT_SEEN = (
 )
 CONVERSATION_OPENED = (  # a new conversation, or the contact's earlier one active again
     insert(CONVERSATIONS)
-    .values(
-        bot_id=bindparam("bot_id"),
-        channel_id=bindparam("channel_id"),
-        contact_id=bindparam("contact_id"),
-        workflow_id=bindparam("workflow_id"),
-        status="active",
-    )
+    .values(**bound("bot_id", "channel_id", "contact_id", "workflow_id"), status="active")
     .on_conflict_do_update(
         index_elements=["workflow_id"],
         set_={
@@ -112,12 +102,8 @@ PUBLISHED_FLOWS = (
 NEW_RUN = (  # idempotent on the run's workflow id
     insert(RUNS)
     .values(
-        conversation_id=bindparam("conversation_id"),
-        flow_id=bindparam("flow_id"),
-        flow_version_id=bindparam("flow_version_id"),
-        workflow_id=bindparam("workflow_id"),
+        **bound("conversation_id", "flow_id", "flow_version_id", "workflow_id", "variables"),
         status="running",
-        variables=bindparam("variables"),
     )
     .on_conflict_do_update(index_elements=["workflow_id"], set_={"status": "running"})
     .returning(RUNS.c.id)

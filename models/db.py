@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import BindParameter, MetaData, bindparam
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -71,3 +71,9 @@ def make_engine(
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def bound(*columns: str) -> dict[str, BindParameter[Any]]:
+    """`insert(table).values(**bound("a", "b"))`: each column's value is the parameter of the
+    same name, so a statement built once takes its values at each execution."""
+    return {column: bindparam(column) for column in columns}

@@ -7,10 +7,11 @@ the stored row, and `inserted` says whether this statement created it (xmax = 0)
 
 from __future__ import annotations
 
-from sqlalchemy import Insert, bindparam, literal_column
+from sqlalchemy import Insert, literal_column
 from sqlalchemy.dialects.postgresql import insert
 
 from models.conversation_tables import Message
+from models.db import bound
 
 MESSAGES = Message.__table__
 
@@ -27,19 +28,16 @@ def new_message(direction: str, status: str, unique: list[str]) -> Insert:
         .values(
             direction=direction,
             status=status,
-            **{
-                column: bindparam(column)
-                for column in (
-                    "conversation_id",
-                    "channel_id",
-                    "type",
-                    "content",
-                    "text",
-                    "provider_message_id",
-                    "idempotency_key",
-                    "sent_by_user_id",
-                )
-            },
+            **bound(
+                "conversation_id",
+                "channel_id",
+                "type",
+                "content",
+                "text",
+                "provider_message_id",
+                "idempotency_key",
+                "sent_by_user_id",
+            ),
         )
         .on_conflict_do_update(index_elements=unique, set_={own.name: own})
         .returning(
