@@ -18,6 +18,7 @@ logging a possible duplicate: a lost reply is worse than a repeated one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,6 +67,10 @@ SEND_RESULT = (
         error=bindparam("error", type_=JSONB(none_as_null=True)),  # None: SQL NULL
     )
 )
+CHANNELS = Channel.__table__
+CHANNEL = select(
+    CHANNELS.c.id, CHANNELS.c.kind, CHANNELS.c.config, CHANNELS.c.secrets_encrypted
+).where(CHANNELS.c.id == bindparam("channel_id"))
 LAST_INBOUND = select(func.max(SENT_AT)).where(
     MESSAGES.c.conversation_id == bindparam("conversation_id"), MESSAGES.c.direction == "inbound"
 )
@@ -78,7 +83,8 @@ class MessageSender:
         self, sessions: async_sessionmaker[AsyncSession], secret_box: SecretBox, settings: Settings
     ) -> None:
         self.sessions = sessions
-        self.secret_box = secret_box
+        # The same ciphertext always opens to the same secrets: decrypt each once, not per send.
+        self._open = functools.lru_cache(maxsize=256)(secret_box.decrypt)
         self.adapters = build_adapters(settings)
         self.default_rate = settings.messages_per_second
 
@@ -101,7 +107,9 @@ class MessageSender:
         async with self.sessions.begin() as session:  # one transaction before the provider's
             stored = (await session.execute(NEW_OUTBOUND, new_row)).one()
             inserted = stored.inserted
-            channel = await session.get(Channel, uuid.UUID(request.channel_id))
+            channel = (
+                await session.execute(CHANNEL, {"channel_id": uuid.UUID(request.channel_id)})
+            ).first()
             access = self._access(channel) if channel is not None else None
             needs_window = access is not None and self.adapters[access.kind].needs_open_window(
                 access
@@ -204,10 +212,8 @@ class MessageSender:
         async with self.sessions() as session:
             return await session.scalar(query.limit(1)) is not None
 
-    def _access(self, channel: Channel) -> ChannelAccess:
-        secrets = (
-            self.secret_box.decrypt(channel.secrets_encrypted) if channel.secrets_encrypted else {}
-        )
+    def _access(self, channel: Row[Any]) -> ChannelAccess:
+        secrets = dict(self._open(channel.secrets_encrypted)) if channel.secrets_encrypted else {}
         return ChannelAccess(
             id=str(channel.id), kind=channel.kind, config=channel.config, secrets=secrets
         )
