@@ -37,6 +37,10 @@ from tests.helpers import HISTORIES, api_client, save_histories
 from worker.registry import build_activities, workflow_runner, workflows
 from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
 
+# Every workflow of the suite runs in Temporal's sandbox, stacks started by tests included, so
+# a workflow calling something non-deterministic fails here (production runs unsandboxed).
+os.environ["BOTBUILDER_WORKFLOW_SANDBOX"] = "true"
+
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.ai_completion import AiCompleter
@@ -29,14 +29,19 @@ from workflows.outreach import OutreachWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox, with the project's own packages passed through.
+def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
+    """The sandbox, with the project's own packages passed through; or, `sandboxed=False`
+    (`BOTBUILDER_WORKFLOW_SANDBOX=false`, the production default), no sandbox.
 
-    The sandbox still runs each workflow in isolation and restricts the standard library, but
-    it no longer re-imports `workflows`, `models` and `channels` for every new workflow (which
-    cost a quarter of the worker's CPU when conversations start). Their determinism rests on
-    review and on the replay test (`tests/test_replay.py`).
+    The sandbox runs each workflow in isolation and restricts the standard library (a workflow
+    calling `datetime.now()` or `random` fails its task), which costs about a sixth of the
+    stack's CPU per message. The test suite runs every workflow sandboxed (`tests/conftest.py`),
+    so non-deterministic code fails there before it ships; determinism also rests on review and
+    on the replay test (`tests/test_replay.py`). Passing `workflows`, `models` and `channels`
+    through spares re-importing them for every new workflow.
     """
+    if not sandboxed:
+        return UnsandboxedWorkflowRunner()
     restrictions = SandboxRestrictions.default.with_passthrough_modules(
         "workflows", "flowlang", "models", "services", "channels"
     )
@@ -62,7 +67,7 @@ def build_worker(
         task_queue=settings.task_queue,
         workflows=workflows(),
         activities=build_activities(settings, sessions),
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(settings.workflow_sandbox),
         max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
         max_concurrent_local_activities=settings.worker_local_activities,
         max_cached_workflows=settings.worker_cached_workflows,
