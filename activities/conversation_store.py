@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Text, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities import metrics
 from models.bot_tables import Bot, Channel
 from models.conversation_tables import Contact, Conversation, FlowRun
-from models.db import bound
+from models.db import bound, json_or_null
 from models.flow_tables import Flow, FlowVersion
 from models.messages import InboundMessage
 from models.payloads import activity_names
@@ -115,7 +115,7 @@ RUN_ENDED = (
         status=bindparam("status"),
         variables=bindparam("variables"),
         ended_at=bindparam("ended_at"),
-        error=bindparam("error", type_=JSONB(none_as_null=True)),  # None: SQL NULL
+        error=json_or_null("error"),
     )
     .returning(RUNS.c.id)
 )

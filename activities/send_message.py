@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, Row, bindparam, func, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -35,6 +34,7 @@ from channels.pacing import reserve_slot
 from channels.registry import build_adapters
 from models.bot_tables import Channel
 from models.conversation_tables import Message
+from models.db import json_or_null
 from models.messages import OutboundMessage, TemplateMessage
 from models.payloads import activity_names
 from models.payloads.engine import SendRequest, SentMessage
@@ -64,7 +64,7 @@ SEND_RESULT = (
         status=bindparam("status"),
         provider_message_id=bindparam("provider_id"),
         status_updated_at=func.now(),
-        error=bindparam("error", type_=JSONB(none_as_null=True)),  # None: SQL NULL
+        error=json_or_null("error"),
     )
 )
 CHANNELS = Channel.__table__

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import BindParameter, MetaData, bindparam
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -77,3 +78,8 @@ def bound(*columns: str) -> dict[str, BindParameter[Any]]:
     """`insert(table).values(**bound("a", "b"))`: each column's value is the parameter of the
     same name, so a statement built once takes its values at each execution."""
     return {column: bindparam(column) for column in columns}
+
+
+def json_or_null(name: str) -> BindParameter[Any]:
+    """A JSONB parameter whose None is SQL NULL (a bare JSONB parameter stores JSON `null`)."""
+    return bindparam(name, type_=JSONB(none_as_null=True))
