@@ -14,7 +14,7 @@ from temporalio import activity
 from activities import metrics
 from models.bot_tables import Bot, Channel
 from models.conversation_tables import Contact, Conversation, FlowRun
-from models.db import bound, json_or_null
+from models.db import bound
 from models.flow_tables import Flow, FlowVersion
 from models.messages import InboundMessage
 from models.payloads import activity_names
@@ -24,8 +24,11 @@ from models.payloads.engine import (
     ConversationRecord,
     FlowSnapshot,
     InboundRecorded,
+    RunEnd,
+    RunStart,
     StepRecord,
 )
+from services.conversations.flow_runs import store_run_end, store_run_start
 from services.conversations.flow_steps import store_steps
 from services.conversations.message_rows import new_message
 from services.conversations.notify import notify_conversation, notify_message
@@ -98,36 +101,6 @@ PUBLISHED_FLOWS = (
     .join(VERSIONS, VERSIONS.c.id == FLOWS.c.published_version_id)
     .join(BOTS, BOTS.c.id == FLOWS.c.bot_id)
     .where(FLOWS.c.bot_id == bindparam("bot_id"), FLOWS.c.is_active.is_(True))
-)
-NEW_RUN = (  # idempotent on the run's workflow id
-    insert(RUNS)
-    .values(
-        **bound("conversation_id", "flow_id", "flow_version_id", "workflow_id", "variables"),
-        status="running",
-    )
-    .on_conflict_do_update(index_elements=["workflow_id"], set_={"status": "running"})
-    .returning(RUNS.c.id)
-)
-RUN_ENDED = (
-    update(RUNS)
-    .where(RUNS.c.id == bindparam("run_id"))
-    .values(
-        status=bindparam("status"),
-        variables=bindparam("variables"),
-        ended_at=bindparam("ended_at"),
-        error=json_or_null("error"),
-    )
-    .returning(RUNS.c.id)
-)
-CURRENT_RUN = (
-    update(CONVERSATIONS)
-    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
-    .values(current_flow_run_id=bindparam("run_id"))
-)
-NO_CURRENT_RUN = (
-    update(CONVERSATIONS)
-    .where(CONVERSATIONS.c.current_flow_run_id == bindparam("run_id"))
-    .values(current_flow_run_id=None)
 )
 LAST_MESSAGE_AT = (
     update(CONVERSATIONS)
@@ -346,53 +319,46 @@ class ConversationStore:
         workflow_id: str,
         variables: dict[str, Any],
     ) -> str:
-        """Create the run's row (idempotent on its workflow id) and return its id."""
+        """Create the run's row (idempotent on its workflow id) and return its id: the runs of
+        histories from before a run's start went with its first write."""
+        start = RunStart(
+            run_id=str(uuid.uuid4()),
+            conversation_id=conversation_id,
+            flow_id=flow_id,
+            version_id=version_id,
+            workflow_id=workflow_id,
+            variables=variables,
+        )
         async with self.sessions.begin() as session:
-            run_id = await session.scalar(
-                NEW_RUN,
-                {
-                    "conversation_id": uuid.UUID(conversation_id),
-                    "flow_id": uuid.UUID(flow_id),
-                    "flow_version_id": uuid.UUID(version_id),
-                    "workflow_id": workflow_id,
-                    "variables": variables,
-                },
-            )
-            await session.execute(
-                CURRENT_RUN, {"conversation_id": uuid.UUID(conversation_id), "run_id": run_id}
-            )
-            await webhook_outbox.flow_event(session, run_id, "running")
-        metrics.flow_started()
+            run_id, inserted = await store_run_start(session, start)
+        if inserted:
+            metrics.flow_started()
         return str(run_id)
 
     @activity.defn(name=activity_names.RECORD_STEPS)
-    async def record_flow_steps(self, steps: list[StepRecord]) -> None:
-        """One row per executed node (a run's steps since its last wait, in order); a retried
-        write does not duplicate them."""
+    async def record_flow_steps(
+        self, steps: list[StepRecord], start: RunStart | None = None
+    ) -> None:
+        """One row per executed node (a run's steps since its last wait, in order), after the
+        run's own row when this is its first write; a retried write does not duplicate them."""
         async with self.sessions.begin() as session:
-            await store_steps(session, steps)
+            started = start is not None and (await store_run_start(session, start))[1]
+            if steps:
+                await store_steps(session, steps)
+        if started:
+            metrics.flow_started()
         metrics.node_errors(steps)
 
     @activity.defn(name=activity_names.FINISH_FLOW_RUN)
-    async def finish_flow_run(
-        self, run_id: str, status: str, variables: dict[str, Any], error: str | None
-    ) -> None:
+    async def finish_flow_run(self, end: RunEnd) -> None:
+        """The run's end, with its steps (and start) not stored yet."""
         async with self.sessions.begin() as session:
-            ended = await session.scalar(
-                RUN_ENDED,
-                {
-                    "run_id": uuid.UUID(run_id),
-                    "status": status,
-                    "variables": variables,
-                    "ended_at": datetime.now(UTC),
-                    "error": {"message": error} if error else None,
-                },
-            )
-            if ended is None:  # the run's row is gone (its bot was deleted)
-                return
-            await session.execute(NO_CURRENT_RUN, {"run_id": ended})
-            await webhook_outbox.flow_event(session, ended, status, error)
-        metrics.flow_finished(status)
+            started, ended = await store_run_end(session, end)
+        if started:
+            metrics.flow_started()
+        metrics.node_errors(end.steps)
+        if ended:
+            metrics.flow_finished(end.status)
 
     def activities(self) -> list[Any]:
         return [

@@ -8,8 +8,9 @@ with the non-retryable error `window_closed`. Sends are paced per sender number
 
 Neither Meta nor Twilio accepts an idempotency key, so a send is at least once, with the
 smallest window we can give: the row is stored `sending` in the one transaction before the
-provider call (with the run's steps since its last write, and the sender's pacing slot) and
-`sent`, with the provider's message id, in one transaction right after it. A retry that finds
+provider call (with the run's row when this is the run's first write, its steps since its last
+write, and the sender's pacing slot) and `sent`, with the provider's message id, in one
+transaction right after it. A retry that finds
 `sent` sends nothing; one that finds `sending` knows an attempt died (or timed out) during the
 provider call itself, cannot ask the provider whether the message arrived, and sends again,
 logging a possible duplicate: a lost reply is worse than a repeated one.
@@ -41,6 +42,7 @@ from models.payloads.engine import SendRequest, SentMessage
 from models.secret_box import SecretBox
 from models.settings import Settings
 from services.conversations.delivery_statuses import apply_early_reports
+from services.conversations.flow_runs import store_run_start
 from services.conversations.flow_steps import store_steps
 from services.conversations.message_rows import MESSAGES, new_message
 from services.conversations.notify import notify_message
@@ -115,6 +117,9 @@ class MessageSender:
                 access
             )
             last_inbound = await _last_inbound(session, stored) if needs_window else None
+            started = (
+                request.start is not None and (await store_run_start(session, request.start))[1]
+            )
             if request.steps:
                 await store_steps(session, request.steps)
             if channel is not None and access is not None and stored.status not in DONE_STATUSES:
@@ -124,6 +129,8 @@ class MessageSender:
                 rate = channel.config.get("messages_per_second") or self.default_rate
                 # last: the sender's slot is one row every send takes, held until the commit
                 delay = await reserve_slot(session, pace_key, rate) if pace_key else 0.0
+        if started:
+            metrics.flow_started()
         sent = SentMessage(message_id=str(stored.id), stored_at=stored.created_at.isoformat())
         if stored.status in DONE_STATUSES:
             return sent

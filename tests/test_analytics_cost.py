@@ -20,7 +20,7 @@ from activities.conversation_store import ConversationStore
 from models.conversation_tables import Message
 from models.db import make_engine, make_session_factory, sqlalchemy_url
 from models.messages import InboundMessage
-from models.payloads.engine import ContactRef, ConversationInput, StepRecord
+from models.payloads.engine import ContactRef, ConversationInput, RunEnd, StepRecord
 from services.analytics import drainer as drainer_module
 from services.analytics import rollups
 from services.analytics.drainer import FactDrainer, draining
@@ -105,7 +105,8 @@ class Run:
         await self.env.run(self.store.record_flow_steps, steps)
 
     async def finish(self, status: str) -> None:
-        await self.env.run(self.store.finish_flow_run, self.run_id, status, {}, None)
+        end = RunEnd(run_id=self.run_id, status=status, variables={})
+        await self.env.run(self.store.finish_flow_run, end)
 
     async def inbound(self, text_: str) -> None:
         message = InboundMessage(provider_message_id=f"m-{uuid.uuid4()}", text=text_)

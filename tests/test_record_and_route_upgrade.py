@@ -9,22 +9,17 @@ contact who writes after the deploy gets a `BotConversation` that runs its flow 
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import workflow
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from models.db import make_session_factory
 from models.messages import InboundMessage
 from models.payloads.activity_names import (
-    BEGIN_FLOW_RUN,
     MATCH_FLOW,
     OPEN_CONVERSATION,
     RECORD_AND_MATCH,
@@ -34,41 +29,11 @@ from models.payloads.activity_names import (
 from models.payloads.engine import ContactRef, ConversationInput
 from models.settings import Settings
 from tests.helpers import WebChat, api_client, chain, make_web_bot, node
-from worker.registry import build_activities, workflows
+from tests.upgrades import before_patch, engine_worker, local_activities
 from workflows.conversation import RECORD_AND_ROUTE, ConversationWorkflow
 from workflows.conversation_base import conversation_workflow_id
 
 TASK_QUEUE = "botbuilder-upgrade"
-ORIGINAL_PATCHED = workflow.patched
-
-
-def old_patched(patch_id: str) -> bool:
-    """`workflow.patched` as the code before the patch behaved: `RECORD_AND_ROUTE` is never
-    asked, so nothing is recorded and the old branch runs."""
-    return False if patch_id == RECORD_AND_ROUTE else ORIGINAL_PATCHED(patch_id)
-
-
-async def local_activities(client: Client, workflow_id: str) -> list[str]:
-    """The types of the local activities in a workflow's history, in order."""
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
-    names = []
-    for event in history.events:
-        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
-            details = event.marker_recorded_event_attributes.details
-            if "data" in details:
-                names.append(json.loads(details["data"].payloads[0].data)["activity_type"])
-    return names
-
-
-def engine_worker(env: WorkflowEnvironment, settings: Settings, engine: AsyncEngine) -> Worker:
-    """A fresh worker (an empty workflow cache: a running conversation is replayed)."""
-    return Worker(
-        env.client,
-        task_queue=TASK_QUEUE,
-        workflows=workflows(),
-        activities=build_activities(settings, make_session_factory(engine)),
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    )
 
 
 async def start_as_conversation(client: Client, bot: str, channel: str, contact: str) -> str:
@@ -114,12 +79,12 @@ async def test_a_conversation_started_on_the_old_path_finishes_on_the_new(
     settings = test_settings.model_copy(update={"task_queue": TASK_QUEUE})
     async with api_client(settings) as api:
         chat = WebChat(api, channel, "upgraded")
-        monkeypatch.setattr(workflow, "patched", old_patched)
-        async with engine_worker(temporal_env, test_settings, db_engine):
+        monkeypatch.setattr(workflow, "patched", before_patch(RECORD_AND_ROUTE))
+        async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
             await start_as_conversation(temporal_env.client, bot, channel, "upgraded")
             assert await chat.wait_replies(1) == ["What is your name?"]
         monkeypatch.undo()  # the deploy: the current code from here on
-        async with engine_worker(temporal_env, test_settings, db_engine):
+        async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
             await chat.say("Ana")  # replays the old path, then hands the answer to the run
             assert await chat.wait_replies(2) == ["What is your name?", "Hi Ana"]
             await chat.say("hello")  # the flow starts again, still on the old path
@@ -143,5 +108,5 @@ async def test_a_conversation_started_on_the_old_path_finishes_on_the_new(
     assert await workflow_type(client, f"{upgraded}-run-2") == "FlowRun"  # the flow's restart
     started_after = conversation_workflow_id(bot, channel, "newcomer")
     assert await workflow_type(client, started_after) == "BotConversation"
-    in_one_workflow = [OPEN_CONVERSATION, RECORD_AND_MATCH, BEGIN_FLOW_RUN, SEND_MESSAGE]
+    in_one_workflow = [OPEN_CONVERSATION, RECORD_AND_MATCH, SEND_MESSAGE]  # the run's row with it
     assert await local_activities(client, started_after) == in_one_workflow

@@ -33,6 +33,8 @@ with workflow.unsafe.imports_passed_through():
         ExternalEvent,
         FlowRunInput,
         FlowRunState,
+        RunEnd,
+        RunStart,
         RunStatus,
         SendRequest,
         SentMessage,
@@ -66,6 +68,9 @@ MAX_STEPS_PER_RUN = 10_000
 # workflow.patched id: the steps run since the last write go with the next send, in its
 # transaction, instead of a local activity of their own before the run waits
 STEPS_WITH_SENDS = "steps-stored-with-sends"
+# workflow.patched id: a run's row goes with its first write (its id from the workflow) and its
+# end carries the steps not stored yet, instead of a local activity each; implies the above
+RUN_WRITES = "run-start-and-end-with-writes"
 ResultT = TypeVar("ResultT")
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
@@ -87,6 +92,8 @@ class FlowInterpreter:
         self._replies: deque[InboundMessage] = deque()
         self._received = 0
         self._unrecorded: list[StepRecord] = []
+        self._start: RunStart | None = None  # the run's row, until its first write stores it
+        self._start_summary = ""  # how that write's summary begins
         self._release_mode: str | None = None
         self._held = False
         self._node_id: str | None = None
@@ -161,19 +168,30 @@ class FlowInterpreter:
         variables: dict[str, Any] = {**graph.definition.variables, **params.variables}
         if params.trigger_message is not None:
             variables["last_reply"] = params.trigger_message.answer_text()
-        run_id = await workflow.execute_local_activity(
-            BEGIN_FLOW_RUN,
-            args=[
-                params.conversation_id,
-                params.flow.flow_id,
-                params.flow.version_id,
-                self.address(),
-                variables,
-            ],
-            result_type=str,
-            summary=summary,
-            **LOCAL_DB,
-        )
+        if workflow.patched(RUN_WRITES):
+            run_id, self._start_summary = str(workflow.uuid4()), summary
+            self._start = RunStart(
+                run_id=run_id,
+                conversation_id=params.conversation_id,
+                flow_id=params.flow.flow_id,
+                version_id=params.flow.version_id,
+                workflow_id=self.address(),
+                variables=dict(variables),
+            )
+        else:  # the run began before the patch: its start was a local activity of its own
+            run_id = await workflow.execute_local_activity(
+                BEGIN_FLOW_RUN,
+                args=[
+                    params.conversation_id,
+                    params.flow.flow_id,
+                    params.flow.version_id,
+                    self.address(),
+                    variables,
+                ],
+                result_type=str,
+                summary=summary,
+                **LOCAL_DB,
+            )
         return FlowRunState(
             run_id=run_id, node_id=graph.start_node_id(), variables=variables, step_sequence=0
         )
@@ -210,15 +228,16 @@ class FlowInterpreter:
         return "completed", None
 
     async def finish(self, status: RunStatus, error: str | None) -> None:
-        """Store the last steps and the run's end."""
-        await self._flush_steps()
+        """Store the last steps and the run's end (in one write since `RUN_WRITES`)."""
+        end = RunEnd(run_id=self.run_id, status=status, variables=self.variables, error=error)
+        if workflow.patched(RUN_WRITES):
+            end.steps, self._unrecorded = self._unrecorded, []
+            end.start, self._start = self._start, None
+        else:
+            await self._flush_steps()
         workflow.set_current_details(summaries.ended(status, error, self.params.bot))
-        await workflow.execute_local_activity(
-            FINISH_FLOW_RUN,
-            args=[self.run_id, status, self.variables, error],
-            summary=f"store the run's end: {status}",
-            **LOCAL_DB,
-        )
+        summary = self._with_start(end.start, f"store the run's end: {status}")
+        await workflow.execute_local_activity(FINISH_FLOW_RUN, end, summary=summary, **LOCAL_DB)
 
     def position(self, node_id: str) -> FlowRunState:
         """What carries the run across a continue-as-new, resuming at `node_id`."""
@@ -282,13 +301,24 @@ class FlowInterpreter:
         self._unrecorded.append(step)
 
     async def _flush_steps(self) -> None:
-        """Store the steps run since the last flush, in one write; called before anything that
-        waits, so the database shows where a run stands whenever it is not busy."""
-        if self._unrecorded:
+        """Store the steps run since the last flush (and the run's row, when not stored yet),
+        in one write; called before anything that waits or calls out, so the database shows
+        where a run stands whenever it is not busy."""
+        if self._unrecorded or self._start is not None:
             steps, self._unrecorded = self._unrecorded, []
+            start, self._start = self._start, None
             await workflow.execute_local_activity(
-                RECORD_STEPS, steps, summary=summaries.steps_stored(steps), **LOCAL_DB
+                RECORD_STEPS,
+                args=[steps, start],
+                summary=self._with_start(start, summaries.steps_stored(steps) if steps else ""),
+                **LOCAL_DB,
             )
+
+    def _with_start(self, start: RunStart | None, summary: str) -> str:
+        """A write's summary, after the run's start when the write stores that too."""
+        if start is None:
+            return summary
+        return f"{self._start_summary}, then {summary}" if summary else self._start_summary
 
     def _label(self) -> str:
         return summaries.node_label(self.node_id, self._node_type)
@@ -306,7 +336,10 @@ class FlowInterpreter:
 
     async def send(self, message: OutboundMessage) -> None:
         steps: list[StepRecord] = []
-        if self._unrecorded and workflow.patched(STEPS_WITH_SENDS):  # marked once per run
+        start, self._start = self._start, None  # only set since RUN_WRITES
+        if self._unrecorded and (  # marked once per run
+            workflow.patched(RUN_WRITES) or workflow.patched(STEPS_WITH_SENDS)
+        ):
             steps, self._unrecorded = self._unrecorded, []
         request = SendRequest(
             conversation_id=self.params.conversation_id,
@@ -316,9 +349,10 @@ class FlowInterpreter:
             message=message,
             idempotency_key=f"{self.address()}/{self.sequence}.{self._sends_in_step}",
             steps=steps,
+            start=start,
         )
         self._sends_in_step += 1
-        summary = summaries.sent(self._label(), message, self.params.bot)
+        summary = self._with_start(start, summaries.sent(self._label(), message, self.params.bot))
         try:
             sent = await workflow.execute_local_activity(
                 SEND_MESSAGE,
@@ -331,6 +365,7 @@ class FlowInterpreter:
             )
         except (ActivityError, ApplicationError) as err:  # a local activity may fail bare
             self._unrecorded[:0] = steps  # stored again (once) with the run's next write
+            self._start = start
             raise NodeFailed(f"the message could not be sent: {failure_reason(err)}") from err
         # When the contact could first see it: a retried workflow task runs later, but the
         # send it repeats was stored (and made) before. Old histories hold only the id.

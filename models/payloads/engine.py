@@ -180,6 +180,28 @@ class StepRecord(BaseModel):
     output: dict[str, Any] | None = None  # what an integration step produced (email id, SID)
 
 
+class RunStart(BaseModel):
+    """A flow run's row, stored by the run's first write (its id chosen by the workflow)."""
+
+    run_id: str
+    conversation_id: str
+    flow_id: str
+    version_id: str
+    workflow_id: str
+    variables: dict[str, Any]
+
+
+class RunEnd(BaseModel):
+    """A flow run's end, stored with the steps (and the start) it had not stored yet."""
+
+    run_id: str
+    status: str
+    variables: dict[str, Any]
+    error: str | None = None
+    steps: list[StepRecord] = []
+    start: RunStart | None = None
+
+
 class SendRequest(BaseModel):
     """An outbound message for the contact of a conversation."""
 
@@ -191,6 +213,7 @@ class SendRequest(BaseModel):
     idempotency_key: str
     sent_by_user_id: str | None = None  # an agent's message (none: the bot's)
     steps: list[StepRecord] = []  # the run's steps since it last stored any, stored with it
+    start: RunStart | None = None  # the run's row, when this is the run's first write
 
 
 class SentMessage(BaseModel):

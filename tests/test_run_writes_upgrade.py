@@ -1,0 +1,107 @@
+"""A flow run begun before `RUN_WRITES` finishes on the new code, and one begun after it
+stores its row with its first send and its last steps with its end.
+
+Before the patch a run's start, its last steps and its end were a local activity each; after
+it, a run that asks one question and answers it costs two local activities fewer. The run
+begun on the old code keeps the old path after the deploy (Temporal memoizes `patched` per
+workflow run), and both runs end stored alike: completed, every step, no current run."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import workflow
+from temporalio.testing import WorkflowEnvironment
+
+from models.payloads.activity_names import (
+    BEGIN_FLOW_RUN,
+    FINISH_FLOW_RUN,
+    OPEN_CONVERSATION,
+    RECORD_AND_MATCH,
+    RECORD_STEPS,
+    SEND_MESSAGE,
+)
+from models.settings import Settings
+from tests.helpers import WebChat, api_client, chain, make_web_bot, node, wait_for
+from tests.upgrades import before_patch, engine_worker, local_activities
+from workflows.conversation_base import conversation_workflow_id
+from workflows.interpreter import RUN_WRITES
+
+TASK_QUEUE = "botbuilder-run-writes"
+
+
+async def stored_run(engine: AsyncEngine, contact: str) -> tuple[str, list[str], bool] | None:
+    """The contact's flow run as stored: its status, its steps' nodes, and whether the
+    conversation still names it its current run; None before its row exists."""
+    async with engine.connect() as connection:
+        run = (
+            await connection.execute(
+                text(
+                    "SELECT r.id, r.status, c.current_flow_run_id IS NOT NULL FROM flow_runs r "
+                    "JOIN conversations c ON c.id = r.conversation_id "
+                    "JOIN contacts k ON k.id = c.contact_id WHERE k.external_id = :contact"
+                ),
+                {"contact": contact},
+            )
+        ).one_or_none()
+        if run is None:
+            return None
+        steps = await connection.scalars(
+            text("SELECT node_id FROM flow_run_steps WHERE flow_run_id = :run ORDER BY sequence"),
+            {"run": run[0]},
+        )
+        return run[1], list(steps), run[2]
+
+
+async def run_ended(engine: AsyncEngine, contact: str) -> bool:
+    """Whether the contact's run is stored completed, with its three steps, and no longer the
+    conversation's current run."""
+    return await stored_run(engine, contact) == ("completed", ["ask", "hi", "bye"], False)
+
+
+async def test_a_run_begun_before_the_patch_finishes_after_it(
+    temporal_env: WorkflowEnvironment,
+    test_settings: Settings,
+    db_engine: AsyncEngine,
+    clean_db: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    definition = chain(
+        node("ask", "question", content="What is your name?", variable="name"),
+        node("hi", "message", content="Hi {{name}}"),
+        node("bye", "message", content="Bye"),
+    )
+    bot, channel = await make_web_bot(db_engine, definition)
+    settings = test_settings.model_copy(update={"task_queue": TASK_QUEUE})
+    async with api_client(settings) as api:
+        upgraded, newcomer = WebChat(api, channel, "upgraded"), WebChat(api, channel, "newcomer")
+        monkeypatch.setattr(workflow, "patched", before_patch(RUN_WRITES))
+        async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
+            await upgraded.say("hello")
+            assert await upgraded.wait_replies(1) == ["What is your name?"]
+        assert await stored_run(db_engine, "upgraded") == ("running", [], True)
+        monkeypatch.undo()  # the deploy: the current code from here on
+        async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
+            await upgraded.say("Ana")  # replays the old path, then the run goes on
+            assert await upgraded.wait_replies(3) == ["What is your name?", "Hi Ana", "Bye"]
+            await newcomer.say("hello")
+            assert await newcomer.wait_replies(1) == ["What is your name?"]
+            assert await stored_run(db_engine, "newcomer") == ("running", [], True)
+            await newcomer.say("Bea")
+            assert await newcomer.wait_replies(3) == ["What is your name?", "Hi Bea", "Bye"]
+            for contact in ("upgraded", "newcomer"):
+                await wait_for(
+                    lambda contact=contact: run_ended(db_engine, contact),
+                    what=f"{contact}'s run stored as ended",
+                )
+    client = temporal_env.client
+    answered = [RECORD_AND_MATCH, SEND_MESSAGE, SEND_MESSAGE]
+    old = [OPEN_CONVERSATION, RECORD_AND_MATCH, BEGIN_FLOW_RUN, SEND_MESSAGE, *answered]
+    assert await local_activities(client, conversation_workflow_id(bot, channel, "upgraded")) == [
+        *old,
+        RECORD_STEPS,
+        FINISH_FLOW_RUN,
+    ]
+    new = [OPEN_CONVERSATION, RECORD_AND_MATCH, SEND_MESSAGE, *answered, FINISH_FLOW_RUN]
+    assert await local_activities(client, conversation_workflow_id(bot, channel, "newcomer")) == new

@@ -1,0 +1,54 @@
+"""Deploying workflow changes under running conversations: what the upgrade tests share."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from models.db import make_session_factory
+from models.settings import Settings
+from worker.registry import build_activities, workflows
+
+ORIGINAL_PATCHED = workflow.patched
+
+
+def before_patch(patch_id: str) -> Callable[[str], bool]:
+    """`workflow.patched` as the code before `patch_id` behaved: that patch is never asked, so
+    nothing is recorded and the old branch runs."""
+
+    def patched(asked: str) -> bool:
+        return False if asked == patch_id else ORIGINAL_PATCHED(asked)
+
+    return patched
+
+
+async def local_activities(client: Client, workflow_id: str) -> list[str]:
+    """The types of the local activities in a workflow's (latest run's) history, in order."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    names = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            details = event.marker_recorded_event_attributes.details
+            if "data" in details:
+                names.append(json.loads(details["data"].payloads[0].data)["activity_type"])
+    return names
+
+
+def engine_worker(
+    env: WorkflowEnvironment, settings: Settings, engine: AsyncEngine, task_queue: str
+) -> Worker:
+    """A fresh worker (an empty workflow cache: a running conversation is replayed)."""
+    return Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=workflows(),
+        activities=build_activities(settings, make_session_factory(engine)),
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
