@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Text, bindparam, func, select, update
+from sqlalchemy import DateTime, Text, bindparam, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -83,7 +83,7 @@ CONVERSATION_OPENED = (  # a new conversation, or the contact's earlier one acti
             "last_message_at": bindparam("opened_at", type_=DateTime(timezone=True)),
         },
     )
-    .returning(CONVERSATIONS.c.id)
+    .returning(CONVERSATIONS.c.id, literal_column("xmax = 0").label("inserted"))
 )
 RUN_COUNT = select(func.count()).where(RUNS.c.conversation_id == bindparam("conversation_id"))
 # The bot's active flows with their published versions; one is the bot's default flow.
@@ -147,19 +147,23 @@ class ConversationStore:
             workflow_id = conversation_workflow_id(
                 params.bot_id, params.channel_id, params.contact.external_id
             )
-            conversation_id = await session.scalar(
-                CONVERSATION_OPENED,
-                {
-                    "bot_id": bot_id,
-                    "channel_id": uuid.UUID(params.channel_id),
-                    "contact_id": contact_id,
-                    "workflow_id": workflow_id,
-                    "opened_at": now,
-                },
-            )
+            conversation_id, new = (
+                await session.execute(
+                    CONVERSATION_OPENED,
+                    {
+                        "bot_id": bot_id,
+                        "channel_id": uuid.UUID(params.channel_id),
+                        "contact_id": contact_id,
+                        "workflow_id": workflow_id,
+                        "opened_at": now,
+                    },
+                )
+            ).one()
             await notify_conversation(session, conversation_id)
             await webhook_outbox.conversation_event(session, conversation_id, "started", fact_key())
-            previous_runs = await session.scalar(RUN_COUNT, {"conversation_id": conversation_id})
+            previous_runs = (  # a new conversation has none
+                0 if new else await session.scalar(RUN_COUNT, {"conversation_id": conversation_id})
+            )
         return ConversationRecord(
             conversation_id=str(conversation_id),
             contact_id=str(contact_id),

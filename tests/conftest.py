@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import models.conversation_tables  # noqa: F401  (registers every table on Base.metadata)
+from channels.http_pool import close_shared_session
 from models.db import Base, make_engine, make_session_factory
 from models.settings import Settings
 from services.analytics.drainer import draining
@@ -118,6 +119,14 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield env
     await env.shutdown()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def provider_http_session() -> AsyncIterator[None]:
+    """The providers' shared HTTP session (`channels/http_pool.py`) closes with the tests'
+    event loop."""
+    yield
+    await close_shared_session()
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,7 @@ NEW_CONTACT = {  # the conversation starts and its first flow run begins in the 
     "search-attribute upserts": 3,
     "child workflows": 0,
     "signals sent": 0,
-    "worker SQL statements": 24,
+    "worker SQL statements": 23,
     "worker transactions": 4,
     "worker pre-ping round trips": 0,
     "API SQL statements": 1,

@@ -9,6 +9,7 @@ from functools import partial
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from channels.http_pool import close_shared_session
 from models.db import make_engine, make_session_factory
 from models.settings import Settings
 from services.analytics.drainer import draining
@@ -63,6 +64,7 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     ):
         print(f"worker polling task queue {settings.task_queue!r}", flush=True)
         await stop.wait()
+    await close_shared_session()
     await engine.dispose()
 
 

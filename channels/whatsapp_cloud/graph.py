@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from http import HTTPStatus
 from typing import Any
 
-import httpx
+import aiohttp
 
 from channels.base import PermanentSendError, RetryableSendError, SendError
-from channels.http_pool import shared_client
+from channels.http_pool import shared_session
 
 # Throughput, pair rate, spam rate, app/account rate limits, and temporary service errors.
 RETRYABLE_CODES = {130429, 131056, 131048, 80007, 4, 17, 32, 613, 1, 2, 131000, 133004}
@@ -25,36 +27,48 @@ class GraphApi:
         """The Graph answer (`{"messages": [{"id": ...}]}`); raises a `SendError` on refusal."""
         url = f"{self.root}/{phone_number_id}/messages"
         try:
-            response = await shared_client().post(url, json=body, headers=self.headers)
-        except httpx.HTTPError as err:
+            async with shared_session().post(url, json=body, headers=self.headers) as response:
+                status, content = response.status, await response.read()
+        except (aiohttp.ClientError, TimeoutError) as err:
             raise RetryableSendError(f"Graph API unreachable: {err!r}") from err
-        if response.is_success:
-            return response.json()
-        raise graph_error(response)
+        if status < 300:
+            return json.loads(content)
+        raise graph_error(status, content)
 
     async def media(self, media_id: str) -> tuple[bytes, str]:
         """The bytes and MIME type of an inbound media (its Graph object, then its URL)."""
-        client = shared_client()
-        info = await client.get(f"{self.root}/{media_id}", headers=self.headers)
-        if not info.is_success:
-            raise graph_error(info)
-        download = await client.get(info.json()["url"], headers=self.headers)
-        if not download.is_success:
-            raise graph_error(download)
-        return download.content, info.json().get("mime_type", "application/octet-stream")
+        session = shared_session()
+        async with session.get(f"{self.root}/{media_id}", headers=self.headers) as response:
+            status, content = response.status, await response.read()
+        if status >= 300:
+            raise graph_error(status, content)
+        info = json.loads(content)
+        async with session.get(info["url"], headers=self.headers) as response:
+            status, content = response.status, await response.read()
+        if status >= 300:
+            raise graph_error(status, content)
+        return content, info.get("mime_type", "application/octet-stream")
 
 
-def graph_error(response: httpx.Response) -> SendError:
-    """Meta's `{"error": {"code", "message", "error_data"}}` as a retryable or permanent error."""
+def graph_error(status: int, content: bytes) -> SendError:
+    """Meta's `{"error": {"code", "message", "error_data"}}` (an HTTP `status` answer) as a
+    retryable or permanent error."""
     try:
-        error = response.json().get("error") or {}
-    except ValueError:
+        error = json.loads(content).get("error") or {}
+    except (ValueError, AttributeError):
         error = {}
     code = error.get("code")
     details = (error.get("error_data") or {}).get("details")
-    text = f"WhatsApp error {code}: {details or error.get('message') or response.reason_phrase}"
+    text = f"WhatsApp error {code}: {details or error.get('message') or reason_phrase(status)}"
     if code == WINDOW_CLOSED_CODE:
         return PermanentSendError(f"{text} (outside the 24-hour customer-service window)", code)
-    if code in RETRYABLE_CODES or response.status_code == 429 or response.status_code >= 500:
-        return RetryableSendError(text, code if code is not None else response.status_code)
-    return PermanentSendError(text, code if code is not None else response.status_code)
+    if code in RETRYABLE_CODES or status == 429 or status >= 500:
+        return RetryableSendError(text, code if code is not None else status)
+    return PermanentSendError(text, code if code is not None else status)
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return str(status)
