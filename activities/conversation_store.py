@@ -24,6 +24,7 @@ from models.payloads.engine import (
     ConversationRecord,
     FlowSnapshot,
     InboundRecorded,
+    OpenedConversation,
     RunEnd,
     RunStart,
     StepRecord,
@@ -125,45 +126,68 @@ class ConversationStore:
     @activity.defn(name=activity_names.OPEN_CONVERSATION)
     async def open_conversation(self, params: ConversationInput) -> ConversationRecord:
         """Create or reactivate the contact and its conversation with the bot."""
+        async with self.sessions.begin() as session:
+            return await self._open(session, params)
+
+    @activity.defn(name=activity_names.OPEN_AND_RECORD)
+    async def open_conversation_and_record(
+        self, params: ConversationInput, message: InboundMessage, delivery_key: str
+    ) -> OpenedConversation:
+        """`open_conversation` and `record_inbound_and_match_flow` for its first message, in one
+        transaction: what a new contact's first message needs."""
+        async with self.sessions.begin() as session:
+            record = await self._open(session, params)
+            new = await self._store_inbound(
+                session, record.conversation_id, params.channel_id, message, delivery_key
+            )
+            flow = None
+            if new is not False:
+                flow = await self._match(session, params.bot_id, message.answer_text())
+        self._count_inbound(params.channel_id, new)
+        return OpenedConversation(
+            conversation=record, first=InboundRecorded(new=new is not False, flow=flow)
+        )
+
+    async def _open(self, session: AsyncSession, params: ConversationInput) -> ConversationRecord:
+        """The contact and its conversation, created or reactivated in the session's transaction."""
         now = datetime.now(UTC)
         bot_id = uuid.UUID(params.bot_id)
-        async with self.sessions.begin() as session:
-            bot = (await session.execute(BOT_TRAITS, {"bot_id": bot_id})).first()
-            if bot is None:
-                raise ValueError(f"bot {params.bot_id} does not exist")
-            contact = (
-                await session.execute(
-                    CONTACT_SEEN,
-                    {
-                        "bot_id": bot_id,
-                        "channel_kind": params.channel_kind,
-                        "external_id": params.contact.external_id,
-                        "contact_name": params.contact.name,
-                        "seen_at": now,
-                    },
-                )
-            ).one()
-            contact_id = contact.id
-            workflow_id = conversation_workflow_id(
-                params.bot_id, params.channel_id, params.contact.external_id
+        bot = (await session.execute(BOT_TRAITS, {"bot_id": bot_id})).first()
+        if bot is None:
+            raise ValueError(f"bot {params.bot_id} does not exist")
+        contact = (
+            await session.execute(
+                CONTACT_SEEN,
+                {
+                    "bot_id": bot_id,
+                    "channel_kind": params.channel_kind,
+                    "external_id": params.contact.external_id,
+                    "contact_name": params.contact.name,
+                    "seen_at": now,
+                },
             )
-            conversation_id, new = (
-                await session.execute(
-                    CONVERSATION_OPENED,
-                    {
-                        "bot_id": bot_id,
-                        "channel_id": uuid.UUID(params.channel_id),
-                        "contact_id": contact_id,
-                        "workflow_id": workflow_id,
-                        "opened_at": now,
-                    },
-                )
-            ).one()
-            await notify_conversation(session, conversation_id)
-            await webhook_outbox.conversation_event(session, conversation_id, "started", fact_key())
-            previous_runs = (  # a new conversation has none
-                0 if new else await session.scalar(RUN_COUNT, {"conversation_id": conversation_id})
+        ).one()
+        contact_id = contact.id
+        workflow_id = conversation_workflow_id(
+            params.bot_id, params.channel_id, params.contact.external_id
+        )
+        conversation_id, new = (
+            await session.execute(
+                CONVERSATION_OPENED,
+                {
+                    "bot_id": bot_id,
+                    "channel_id": uuid.UUID(params.channel_id),
+                    "contact_id": contact_id,
+                    "workflow_id": workflow_id,
+                    "opened_at": now,
+                },
             )
+        ).one()
+        await notify_conversation(session, conversation_id)
+        await webhook_outbox.conversation_event(session, conversation_id, "started", fact_key())
+        previous_runs = (  # a new conversation has none
+            0 if new else await session.scalar(RUN_COUNT, {"conversation_id": conversation_id})
+        )
         return ConversationRecord(
             conversation_id=str(conversation_id),
             contact_id=str(contact_id),
@@ -367,6 +391,7 @@ class ConversationStore:
     def activities(self) -> list[Any]:
         return [
             self.open_conversation,
+            self.open_conversation_and_record,
             self.record_inbound_message,
             self.match_flow,
             self.record_inbound_and_match_flow,

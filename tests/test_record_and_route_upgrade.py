@@ -21,8 +21,8 @@ from temporalio.testing import WorkflowEnvironment
 from models.messages import InboundMessage
 from models.payloads.activity_names import (
     MATCH_FLOW,
+    OPEN_AND_RECORD,
     OPEN_CONVERSATION,
-    RECORD_AND_MATCH,
     RECORD_INBOUND,
     SEND_MESSAGE,
 )
@@ -108,5 +108,5 @@ async def test_a_conversation_started_on_the_old_path_finishes_on_the_new(
     assert await workflow_type(client, f"{upgraded}-run-2") == "FlowRun"  # the flow's restart
     started_after = conversation_workflow_id(bot, channel, "newcomer")
     assert await workflow_type(client, started_after) == "BotConversation"
-    in_one_workflow = [OPEN_CONVERSATION, RECORD_AND_MATCH, SEND_MESSAGE]  # the run's row with it
+    in_one_workflow = [OPEN_AND_RECORD, SEND_MESSAGE]  # the run's row with the send
     assert await local_activities(client, started_after) == in_one_workflow

@@ -41,7 +41,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import summaries
     from workflows.conversation_base import ConversationBase
-    from workflows.interpreter import FlowInterpreter, flow_run_search_attributes
+    from workflows.interpreter import (
+        COMBINED_WRITES,
+        FlowInterpreter,
+        flow_run_search_attributes,
+    )
     from workflows.search_attributes import STATUS, conversation_attributes
 
 
@@ -186,7 +190,7 @@ class BotConversationWorkflow(ConversationBase):
 
     @workflow.run
     async def run(self, params: BotConversationInput) -> str:
-        await self._open(params, BotConversationState)
+        await self._open(params, BotConversationState, self._first_message(params))
         carried, self.state.flow, self.state.events = self.state.flow, None, []
         self._started = True
         if carried is None:
@@ -195,6 +199,16 @@ class BotConversationWorkflow(ConversationBase):
             await self._take_up(carried)
         self._early.clear()  # for a run that is no longer the active one
         return await self._loop()
+
+    def _first_message(self, params: BotConversationInput) -> InboundMessage | None:
+        """A new conversation's first message (signal-with-start queued it before the run
+        began), to store as the conversation opens (since `COMBINED_WRITES`)."""
+        if params.state is not None or not self._events:
+            return None
+        first = self._events[0]
+        if not isinstance(first, InboundEvent) or not workflow.patched(COMBINED_WRITES):
+            return None
+        return first.message
 
     async def _loop(self) -> str:
         state = self.state

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import InboundMessage, OutboundMessage
     from models.payloads.activity_names import (
         MATCH_FLOW,
+        OPEN_AND_RECORD,
         OPEN_CONVERSATION,
         RECORD_AGENT_ACTION,
         RECORD_AND_MATCH,
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         FlowStart,
         FlowStartResult,
         InboundRecorded,
+        OpenedConversation,
         SendRequest,
         SentMessage,
     )
@@ -64,19 +66,36 @@ class ConversationBase:
 
     def __init__(self) -> None:
         self._outcomes: dict[str, Outcome] = {}
+        self._opening: tuple[str, InboundRecorded] | None = None  # the first message, recorded
 
-    async def _open(self, params: Any, state_type: type[Any]) -> None:
+    async def _open(
+        self, params: Any, state_type: type[Any], first: InboundMessage | None = None
+    ) -> None:
         """Take up `params`: the state carried across continue-as-new (with its queued events),
-        or, in a conversation's first workflow run, the state of the conversation it opens."""
+        or, in a conversation's first workflow run, the state of the conversation it opens
+        (with `first`, its first message, recorded and its flow chosen in the same write)."""
         self.params = params
+        carried = [] if params.state is None else params.state.recent_message_ids
+        self._recent = deque(carried, maxlen=RECENT_IDS_KEPT)
         if params.state is None:
-            record = await workflow.execute_local_activity(
-                OPEN_CONVERSATION,
-                params,
-                result_type=ConversationRecord,
-                summary="open the conversation",
-                **LOCAL_DB,
-            )
+            if first is None:
+                record = await workflow.execute_local_activity(
+                    OPEN_CONVERSATION,
+                    params,
+                    result_type=ConversationRecord,
+                    summary="open the conversation",
+                    **LOCAL_DB,
+                )
+            else:
+                opened = await workflow.execute_local_activity(
+                    OPEN_AND_RECORD,
+                    args=[params, first, self._delivery_key(first)],
+                    result_type=OpenedConversation,
+                    summary=f"open the conversation and store inbound {first.kind}",
+                    **LOCAL_DB,
+                )
+                record = opened.conversation
+                self._opening = (first.provider_message_id, opened.first)
             self.state = state_type(
                 conversation_id=record.conversation_id,
                 contact_id=record.contact_id,
@@ -88,7 +107,6 @@ class ConversationBase:
         else:
             self.state = params.state
             self._events.extendleft(reversed(self.state.events))
-        self._recent = deque(self.state.recent_message_ids, maxlen=RECENT_IDS_KEPT)
 
     # --- how the workflow reaches its flow run --------------------------------------------------
 
@@ -220,25 +238,30 @@ class ConversationBase:
 
     async def _record_and_route(self, message: InboundMessage) -> None:
         """Store the message once and route it; when no flow runs, the store also chooses the
-        flow it starts, in the same local activity and transaction."""
-        delivery_key = self._delivery_key(message)
-        if delivery_key is None:
-            return
+        flow it starts, in the same local activity and transaction (for a new conversation's
+        first message, the one that opened it)."""
         state = self.state
         choose = not state.handed_off and not self._has_run()
-        recorded = await workflow.execute_local_activity(
-            RECORD_AND_MATCH,
-            args=[
-                state.conversation_id,
-                self.params.channel_id,
-                message,
-                delivery_key,
-                self.params.bot_id if choose else None,
-            ],
-            result_type=InboundRecorded,
-            summary=summaries.received(message, state.bot),
-            **LOCAL_DB,
-        )
+        opening, self._opening = self._opening, None
+        if opening is not None and opening[0] == message.provider_message_id:
+            recorded = opening[1]
+        else:
+            delivery_key = self._delivery_key(message)
+            if delivery_key is None:
+                return
+            recorded = await workflow.execute_local_activity(
+                RECORD_AND_MATCH,
+                args=[
+                    state.conversation_id,
+                    self.params.channel_id,
+                    message,
+                    delivery_key,
+                    self.params.bot_id if choose else None,
+                ],
+                result_type=InboundRecorded,
+                summary=summaries.received(message, state.bot),
+                **LOCAL_DB,
+            )
         if not recorded.new:
             return
         await self._reopen()

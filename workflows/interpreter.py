@@ -68,9 +68,10 @@ MAX_STEPS_PER_RUN = 10_000
 # workflow.patched id: the steps run since the last write go with the next send, in its
 # transaction, instead of a local activity of their own before the run waits
 STEPS_WITH_SENDS = "steps-stored-with-sends"
-# workflow.patched id: a run's row goes with its first write (its id from the workflow) and its
-# end carries the steps not stored yet, instead of a local activity each; implies the above
-RUN_WRITES = "run-start-and-end-with-writes"
+# workflow.patched id: writes that ride with another instead of a local activity each: a run's
+# row goes with its first write (its id from the workflow), its end carries the steps not stored
+# yet (this implies the above), and a new conversation's first message is stored as it opens
+COMBINED_WRITES = "combined-writes"
 ResultT = TypeVar("ResultT")
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
@@ -168,7 +169,7 @@ class FlowInterpreter:
         variables: dict[str, Any] = {**graph.definition.variables, **params.variables}
         if params.trigger_message is not None:
             variables["last_reply"] = params.trigger_message.answer_text()
-        if workflow.patched(RUN_WRITES):
+        if workflow.patched(COMBINED_WRITES):
             run_id, self._start_summary = str(workflow.uuid4()), summary
             self._start = RunStart(
                 run_id=run_id,
@@ -228,9 +229,9 @@ class FlowInterpreter:
         return "completed", None
 
     async def finish(self, status: RunStatus, error: str | None) -> None:
-        """Store the last steps and the run's end (in one write since `RUN_WRITES`)."""
+        """Store the last steps and the run's end (in one write since `COMBINED_WRITES`)."""
         end = RunEnd(run_id=self.run_id, status=status, variables=self.variables, error=error)
-        if workflow.patched(RUN_WRITES):
+        if workflow.patched(COMBINED_WRITES):
             end.steps, self._unrecorded = self._unrecorded, []
             end.start, self._start = self._start, None
         else:
@@ -336,9 +337,9 @@ class FlowInterpreter:
 
     async def send(self, message: OutboundMessage) -> None:
         steps: list[StepRecord] = []
-        start, self._start = self._start, None  # only set since RUN_WRITES
+        start, self._start = self._start, None  # only set since COMBINED_WRITES
         if self._unrecorded and (  # marked once per run
-            workflow.patched(RUN_WRITES) or workflow.patched(STEPS_WITH_SENDS)
+            workflow.patched(COMBINED_WRITES) or workflow.patched(STEPS_WITH_SENDS)
         ):
             steps, self._unrecorded = self._unrecorded, []
         request = SendRequest(

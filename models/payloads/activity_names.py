@@ -1,6 +1,7 @@
 """Names of the engine's activities, shared by the workflows (callers) and `activities` (owners)."""
 
 OPEN_CONVERSATION = "open_conversation"
+OPEN_AND_RECORD = "open_conversation_and_record"
 RECORD_INBOUND = "record_inbound_message"
 MATCH_FLOW = "match_flow"
 RECORD_AND_MATCH = "record_inbound_and_match_flow"

@@ -112,6 +112,14 @@ class InboundRecorded(BaseModel):
     flow: FlowSnapshot | None = None
 
 
+class OpenedConversation(BaseModel):
+    """What `open_conversation_and_record` returns: the conversation, and its first message
+    recorded."""
+
+    conversation: ConversationRecord
+    first: InboundRecorded
+
+
 class FlowStart(BaseModel):
     """Start a flow for a contact who has not written (a proactive start); `key` dedupes it."""
 

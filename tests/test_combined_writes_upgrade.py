@@ -1,10 +1,12 @@
-"""A flow run begun before `RUN_WRITES` finishes on the new code, and one begun after it
-stores its row with its first send and its last steps with its end.
+"""A conversation begun before `COMBINED_WRITES` finishes on the new code, and one begun after
+it stores its first message as it opens, its run's row with the run's first send and the run's
+last steps with its end.
 
-Before the patch a run's start, its last steps and its end were a local activity each; after
-it, a run that asks one question and answers it costs two local activities fewer. The run
-begun on the old code keeps the old path after the deploy (Temporal memoizes `patched` per
-workflow run), and both runs end stored alike: completed, every step, no current run."""
+Before the patch, opening the conversation, a run's start, its last steps and its end were a
+local activity each; after it, a new contact who answers one question costs three local
+activities fewer. The conversation begun on the old code keeps the old path after the deploy
+(Temporal memoizes `patched` per workflow run), and both runs end stored alike: completed,
+every step, no current run."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from models.payloads.activity_names import (
     BEGIN_FLOW_RUN,
     FINISH_FLOW_RUN,
+    OPEN_AND_RECORD,
     OPEN_CONVERSATION,
     RECORD_AND_MATCH,
     RECORD_STEPS,
@@ -26,9 +29,9 @@ from models.settings import Settings
 from tests.helpers import WebChat, api_client, chain, make_web_bot, node, wait_for
 from tests.upgrades import before_patch, engine_worker, local_activities
 from workflows.conversation_base import conversation_workflow_id
-from workflows.interpreter import RUN_WRITES
+from workflows.interpreter import COMBINED_WRITES
 
-TASK_QUEUE = "botbuilder-run-writes"
+TASK_QUEUE = "botbuilder-combined-writes"
 
 
 async def stored_run(engine: AsyncEngine, contact: str) -> tuple[str, list[str], bool] | None:
@@ -60,7 +63,7 @@ async def run_ended(engine: AsyncEngine, contact: str) -> bool:
     return await stored_run(engine, contact) == ("completed", ["ask", "hi", "bye"], False)
 
 
-async def test_a_run_begun_before_the_patch_finishes_after_it(
+async def test_a_conversation_begun_before_the_patch_finishes_after_it(
     temporal_env: WorkflowEnvironment,
     test_settings: Settings,
     db_engine: AsyncEngine,
@@ -76,7 +79,7 @@ async def test_a_run_begun_before_the_patch_finishes_after_it(
     settings = test_settings.model_copy(update={"task_queue": TASK_QUEUE})
     async with api_client(settings) as api:
         upgraded, newcomer = WebChat(api, channel, "upgraded"), WebChat(api, channel, "newcomer")
-        monkeypatch.setattr(workflow, "patched", before_patch(RUN_WRITES))
+        monkeypatch.setattr(workflow, "patched", before_patch(COMBINED_WRITES))
         async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
             await upgraded.say("hello")
             assert await upgraded.wait_replies(1) == ["What is your name?"]
@@ -103,5 +106,5 @@ async def test_a_run_begun_before_the_patch_finishes_after_it(
         RECORD_STEPS,
         FINISH_FLOW_RUN,
     ]
-    new = [OPEN_CONVERSATION, RECORD_AND_MATCH, SEND_MESSAGE, *answered, FINISH_FLOW_RUN]
+    new = [OPEN_AND_RECORD, SEND_MESSAGE, *answered, FINISH_FLOW_RUN]
     assert await local_activities(client, conversation_workflow_id(bot, channel, "newcomer")) == new
