@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from temporalio.client import Client
 
 from graphql_api.live_updates import LiveUpdates, StreamSlots
 from graphql_api.rate_limits import RateLimiter
 from models.db import make_engine, make_session_factory
+from models.secret_box import SecretBox
 from models.settings import Settings
 from workflows.client import connect_temporal
 from workflows.webhook_client import wake_deliveries_on_commit
@@ -26,6 +31,15 @@ class Platform:
         self.auth_limiter = RateLimiter(settings.auth_requests_per_minute, "sign-ups and log-ins")
         self.web_message_limiter = RateLimiter(settings.web_messages_per_minute, "messages")
         wake_deliveries_on_commit(self.temporal, settings.task_queue)
+        self._open_secrets: Callable[[str], dict[str, Any]] | None = None
+
+    def open_secrets(self, ciphertext: str) -> dict[str, Any]:
+        """A channel's decrypted secrets (a copy): each ciphertext is decrypted once per
+        process, not on every webhook."""
+        if self._open_secrets is None:
+            box = SecretBox(self.settings.resolved_secret_key())
+            self._open_secrets = functools.lru_cache(maxsize=256)(box.decrypt)
+        return dict(self._open_secrets(ciphertext))
 
     async def temporal(self) -> Client:
         """The Temporal client, connected on first use (and again after a failed attempt)."""

@@ -5,22 +5,51 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import HTTPException, Request
+from sqlalchemy import bindparam, select
 from temporalio.service import RPCError
 
 from channels.base import ChannelAccess, InboundDelivery, StatusUpdate
 from models.bot_tables import Channel
 from models.payloads.engine import ContactRef
-from models.secret_box import SecretBox
 from services.conversations.delivery_statuses import record_status
 from workflows.conversation_client import signal_conversation
 
 CHANNEL_NAMES = {"web": "web", "whatsapp_cloud": "WhatsApp", "twilio": "Twilio"}
 
 
-async def active_channel(request: Request, channel_id: str, kind: str) -> Channel:
+@dataclass(frozen=True)
+class StoredChannel:
+    """An active channel, as its ingress reads it."""
+
+    id: uuid.UUID
+    bot_id: uuid.UUID
+    kind: str
+    config: dict[str, Any]
+    secrets_encrypted: str | None
+
+
+CHANNELS = Channel.__table__
+# Built once: one Core SELECT per webhook, where an ORM `session.get` cost most of the
+# ingress's own CPU.
+ACTIVE_CHANNEL = select(
+    CHANNELS.c.id,
+    CHANNELS.c.bot_id,
+    CHANNELS.c.kind,
+    CHANNELS.c.config,
+    CHANNELS.c.secrets_encrypted,
+).where(
+    CHANNELS.c.id == bindparam("channel_id"),
+    CHANNELS.c.kind == bindparam("kind"),
+    CHANNELS.c.is_active.is_(True),
+)
+
+
+async def active_channel(request: Request, channel_id: str, kind: str) -> StoredChannel:
     """The active channel of this kind with this id, or 404."""
     not_found = HTTPException(404, f"no such {CHANNEL_NAMES[kind]} channel")
     try:
@@ -28,22 +57,22 @@ async def active_channel(request: Request, channel_id: str, kind: str) -> Channe
     except ValueError:
         raise not_found from None
     async with request.app.state.platform.sessions() as session:
-        channel = await session.get(Channel, key)
-    if channel is None or channel.kind != kind or not channel.is_active:
+        row = (await session.execute(ACTIVE_CHANNEL, {"channel_id": key, "kind": kind})).first()
+    if row is None:
         raise not_found
-    return channel
+    return StoredChannel(**row._mapping)
 
 
-def channel_access(request: Request, channel: Channel) -> ChannelAccess:
+def channel_access(request: Request, channel: StoredChannel) -> ChannelAccess:
     """The channel with its secrets decrypted, for verifying and answering its provider."""
-    box = SecretBox(request.app.state.platform.settings.resolved_secret_key())
-    secrets = box.decrypt(channel.secrets_encrypted) if channel.secrets_encrypted else {}
+    platform = request.app.state.platform
+    secrets = platform.open_secrets(channel.secrets_encrypted) if channel.secrets_encrypted else {}
     return ChannelAccess(
         id=str(channel.id), kind=channel.kind, config=channel.config, secrets=secrets
     )
 
 
-async def deliver(request: Request, channel: Channel, delivery: InboundDelivery) -> str:
+async def deliver(request: Request, channel: StoredChannel, delivery: InboundDelivery) -> str:
     """Signal-with-start the contact's conversation; returns once Temporal holds the message.
 
     The conversation workflow stores each provider message id once, so a repeated or
@@ -69,7 +98,7 @@ async def deliver(request: Request, channel: Channel, delivery: InboundDelivery)
 
 
 async def deliver_all(
-    request: Request, channel: Channel, deliveries: list[InboundDelivery]
+    request: Request, channel: StoredChannel, deliveries: list[InboundDelivery]
 ) -> None:
     """Deliver in the provider's order (a contact's messages keep their order)."""
     for delivery in deliveries:
@@ -77,7 +106,7 @@ async def deliver_all(
 
 
 async def record_statuses(
-    request: Request, channel: Channel, reports: Iterable[StatusUpdate]
+    request: Request, channel: StoredChannel, reports: Iterable[StatusUpdate]
 ) -> None:
     """Apply delivery reports to the stored messages (they never move backwards)."""
     async with request.app.state.platform.sessions.begin() as session:

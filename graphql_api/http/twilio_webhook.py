@@ -8,14 +8,19 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from channels.config import webhook_urls
 from channels.twilio.webhook import parse_inbound, parse_status, signature_valid
-from graphql_api.http.ingress import active_channel, channel_access, deliver_all, record_statuses
-from models.bot_tables import Channel
+from graphql_api.http.ingress import (
+    StoredChannel,
+    active_channel,
+    channel_access,
+    deliver_all,
+    record_statuses,
+)
 
 router = APIRouter(prefix="/channels/twilio", tags=["Twilio channel"])
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
-async def signed_form(request: Request, channel: Channel, purpose: str) -> dict[str, str]:
+async def signed_form(request: Request, channel: StoredChannel, purpose: str) -> dict[str, str]:
     """The POST fields, once `X-Twilio-Signature` matches the channel's public URL; else 401."""
     settings = request.app.state.platform.settings
     url = webhook_urls(settings.resolved_public_url(), "twilio", str(channel.id))[purpose]

@@ -18,9 +18,8 @@ from sqlalchemy import select
 from starlette.types import Receive, Scope, Send
 
 from channels.base import InboundDelivery
-from graphql_api.http.ingress import active_channel, deliver
+from graphql_api.http.ingress import StoredChannel, active_channel, deliver
 from graphql_api.live_updates import StreamRefused
-from models.bot_tables import Channel
 from models.conversation_tables import Conversation, Message
 from models.messages import MAX_TEXT_LENGTH, InboundMessage
 from models.text import storable
@@ -60,7 +59,7 @@ class WebMessageOut(BaseModel):
     created_at: datetime
 
 
-async def web_channel(request: Request, channel_id: str) -> Channel:
+async def web_channel(request: Request, channel_id: str) -> StoredChannel:
     """The active web channel with this id, or 404."""
     return await active_channel(request, channel_id, "web")
 
@@ -86,7 +85,7 @@ async def post_message(channel_id: str, body: WebMessageIn, request: Request) ->
 
 
 async def messages_after(
-    request: Request, channel: Channel, contact_id: str, after: datetime | None
+    request: Request, channel: StoredChannel, contact_id: str, after: datetime | None
 ) -> list[WebMessageOut]:
     workflow_id = conversation_workflow_id(str(channel.bot_id), str(channel.id), contact_id)
     query = (
