@@ -10,10 +10,10 @@ Neither Meta nor Twilio accepts an idempotency key, so a send is at least once, 
 smallest window we can give: the row is stored `sending` in the one transaction before the
 provider call (with the run's row when this is the run's first write, its steps since its last
 write, and the sender's pacing slot) and `sent`, with the provider's message id, in one
-transaction right after it. A retry that finds
-`sent` sends nothing; one that finds `sending` knows an attempt died (or timed out) during the
-provider call itself, cannot ask the provider whether the message arrived, and sends again,
-logging a possible duplicate: a lost reply is worse than a repeated one.
+transaction right after it. A retry that finds `sent` sends nothing; one that finds `sending`
+knows an attempt died (or timed out) during the provider call itself, cannot ask the provider
+whether the message arrived, and sends again, logging a possible duplicate: a lost reply is
+worse than a repeated one.
 """
 
 from __future__ import annotations

@@ -242,9 +242,8 @@ class ConversationBase:
         first message, the one that opened it)."""
         state = self.state
         choose = not state.handed_off and not self._has_run()
-        opening, self._opening = self._opening, None
-        if opening is not None and opening[0] == message.provider_message_id:
-            recorded = opening[1]
+        if self._opening is not None and self._opening[0] == message.provider_message_id:
+            recorded, self._opening = self._opening[1], None
         else:
             delivery_key = self._delivery_key(message)
             if delivery_key is None:
