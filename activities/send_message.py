@@ -19,7 +19,6 @@ worse than a repeated one.
 from __future__ import annotations
 
 import asyncio
-import functools
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -86,7 +85,7 @@ class MessageSender:
     ) -> None:
         self.sessions = sessions
         # The same ciphertext always opens to the same secrets: decrypt each once, not per send.
-        self._open = functools.lru_cache(maxsize=256)(secret_box.decrypt)
+        self._open = secret_box.remembering()
         self.adapters = build_adapters(settings)
         self.default_rate = settings.messages_per_second
 
@@ -220,7 +219,7 @@ class MessageSender:
             return await session.scalar(query.limit(1)) is not None
 
     def _access(self, channel: Row[Any]) -> ChannelAccess:
-        secrets = dict(self._open(channel.secrets_encrypted)) if channel.secrets_encrypted else {}
+        secrets = self._open(channel.secrets_encrypted) if channel.secrets_encrypted else {}
         return ChannelAccess(
             id=str(channel.id), kind=channel.kind, config=channel.config, secrets=secrets
         )

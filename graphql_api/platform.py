@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -37,9 +36,8 @@ class Platform:
         """A channel's decrypted secrets (a copy): each ciphertext is decrypted once per
         process, not on every webhook."""
         if self._open_secrets is None:
-            box = SecretBox(self.settings.resolved_secret_key())
-            self._open_secrets = functools.lru_cache(maxsize=256)(box.decrypt)
-        return dict(self._open_secrets(ciphertext))
+            self._open_secrets = SecretBox(self.settings.resolved_secret_key()).remembering()
+        return self._open_secrets(ciphertext)
 
     async def temporal(self) -> Client:
         """The Temporal client, connected on first use (and again after a failed attempt)."""

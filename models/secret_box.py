@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -39,3 +41,9 @@ class SecretBox:
         if not isinstance(value, dict):
             raise SecretBoxError("decrypted secrets are not an object")
         return value
+
+    def remembering(self, size: int = 256) -> Callable[[str], dict[str, Any]]:
+        """`decrypt` that opens each of its last `size` ciphertexts once (the same ciphertext
+        always opens to the same secrets); each answer is a fresh copy."""
+        opened = functools.lru_cache(maxsize=size)(self.decrypt)
+        return lambda token: dict(opened(token))

@@ -44,3 +44,18 @@ def test_tampered_ciphertext_raises_secret_box_error() -> None:
 def test_empty_key_is_refused() -> None:
     with pytest.raises(ValueError, match="non-empty"):
         SecretBox("")
+
+
+def test_a_remembering_box_opens_each_ciphertext_once_and_hands_out_copies() -> None:
+    box = SecretBox("k1")
+    token = box.encrypt({"access_token": "EAAG"})
+    decrypted: list[str] = []
+    decrypt = box.decrypt
+    box.decrypt = lambda ciphertext: decrypted.append(ciphertext) or decrypt(ciphertext)  # type: ignore[method-assign]
+    opened = box.remembering()
+    first = opened(token)
+    first["access_token"] = "changed by a caller"
+    assert opened(token) == {"access_token": "EAAG"}
+    assert decrypted == [token]
+    with pytest.raises(SecretBoxError):
+        opened("not a ciphertext")
