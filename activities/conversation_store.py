@@ -137,12 +137,14 @@ class ConversationStore:
         transaction: what a new contact's first message needs."""
         async with self.sessions.begin() as session:
             record = await self._open(session, params)
-            new = await self._store_inbound(
-                session, record.conversation_id, params.channel_id, message, delivery_key
+            new, flow = await self._store_and_match(
+                session,
+                record.conversation_id,
+                params.channel_id,
+                message,
+                delivery_key,
+                params.bot_id,
             )
-            flow = None
-            if new is not False:
-                flow = await self._match(session, params.bot_id, message.answer_text())
         self._count_inbound(params.channel_id, new)
         return OpenedConversation(
             conversation=record, first=InboundRecorded(new=new is not False, flow=flow)
@@ -240,14 +242,27 @@ class ConversationStore:
         """`record_inbound_message` and, for a new message when `bot_id` is given (no flow is
         running), `match_flow` on its text: one transaction for what an inbound message needs."""
         async with self.sessions.begin() as session:
-            new = await self._store_inbound(
-                session, conversation_id, channel_id, message, delivery_key
+            new, flow = await self._store_and_match(
+                session, conversation_id, channel_id, message, delivery_key, bot_id
             )
-            flow = None
-            if new is not False and bot_id is not None:
-                flow = await self._match(session, bot_id, message.answer_text())
         self._count_inbound(channel_id, new)
         return InboundRecorded(new=new is not False, flow=flow)
+
+    async def _store_and_match(
+        self,
+        session: AsyncSession,
+        conversation_id: str,
+        channel_id: str,
+        message: InboundMessage,
+        delivery_key: str,
+        bot_id: str | None,
+    ) -> tuple[bool | None, FlowSnapshot | None]:
+        """`_store_inbound`, then for a message not stored before, with `bot_id`, the flow its
+        text starts."""
+        new = await self._store_inbound(session, conversation_id, channel_id, message, delivery_key)
+        if new is False or bot_id is None:
+            return new, None
+        return new, await self._match(session, bot_id, message.answer_text())
 
     async def _store_inbound(
         self,
