@@ -28,11 +28,12 @@ from models.payloads.engine import (
     RunEnd,
     RunStart,
     StepRecord,
+    UnstoredInbound,
 )
 from services.conversations.flow_runs import store_run_end, store_run_start
 from services.conversations.flow_steps import store_steps
-from services.conversations.message_rows import new_message
-from services.conversations.notify import notify_conversation, notify_message
+from services.conversations.inbound import store_inbound, store_unstored
+from services.conversations.notify import notify_conversation
 from services.conversations.triggers import FlowCandidate, choose_flow
 from services.webhooks import outbox as webhook_outbox
 from workflows.conversation_base import conversation_workflow_id
@@ -42,7 +43,6 @@ DEFAULT_INACTIVITY_SECONDS = 24 * 3600
 # The statements run for every message and flow run, built once: one compile and cache key
 # per process instead of one per call (Core on the tables: no ORM bookkeeping per statement).
 CONVERSATIONS = Conversation.__table__
-NEW_INBOUND = new_message("inbound", "received", ["channel_id", "provider_message_id"])
 RUNS = FlowRun.__table__
 BOTS, CONTACTS, FLOWS, VERSIONS = (
     Bot.__table__,
@@ -102,11 +102,6 @@ PUBLISHED_FLOWS = (
     .join(VERSIONS, VERSIONS.c.id == FLOWS.c.published_version_id)
     .join(BOTS, BOTS.c.id == FLOWS.c.bot_id)
     .where(FLOWS.c.bot_id == bindparam("bot_id"), FLOWS.c.is_active.is_(True))
-)
-LAST_MESSAGE_AT = (
-    update(CONVERSATIONS)
-    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
-    .values(last_message_at=func.now())
 )
 
 
@@ -272,38 +267,14 @@ class ConversationStore:
         message: InboundMessage,
         delivery_key: str | None,
     ) -> bool | None:
-        """True: stored now; None: stored by an earlier attempt of this delivery (a retried
-        task); False: stored by another delivery (a duplicate)."""
-        conversation = uuid.UUID(conversation_id)
-        stored = (
-            await session.execute(
-                NEW_INBOUND,
-                {
-                    "conversation_id": conversation,
-                    "channel_id": uuid.UUID(channel_id),
-                    "type": message.kind,
-                    "content": message.model_dump(mode="json"),
-                    "text": message.answer_text(),
-                    "provider_message_id": message.provider_message_id,
-                    "idempotency_key": delivery_key,
-                    "sent_by_user_id": None,
-                },
-            )
-        ).one()
-        same_delivery = delivery_key is not None and stored.idempotency_key == delivery_key
-        if not (stored.inserted or same_delivery):
-            return False
-        if not stored.inserted:  # a retried task: the first attempt committed all below
-            return None
-        await notify_message(session, conversation_id)
-        await webhook_outbox.message_event(session, stored.id, "received")
-        await session.execute(LAST_MESSAGE_AT, {"conversation_id": conversation})
-        if channel_id not in self._channel_kinds:
+        """`store_inbound`, learning the channel's kind (for the metric) once."""
+        new = await store_inbound(session, conversation_id, channel_id, message, delivery_key)
+        if new and channel_id not in self._channel_kinds:
             kind = await session.scalar(
                 select(Channel.kind).where(Channel.id == uuid.UUID(channel_id))
             )
             self._channel_kinds[channel_id] = kind or "unknown"
-        return True
+        return new
 
     def _count_inbound(self, channel_id: str, new: bool | None) -> None:
         if new:
@@ -380,23 +351,31 @@ class ConversationStore:
 
     @activity.defn(name=activity_names.RECORD_STEPS)
     async def record_flow_steps(
-        self, steps: list[StepRecord], start: RunStart | None = None
+        self,
+        steps: list[StepRecord],
+        start: RunStart | None = None,
+        inbound: list[UnstoredInbound] | None = None,  # given since INBOUND_WITH_WRITES
     ) -> None:
         """One row per executed node (a run's steps since its last wait, in order), after the
-        run's own row when this is its first write; a retried write does not duplicate them."""
+        answers the run took and the run's own row when this is its first write; a retried
+        write does not duplicate them."""
         async with self.sessions.begin() as session:
+            kinds = await store_unstored(session, inbound or [])
             started = start is not None and (await store_run_start(session, start))[1]
             if steps:
                 await store_steps(session, steps)
+        metrics.messages_in(kinds)
         if started:
             metrics.flow_started()
         metrics.node_errors(steps)
 
     @activity.defn(name=activity_names.FINISH_FLOW_RUN)
     async def finish_flow_run(self, end: RunEnd) -> None:
-        """The run's end, with its steps (and start) not stored yet."""
+        """The run's end, with its steps (and start, and answers) not stored yet."""
         async with self.sessions.begin() as session:
+            kinds = await store_unstored(session, end.inbound)
             started, ended = await store_run_end(session, end)
+        metrics.messages_in(kinds)
         if started:
             metrics.flow_started()
         metrics.node_errors(end.steps)

@@ -46,6 +46,12 @@ def message_in(channel: str) -> None:
     count("messages_in", "Inbound messages stored (each provider message once).", channel=channel)
 
 
+def messages_in(channels: list[str]) -> None:
+    """`message_in` for each message stored, by its channel's kind."""
+    for channel in channels:
+        message_in(channel)
+
+
 def message_out(channel: str) -> None:
     count("messages_out", "Outbound messages the channel's provider accepted.", channel=channel)
 

@@ -8,12 +8,12 @@ with the non-retryable error `window_closed`. Sends are paced per sender number
 
 Neither Meta nor Twilio accepts an idempotency key, so a send is at least once, with the
 smallest window we can give: the row is stored `sending` in the one transaction before the
-provider call (with the run's row when this is the run's first write, its steps since its last
-write, and the sender's pacing slot) and `sent`, with the provider's message id, in one
-transaction right after it. A retry that finds `sent` sends nothing; one that finds `sending`
-knows an attempt died (or timed out) during the provider call itself, cannot ask the provider
-whether the message arrived, and sends again, logging a possible duplicate: a lost reply is
-worse than a repeated one.
+provider call (with the answers the run took and the steps it ran since its last write, the
+run's row when this is its first write, and the sender's pacing slot) and `sent`, with the
+provider's message id, in one transaction right after it. A retry that finds `sent` sends
+nothing; one that finds `sending` knows an attempt died (or timed out) during the provider call
+itself, cannot ask the provider whether the message arrived, and sends again, logging a possible
+duplicate: a lost reply is worse than a repeated one.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from models.settings import Settings
 from services.conversations.delivery_statuses import apply_early_reports
 from services.conversations.flow_runs import store_run_start
 from services.conversations.flow_steps import store_steps
+from services.conversations.inbound import store_unstored
 from services.conversations.message_rows import MESSAGES, new_message
 from services.conversations.notify import notify_message
 from services.webhooks import outbox as webhook_outbox
@@ -106,6 +107,7 @@ class MessageSender:
         }
         delay = 0.0
         async with self.sessions.begin() as session:  # one transaction before the provider's
+            answers = await store_unstored(session, request.inbound)
             stored = (await session.execute(NEW_OUTBOUND, new_row)).one()
             inserted = stored.inserted
             channel = (
@@ -128,6 +130,7 @@ class MessageSender:
                 rate = channel.config.get("messages_per_second") or self.default_rate
                 # last: the sender's slot is one row every send takes, held until the commit
                 delay = await reserve_slot(session, pace_key, rate) if pace_key else 0.0
+        metrics.messages_in(answers)
         if started:
             metrics.flow_started()
         sent = SentMessage(message_id=str(stored.id), stored_at=stored.created_at.isoformat())

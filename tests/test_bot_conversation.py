@@ -39,11 +39,11 @@ async def test_a_long_run_continues_as_new_between_nodes_and_finishes_once(
     temporal_env: WorkflowEnvironment,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Temporal suggests continuing as new after thousands of events; here after 30
+    # Temporal suggests continuing as new after thousands of events; here after 20
     monkeypatch.setattr(
         workflow.Info,
         "is_continue_as_new_suggested",
-        lambda info: info.get_current_history_length() > 30,
+        lambda info: info.get_current_history_length() > 20,
     )
     bot, channel = await make_web_bot(db_engine, SURVEY)
     chat = WebChat(api, channel, "talkative")

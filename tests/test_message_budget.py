@@ -43,24 +43,24 @@ NEW_CONTACT = {  # the conversation opens with its first message and its flow ru
     "worker pre-ping round trips": 0,
     "API SQL statements": 1,
 }
-ANSWER = {  # the conversation stores the message, its run reads it and sends the next question
+ANSWER = {  # the run takes the message and sends the next question, storing both in one go
     "workflow tasks": 1,
-    "history events": 8,
-    "local activities": 2,
+    "history events": 7,
+    "local activities": 1,
     "activities": 0,
     "search-attribute upserts": 0,
     "signals sent": 0,
     "worker SQL statements": 15,
-    "worker transactions": 3,
+    "worker transactions": 2,
     "worker pre-ping round trips": 0,
     "API SQL statements": 1,
 }
-LAST_ANSWER = {  # the run ends: its last steps go with its end, in one local activity
+LAST_ANSWER = {  # the run ends: the answer and its last steps go with its end, in one write
     **ANSWER,
-    "history events": 9,
+    "history events": 8,
     "search-attribute upserts": 1,  # the run's Status
     "worker SQL statements": 9,
-    "worker transactions": 2,
+    "worker transactions": 1,
 }
 NEW_RUN = {  # a message starting a flow in an existing conversation: continue-as-new first
     "workflow tasks": 2,

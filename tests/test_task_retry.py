@@ -1,11 +1,12 @@
 """A workflow task that fails after its local activity committed is retried, and the message
-it was handling is still routed and answered (the retry finds its own first insert)."""
+it was handling is still routed and answered (the retry finds its own first insert): whether
+the message was stored by a local activity of its own, or (an answer) with the run's send."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import func, select
@@ -24,7 +25,12 @@ from temporalio.worker import (
 
 from models.conversation_tables import Message
 from models.db import make_session_factory
-from models.payloads.activity_names import RECORD_AND_MATCH, RECORD_INBOUND
+from models.payloads.activity_names import (
+    OPEN_AND_RECORD,
+    RECORD_AND_MATCH,
+    RECORD_INBOUND,
+    SEND_MESSAGE,
+)
 from models.settings import Settings
 from tests.helpers import WebChat, api_client, chain, make_web_bot, node
 from worker.registry import build_activities, workflows
@@ -33,23 +39,28 @@ TASK_QUEUE = "botbuilder-task-retry"
 
 
 class Crashes:
-    """How many workflow tasks to fail right after an inbound message's store committed."""
+    """The local activities after which a workflow task failed (once each), right after they
+    committed an inbound message."""
 
-    left = 0
-    done = 0
+    after: ClassVar[list[str]] = []
+
+
+def stores_inbound(input: StartLocalActivityInput) -> bool:
+    if input.activity == SEND_MESSAGE:
+        return bool(input.args[0].inbound)
+    return input.activity in (OPEN_AND_RECORD, RECORD_INBOUND, RECORD_AND_MATCH)
 
 
 class CrashAfterRecord(WorkflowOutboundInterceptor):
     def start_local_activity(self, input: StartLocalActivityInput) -> Any:
         handle = super().start_local_activity(input)
-        if input.activity not in (RECORD_INBOUND, RECORD_AND_MATCH):
+        if not stores_inbound(input):
             return handle
 
         async def then_crash() -> Any:
             result = await handle
-            if Crashes.left > 0 and not workflow.unsafe.is_replaying():
-                Crashes.left -= 1
-                Crashes.done += 1
+            if input.activity not in Crashes.after and not workflow.unsafe.is_replaying():
+                Crashes.after.append(input.activity)
                 raise RuntimeError("the worker died after the message was stored")
             return result
 
@@ -77,7 +88,7 @@ async def crashing_worker(
 ) -> AsyncIterator[Settings]:
     """The real workflows and activities, with workflow tasks that fail after a message is
     stored (the interceptor lives outside the sandbox, so it keeps count across retries)."""
-    Crashes.left, Crashes.done = 2, 0
+    Crashes.after = []
     worker = Worker(
         temporal_env.client,
         task_queue=TASK_QUEUE,
@@ -104,7 +115,9 @@ async def test_a_retried_workflow_task_still_routes_the_message_it_stored(
         assert await chat.wait_replies(1, timeout=30) == ["What is your name?"]
         await chat.say("Ana")
         assert await chat.wait_replies(2, timeout=30) == ["What is your name?", "Hi Ana"]
-    assert Crashes.done == 2  # both messages were stored by a task that then failed
+    # both messages were stored by a task that then failed: the first as the conversation
+    # opened, the answer with the run's next send
+    assert Crashes.after == [OPEN_AND_RECORD, SEND_MESSAGE]
     async with make_session_factory(db_engine)() as session:
         inbound = await session.scalar(select(func.count()).where(Message.direction == "inbound"))
     assert inbound == 2

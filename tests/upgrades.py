@@ -19,12 +19,12 @@ from worker.registry import build_activities, workflows
 ORIGINAL_PATCHED = workflow.patched
 
 
-def before_patch(patch_id: str) -> Callable[[str], bool]:
-    """`workflow.patched` as the code before `patch_id` behaved: that patch is never asked, so
-    nothing is recorded and the old branch runs."""
+def before_patch(*patch_ids: str) -> Callable[[str], bool]:
+    """`workflow.patched` as the code before `patch_ids` behaved: those patches are never
+    asked, so nothing is recorded and the old branches run."""
 
     def patched(asked: str) -> bool:
-        return False if asked == patch_id else ORIGINAL_PATCHED(asked)
+        return False if asked in patch_ids else ORIGINAL_PATCHED(asked)
 
     return patched
 

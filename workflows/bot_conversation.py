@@ -38,12 +38,14 @@ with workflow.unsafe.imports_passed_through():
         RunExternalEvent,
         RunPaymentSettled,
         StartFlowEvent,
+        UnstoredInbound,
     )
     from workflows import summaries
     from workflows.conversation_base import ConversationBase
     from workflows.interpreter import (
-        COMBINED_WRITES,
+        INBOUND_WITH_WRITES,
         FlowInterpreter,
+        combined_writes,
         flow_run_search_attributes,
     )
     from workflows.search_attributes import STATUS, conversation_attributes
@@ -206,7 +208,7 @@ class BotConversationWorkflow(ConversationBase):
         if params.state is not None or not self._events:
             return None
         first = self._events[0]
-        if not isinstance(first, InboundEvent) or not workflow.patched(COMBINED_WRITES):
+        if not isinstance(first, InboundEvent) or not combined_writes():
             return None
         return first.message
 
@@ -288,6 +290,25 @@ class BotConversationWorkflow(ConversationBase):
             self._run.add_reply(message)
         elif self._next is not None:
             self._next.replies.append(message)
+
+    def _answer_unstored(self, message: InboundMessage, delivery_key: str) -> bool:
+        """The run waits for this reply: it takes it now, and its next write (a send, or the
+        steps it stores before it waits again, or its end) stores it, in that write's
+        transaction: one local activity fewer per answer (since `INBOUND_WITH_WRITES`)."""
+        run, state = self._run, self.state
+        if run is None or state.handed_off or state.closing or not run.takes_unstored(message):
+            return False
+        if not workflow.patched(INBOUND_WITH_WRITES):
+            return False
+        unstored = UnstoredInbound(
+            conversation_id=state.conversation_id,
+            channel_id=self.params.channel_id,
+            channel_kind=self.params.channel_kind,
+            message=message,
+            delivery_key=delivery_key,
+        )
+        run.add_reply(message, unstored)
+        return True
 
     async def _start_run(
         self,

@@ -122,6 +122,11 @@ class ConversationBase:
     async def _deliver(self, message: InboundMessage) -> None:
         raise NotImplementedError
 
+    def _answer_unstored(self, message: InboundMessage, delivery_key: str) -> bool:
+        """Hand the message to a run waiting for it, for the run's next write to store; False
+        when it must be stored first (the default)."""
+        return False
+
     async def _start_run(
         self,
         snapshot: FlowSnapshot,
@@ -239,14 +244,15 @@ class ConversationBase:
     async def _record_and_route(self, message: InboundMessage) -> None:
         """Store the message once and route it; when no flow runs, the store also chooses the
         flow it starts, in the same local activity and transaction (for a new conversation's
-        first message, the one that opened it)."""
+        first message, the one that opened it). A run waiting for the message may take it at
+        once and store it with its next write."""
         state = self.state
         choose = not state.handed_off and not self._has_run()
         if self._opening is not None and self._opening[0] == message.provider_message_id:
             recorded, self._opening = self._opening[1], None
         else:
             delivery_key = self._delivery_key(message)
-            if delivery_key is None:
+            if delivery_key is None or self._answer_unstored(message, delivery_key):
                 return
             recorded = await workflow.execute_local_activity(
                 RECORD_AND_MATCH,

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         SendRequest,
         SentMessage,
         StepRecord,
+        UnstoredInbound,
     )
     from models.payloads.integrations import (
         PERMANENT_INTEGRATION_ERROR,
@@ -72,8 +73,21 @@ STEPS_WITH_SENDS = "steps-stored-with-sends"
 # row goes with its first write (its id from the workflow), its end carries the steps not stored
 # yet (this implies the above), and a new conversation's first message is stored as it opens
 COMBINED_WRITES = "combined-writes"
+# workflow.patched id: a contact's answer to the question a run waits on goes to the run at once,
+# and the run's next write stores it, instead of a local activity of its own (this implies the
+# above; a `BotConversation` only)
+INBOUND_WITH_WRITES = "inbound-with-writes"
+# An answer the provider dates this long before the question was sent is stored before the run
+# takes it (the store decides whether it is a late repeat of a message seen before)
+STALE_ANSWER = timedelta(minutes=1)
 ResultT = TypeVar("ResultT")
 OutputT = TypeVar("OutputT", bound=BaseModel)
+
+
+def combined_writes() -> bool:
+    """Whether this workflow run combines writes (`COMBINED_WRITES`); new runs record only the
+    later `INBOUND_WITH_WRITES`, which implies it: one patch marker per run."""
+    return workflow.patched(INBOUND_WITH_WRITES) or workflow.patched(COMBINED_WRITES)
 
 
 class RunAbandoned(Exception):
@@ -93,6 +107,7 @@ class FlowInterpreter:
         self._replies: deque[InboundMessage] = deque()
         self._received = 0
         self._unrecorded: list[StepRecord] = []
+        self._unstored: list[UnstoredInbound] = []  # answers taken, stored by the next write
         self._start: RunStart | None = None  # the run's row, until its first write stores it
         self._start_summary = ""  # how that write's summary begins
         self._release_mode: str | None = None
@@ -132,10 +147,23 @@ class FlowInterpreter:
         """An event from outside for a `waitEvent` node (kept until one waits for it)."""
         self._events[event.name] = event.data
 
-    def add_reply(self, message: InboundMessage) -> None:
-        """A contact message for this run, queued until it asks for a reply."""
+    def add_reply(self, message: InboundMessage, unstored: UnstoredInbound | None = None) -> None:
+        """A contact message for this run, queued until it asks for a reply; `unstored`: the
+        run's next write stores it (it waits for this reply: `takes_unstored`)."""
         self._replies.append(message)
         self._received += 1
+        if unstored is not None:
+            self._unstored.append(unstored)
+
+    def takes_unstored(self, message: InboundMessage) -> bool:
+        """Whether the run waits for a reply, so `message` may reach it before it is stored:
+        not while an agent holds or ends it, nor when the provider dates the message well
+        before the question (a late repeat is for the store to recognise)."""
+        if not self._waiting or self._held or self._release_mode == "end":
+            return False
+        if message.timestamp is None or self._asked_at is None:
+            return True
+        return datetime.fromisoformat(message.timestamp) >= self._asked_at - STALE_ANSWER
 
     def release_run(self, mode: str) -> None:
         """An agent released the hand-off or take-over: `resume` the flow or `end` it."""
@@ -169,7 +197,7 @@ class FlowInterpreter:
         variables: dict[str, Any] = {**graph.definition.variables, **params.variables}
         if params.trigger_message is not None:
             variables["last_reply"] = params.trigger_message.answer_text()
-        if workflow.patched(COMBINED_WRITES):
+        if combined_writes():
             run_id, self._start_summary = str(workflow.uuid4()), summary
             self._start = RunStart(
                 run_id=run_id,
@@ -231,13 +259,14 @@ class FlowInterpreter:
     async def finish(self, status: RunStatus, error: str | None) -> None:
         """Store the last steps and the run's end (in one write since `COMBINED_WRITES`)."""
         end = RunEnd(run_id=self.run_id, status=status, variables=self.variables, error=error)
-        if workflow.patched(COMBINED_WRITES):
+        if combined_writes():
             end.steps, self._unrecorded = self._unrecorded, []
             end.start, self._start = self._start, None
+            end.inbound, self._unstored = self._unstored, []
         else:
             await self._flush_steps()
         workflow.set_current_details(summaries.ended(status, error, self.params.bot))
-        summary = self._with_start(end.start, f"store the run's end: {status}")
+        summary = self._with_start(end.start, end.inbound, f"store the run's end: {status}")
         await workflow.execute_local_activity(FINISH_FLOW_RUN, end, summary=summary, **LOCAL_DB)
 
     def position(self, node_id: str) -> FlowRunState:
@@ -305,21 +334,25 @@ class FlowInterpreter:
         """Store the steps run since the last flush (and the run's row, when not stored yet),
         in one write; called before anything that waits or calls out, so the database shows
         where a run stands whenever it is not busy."""
-        if self._unrecorded or self._start is not None:
+        if self._unrecorded or self._start is not None or self._unstored:
             steps, self._unrecorded = self._unrecorded, []
             start, self._start = self._start, None
+            inbound, self._unstored = self._unstored, []
+            stored = summaries.steps_stored(steps) if steps else ""
             await workflow.execute_local_activity(
                 RECORD_STEPS,
-                args=[steps, start],
-                summary=self._with_start(start, summaries.steps_stored(steps) if steps else ""),
+                args=[steps, start, inbound],
+                summary=self._with_start(start, inbound, stored),
                 **LOCAL_DB,
             )
 
-    def _with_start(self, start: RunStart | None, summary: str) -> str:
-        """A write's summary, after the run's start when the write stores that too."""
-        if start is None:
-            return summary
-        return f"{self._start_summary}, then {summary}" if summary else self._start_summary
+    def _with_start(
+        self, start: RunStart | None, inbound: list[UnstoredInbound], summary: str
+    ) -> str:
+        """A write's summary, after the run's start and the answers it stores too."""
+        before = [self._start_summary] if start is not None else []
+        before += [summaries.received(answer.message, self.params.bot) for answer in inbound]
+        return ", then ".join([*before, summary] if summary else before)
 
     def _label(self) -> str:
         return summaries.node_label(self.node_id, self._node_type)
@@ -338,8 +371,9 @@ class FlowInterpreter:
     async def send(self, message: OutboundMessage) -> None:
         steps: list[StepRecord] = []
         start, self._start = self._start, None  # only set since COMBINED_WRITES
+        inbound, self._unstored = self._unstored, []  # only set since INBOUND_WITH_WRITES
         if self._unrecorded and (  # marked once per run
-            workflow.patched(COMBINED_WRITES) or workflow.patched(STEPS_WITH_SENDS)
+            combined_writes() or workflow.patched(STEPS_WITH_SENDS)
         ):
             steps, self._unrecorded = self._unrecorded, []
         request = SendRequest(
@@ -351,9 +385,11 @@ class FlowInterpreter:
             idempotency_key=f"{self.address()}/{self.sequence}.{self._sends_in_step}",
             steps=steps,
             start=start,
+            inbound=inbound,
         )
         self._sends_in_step += 1
-        summary = self._with_start(start, summaries.sent(self._label(), message, self.params.bot))
+        sent_summary = summaries.sent(self._label(), message, self.params.bot)
+        summary = self._with_start(start, inbound, sent_summary)
         try:
             sent = await workflow.execute_local_activity(
                 SEND_MESSAGE,
@@ -367,6 +403,7 @@ class FlowInterpreter:
         except (ActivityError, ApplicationError) as err:  # a local activity may fail bare
             self._unrecorded[:0] = steps  # stored again (once) with the run's next write
             self._start = start
+            self._unstored[:0] = inbound
             raise NodeFailed(f"the message could not be sent: {failure_reason(err)}") from err
         # When the contact could first see it: a retried workflow task runs later, but the
         # send it repeats was stored (and made) before. Old histories hold only the id.

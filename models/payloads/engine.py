@@ -199,8 +199,20 @@ class RunStart(BaseModel):
     variables: dict[str, Any]
 
 
+class UnstoredInbound(BaseModel):
+    """A contact's message that the flow run waiting for it took as its answer before it was
+    stored: the run's next write stores it (with its delivery key, as the conversation would)."""
+
+    conversation_id: str
+    channel_id: str
+    channel_kind: str
+    message: InboundMessage
+    delivery_key: str
+
+
 class RunEnd(BaseModel):
-    """A flow run's end, stored with the steps (and the start) it had not stored yet."""
+    """A flow run's end, stored with the steps (and the start, and the answers) it had not
+    stored yet."""
 
     run_id: str
     status: str
@@ -208,6 +220,7 @@ class RunEnd(BaseModel):
     error: str | None = None
     steps: list[StepRecord] = []
     start: RunStart | None = None
+    inbound: list[UnstoredInbound] = []
 
 
 class SendRequest(BaseModel):
@@ -222,6 +235,7 @@ class SendRequest(BaseModel):
     sent_by_user_id: str | None = None  # an agent's message (none: the bot's)
     steps: list[StepRecord] = []  # the run's steps since it last stored any, stored with it
     start: RunStart | None = None  # the run's row, when this is the run's first write
+    inbound: list[UnstoredInbound] = []  # the answers the run took since it last stored any
 
 
 class SentMessage(BaseModel):

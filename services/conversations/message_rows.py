@@ -7,6 +7,8 @@ the stored row, and `inserted` says whether this statement created it (xmax = 0)
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Insert, literal_column
 from sqlalchemy.dialects.postgresql import insert
 
@@ -16,8 +18,9 @@ from models.db import bound
 MESSAGES = Message.__table__
 
 
-def new_message(direction: str, status: str, unique: list[str]) -> Insert:
-    """The INSERT of a `direction` message stored as `status`, unique on the columns `unique`.
+def new_message(direction: str, status: str, unique: list[str], **values: Any) -> Insert:
+    """The INSERT of a `direction` message stored as `status`, unique on the columns `unique`
+    (`values`: other columns' values or expressions).
 
     Parameters: conversation_id, channel_id, type, content, text, provider_message_id,
     idempotency_key, sent_by_user_id. Returns id, conversation_id, status, created_at,
@@ -28,6 +31,7 @@ def new_message(direction: str, status: str, unique: list[str]) -> Insert:
         .values(
             direction=direction,
             status=status,
+            **values,
             **bound(
                 "conversation_id",
                 "channel_id",

@@ -1,12 +1,15 @@
-"""A conversation begun before `COMBINED_WRITES` finishes on the new code, and one begun after
-it stores its first message as it opens, its run's row with the run's first send and the run's
-last steps with its end.
+"""Conversations begun before a write-combining patch finish on the new code, and those begun
+after it take the new path:
 
-Before the patch, opening the conversation, a run's start, its last steps and its end were a
-local activity each; after it, a new contact who answers one question costs three local
-activities fewer. The conversation begun on the old code keeps the old path after the deploy
-(Temporal memoizes `patched` per workflow run), and both runs end stored alike: completed,
-every step, no current run."""
+- `COMBINED_WRITES`: a new conversation stores its first message as it opens, its run's row
+  goes with the run's first send and the run's last steps with its end. Before it, opening the
+  conversation, a run's start, its last steps and its end were a local activity each.
+- `INBOUND_WITH_WRITES`: an answer to the question a run waits on goes to the run at once and
+  is stored with the run's next write (here, its next send), not by a local activity of its own.
+
+A conversation begun on the old code keeps the old path after the deploy (Temporal memoizes
+`patched` per workflow run); both end stored alike: completed, every step, no current run, and
+every message in the order it was said."""
 
 from __future__ import annotations
 
@@ -29,9 +32,16 @@ from models.settings import Settings
 from tests.helpers import WebChat, api_client, chain, make_web_bot, node, wait_for
 from tests.upgrades import before_patch, engine_worker, local_activities
 from workflows.conversation_base import conversation_workflow_id
-from workflows.interpreter import COMBINED_WRITES
+from workflows.interpreter import COMBINED_WRITES, INBOUND_WITH_WRITES
 
-TASK_QUEUE = "botbuilder-combined-writes"
+TASK_QUEUE = "botbuilder-write-patches"
+ANSWERED = [RECORD_AND_MATCH, SEND_MESSAGE, SEND_MESSAGE]  # before `INBOUND_WITH_WRITES`
+BEFORE_COMBINED = [
+    *[OPEN_CONVERSATION, RECORD_AND_MATCH, BEGIN_FLOW_RUN, SEND_MESSAGE],
+    *[*ANSWERED, RECORD_STEPS, FINISH_FLOW_RUN],
+]
+BEFORE_INBOUND = [OPEN_AND_RECORD, SEND_MESSAGE, *ANSWERED, FINISH_FLOW_RUN]
+NOW = [OPEN_AND_RECORD, SEND_MESSAGE, SEND_MESSAGE, SEND_MESSAGE, FINISH_FLOW_RUN]
 
 
 async def stored_run(engine: AsyncEngine, contact: str) -> tuple[str, list[str], bool] | None:
@@ -63,12 +73,21 @@ async def run_ended(engine: AsyncEngine, contact: str) -> bool:
     return await stored_run(engine, contact) == ("completed", ["ask", "hi", "bye"], False)
 
 
+@pytest.mark.parametrize(
+    ("patches", "old_path"),
+    [
+        pytest.param((INBOUND_WITH_WRITES, COMBINED_WRITES), BEFORE_COMBINED, id=COMBINED_WRITES),
+        pytest.param((INBOUND_WITH_WRITES,), BEFORE_INBOUND, id=INBOUND_WITH_WRITES),
+    ],
+)
 async def test_a_conversation_begun_before_the_patch_finishes_after_it(
     temporal_env: WorkflowEnvironment,
     test_settings: Settings,
     db_engine: AsyncEngine,
     clean_db: None,
     monkeypatch: pytest.MonkeyPatch,
+    patches: tuple[str, ...],
+    old_path: list[str],
 ) -> None:
     definition = chain(
         node("ask", "question", content="What is your name?", variable="name"),
@@ -79,7 +98,7 @@ async def test_a_conversation_begun_before_the_patch_finishes_after_it(
     settings = test_settings.model_copy(update={"task_queue": TASK_QUEUE})
     async with api_client(settings) as api:
         upgraded, newcomer = WebChat(api, channel, "upgraded"), WebChat(api, channel, "newcomer")
-        monkeypatch.setattr(workflow, "patched", before_patch(COMBINED_WRITES))
+        monkeypatch.setattr(workflow, "patched", before_patch(*patches))
         async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
             await upgraded.say("hello")
             assert await upgraded.wait_replies(1) == ["What is your name?"]
@@ -98,13 +117,17 @@ async def test_a_conversation_begun_before_the_patch_finishes_after_it(
                     lambda contact=contact: run_ended(db_engine, contact),
                     what=f"{contact}'s run stored as ended",
                 )
+        said = {
+            name: [m["text"] for m in await chat.messages()]
+            for name, chat in (("upgraded", upgraded), ("newcomer", newcomer))
+        }
+    assert said == {
+        "upgraded": ["hello", "What is your name?", "Ana", "Hi Ana", "Bye"],
+        "newcomer": ["hello", "What is your name?", "Bea", "Hi Bea", "Bye"],
+    }
     client = temporal_env.client
-    answered = [RECORD_AND_MATCH, SEND_MESSAGE, SEND_MESSAGE]
-    old = [OPEN_CONVERSATION, RECORD_AND_MATCH, BEGIN_FLOW_RUN, SEND_MESSAGE, *answered]
-    assert await local_activities(client, conversation_workflow_id(bot, channel, "upgraded")) == [
-        *old,
-        RECORD_STEPS,
-        FINISH_FLOW_RUN,
-    ]
-    new = [OPEN_AND_RECORD, SEND_MESSAGE, *answered, FINISH_FLOW_RUN]
-    assert await local_activities(client, conversation_workflow_id(bot, channel, "newcomer")) == new
+    histories = {
+        contact: await local_activities(client, conversation_workflow_id(bot, channel, contact))
+        for contact in ("upgraded", "newcomer")
+    }
+    assert histories == {"upgraded": old_path, "newcomer": NOW}
