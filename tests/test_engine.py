@@ -109,6 +109,7 @@ async def test_duplicate_delivery_is_answered_once_and_answers_keep_their_order(
     await chat.wait_replies(1)
     for i in range(1, 6):  # each answer after its question (a burst: tests/test_unseen_questions)
         await chat.say(str(i), message_id=f"m{i}")
+        await chat.say(str(i), message_id=f"m{i}")  # delivered twice: not the next answer
         replies = await chat.wait_replies(i + 1)
     assert replies[-1] == "1,2,3,4,5"
     inbound = [m for m in await chat.messages() if m["direction"] == "inbound"]

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from channels.base import ChannelAccess, StatusUpdate
 from channels.whatsapp_cloud.adapter import WhatsAppCloudChannel
-from models.conversation_tables import Message
+from models.conversation_tables import Conversation, Message
 from models.db import make_session_factory
+from models.messages import InboundMessage
 from models.settings import Settings
 from services.conversations.delivery_statuses import apply_early_reports, record_status
+from services.conversations.inbound import store_inbound
 from tests import fake_meta
 from tests.channel_chat import (
     ACCESS_TOKEN,
@@ -30,6 +34,10 @@ from tests.fake_meta import FakeMeta
 from tests.helpers import chain, node, wait_for
 
 RECEIVED = chain(node("ack", "message", content="Recibido"))
+ASK_NAME = chain(
+    node("ask", "question", content="¿Nombre?", variable="name"),
+    node("hi", "message", content="Hola {{name}}"),
+)
 
 
 @pytest.fixture
@@ -296,3 +304,32 @@ async def test_a_report_that_arrives_before_the_send_is_recorded_is_applied(
         if m.provider_message_id == "wamid.early"
     ]
     assert statuses == ["delivered"]
+
+
+async def test_a_late_repeat_of_a_stored_message_does_not_answer_the_question(
+    api: httpx.AsyncClient, meta: FakeMeta, db_engine: AsyncEngine, test_settings: Settings
+):
+    """Meta redelivers a message for days when it got no 200. One it dates an hour before the
+    question, stored long ago (as by a conversation since closed, whose workflow remembered its
+    id), is recognised by the store before the waiting run could take it as the answer."""
+    channel_id, phone_number_id = await make_whatsapp_bot(db_engine, test_settings, ASK_NAME)
+    user = WhatsAppUser(api, meta, channel_id, phone_number_id, wa_id="34600333444")
+    await user.says("hola")
+    await user.wait_received(1)
+    an_hour_ago = int(time.time()) - 3600
+    old = fake_meta.message(user.wa_id, "text", {"body": "Pepe"}, timestamp=str(an_hour_ago))
+    async with make_session_factory(db_engine).begin() as session:
+        conversation = await session.scalar(
+            select(Conversation.id).where(Conversation.channel_id == uuid.UUID(channel_id))
+        )
+        earlier = InboundMessage(provider_message_id=old["id"], text="Pepe")
+        await store_inbound(session, str(conversation), channel_id, earlier, "an earlier run")
+    payload = fake_meta.webhook(phone_number_id, messages=[old], names={user.wa_id: "Ana"})
+    assert (await user.post(payload)).status_code == 200
+    await user.says("Ana")
+    replies = await user.wait_received(2)
+    assert [reply["text"]["body"] for reply in replies] == ["¿Nombre?", "Hola Ana"]
+    inbound = [
+        m.text for m in await stored_messages(db_engine, channel_id) if m.direction == "inbound"
+    ]
+    assert inbound == ["hola", "Pepe", "Ana"]
