@@ -354,7 +354,7 @@ class ConversationStore:
         self,
         steps: list[StepRecord],
         start: RunStart | None = None,
-        inbound: list[UnstoredInbound] | None = None,  # given since INBOUND_WITH_WRITES
+        inbound: list[UnstoredInbound] | None = None,  # given since FOLDED_WRITES
     ) -> None:
         """One row per executed node (a run's steps since its last wait, in order), after the
         answers the run took and the run's own row when this is its first write; a retried

@@ -32,10 +32,10 @@ QUESTIONS = chain(
 # makes a message cheaper: they guard against it getting dearer again unnoticed.
 NEW_CONTACT = {  # the conversation opens with its first message and its flow run begins
     "workflow tasks": 1,
-    "history events": 12,
+    "history events": 11,
     "local activities": 2,
     "activities": 0,
-    "search-attribute upserts": 3,
+    "search-attribute upserts": 2,  # the run's (with the conversation's), the patch's
     "child workflows": 0,
     "signals sent": 0,
     "worker SQL statements": 23,
@@ -64,10 +64,10 @@ LAST_ANSWER = {  # the run ends: the answer and its last steps go with its end, 
 }
 NEW_RUN = {  # a message starting a flow in an existing conversation: continue-as-new first
     "workflow tasks": 2,
-    "history events": 16,
+    "history events": 15,
     "local activities": 2,
     "activities": 0,
-    "search-attribute upserts": 2,
+    "search-attribute upserts": 1,  # the patch's: the new run begins with the run's attributes
     "child workflows": 0,
     "signals sent": 0,
     "worker SQL statements": 17,

@@ -4,7 +4,7 @@ after it take the new path:
 - `COMBINED_WRITES`: a new conversation stores its first message as it opens, its run's row
   goes with the run's first send and the run's last steps with its end. Before it, opening the
   conversation, a run's start, its last steps and its end were a local activity each.
-- `INBOUND_WITH_WRITES`: an answer to the question a run waits on goes to the run at once and
+- `FOLDED_WRITES`: an answer to the question a run waits on goes to the run at once and
   is stored with the run's next write (here, its next send), not by a local activity of its own.
 
 A conversation begun on the old code keeps the old path after the deploy (Temporal memoizes
@@ -32,15 +32,15 @@ from models.settings import Settings
 from tests.helpers import WebChat, api_client, chain, make_web_bot, node, wait_for
 from tests.upgrades import before_patch, engine_worker, local_activities
 from workflows.conversation_base import conversation_workflow_id
-from workflows.interpreter import COMBINED_WRITES, INBOUND_WITH_WRITES
+from workflows.interpreter import COMBINED_WRITES, FOLDED_WRITES
 
 TASK_QUEUE = "botbuilder-write-patches"
-ANSWERED = [RECORD_AND_MATCH, SEND_MESSAGE, SEND_MESSAGE]  # before `INBOUND_WITH_WRITES`
+ANSWERED = [RECORD_AND_MATCH, SEND_MESSAGE, SEND_MESSAGE]  # before `FOLDED_WRITES`
 BEFORE_COMBINED = [
     *[OPEN_CONVERSATION, RECORD_AND_MATCH, BEGIN_FLOW_RUN, SEND_MESSAGE],
     *[*ANSWERED, RECORD_STEPS, FINISH_FLOW_RUN],
 ]
-BEFORE_INBOUND = [OPEN_AND_RECORD, SEND_MESSAGE, *ANSWERED, FINISH_FLOW_RUN]
+BEFORE_FOLDED = [OPEN_AND_RECORD, SEND_MESSAGE, *ANSWERED, FINISH_FLOW_RUN]
 NOW = [OPEN_AND_RECORD, SEND_MESSAGE, SEND_MESSAGE, SEND_MESSAGE, FINISH_FLOW_RUN]
 
 
@@ -76,8 +76,8 @@ async def run_ended(engine: AsyncEngine, contact: str) -> bool:
 @pytest.mark.parametrize(
     ("patches", "old_path"),
     [
-        pytest.param((INBOUND_WITH_WRITES, COMBINED_WRITES), BEFORE_COMBINED, id=COMBINED_WRITES),
-        pytest.param((INBOUND_WITH_WRITES,), BEFORE_INBOUND, id=INBOUND_WITH_WRITES),
+        pytest.param((FOLDED_WRITES, COMBINED_WRITES), BEFORE_COMBINED, id=COMBINED_WRITES),
+        pytest.param((FOLDED_WRITES,), BEFORE_FOLDED, id=FOLDED_WRITES),
     ],
 )
 async def test_a_conversation_begun_before_the_patch_finishes_after_it(

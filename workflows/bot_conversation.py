@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         BotConversationInput,
         BotConversationState,
         BotEvent,
+        FlowRunInput,
         FlowSnapshot,
         FlowStart,
         FlowStartResult,
@@ -43,12 +44,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows import summaries
     from workflows.conversation_base import ConversationBase
     from workflows.interpreter import (
-        INBOUND_WITH_WRITES,
+        FOLDED_WRITES,
         FlowInterpreter,
         combined_writes,
         flow_run_search_attributes,
     )
-    from workflows.search_attributes import STATUS, conversation_attributes
+    from workflows.search_attributes import STATUS, conversation_attributes, upsert_changed
 
 
 def run_address(workflow_id: str, run_id: str) -> str:
@@ -196,7 +197,8 @@ class BotConversationWorkflow(ConversationBase):
         carried, self.state.flow, self.state.events = self.state.flow, None, []
         self._started = True
         if carried is None:
-            workflow.upsert_search_attributes(self._conversation_attributes())
+            if not self._opening_starts_run():
+                workflow.upsert_search_attributes(self._conversation_attributes())
         else:
             await self._take_up(carried)
         self._early.clear()  # for a run that is no longer the active one
@@ -211,6 +213,14 @@ class BotConversationWorkflow(ConversationBase):
         if not isinstance(first, InboundEvent) or not combined_writes():
             return None
         return first.message
+
+    def _opening_starts_run(self) -> bool:
+        """Whether the first message of this new conversation starts a flow right away, which
+        sets the conversation's search attributes with its own (since `FOLDED_WRITES`)."""
+        opening = self._opening
+        if opening is None or not opening[1].new or opening[1].flow is None:
+            return False
+        return workflow.patched(FOLDED_WRITES)
 
     async def _loop(self) -> str:
         state = self.state
@@ -294,11 +304,11 @@ class BotConversationWorkflow(ConversationBase):
     def _answer_unstored(self, message: InboundMessage, delivery_key: str) -> bool:
         """The run waits for this reply: it takes it now, and its next write (a send, or the
         steps it stores before it waits again, or its end) stores it, in that write's
-        transaction: one local activity fewer per answer (since `INBOUND_WITH_WRITES`)."""
+        transaction: one local activity fewer per answer (since `FOLDED_WRITES`)."""
         run, state = self._run, self.state
         if run is None or state.handed_off or state.closing or not run.takes_unstored(message):
             return False
-        if not workflow.patched(INBOUND_WITH_WRITES):
+        if not workflow.patched(FOLDED_WRITES):
             return False
         unstored = UnstoredInbound(
             conversation_id=state.conversation_id,
@@ -335,10 +345,7 @@ class BotConversationWorkflow(ConversationBase):
         if hosted.release_mode is not None:
             run.release_run(hosted.release_mode)
         graph = FlowGraph(FlowDefinition.model_validate(params.flow.definition))
-        attributes = flow_run_search_attributes(params)
-        if self.state.handed_off:  # an agent took the conversation over before it began
-            attributes = [*attributes[:-1], STATUS.value_set("handed_off")]  # not `running`
-        workflow.upsert_search_attributes(attributes)
+        upsert_changed(self._run_attributes(params))  # none when the workflow run began with them
         self._run, self._hosted = run, True
         position = hosted.position
         if position is None:
@@ -386,6 +393,13 @@ class BotConversationWorkflow(ConversationBase):
     def _update_key(self) -> str:
         return workflow.current_update_info().id  # type: ignore[union-attr]
 
+    def _run_attributes(self, params: FlowRunInput) -> list[Any]:
+        """What finds the flow run (and its conversation), and its status."""
+        attributes = flow_run_search_attributes(params)
+        if self.state.handed_off:  # an agent took the conversation over before it began
+            attributes = [*attributes[:-1], STATUS.value_set("handed_off")]  # not `running`
+        return attributes
+
     def _conversation_attributes(self) -> list[Any]:
         """What finds the conversation, and its status (a flow run adds its own)."""
         params, state = self.params, self.state
@@ -401,12 +415,17 @@ class BotConversationWorkflow(ConversationBase):
         return [*found_by, STATUS.value_set(status)]
 
     def _continue_as_new(self) -> None:
-        """The next workflow run starts with the conversation's attributes only (not those of
-        the flow run this one hosted)."""
+        """The next workflow run starts with the attributes of the flow run it takes up, or the
+        conversation's only (not those of the flow run this one hosted)."""
         self.state.recent_message_ids = list(self._recent)
         self.state.events = list(self._events)
         self.state.flow = self._next
+        attributes = (
+            self._conversation_attributes()
+            if self._next is None
+            else self._run_attributes(self._next.input)
+        )
         workflow.continue_as_new(
             self.params.model_copy(update={"state": self.state}),
-            search_attributes=TypedSearchAttributes(self._conversation_attributes()),
+            search_attributes=TypedSearchAttributes(attributes),
         )

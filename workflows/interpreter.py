@@ -73,10 +73,11 @@ STEPS_WITH_SENDS = "steps-stored-with-sends"
 # row goes with its first write (its id from the workflow), its end carries the steps not stored
 # yet (this implies the above), and a new conversation's first message is stored as it opens
 COMBINED_WRITES = "combined-writes"
-# workflow.patched id: a contact's answer to the question a run waits on goes to the run at once,
-# and the run's next write stores it, instead of a local activity of its own (this implies the
-# above; a `BotConversation` only)
-INBOUND_WITH_WRITES = "inbound-with-writes"
+# workflow.patched id (a `BotConversation`'s; implies the above): writes folded into others. A
+# contact's answer to the question a run waits on goes to the run at once and the run's next
+# write stores it, instead of a local activity of its own; a new conversation whose first
+# message starts a flow sets its search attributes with the run's, not in an upsert of its own
+FOLDED_WRITES = "folded-writes"
 # An answer the provider dates this long before the question was sent is stored before the run
 # takes it (the store decides whether it is a late repeat of a message seen before)
 STALE_ANSWER = timedelta(minutes=1)
@@ -86,8 +87,8 @@ OutputT = TypeVar("OutputT", bound=BaseModel)
 
 def combined_writes() -> bool:
     """Whether this workflow run combines writes (`COMBINED_WRITES`); new runs record only the
-    later `INBOUND_WITH_WRITES`, which implies it: one patch marker per run."""
-    return workflow.patched(INBOUND_WITH_WRITES) or workflow.patched(COMBINED_WRITES)
+    later `FOLDED_WRITES`, which implies it: one patch marker per run."""
+    return workflow.patched(FOLDED_WRITES) or workflow.patched(COMBINED_WRITES)
 
 
 class RunAbandoned(Exception):
@@ -371,7 +372,7 @@ class FlowInterpreter:
     async def send(self, message: OutboundMessage) -> None:
         steps: list[StepRecord] = []
         start, self._start = self._start, None  # only set since COMBINED_WRITES
-        inbound, self._unstored = self._unstored, []  # only set since INBOUND_WITH_WRITES
+        inbound, self._unstored = self._unstored, []  # only set since FOLDED_WRITES
         if self._unrecorded and (  # marked once per run
             combined_writes() or workflow.patched(STEPS_WITH_SENDS)
         ):

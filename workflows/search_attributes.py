@@ -8,6 +8,7 @@ its runs; the database ids have attributes of their own.
 
 from typing import Any
 
+from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 BOT_ID = SearchAttributeKey.for_keyword("BotId")
@@ -46,3 +47,12 @@ def conversation_attributes(
         CHANNEL.value_set(channel_kind),
     ]
     return [*updates, BOT_NAME.value_set(bot_name)] if bot_name else updates
+
+
+def upsert_changed(updates: list[SearchAttributeUpdate[Any]]) -> None:
+    """Upsert those of `updates` that change the workflow run's values: none (a run that began
+    with them, as a conversation's next flow run does) costs no history event."""
+    current = workflow.info().typed_search_attributes
+    changed = [update for update in updates if current.get(update.key) != update.value]
+    if changed:
+        workflow.upsert_search_attributes(changed)
