@@ -33,7 +33,11 @@ from models.payloads.engine import (
 from services.conversations.flow_runs import store_run_end, store_run_start
 from services.conversations.flow_steps import store_steps
 from services.conversations.inbound import store_inbound, store_unstored
-from services.conversations.notify import notify_conversation
+from services.conversations.notify import (
+    CONVERSATIONS_CHANNEL,
+    notify_conversation,
+    notifying,
+)
 from services.conversations.triggers import FlowCandidate, choose_flow
 from services.webhooks import outbox as webhook_outbox
 from workflows.conversation_base import conversation_workflow_id
@@ -84,7 +88,11 @@ CONVERSATION_OPENED = (  # a new conversation, or the contact's earlier one acti
             "last_message_at": bindparam("opened_at", type_=DateTime(timezone=True)),
         },
     )
-    .returning(CONVERSATIONS.c.id, literal_column("xmax = 0").label("inserted"))
+    .returning(
+        CONVERSATIONS.c.id,
+        literal_column("xmax = 0").label("inserted"),
+        notifying(CONVERSATIONS_CHANNEL, CONVERSATIONS.c.id),  # the inbox hears of it
+    )
 )
 RUN_COUNT = select(func.count()).where(RUNS.c.conversation_id == bindparam("conversation_id"))
 # The bot's active flows with their published versions; one is the bot's default flow.
@@ -168,7 +176,7 @@ class ConversationStore:
         workflow_id = conversation_workflow_id(
             params.bot_id, params.channel_id, params.contact.external_id
         )
-        conversation_id, new = (
+        conversation_id, new, _ = (
             await session.execute(
                 CONVERSATION_OPENED,
                 {
@@ -180,7 +188,6 @@ class ConversationStore:
                 },
             )
         ).one()
-        await notify_conversation(session, conversation_id)
         await webhook_outbox.conversation_event(session, conversation_id, "started", fact_key())
         previous_runs = (  # a new conversation has none
             0 if new else await session.scalar(RUN_COUNT, {"conversation_id": conversation_id})

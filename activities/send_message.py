@@ -45,7 +45,7 @@ from services.conversations.flow_runs import store_run_start
 from services.conversations.flow_steps import store_steps
 from services.conversations.inbound import store_unstored
 from services.conversations.message_rows import MESSAGES, new_message
-from services.conversations.notify import notify_message
+from services.conversations.notify import MESSAGES_CHANNEL, notifying
 from services.webhooks import outbox as webhook_outbox
 
 DONE_STATUSES = ("sent", "delivered", "read")
@@ -68,6 +68,7 @@ SEND_RESULT = (
         status_updated_at=func.now(),
         error=json_or_null("error"),
     )
+    .returning(notifying(MESSAGES_CHANNEL, MESSAGES.c.conversation_id))  # the inbox hears of it
 )
 CHANNELS = Channel.__table__
 CHANNEL = select(
@@ -152,18 +153,14 @@ class MessageSender:
                 await asyncio.sleep(delay)
             provider_id = await adapter.send(access, request.contact_external_id, message)
         except PermanentSendError as err:
-            await self._mark(
-                stored.id, channel.id, request.conversation_id, "failed", None, err.record()
-            )
+            await self._mark(stored.id, channel.id, "failed", None, err.record())
             metrics.send_failed(channel.kind, err.code, permanent=True)
             raise ApplicationError(str(err), type="PermanentSendError", non_retryable=True) from err
         except RetryableSendError as err:
-            await self._mark(
-                stored.id, channel.id, request.conversation_id, "pending", None, err.record()
-            )
+            await self._mark(stored.id, channel.id, "pending", None, err.record())
             metrics.send_failed(channel.kind, err.code, permanent=False)
             raise ApplicationError(str(err), type="RetryableSendError") from err
-        await self._mark(stored.id, channel.id, request.conversation_id, "sent", provider_id, None)
+        await self._mark(stored.id, channel.id, "sent", provider_id, None)
         metrics.message_out(channel.kind)
         return sent
 
@@ -231,7 +228,6 @@ class MessageSender:
         self,
         message_id: uuid.UUID,
         channel_id: uuid.UUID,
-        conversation_id: str,
         status: str,
         provider_id: str | None,
         error: dict[str, Any] | None,
@@ -248,7 +244,6 @@ class MessageSender:
             )
             if provider_id:
                 await apply_early_reports(session, channel_id, provider_id)
-            await notify_message(session, conversation_id)
             await webhook_outbox.message_event(session, message_id, status, error)
 
 

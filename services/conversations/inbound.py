@@ -14,7 +14,7 @@ from models.conversation_tables import Conversation
 from models.messages import InboundMessage
 from models.payloads.engine import UnstoredInbound
 from services.conversations.message_rows import new_message
-from services.conversations.notify import notify_message
+from services.conversations.notify import MESSAGES_CHANNEL, notifying
 from services.webhooks import outbox as webhook_outbox
 
 CONVERSATIONS = Conversation.__table__
@@ -30,6 +30,7 @@ LAST_MESSAGE_AT = (
     update(CONVERSATIONS)
     .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
     .values(last_message_at=func.now())
+    .returning(notifying(MESSAGES_CHANNEL, CONVERSATIONS.c.id))  # the inbox hears of it
 )
 
 
@@ -67,9 +68,8 @@ async def store_inbound(
         return False
     if not stored.inserted:  # a retried task: the first attempt committed all below
         return None
-    await notify_message(session, conversation_id)
-    await webhook_outbox.message_event(session, stored.id, "received")
     await session.execute(LAST_MESSAGE_AT, {"conversation_id": conversation})
+    await webhook_outbox.message_event(session, stored.id, "received")
     return True
 
 

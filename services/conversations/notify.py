@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, Text, cast, func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 MESSAGES_CHANNEL = "bb_messages"
 CONVERSATIONS_CHANNEL = "bb_conversations"
 NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+
+
+def notifying(channel: str, conversation_id: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The NOTIFY of `notify_message` or `notify_conversation` as a column of a write's
+    `RETURNING`: it costs no round trip of its own."""
+    return func.pg_notify(channel, cast(conversation_id, Text))
 
 
 async def notify_message(session: AsyncSession, conversation_id: uuid.UUID | str) -> None:
