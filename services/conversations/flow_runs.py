@@ -10,47 +10,50 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, literal_column, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import DateTime, bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.conversation_tables import Conversation, FlowRun
-from models.db import bound, json_or_null
+from models.db import json_or_null
 from models.payloads.engine import RunEnd, RunStart
 from services.conversations.flow_steps import store_steps
 from services.webhooks import outbox as webhook_outbox
 
-RUNS, CONVERSATIONS = FlowRun.__table__, Conversation.__table__
-NEW_RUN = (  # idempotent on the run's workflow id
-    insert(RUNS)
-    .values(
-        id=bindparam("run_id"),
-        **bound("conversation_id", "flow_id", "flow_version_id", "workflow_id", "variables"),
-        status="running",
+# Written out: SQLAlchemy would also SET every column of an UPDATE's table named like one of
+# the parameters (`conversation_id`, `workflow_id`, `status` ...), even inside a CTE.
+NEW_RUN = text(  # the run's row (idempotent on its workflow id) and the conversation's current run
+    """
+    WITH stored AS (
+      INSERT INTO flow_runs (id, conversation_id, flow_id, flow_version_id, workflow_id, status,
+                             variables)
+      VALUES (:run_id, :conversation_id, :flow_id, :flow_version_id, :workflow_id, 'running',
+              :variables)
+      ON CONFLICT (workflow_id) DO UPDATE SET status = 'running'
+      RETURNING id, xmax = 0 AS inserted
+    ), current_run AS (
+      UPDATE conversations SET current_flow_run_id = (SELECT id FROM stored)
+      WHERE id = :conversation_id
     )
-    .on_conflict_do_update(index_elements=["workflow_id"], set_={"status": "running"})
-    .returning(RUNS.c.id, literal_column("xmax = 0").label("inserted"))
-)
-RUN_ENDED = (
-    update(RUNS)
-    .where(RUNS.c.id == bindparam("run_id"))
-    .values(
-        status=bindparam("status"),
-        variables=bindparam("variables"),
-        ended_at=bindparam("ended_at"),
-        error=json_or_null("error"),
+    SELECT id, inserted FROM stored
+    """
+).bindparams(bindparam("variables", type_=JSONB))
+RUN_ENDED = text(  # the run's end, and no current run for the conversation it was current in
+    """
+    WITH ended AS (
+      UPDATE flow_runs SET status = :status, variables = :variables, ended_at = :ended_at,
+                           error = :error
+      WHERE id = :run_id
+      RETURNING id
+    ), no_current_run AS (
+      UPDATE conversations SET current_flow_run_id = NULL
+      WHERE current_flow_run_id IN (SELECT id FROM ended)
     )
-    .returning(RUNS.c.id)
-)
-CURRENT_RUN = (
-    update(CONVERSATIONS)
-    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
-    .values(current_flow_run_id=bindparam("run_id"))
-)
-NO_CURRENT_RUN = (
-    update(CONVERSATIONS)
-    .where(CONVERSATIONS.c.current_flow_run_id == bindparam("run_id"))
-    .values(current_flow_run_id=None)
+    SELECT id FROM ended
+    """
+).bindparams(
+    bindparam("variables", type_=JSONB),
+    bindparam("ended_at", type_=DateTime(timezone=True)),
+    json_or_null("error"),
 )
 
 
@@ -70,9 +73,6 @@ async def store_run_start(session: AsyncSession, start: RunStart) -> tuple[uuid.
             },
         )
     ).one()
-    await session.execute(
-        CURRENT_RUN, {"conversation_id": uuid.UUID(start.conversation_id), "run_id": run_id}
-    )
     await webhook_outbox.flow_event(session, run_id, "running")
     return run_id, inserted
 
@@ -94,6 +94,5 @@ async def store_run_end(session: AsyncSession, end: RunEnd) -> tuple[bool, bool]
         },
     )
     if ended is not None:
-        await session.execute(NO_CURRENT_RUN, {"run_id": ended})
         await webhook_outbox.flow_event(session, ended, end.status, end.error)
     return started, ended is not None
