@@ -39,7 +39,18 @@ SEARCH_ATTRIBUTES_CACHED = (
     "--dynamic-config-value",
     "system.forceSearchAttributesCacheRefreshOnRead=false",
 )
-DEV_SERVER_SETTINGS = (*CONTINUE_AS_NEW_AT_ONCE, *SEARCH_ATTRIBUTES_CACHED)
+# One partition per task queue (the server's default is four). A poll on one partition is forwarded
+# to another while it has no task, and cancelled when its own partition finds one: if the other
+# was at that moment handing it a task, the task is recorded started but never delivered, and
+# waits for its 10 s timeout. Under overload that happened to about one new conversation in 3000
+# (`botbuilder bench --scenario echo --rate 50`); one matching host gains nothing from more.
+ONE_PARTITION = (
+    "--dynamic-config-value",
+    "matching.numTaskqueueReadPartitions=1",
+    "--dynamic-config-value",
+    "matching.numTaskqueueWritePartitions=1",
+)
+DEV_SERVER_SETTINGS = (*CONTINUE_AS_NEW_AT_ONCE, *SEARCH_ATTRIBUTES_CACHED, *ONE_PARTITION)
 
 
 def start_dev_server(data_dir: Path, port: int, ui_port: int, log_file: Path) -> subprocess.Popen:
