@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, description="Port of the API (GraphQL, ingress).")
     temporal_port: int = Field(default=7233, description="gRPC port of the embedded Temporal.")
     temporal_ui_port: int = Field(default=8233, description="Port of the embedded Temporal UI.")
+    temporal_metrics_port: int = Field(
+        default=8234,
+        ge=0,
+        le=65535,
+        description="Port of the embedded Temporal's Prometheus /metrics (0: none).",
+    )
     workers: int = Field(default=1, ge=1, le=16, description="Worker processes `up` starts.")
     worker_metrics_host: str = Field(
         default="127.0.0.1", description="Address the worker's Prometheus /metrics listens on."

@@ -110,8 +110,9 @@ class LocalStack:
         env = {**{k: v for k, v in os.environ.items() if k not in cluster}, **(env or {})}
         env["BOTBUILDER_WEB_MESSAGES_PER_MINUTE"] = "0"  # the load comes from one address
         env["BOTBUILDER_OUTBOUND_ALLOWED_HOSTS"] = "127.0.0.1"  # the `--webhook` listener
-        temporal_port = free_port()
+        temporal_port, temporal_metrics_port = free_port(), free_port()
         self.temporal_address = f"127.0.0.1:{temporal_port}"
+        self.temporal_metrics_url = f"http://127.0.0.1:{temporal_metrics_port}/metrics"
         self.graph_port = 0  # the fake Graph API's port, when a bench runs one
         self.process = subprocess.Popen(
             [
@@ -127,6 +128,8 @@ class LocalStack:
                 str(temporal_port),
                 "--temporal-ui-port",
                 str(free_port()),
+                "--temporal-metrics-port",
+                str(temporal_metrics_port),
                 "--workers",
                 str(workers),
                 "--worker-metrics-port",

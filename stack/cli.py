@@ -138,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=int, help="API port (default 8000)")
     up.add_argument("--temporal-port", type=int, help="embedded Temporal gRPC port (default 7233)")
     up.add_argument("--temporal-ui-port", type=int, help="embedded Temporal UI port (default 8233)")
+    up.add_argument(
+        "--temporal-metrics-port",
+        type=int,
+        help="embedded Temporal's Prometheus port (default 8234, 0: none)",
+    )
     up.add_argument("--workers", type=int, help="worker processes to start (default 1)")
     up.add_argument(
         "--worker-metrics-port",
@@ -257,7 +262,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     names = ("data_dir", "api_port", "temporal_port", "temporal_ui_port", "workers")
     overrides = {
         name: value
-        for name in (*names, "worker_metrics_port")
+        for name in (*names, "temporal_metrics_port", "worker_metrics_port")
         if (value := getattr(args, name, None)) is not None
     }
     return Settings(**overrides)

@@ -53,8 +53,11 @@ ONE_PARTITION = (
 DEV_SERVER_SETTINGS = (*CONTINUE_AS_NEW_AT_ONCE, *SEARCH_ATTRIBUTES_CACHED, *ONE_PARTITION)
 
 
-def start_dev_server(data_dir: Path, port: int, ui_port: int, log_file: Path) -> subprocess.Popen:
-    """Start `temporal server start-dev` persisting to `data_dir/temporal.db`, with its web UI."""
+def start_dev_server(
+    data_dir: Path, port: int, ui_port: int, log_file: Path, metrics_port: int = 0
+) -> subprocess.Popen:
+    """Start `temporal server start-dev` persisting to `data_dir/temporal.db`, with its web UI
+    and, unless `metrics_port` is 0, its Prometheus `/metrics`."""
     args = [
         temporal_cli_path(),
         "server",
@@ -75,6 +78,8 @@ def start_dev_server(data_dir: Path, port: int, ui_port: int, log_file: Path) ->
         "synchronous=normal",
         *DEV_SERVER_SETTINGS,
     ]
+    if metrics_port:
+        args += ["--metrics-port", str(metrics_port)]
     for key in ALL_SEARCH_ATTRIBUTES:
         args += ["--search-attribute", f"{key.name}={CLI_TYPES[key.indexed_value_type]}"]
     log = log_file.open("ab")

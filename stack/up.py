@@ -97,6 +97,8 @@ def run_up(settings: Settings) -> int:
     if settings.embedded_temporal:
         check_port_free("127.0.0.1", settings.temporal_port, "--temporal-port")
         check_port_free("127.0.0.1", settings.temporal_ui_port, "--temporal-ui-port")
+        if settings.temporal_metrics_port:
+            check_port_free("127.0.0.1", settings.temporal_metrics_port, "--temporal-metrics-port")
     for port in worker_metrics_ports(settings):
         check_port_free(settings.worker_metrics_host, port, "--worker-metrics-port")
 
@@ -125,6 +127,7 @@ def run_up(settings: Settings) -> int:
                     settings.temporal_port,
                     settings.temporal_ui_port,
                     logs / "temporal.log",
+                    settings.temporal_metrics_port,
                 ),
             )
         asyncio.run(wait_for_temporal(temporal_address, settings.temporal_namespace, deadline))
@@ -179,6 +182,9 @@ def print_summary(settings: Settings, api_url: str, data_dir: Path, demo_bot: st
         f"  Chat with the demo bot: botbuilder chat {demo_bot}",
         "Press Ctrl-C to stop.",
     ]
+    if settings.embedded_temporal and settings.temporal_metrics_port:
+        url = f"http://127.0.0.1:{settings.temporal_metrics_port}/metrics"
+        lines.insert(7, f"  Temporal metrics:       {url}")  # after its gRPC address
     ports = worker_metrics_ports(settings)
     if ports:
         urls = ", ".join(f"http://{settings.worker_metrics_host}:{port}/metrics" for port in ports)

@@ -24,10 +24,12 @@ import asyncio
 import os
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 from temporalio.client import Client
 
@@ -105,7 +107,31 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
     return total
 
 
-def describe(label: str, figures: Figures, cpu: float | None = None) -> str:
+TIMEOUT_COUNTERS = ("start_to_close_timeout", "schedule_to_start_timeout")
+COUNTERS_PUBLISHED = 2.0  # seconds: Temporal publishes its counters about once a second
+
+
+def workflow_task_timeouts(metrics_url: str) -> float | None:
+    """How many workflow tasks the embedded Temporal has timed out (not completed in time, or
+    not taken in time from a worker's sticky queue), from its Prometheus `/metrics`; None when
+    it has none (an external cluster)."""
+    try:
+        with urllib.request.urlopen(metrics_url, timeout=10) as response:
+            exposition = response.read().decode()
+    except OSError:
+        return None
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(exposition)
+        if family.name in TIMEOUT_COUNTERS
+        for sample in family.samples
+        if sample.labels.get("operation") == "TimerActiveTaskWorkflowTaskTimeout"
+    )
+
+
+def describe(
+    label: str, figures: Figures, cpu: float | None = None, task_timeouts: float | None = None
+) -> str:
     """One line of figures: rate, reply and webhook latency, answers and losses."""
     line = (
         f"    {label:<10} {figures.sent / figures.window():6.1f} msg/s; "
@@ -118,6 +144,8 @@ def describe(label: str, figures: Figures, cpu: float | None = None) -> str:
     )
     if figures.http_errors:
         line += f", {figures.http_errors} webhook errors"
+    if task_timeouts is not None:
+        line += f", {task_timeouts:.0f} workflow tasks timed out"
     if cpu is not None:
         line += f"; {cpu / max(1, figures.sent):.3f} core-s/msg (whole stack)"
     return line
@@ -190,9 +218,14 @@ async def run_scenarios(
             floor_run = floor and floor.starts(options.rate, duration)
         print(f"  {title}", flush=True)
         cpu = cpu_seconds(processes)
+        before = workflow_task_timeouts(stack.temporal_metrics_url)
         with PeakSampler(stack.worker_processes()) as worker_memory:
             figures = await run
-        print(describe("botbuilder", figures, cpu_seconds(processes) - cpu), flush=True)
+        cpu = cpu_seconds(processes) - cpu
+        await asyncio.sleep(COUNTERS_PUBLISHED if before is not None else 0)
+        after = workflow_task_timeouts(stack.temporal_metrics_url)
+        timeouts = None if before is None or after is None else after - before
+        print(describe("botbuilder", figures, cpu, timeouts), flush=True)
         if scenario == "waiting":
             print(describe_waiting(stack, figures, worker_memory.peak), flush=True)
         if floor_run is not None:

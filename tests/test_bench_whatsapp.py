@@ -35,7 +35,10 @@ def test_whatsapp_bench_answers_every_message_of_both_scenarios() -> None:
         for label, line in re.findall(r"    (botbuilder|floor) +(.*)", block)
     }
     # menu: 2 conversations × 4 messages, 6 replies each; echo: 4 new contacts, 1 reply each
-    assert "answers 12 of 12, 0 timeouts, 0 mismatches, 0 duplicates" in lines["menu", "botbuilder"]
+    assert (
+        "answers 12 of 12, 0 timeouts, 0 mismatches, 0 duplicates, 0 workflow tasks timed out"
+        in lines["menu", "botbuilder"]
+    )
     assert "answers 8 of 8, 0 timeouts" in lines["menu", "floor"]
     assert "answers 4 of 4, 0 timeouts, 0 mismatches, 0 duplicates" in lines["echo", "botbuilder"]
     assert "answers 4 of 4, 0 timeouts" in lines["echo", "floor"]

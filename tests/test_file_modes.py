@@ -54,6 +54,11 @@ def test_the_data_folder_is_owner_only_and_temporal_listens_on_loopback(data_dir
         )
         listening = {c.laddr for c in temporal.net_connections() if c.status == "LISTEN"}
         ports = {address.port: address.ip for address in listening}
-        assert ports[up.temporal_port] == ports[up.ui_port] == "127.0.0.1"
+        assert (
+            ports[up.temporal_port]
+            == ports[up.ui_port]
+            == ports[up.temporal_metrics_port]
+            == "127.0.0.1"
+        )
     finally:
         assert up.stop() == 0

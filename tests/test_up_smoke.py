@@ -27,6 +27,7 @@ class UpProcess:
     def __init__(self, data_dir: Path, *extra: str) -> None:
         self.api_port, self.ui_port = free_port(), free_port()
         self.temporal_port, self.metrics_port = free_port(), free_port()
+        self.temporal_metrics_port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
         self.process = subprocess.Popen(
@@ -43,6 +44,8 @@ class UpProcess:
                 str(self.temporal_port),
                 "--temporal-ui-port",
                 str(self.ui_port),
+                "--temporal-metrics-port",
+                str(self.temporal_metrics_port),
                 "--worker-metrics-port",
                 str(self.metrics_port),
                 *extra,
@@ -195,6 +198,16 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data(data_dir: Path) -> None
             == 1
         )
         assert metric_total(api_metrics, "botbuilder_ingress_seconds_count", channel="web") == 1
+        temporal_metrics = f"http://127.0.0.1:{again.temporal_metrics_port}/metrics"
+        assert f"Temporal metrics:       {temporal_metrics}" in again.output()
+        signals = {
+            "name": "service_requests_total",
+            "operation": "SignalWithStartWorkflowExecution",
+        }
+        deadline = time.monotonic() + 30  # the server publishes its counters every few seconds
+        while metric_total(temporal_metrics, **signals) < 1:  # the message's, by the API
+            assert time.monotonic() < deadline, "the Temporal metrics never counted the message"
+            time.sleep(0.5)
     finally:
         assert again.stop() == 0
 
