@@ -33,7 +33,7 @@ def temporal_cli_path() -> str:
 # continue-as-new loops), which would delay a contact's next flow by up to a second.
 CONTINUE_AS_NEW_AT_ONCE = ("--dynamic-config-value", 'history.workflowIdReuseMinimalInterval="0s"')
 # The dev server reads the namespace's search attributes from its database on every request that
-# carries or upserts some (cluster metadata and namespace: about 13 SQLite reads per message)
+# carries or upserts some (cluster metadata and namespace: about 12 SQLite reads per message)
 # unless this key is set; they are all registered at start, so the server may cache them.
 SEARCH_ATTRIBUTES_CACHED = (
     "--dynamic-config-value",
