@@ -188,7 +188,7 @@ def print_summary(settings: Settings, api_url: str, data_dir: Path, demo_bot: st
     ports = worker_metrics_ports(settings)
     if ports:
         urls = ", ".join(f"http://{settings.worker_metrics_host}:{port}/metrics" for port in ports)
-        lines.insert(4, f"  Worker metrics:         {urls}")
+        lines.insert(5, f"  Worker metrics:         {urls}")  # after the API's
     print("\n".join(lines), flush=True)
 
 
