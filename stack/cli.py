@@ -259,12 +259,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the environment, with command-line options taking precedence."""
-    names = ("data_dir", "api_port", "temporal_port", "temporal_ui_port", "workers")
-    overrides = {
-        name: value
-        for name in (*names, "temporal_metrics_port", "worker_metrics_port")
-        if (value := getattr(args, name, None)) is not None
-    }
+    names = (
+        "data_dir",
+        "api_port",
+        "temporal_port",
+        "temporal_ui_port",
+        "temporal_metrics_port",
+        "workers",
+        "worker_metrics_port",
+    )
+    overrides = {name: value for name in names if (value := getattr(args, name, None)) is not None}
     return Settings(**overrides)
 
 

@@ -175,20 +175,21 @@ def print_summary(settings: Settings, api_url: str, data_dir: Path, demo_bot: st
         f"  GraphQL API (GraphiQL): {api_url}/graphql",
         f"  Health:                 {api_url}/health",
         f"  API metrics:            {api_url}/metrics",
-        f"  Temporal UI:            {settings.resolved_temporal_ui_url()}",
-        f"  Temporal gRPC:          {settings.resolved_temporal_address()}",
+    ]
+    if ports := worker_metrics_ports(settings):
+        urls = ", ".join(f"http://{settings.worker_metrics_host}:{port}/metrics" for port in ports)
+        lines.append(f"  Worker metrics:         {urls}")
+    lines.append(f"  Temporal UI:            {settings.resolved_temporal_ui_url()}")
+    lines.append(f"  Temporal gRPC:          {settings.resolved_temporal_address()}")
+    if settings.embedded_temporal and settings.temporal_metrics_port:
+        url = f"http://127.0.0.1:{settings.temporal_metrics_port}/metrics"
+        lines.append(f"  Temporal metrics:       {url}")
+    lines += [
         f"  Data folder:            {data_dir}",
         f"  Logs:                   {data_dir / 'logs'}",
         f"  Chat with the demo bot: botbuilder chat {demo_bot}",
         "Press Ctrl-C to stop.",
     ]
-    if settings.embedded_temporal and settings.temporal_metrics_port:
-        url = f"http://127.0.0.1:{settings.temporal_metrics_port}/metrics"
-        lines.insert(7, f"  Temporal metrics:       {url}")  # after its gRPC address
-    ports = worker_metrics_ports(settings)
-    if ports:
-        urls = ", ".join(f"http://{settings.worker_metrics_host}:{port}/metrics" for port in ports)
-        lines.insert(5, f"  Worker metrics:         {urls}")  # after the API's
     print("\n".join(lines), flush=True)
 
 
