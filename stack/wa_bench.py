@@ -31,6 +31,7 @@ from pathlib import Path
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 from channels.config import webhook_urls
@@ -108,25 +109,47 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
 
 
 TIMEOUT_COUNTERS = ("start_to_close_timeout", "schedule_to_start_timeout")
-COUNTERS_PUBLISHED = 2.0  # seconds: Temporal publishes its counters about once a second
 
 
-def workflow_task_timeouts(metrics_url: str) -> float | None:
-    """How many workflow tasks the embedded Temporal has timed out (not completed in time, or
-    not taken in time from a worker's sticky queue), from its Prometheus `/metrics`; None when
-    it has none (an external cluster)."""
+def read_counters(metrics_url: str) -> tuple[float, float] | None:
+    """From the embedded Temporal's Prometheus `/metrics`: the workflow tasks it has timed out
+    (not completed in time, or not taken in time from a worker's sticky queue) and the
+    `DescribeNamespace` requests it has answered; None when it has none (an external cluster)."""
     try:
         with urllib.request.urlopen(metrics_url, timeout=10) as response:
             exposition = response.read().decode()
     except OSError:
         return None
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(exposition)
-        if family.name in TIMEOUT_COUNTERS
-        for sample in family.samples
-        if sample.labels.get("operation") == "TimerActiveTaskWorkflowTaskTimeout"
+    timeouts = described = 0.0
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            operation = sample.labels.get("operation")
+            if (
+                family.name in TIMEOUT_COUNTERS
+                and operation == "TimerActiveTaskWorkflowTaskTimeout"
+            ):
+                timeouts += sample.value
+            elif family.name == "service_requests" and operation == "DescribeNamespace":
+                described += sample.value
+    return timeouts, described
+
+
+async def workflow_task_timeouts(metrics_url: str, client: Client) -> float | None:
+    """The workflow tasks the embedded Temporal has timed out until now. The server publishes
+    its counters about once a second, so this asks it one `DescribeNamespace` and waits for a
+    publication that counts it: that one counts everything before it too."""
+    counters = read_counters(metrics_url)
+    if counters is None:
+        return None
+    await client.workflow_service.describe_namespace(
+        DescribeNamespaceRequest(namespace=client.namespace)
     )
+    deadline = time.monotonic() + 30
+    while (now := read_counters(metrics_url)) is not None and now[1] <= counters[1]:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the Temporal server's metrics stopped counting requests")
+        await asyncio.sleep(0.1)
+    return None if now is None else now[0]
 
 
 def describe(
@@ -190,7 +213,11 @@ async def apply_bench_bot(
 
 
 async def run_scenarios(
-    stack: LocalStack, load: WhatsAppLoad, floor: Floor | None, options: WhatsAppBenchOptions
+    stack: LocalStack,
+    load: WhatsAppLoad,
+    client: Client,
+    floor: Floor | None,
+    options: WhatsAppBenchOptions,
 ) -> None:
     """Each scenario on the stack, then the same shape on the floor; prints as it goes."""
     processes = stack_processes(stack)
@@ -218,12 +245,11 @@ async def run_scenarios(
             floor_run = floor and floor.starts(options.rate, duration)
         print(f"  {title}", flush=True)
         cpu = cpu_seconds(processes)
-        before = workflow_task_timeouts(stack.temporal_metrics_url)
+        before = await workflow_task_timeouts(stack.temporal_metrics_url, client)
         with PeakSampler(stack.worker_processes()) as worker_memory:
             figures = await run
         cpu = cpu_seconds(processes) - cpu
-        await asyncio.sleep(COUNTERS_PUBLISHED if before is not None else 0)
-        after = workflow_task_timeouts(stack.temporal_metrics_url)
+        after = await workflow_task_timeouts(stack.temporal_metrics_url, client)
         timeouts = None if before is None or after is None else after - before
         print(describe("botbuilder", figures, cpu, timeouts), flush=True)
         if scenario == "waiting":
@@ -270,16 +296,15 @@ async def run_whatsapp_bench(
     load = WhatsAppLoad(webhook_url, SECRETS["BENCH_WA_APP_SECRET"], PHONE_NUMBER_ID)
     load.timeout = options.timeout
     await load.start_graph(stack.graph_port)
-    floor = None
-    if options.floor:
-        floor = Floor(await Client.connect(temporal_address), options.timeout)
+    client = await Client.connect(temporal_address)
+    floor = Floor(client, options.timeout) if options.floor else None
     print(
         f"botbuilder bench --channel whatsapp: webhooks to {webhook_url}, replies to the "
         f"fake Graph API on 127.0.0.1:{stack.graph_port}; load average {load_average()}",
         flush=True,
     )
     try:
-        await run_scenarios(stack, load, floor, options)
+        await run_scenarios(stack, load, client, floor, options)
     finally:
         await load.close()
     await report_analytics_drain(database_url)
