@@ -1,9 +1,11 @@
-"""A retried send (same idempotency key) stores one message and reaches the provider once."""
+"""A retried send (same idempotency key) stores one message and reaches the provider once;
+a retried run start leaves the run as it is."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 
 import httpx
 import pytest
@@ -11,15 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities.send_message import MessageSender
-from models.conversation_tables import Conversation, Message
+from models.conversation_tables import Conversation, FlowRun, Message
 from models.db import make_session_factory
 from models.messages import OutboundMessage
-from models.payloads.engine import SendRequest
+from models.payloads.engine import RunStart, SendRequest
 from models.secret_box import SecretBox
 from models.settings import Settings
+from services.conversations.flow_runs import store_run_start
 from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
 from tests.fake_meta import FakeMeta
-from tests.helpers import chain, node
+from tests.helpers import chain, node, wait_for
 
 
 async def whatsapp_send(
@@ -95,3 +98,36 @@ async def test_only_an_attempt_that_dies_inside_the_provider_call_sends_twice(
     assert "may get it twice" in caplog.text
     await sender.send_message(request)  # once `sent` is stored, no retry sends again
     assert len(meta.messages_to(ana.wa_id)) == 3
+
+
+async def test_a_late_repeat_of_a_runs_start_leaves_the_ended_run_ended(
+    api: httpx.AsyncClient, meta: FakeMeta, db_engine: AsyncEngine, test_settings: Settings
+) -> None:
+    """A retried write that stores the run's start, committing after the run ended (its first
+    attempt had committed), neither reopens the run nor makes it current again."""
+    flow = chain(node("hi", "message", content="Hola"))
+    channel_id, phone = await make_whatsapp_bot(db_engine, test_settings, flow)
+    ana = WhatsAppUser(api, meta, channel_id, phone, wa_id="34600999777")
+    await ana.says("hola")
+    await ana.wait_received(1)
+    sessions = make_session_factory(db_engine)
+
+    async def ended() -> FlowRun | None:
+        async with sessions() as session:
+            run = await session.scalar(select(FlowRun))
+        return run if run is not None and run.status == "completed" else None
+
+    run = await wait_for(ended, what="the flow run to end")
+    start = RunStart(
+        run_id=str(uuid.uuid4()),  # a retry asks with the workflow's id for the run
+        conversation_id=str(run.conversation_id),
+        flow_id=str(run.flow_id),
+        version_id=str(run.flow_version_id),
+        workflow_id=run.workflow_id,
+        variables={},
+    )
+    async with sessions.begin() as session:
+        assert await store_run_start(session, start) == (run.id, False)
+    async with sessions() as session:
+        assert await session.scalar(select(FlowRun.status)) == "completed"
+        assert await session.scalar(select(Conversation.current_flow_run_id)) is None

@@ -20,7 +20,9 @@ from services.conversations.flow_steps import store_steps
 from services.webhooks import outbox as webhook_outbox
 
 # Written out: SQLAlchemy would also SET every column of an UPDATE's table named like one of
-# the parameters (`conversation_id`, `workflow_id`, `status` ...), even inside a CTE.
+# the parameters (`conversation_id`, `workflow_id`, `status` ...), even inside a CTE. A start
+# written again late (a retried write whose first attempt had committed) leaves an ended run
+# ended and does not make it the conversation's current run again.
 NEW_RUN = text(  # the run's row (idempotent on its workflow id) and the conversation's current run
     """
     WITH stored AS (
@@ -28,11 +30,11 @@ NEW_RUN = text(  # the run's row (idempotent on its workflow id) and the convers
                              variables)
       VALUES (:run_id, :conversation_id, :flow_id, :flow_version_id, :workflow_id, 'running',
               :variables)
-      ON CONFLICT (workflow_id) DO UPDATE SET status = 'running'
-      RETURNING id, xmax = 0 AS inserted
+      ON CONFLICT (workflow_id) DO UPDATE SET workflow_id = EXCLUDED.workflow_id  -- as it was
+      RETURNING id, status, xmax = 0 AS inserted
     ), current_run AS (
       UPDATE conversations SET current_flow_run_id = (SELECT id FROM stored)
-      WHERE id = :conversation_id
+      WHERE id = :conversation_id AND (SELECT status FROM stored) = 'running'
     )
     SELECT id, inserted FROM stored
     """
