@@ -39,12 +39,15 @@ def ai_flow(model: str) -> dict[str, Any]:
     return {"name": f"ai {model}", "nodes": nodes, "edges": edges}
 
 
-async def finished_run(engine: AsyncEngine) -> FlowRun:
-    """The only flow run, once it is no longer running."""
+async def finished_run(engine: AsyncEngine, contact: str) -> FlowRun:
+    """The contact's flow run, once it is no longer running (a late write of an earlier test's
+    worker may leave another test's run in the table)."""
 
     async def finished() -> FlowRun | None:
         async with make_session_factory(engine)() as session:
-            run = await session.scalar(select(FlowRun))
+            run = await session.scalar(
+                select(FlowRun).where(FlowRun.workflow_id.contains(f"-{contact}@"))
+            )
         return run if run is not None and run.status != "running" else None
 
     return await wait_for(finished, what="the flow run to finish")
@@ -58,7 +61,7 @@ async def ask_for_help(
     chat = WebChat(api, channel, f"help-{model}")
     await chat.say("hola")
     await chat.say("mi impresora")
-    run = await finished_run(db_engine)
+    run = await finished_run(db_engine, f"help-{model}")
     assert run.status == "completed"
     async with make_session_factory(db_engine)() as session:
         outcome = await session.scalar(
@@ -102,7 +105,7 @@ async def test_the_ai_template_runs_whole(
         "a paso: Mi wifi no conecta"
     )
     assert fake_openai.requests_for("gpt-3.5-turbo")[-1]["max_tokens"] == 200
-    run = await finished_run(db_engine)
+    run = await finished_run(db_engine, "ai-template")
     assert run.status == "completed"
     assert run.variables["aiResponse"] == answer
     usage = {"prompt_tokens": 16, "completion_tokens": 17, "total_tokens": 33}
