@@ -40,9 +40,12 @@ def command_api(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def command_worker(settings: Settings, _args: argparse.Namespace) -> int:
+    import uvloop
+
     from worker.main import run_worker
 
-    asyncio.run(run_worker(settings, resolve_database_url(settings)))
+    # uvloop: the SDK's pollers, psycopg and aiohttp spend less CPU on the loop than asyncio's
+    uvloop.run(run_worker(settings, resolve_database_url(settings)))
     exit_without_finalizing(0)
 
 
