@@ -77,10 +77,7 @@ CHANNELS = Channel.__table__
 # The channel and when the contact last wrote (which opens the 24-hour window) in one read: a
 # channel without that window (the web's) ignores it.
 CHANNEL = select(
-    CHANNELS.c.id,
-    CHANNELS.c.kind,
-    CHANNELS.c.config,
-    CHANNELS.c.secrets_encrypted,
+    *CHANNELS.c["id", "kind", "config", "secrets_encrypted"],
     LAST_INBOUND.scalar_subquery().label("last_inbound"),
 ).where(CHANNELS.c.id == bindparam("channel_id"))
 
