@@ -40,7 +40,7 @@ from models.payloads import activity_names
 from models.payloads.engine import SendRequest, SentMessage
 from models.secret_box import SecretBox
 from models.settings import Settings
-from services.conversations.delivery_statuses import apply_early_reports
+from services.conversations.delivery_statuses import record_sent
 from services.conversations.flow_runs import store_run_start
 from services.conversations.flow_steps import store_steps
 from services.conversations.inbound import store_unstored
@@ -59,24 +59,27 @@ SENT_AT = func.coalesce(
     MESSAGES.c.content["timestamp"].astext.cast(DateTime(timezone=True)), MESSAGES.c.created_at
 )
 NEW_OUTBOUND = new_message("outbound", "sending", ["idempotency_key"])
-SEND_RESULT = (
+UNSENT = (  # a failed attempt (a sent one: `record_sent`)
     update(MESSAGES)
     .where(MESSAGES.c.id == bindparam("message_id"))
     .values(
         status=bindparam("status"),
-        provider_message_id=bindparam("provider_id"),
+        provider_message_id=None,
         status_updated_at=func.now(),
         error=json_or_null("error"),
     )
     .returning(notifying(MESSAGES_CHANNEL, MESSAGES.c.conversation_id))  # the inbox hears of it
 )
-CHANNELS = Channel.__table__
-CHANNEL = select(
-    CHANNELS.c.id, CHANNELS.c.kind, CHANNELS.c.config, CHANNELS.c.secrets_encrypted
-).where(CHANNELS.c.id == bindparam("channel_id"))
 LAST_INBOUND = select(func.max(SENT_AT)).where(
     MESSAGES.c.conversation_id == bindparam("conversation_id"), MESSAGES.c.direction == "inbound"
 )
+CHANNELS = Channel.__table__
+# The channel and when the contact last wrote (which opens the 24-hour window) in one read: a
+# channel without that window (the web's) ignores it.
+CHANNEL = select(
+    *CHANNELS.c["id", "kind", "config", "secrets_encrypted"],
+    LAST_INBOUND.scalar_subquery().label("last_inbound"),
+).where(CHANNELS.c.id == bindparam("channel_id"))
 
 
 class MessageSender:
@@ -112,13 +115,19 @@ class MessageSender:
             stored = (await session.execute(NEW_OUTBOUND, new_row)).one()
             inserted = stored.inserted
             channel = (
-                await session.execute(CHANNEL, {"channel_id": uuid.UUID(request.channel_id)})
+                await session.execute(
+                    CHANNEL,
+                    {
+                        "channel_id": uuid.UUID(request.channel_id),
+                        "conversation_id": stored.conversation_id,
+                    },
+                )
             ).first()
             access = self._access(channel) if channel is not None else None
             needs_window = access is not None and self.adapters[access.kind].needs_open_window(
                 access
             )
-            last_inbound = await _last_inbound(session, stored) if needs_window else None
+            last_inbound = channel.last_inbound if needs_window else None
             started = (
                 request.start is not None and (await store_run_start(session, request.start))[1]
             )
@@ -233,23 +242,13 @@ class MessageSender:
         error: dict[str, Any] | None,
     ) -> None:
         async with self.sessions.begin() as session:
-            await session.execute(
-                SEND_RESULT,
-                {
-                    "message_id": message_id,
-                    "status": status,
-                    "provider_id": provider_id,
-                    "error": error,
-                },
-            )
             if provider_id:
-                await apply_early_reports(session, channel_id, provider_id)
+                await record_sent(session, message_id, channel_id, provider_id)
+            else:
+                await session.execute(
+                    UNSENT, {"message_id": message_id, "status": status, "error": error}
+                )
             await webhook_outbox.message_event(session, message_id, status, error)
-
-
-async def _last_inbound(session: AsyncSession, stored: Row[Any]) -> datetime | None:
-    """When the contact last wrote (the provider's time), which opens the 24-hour window."""
-    return await session.scalar(LAST_INBOUND, {"conversation_id": stored.conversation_id})
 
 
 def _window_open(last_inbound: datetime | None) -> bool:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
@@ -18,7 +19,7 @@ from models.conversation_tables import Conversation, Message
 from models.db import make_session_factory
 from models.messages import InboundMessage
 from models.settings import Settings
-from services.conversations.delivery_statuses import apply_early_reports, record_status
+from services.conversations.delivery_statuses import record_sent, record_status
 from services.conversations.inbound import store_inbound
 from tests import fake_meta
 from tests.channel_chat import (
@@ -292,18 +293,51 @@ async def test_a_report_that_arrives_before_the_send_is_recorded_is_applied(
             for m in await stored_messages(db_engine, whatsapp.channel_id)
             if m.direction == "outbound"
         )
-        await session.execute(
-            Message.__table__.update()
-            .where(Message.id == reply.id)
-            .values(provider_message_id="wamid.early", status="sent")
-        )
-        await apply_early_reports(session, channel_id, "wamid.early")
+        await record_sent(session, reply.id, channel_id, "wamid.early")
     statuses = [
         m.status
         for m in await stored_messages(db_engine, whatsapp.channel_id)
         if m.provider_message_id == "wamid.early"
     ]
     assert statuses == ["delivered"]
+
+
+async def test_a_report_racing_the_send_s_result_is_applied_once_both_commit(
+    whatsapp: WhatsAppUser, db_engine: AsyncEngine
+):
+    """A report whose transaction is open while the send stores its result: the send waits for
+    the report's lock, then applies the report it could not have seen before."""
+    await whatsapp.says("hola")
+    await whatsapp.wait_received(1)
+    sessions = make_session_factory(db_engine)
+    channel_id = uuid.UUID(whatsapp.channel_id)
+    messages = await stored_messages(db_engine, whatsapp.channel_id)
+    reply = next(m for m in messages if m.direction == "outbound")
+    async with sessions.begin() as report:
+        await record_status(report, channel_id, StatusUpdate("wamid.racing", "read"))
+
+        async def send_result() -> None:
+            async with sessions.begin() as send:
+                await record_sent(send, reply.id, channel_id, "wamid.racing")
+
+        result = asyncio.create_task(send_result())
+        await wait_for(lambda: waiting_for_a_lock(db_engine), what="the send to wait for the lock")
+        assert not result.done()
+    await asyncio.wait_for(result, timeout=10)
+    statuses = [
+        m.status
+        for m in await stored_messages(db_engine, whatsapp.channel_id)
+        if m.provider_message_id == "wamid.racing"
+    ]
+    assert statuses == ["read"]
+
+
+async def waiting_for_a_lock(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        waiting = await conn.scalar(
+            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        )
+    return bool(waiting)
 
 
 async def test_a_late_repeat_of_a_stored_message_does_not_answer_the_question(
@@ -333,3 +367,35 @@ async def test_a_late_repeat_of_a_stored_message_does_not_answer_the_question(
         m.text for m in await stored_messages(db_engine, channel_id) if m.direction == "inbound"
     ]
     assert inbound == ["hola", "Pepe", "Ana"]
+
+
+async def test_a_repeat_leaves_the_conversation_s_last_message_time_alone(
+    whatsapp: WhatsAppUser, db_engine: AsyncEngine
+):
+    """The inbox sorts by the last message: a new message moves the conversation up, a repeat
+    of a stored one (another delivery of the same provider id) does not."""
+    await whatsapp.says("hola")
+    await whatsapp.wait_received(1)
+    sessions = make_session_factory(db_engine)
+
+    async def store(provider_id: str, delivery: str) -> tuple[bool | None, object]:
+        async with sessions.begin() as session:
+            conversation = await session.scalar(
+                select(Conversation).where(
+                    Conversation.channel_id == uuid.UUID(whatsapp.channel_id)
+                )
+            )
+            assert conversation is not None
+            message = InboundMessage(provider_message_id=provider_id, text="otra vez")
+            stored = await store_inbound(
+                session, str(conversation.id), whatsapp.channel_id, message, delivery
+            )
+            await session.refresh(conversation)
+            return stored, conversation.last_message_at
+
+    first, touched = await store("wamid.twice", "a first delivery")
+    repeat, after_repeat = await store("wamid.twice", "a second delivery")
+    new, after_new = await store("wamid.next", "a third delivery")
+    assert (first, repeat, new) == (True, False, True)
+    assert after_repeat == touched
+    assert after_new > touched

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import StatusUpdate
 from models.conversation_tables import DELIVERY_STATUSES, Message, MessageStatusEvent
-from services.conversations.notify import notify_message
+from services.conversations.notify import MESSAGES_CHANNEL, notify_message
 from services.webhooks import outbox as webhook_outbox
 
 # The statuses a message may be in for a report to replace it.
@@ -27,7 +27,16 @@ PREDECESSORS: dict[str, tuple[str, ...]] = {
 }
 
 
-LOCK_REPORTS = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+LOCK = "pg_advisory_xact_lock(hashtextextended(:key, 0))"
+LOCK_REPORTS = text(f"SELECT {LOCK}")
+# A sent message's provider id, taking the lock as it writes: the next statement, which reads
+# the early reports, runs with the lock held (one round trip fewer than locking first).
+SENT = text(
+    "UPDATE messages SET status = 'sent', provider_message_id = :provider_message_id, "
+    f"status_updated_at = now(), error = NULL FROM (SELECT {LOCK}) AS locked "
+    "WHERE messages.id = :message_id "
+    f"RETURNING pg_notify('{MESSAGES_CHANNEL}', CAST(messages.conversation_id AS text))"
+)
 STATUS_EVENTS = MessageStatusEvent.__table__
 EARLY_REPORTS = select(STATUS_EVENTS.c.status, STATUS_EVENTS.c.error).where(
     STATUS_EVENTS.c.channel_id == bindparam("channel_id"),
@@ -35,10 +44,14 @@ EARLY_REPORTS = select(STATUS_EVENTS.c.status, STATUS_EVENTS.c.error).where(
 )
 
 
+def reports_key(channel_id: uuid.UUID, provider_id: str) -> str:
+    return f"{channel_id}/{provider_id}"
+
+
 async def lock_reports(session: AsyncSession, channel_id: uuid.UUID, provider_id: str) -> None:
     """Serialise a report with the send recording that provider id (until commit): whichever
     commits second sees the other's write, so a report racing the send is never lost."""
-    await session.execute(LOCK_REPORTS, {"key": f"{channel_id}/{provider_id}"})
+    await session.execute(LOCK_REPORTS, {"key": reports_key(channel_id, provider_id)})
 
 
 async def record_status(session: AsyncSession, channel_id: uuid.UUID, report: StatusUpdate) -> None:
@@ -57,11 +70,27 @@ async def record_status(session: AsyncSession, channel_id: uuid.UUID, report: St
     await advance(session, channel_id, report.provider_message_id, report.status, report.error)
 
 
-async def apply_early_reports(
+async def record_sent(
+    session: AsyncSession, message_id: uuid.UUID, channel_id: uuid.UUID, provider_message_id: str
+) -> None:
+    """Mark the message sent with the provider's id (the inbox hears of it) and apply the
+    reports that arrived before it, under the reports' lock (`lock_reports`)."""
+    await session.execute(
+        SENT,
+        {
+            "message_id": message_id,
+            "provider_message_id": provider_message_id,
+            "key": reports_key(channel_id, provider_message_id),
+        },
+    )
+    await _apply_early_reports(session, channel_id, provider_message_id)
+
+
+async def _apply_early_reports(
     session: AsyncSession, channel_id: uuid.UUID, provider_message_id: str
 ) -> None:
-    """Apply the reports that arrived before the message had its provider id."""
-    await lock_reports(session, channel_id, provider_message_id)
+    """Apply the reports that arrived before the message had its provider id, in status order
+    (the caller holds the lock)."""
     events = (
         await session.execute(
             EARLY_REPORTS,

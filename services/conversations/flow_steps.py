@@ -10,38 +10,43 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.conversation_tables import FlowRun, FlowRunStep
 from models.payloads.engine import StepRecord
 from services.webhooks import outbox as webhook_outbox
 
-# One statement for any number of rows, compiled once: the rows go as executemany parameters,
-# which SQLAlchemy sends as one multi-row INSERT (a `.values(rows)` list compiles per call).
-NEW_STEPS = insert(FlowRunStep.__table__).on_conflict_do_nothing(
-    index_elements=["flow_run_id", "sequence"]
+# A run's steps and its current node (the last step's) in one statement, compiled once: the
+# rows go as one JSON array. Written as SQL, like the run's start and end (`flow_runs`).
+STORE_STEPS = text(
+    """
+WITH stored AS (
+  INSERT INTO flow_run_steps (flow_run_id, sequence, node_id, node_type, outcome, started_at,
+                              ended_at, duration_ms, error, output)
+  SELECT flow_run_id, sequence, node_id, node_type, outcome, started_at, ended_at, duration_ms,
+         error, output
+  FROM jsonb_to_recordset(:rows) AS step(flow_run_id uuid, sequence int, node_id text,
+       node_type text, outcome text, started_at timestamptz, ended_at timestamptz,
+       duration_ms int, error jsonb, output jsonb)
+  ON CONFLICT (flow_run_id, sequence) DO NOTHING
 )
-RUNS = FlowRun.__table__
-CURRENT_NODE = (
-    update(RUNS)
-    .where(RUNS.c.id == bindparam("run_id"))
-    .values(current_node_id=bindparam("node_id"))
-)
+UPDATE flow_runs SET current_node_id = :node_id WHERE id = :run_id
+"""
+).bindparams(bindparam("rows", type_=JSONB))
 
 
 def step_row(step: StepRecord) -> dict[str, Any]:
     started = datetime.fromisoformat(step.started_at)
     ended = datetime.fromisoformat(step.ended_at)
     return {
-        "flow_run_id": uuid.UUID(step.run_id),
+        "flow_run_id": step.run_id,
         "sequence": step.sequence,
         "node_id": step.node_id,
         "node_type": step.node_type,
         "outcome": step.outcome,
-        "started_at": started,
-        "ended_at": ended,
+        "started_at": step.started_at,
+        "ended_at": step.ended_at,
         "error": step.error,
         "output": step.output,
         "duration_ms": int((ended - started).total_seconds() * 1000),
@@ -52,7 +57,13 @@ async def store_steps(session: AsyncSession, steps: list[StepRecord]) -> None:
     """Store a run's steps (in order, not empty) in the session's transaction: their rows, the
     run's current node and `error.occurred` events (the analytics facts come from a trigger on
     the rows); a retry adds nothing."""
-    await session.execute(NEW_STEPS, [step_row(step) for step in steps])
     last = steps[-1]
-    await session.execute(CURRENT_NODE, {"run_id": uuid.UUID(last.run_id), "node_id": last.node_id})
+    await session.execute(
+        STORE_STEPS,
+        {
+            "rows": [step_row(step) for step in steps],
+            "run_id": uuid.UUID(last.run_id),
+            "node_id": last.node_id,
+        },
+    )
     await webhook_outbox.node_errors(session, steps)

@@ -7,17 +7,29 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, bindparam, func, update
+from sqlalchemy import DateTime, bindparam, column, func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.conversation_tables import Conversation
 from models.messages import InboundMessage
 from models.payloads.engine import UnstoredInbound
 from services.conversations.message_rows import new_message
-from services.conversations.notify import MESSAGES_CHANNEL, notifying
+from services.conversations.notify import MESSAGES_CHANNEL
 from services.webhooks import outbox as webhook_outbox
 
-CONVERSATIONS = Conversation.__table__
+# The conversation's last message time, set (and the inbox told) by the statement that stores
+# the message, unless the message was there before (a repeat, or an earlier attempt's: the
+# statement's snapshot does not see its own insert). Written as SQL: a Core UPDATE in a CTE would
+# also set every column of `conversations` named like one of the insert's parameters.
+LAST_MESSAGE_AT = (
+    text(
+        "UPDATE conversations SET last_message_at = now() WHERE id = :conversation_id "
+        "AND NOT EXISTS (SELECT FROM messages WHERE channel_id = :channel_id "
+        "AND provider_message_id = :provider_message_id) "
+        f"RETURNING pg_notify('{MESSAGES_CHANNEL}', CAST(id AS text))"
+    )
+    .columns(column("pg_notify"))
+    .cte("last_message_at")
+)
 # Dated when our ingress accepted it (never later than now): stored in the same transaction as
 # the reply to it, it still comes first in the conversation.
 NEW_INBOUND = new_message(
@@ -25,13 +37,7 @@ NEW_INBOUND = new_message(
     "received",
     ["channel_id", "provider_message_id"],
     created_at=func.least(bindparam("received_at", type_=DateTime(timezone=True)), func.now()),
-)
-LAST_MESSAGE_AT = (
-    update(CONVERSATIONS)
-    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
-    .values(last_message_at=func.now())
-    .returning(notifying(MESSAGES_CHANNEL, CONVERSATIONS.c.id))  # the inbox hears of it
-)
+).add_cte(LAST_MESSAGE_AT)
 
 
 async def store_inbound(
@@ -44,12 +50,11 @@ async def store_inbound(
     """Store the message in the session's transaction. True: stored now; None: stored by an
     earlier attempt of this delivery (a retried task); False: stored by another delivery (a
     duplicate)."""
-    conversation = uuid.UUID(conversation_id)
     stored = (
         await session.execute(
             NEW_INBOUND,
             {
-                "conversation_id": conversation,
+                "conversation_id": uuid.UUID(conversation_id),
                 "channel_id": uuid.UUID(channel_id),
                 "type": message.kind,
                 "content": message.model_dump(mode="json"),
@@ -68,7 +73,6 @@ async def store_inbound(
         return False
     if not stored.inserted:  # a retried task: the first attempt committed all below
         return None
-    await session.execute(LAST_MESSAGE_AT, {"conversation_id": conversation})
     await webhook_outbox.message_event(session, stored.id, "received")
     return True
 
