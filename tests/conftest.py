@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +20,12 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Worker,
+)
 
 import models.conversation_tables  # noqa: F401  (registers every table on Base.metadata)
 from channels.http_pool import close_shared_session
@@ -242,6 +249,7 @@ async def engine_worker(
         workflows=workflows(),
         activities=build_activities(test_settings, make_session_factory(db_engine)),
         workflow_runner=workflow_runner(),
+        interceptors=[ACTIVITIES],
     )
     async with worker:
         yield worker
@@ -278,9 +286,53 @@ async def api(
 
 
 async def terminate_running_workflows(client: Client) -> None:
-    """End what a test left running, so it cannot write into the next test's database."""
+    """End what a test left running, and let the activities those workflows had started (local
+    ones keep running after their workflow ends) finish, so they cannot write into the next
+    test's database."""
     async for execution in client.list_workflows("ExecutionStatus = 'Running'"):
         try:
             await client.get_workflow_handle(execution.id).terminate("test finished")
         except RPCError:
             pass
+    await ACTIVITIES.settled(ACTIVITY_GRACE_SECONDS)
+
+
+class ActivitiesInFlight(Interceptor):
+    """Counts the shared test worker's activities, local ones included, while they run."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    async def settled(self, timeout: float) -> None:
+        """Until no activity runs, or `timeout` seconds."""
+        try:
+            await asyncio.wait_for(self.idle.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _CountedActivity(next, self)
+
+
+class _CountedActivity(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, counter: ActivitiesInFlight) -> None:
+        super().__init__(next)
+        self._counter = counter
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        counter = self._counter
+        counter.running += 1
+        counter.idle.clear()
+        try:
+            return await super().execute_activity(input)
+        finally:
+            counter.running -= 1
+            if not counter.running:
+                counter.idle.set()
+
+
+ACTIVITIES = ActivitiesInFlight()
+# A test may leave an activity waiting on a fake server for longer: the next test then starts.
+ACTIVITY_GRACE_SECONDS = 10.0
