@@ -23,7 +23,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Row, bindparam, func, select, text, update
+from sqlalchemy import Row, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -33,7 +33,7 @@ from channels.base import ChannelAccess, PermanentSendError, RetryableSendError
 from channels.pacing import reserve_slot
 from channels.registry import build_adapters
 from models.bot_tables import Channel
-from models.conversation_tables import Message
+from models.conversation_tables import Conversation, Message
 from models.db import json_or_null
 from models.messages import OutboundMessage, TemplateMessage
 from models.payloads import activity_names
@@ -54,10 +54,6 @@ SENDING = text("UPDATE messages SET status = 'sending', status_updated_at = now(
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 
 # The hot path's statements, built once (one compile and cache key, not one per send).
-# When the contact sent a message: the provider's timestamp, else when we stored it.
-SENT_AT = func.coalesce(
-    MESSAGES.c.content["timestamp"].astext.cast(DateTime(timezone=True)), MESSAGES.c.created_at
-)
 NEW_OUTBOUND = new_message("outbound", "sending", ["idempotency_key"])
 UNSENT = (  # a failed attempt (a sent one: `record_sent`)
     update(MESSAGES)
@@ -70,15 +66,16 @@ UNSENT = (  # a failed attempt (a sent one: `record_sent`)
     )
     .returning(notifying(MESSAGES_CHANNEL, MESSAGES.c.conversation_id))  # the inbox hears of it
 )
-LAST_INBOUND = select(func.max(SENT_AT)).where(
-    MESSAGES.c.conversation_id == bindparam("conversation_id"), MESSAGES.c.direction == "inbound"
-)
 CHANNELS = Channel.__table__
+CONVERSATIONS = Conversation.__table__
 # The channel and when the contact last wrote (which opens the 24-hour window) in one read: a
 # channel without that window (the web's) ignores it.
 CHANNEL = select(
     *CHANNELS.c["id", "kind", "config", "secrets_encrypted"],
-    LAST_INBOUND.scalar_subquery().label("last_inbound"),
+    select(CONVERSATIONS.c.last_inbound_at)
+    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+    .scalar_subquery()
+    .label("last_inbound"),
 ).where(CHANNELS.c.id == bindparam("channel_id"))
 
 

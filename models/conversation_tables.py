@@ -96,6 +96,9 @@ class Conversation(Base):
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
     started_at: Mapped[CreatedAt]
     last_message_at: Mapped[CreatedAt]
+    # when the contact last wrote (the provider's timestamp, else when stored): the WhatsApp
+    # 24-hour window
+    last_inbound_at: Mapped[OptionalTimestamp]
     closed_at: Mapped[OptionalTimestamp]
 
 

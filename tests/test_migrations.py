@@ -84,6 +84,40 @@ def test_models_and_migrations_agree(fresh_url: str) -> None:
         engine.dispose()
 
 
+def test_conversations_keep_their_24_hour_window_across_the_upgrade(fresh_url: str) -> None:
+    migrate.upgrade(fresh_url, "0017")
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conversation = conn.execute(
+            """WITH org AS (INSERT INTO organizations (name, slug) VALUES ('Acme', 'acme')
+                            RETURNING id),
+                    bot AS (INSERT INTO bots (organization_id, name) SELECT id, 'Support' FROM org
+                            RETURNING id),
+                    channel AS (INSERT INTO channels (bot_id, kind, name)
+                                SELECT id, 'whatsapp_cloud', 'WA' FROM bot RETURNING id, bot_id),
+                    contact AS (INSERT INTO contacts (bot_id, channel_kind, external_id)
+                                SELECT id, 'whatsapp_cloud', '34600' FROM bot RETURNING id)
+               INSERT INTO conversations (bot_id, channel_id, contact_id, workflow_id)
+               SELECT channel.bot_id, channel.id, contact.id, 'c-1' FROM channel, contact
+               RETURNING id, channel_id"""
+        ).fetchone()
+        assert conversation is not None
+        for direction, content, created in (
+            ("inbound", '{"timestamp": "2026-11-20T10:00:00+00:00"}', "2026-11-20 10:05+00"),
+            ("inbound", "{}", "2026-11-19 09:00+00"),  # no provider timestamp: when stored
+            ("outbound", "{}", "2026-11-21 08:00+00"),  # ours: not the contact's
+        ):
+            conn.execute(
+                """INSERT INTO messages (conversation_id, channel_id, direction, type, content,
+                                         status, created_at)
+                   VALUES (%s, %s, %s, 'text', %s, 'received', %s)""",
+                (*conversation, direction, content, created),
+            )
+    migrate.upgrade(fresh_url)
+    with psycopg.connect(fresh_url) as conn:
+        last_inbound = conn.execute("SELECT last_inbound_at FROM conversations").fetchone()
+    assert last_inbound is not None and last_inbound[0].isoformat() == "2026-11-20T10:00:00+00:00"
+
+
 async def add_bot_with_history(session: AsyncSession) -> Bot:
     """A bot with a channel, a published flow, and one conversation with a message and a run."""
     tag = uuid.uuid4().hex[:8]

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from channels.base import ChannelAccess, PermanentSendError, RetryableSendError
 from channels.config import webhook_urls
 from channels.twilio.adapter import TwilioChannel
-from models.conversation_tables import Message
+from models.conversation_tables import Conversation, Message
 from models.db import make_session_factory
 from models.messages import (
     Button,
@@ -160,11 +160,12 @@ async def test_a_rate_limit_is_retried_until_the_message_goes_out(
 
 
 async def backdate_inbound(engine: AsyncEngine, channel_id: str, by: timedelta) -> None:
+    """As if the contact had last written `by` earlier."""
     async with make_session_factory(engine).begin() as session:
         await session.execute(
-            update(Message)
-            .where(Message.channel_id == uuid.UUID(channel_id), Message.direction == "inbound")
-            .values(created_at=Message.created_at - by)
+            update(Conversation)
+            .where(Conversation.channel_id == uuid.UUID(channel_id))
+            .values(last_inbound_at=Conversation.last_inbound_at - by)
         )
 
 

@@ -16,13 +16,18 @@ from services.conversations.message_rows import new_message
 from services.conversations.notify import MESSAGES_CHANNEL
 from services.webhooks import outbox as webhook_outbox
 
-# The conversation's last message time, set (and the inbox told) by the statement that stores
-# the message, unless the message was there before (a repeat, or an earlier attempt's: the
-# statement's snapshot does not see its own insert). Written as SQL: a Core UPDATE in a CTE would
-# also set every column of `conversations` named like one of the insert's parameters.
+# The conversation's last message time and when the contact last wrote (the provider's
+# timestamp, else when the message is stored: the WhatsApp 24-hour window), set (and the inbox
+# told) by the statement that stores the message, unless the message was there before (a repeat,
+# or an earlier attempt's: the statement's snapshot does not see its own insert). Written as SQL:
+# a Core UPDATE in a CTE would also set every column of `conversations` named like one of the
+# insert's parameters.
 LAST_MESSAGE_AT = (
     text(
-        "UPDATE conversations SET last_message_at = now() WHERE id = :conversation_id "
+        "UPDATE conversations SET last_message_at = now(), "
+        "last_inbound_at = GREATEST(last_inbound_at, COALESCE(CAST(:provider_timestamp AS "
+        "timestamptz), LEAST(CAST(:received_at AS timestamptz), now()))) "
+        "WHERE id = :conversation_id "
         "AND NOT EXISTS (SELECT FROM messages WHERE channel_id = :channel_id "
         "AND provider_message_id = :provider_message_id) "
         f"RETURNING pg_notify('{MESSAGES_CHANNEL}', CAST(id AS text))"
@@ -65,6 +70,7 @@ async def store_inbound(
                 "received_at": (
                     datetime.fromisoformat(message.received_at) if message.received_at else None
                 ),
+                "provider_timestamp": message.timestamp,
             },
         )
     ).one()
