@@ -97,6 +97,7 @@ class MessageSender:
         message = request.message
         agent = uuid.UUID(request.sent_by_user_id) if request.sent_by_user_id else None
         new_row = {
+            "id": uuid.uuid4(),
             "conversation_id": uuid.UUID(request.conversation_id),
             "channel_id": uuid.UUID(request.channel_id),
             "type": message.kind,
@@ -239,13 +240,13 @@ class MessageSender:
         error: dict[str, Any] | None,
     ) -> None:
         async with self.sessions.begin() as session:
-            if provider_id:
+            if provider_id:  # `message.sent` too
                 await record_sent(session, message_id, channel_id, provider_id)
             else:
                 await session.execute(
                     UNSENT, {"message_id": message_id, "status": status, "error": error}
                 )
-            await webhook_outbox.message_event(session, message_id, status, error)
+                await webhook_outbox.message_event(session, message_id, status, error)
 
 
 def _window_open(last_inbound: datetime | None) -> bool:

@@ -38,7 +38,7 @@ NEW_CONTACT = {  # the conversation opens with its first message and its flow ru
     "search-attribute upserts": 2,  # the run's (with the conversation's), the patch's
     "child workflows": 0,
     "signals sent": 0,
-    "worker SQL statements": 16,
+    "worker SQL statements": 14,
     "worker transactions": 3,
     "worker pre-ping round trips": 0,
     "API SQL statements": 1,
@@ -50,7 +50,7 @@ ANSWER = {  # the run takes the message and sends the next question, storing bot
     "activities": 0,
     "search-attribute upserts": 0,
     "signals sent": 0,
-    "worker SQL statements": 9,
+    "worker SQL statements": 7,
     "worker transactions": 2,
     "worker pre-ping round trips": 0,
     "API SQL statements": 1,
@@ -59,7 +59,7 @@ LAST_ANSWER = {  # the run ends: the answer and its last steps go with its end, 
     **ANSWER,
     "history events": 8,
     "search-attribute upserts": 1,  # the run's Status
-    "worker SQL statements": 5,
+    "worker SQL statements": 4,
     "worker transactions": 1,
 }
 NEW_RUN = {  # a message starting a flow in an existing conversation: continue-as-new first
@@ -70,7 +70,7 @@ NEW_RUN = {  # a message starting a flow in an existing conversation: continue-a
     "search-attribute upserts": 1,  # the patch's: the new run begins with the run's attributes
     "child workflows": 0,
     "signals sent": 0,
-    "worker SQL statements": 11,
+    "worker SQL statements": 9,
     "worker transactions": 3,
     "worker pre-ping round trips": 0,
     "API SQL statements": 1,

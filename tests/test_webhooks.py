@@ -92,10 +92,14 @@ async def test_a_conversation_reaches_the_receiver_signed_and_logged(
     assert received["data"]["text"] == "hello"
     assert received["data"]["bot_id"] == bot
     assert received["data"]["channel_id"] == web
-    sent = [
-        e["body"]["data"]["text"] for e in receiver.events() if e["body"]["type"] == "message.sent"
-    ]
-    assert sorted(sent) == ["Bye!", "Hello there"]
+    assert (received["data"]["direction"], received["data"]["status"]) == ("inbound", "received")
+    assert received["data"]["error"] is None and received["data"]["contact_id"]
+    sent = [e["body"]["data"] for e in receiver.events() if e["body"]["type"] == "message.sent"]
+    assert sorted(data["text"] for data in sent) == ["Bye!", "Hello there"]
+    assert {(data["direction"], data["status"]) for data in sent} == {("outbound", "sent")}
+    assert len({data["message_id"] for data in sent}) == 2
+    types = [event["body"]["type"] for event in receiver.events()]
+    assert types.count("message.received") == 1 and types.count("message.sent") == 2
     assert events["bot.connected"]["body"]["data"]["channel_id"] == web
     conversation = received["data"]["conversation_id"]
     assert events["flow.completed"]["body"]["data"]["conversation_id"] == conversation

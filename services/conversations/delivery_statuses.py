@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, column, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,12 +30,21 @@ PREDECESSORS: dict[str, tuple[str, ...]] = {
 LOCK = "pg_advisory_xact_lock(hashtextextended(:key, 0))"
 LOCK_REPORTS = text(f"SELECT {LOCK}")
 # A sent message's provider id, taking the lock as it writes: the next statement, which reads
-# the early reports, runs with the lock held (one round trip fewer than locking first).
-SENT = text(
-    "UPDATE messages SET status = 'sent', provider_message_id = :provider_message_id, "
-    f"status_updated_at = now(), error = NULL FROM (SELECT {LOCK}) AS locked "
-    "WHERE messages.id = :message_id "
-    f"RETURNING pg_notify('{MESSAGES_CHANNEL}', CAST(messages.conversation_id AS text))"
+# the early reports, runs with the lock held (one round trip fewer than locking first). The same
+# statement writes the `message.sent` event when an endpoint subscribes.
+SENT_ROW = (
+    text(
+        "UPDATE messages SET status = 'sent', provider_message_id = :provider_message_id, "
+        f"status_updated_at = now(), error = NULL FROM (SELECT {LOCK}) AS locked "
+        "WHERE messages.id = :message_id RETURNING messages.*, "
+        f"pg_notify('{MESSAGES_CHANNEL}', CAST(messages.conversation_id AS text))"
+    )
+    .columns(column("id"))
+    .cte("sent")
+)
+SENT = select(webhook_outbox.NEW_ENDPOINTS).add_cte(
+    SENT_ROW,
+    *webhook_outbox.emitting(webhook_outbox.MESSAGE_SCOPE.format(messages="sent", which="true")),
 )
 STATUS_EVENTS = MessageStatusEvent.__table__
 EARLY_REPORTS = select(STATUS_EVENTS.c.status, STATUS_EVENTS.c.error).where(
@@ -73,16 +82,18 @@ async def record_status(session: AsyncSession, channel_id: uuid.UUID, report: St
 async def record_sent(
     session: AsyncSession, message_id: uuid.UUID, channel_id: uuid.UUID, provider_message_id: str
 ) -> None:
-    """Mark the message sent with the provider's id (the inbox hears of it) and apply the
-    reports that arrived before it, under the reports' lock (`lock_reports`)."""
-    await session.execute(
+    """Mark the message sent with the provider's id (the inbox and integrators hear of it) and
+    apply the reports that arrived before it, under the reports' lock (`lock_reports`)."""
+    endpoints = await session.scalar(
         SENT,
         {
             "message_id": message_id,
             "provider_message_id": provider_message_id,
             "key": reports_key(channel_id, provider_message_id),
+            **webhook_outbox.event_params("message.sent", message_id, {"error": None}),
         },
     )
+    webhook_outbox.wake_after_commit(session, endpoints or [])
     await _apply_early_reports(session, channel_id, provider_message_id)
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, bindparam, column, func, text
+from sqlalchemy import DateTime, bindparam, column, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.messages import InboundMessage
 from models.payloads.engine import UnstoredInbound
-from services.conversations.message_rows import new_message
+from services.conversations.message_rows import MESSAGES, new_message
 from services.conversations.notify import MESSAGES_CHANNEL
 from services.webhooks import outbox as webhook_outbox
 
@@ -36,13 +36,25 @@ LAST_MESSAGE_AT = (
     .cte("last_message_at")
 )
 # Dated when our ingress accepted it (never later than now): stored in the same transaction as
-# the reply to it, it still comes first in the conversation.
-NEW_INBOUND = new_message(
-    "inbound",
-    "received",
-    ["channel_id", "provider_message_id"],
-    created_at=func.least(bindparam("received_at", type_=DateTime(timezone=True)), func.now()),
-).add_cte(LAST_MESSAGE_AT)
+# the reply to it, it still comes first in the conversation. The same statement writes its
+# `message.received` event when an endpoint subscribes.
+STORED = (
+    new_message(
+        "inbound",
+        "received",
+        ["channel_id", "provider_message_id"],
+        created_at=func.least(bindparam("received_at", type_=DateTime(timezone=True)), func.now()),
+    )
+    .add_cte(LAST_MESSAGE_AT)
+    .returning(*MESSAGES.c["channel_id", "direction", "type", "text", "provider_message_id"])
+    .cte("stored")
+)
+NEW_INBOUND = select(STORED, webhook_outbox.NEW_ENDPOINTS).add_cte(
+    STORED,
+    *webhook_outbox.emitting(
+        webhook_outbox.MESSAGE_SCOPE.format(messages="stored", which="m.inserted")
+    ),
+)
 
 
 async def store_inbound(
@@ -55,10 +67,12 @@ async def store_inbound(
     """Store the message in the session's transaction. True: stored now; None: stored by an
     earlier attempt of this delivery (a retried task); False: stored by another delivery (a
     duplicate)."""
+    message_id = uuid.uuid4()
     stored = (
         await session.execute(
             NEW_INBOUND,
             {
+                "id": message_id,
                 "conversation_id": uuid.UUID(conversation_id),
                 "channel_id": uuid.UUID(channel_id),
                 "type": message.kind,
@@ -71,6 +85,7 @@ async def store_inbound(
                     datetime.fromisoformat(message.received_at) if message.received_at else None
                 ),
                 "provider_timestamp": message.timestamp,
+                **webhook_outbox.event_params("message.received", message_id, {"error": None}),
             },
         )
     ).one()
@@ -79,7 +94,7 @@ async def store_inbound(
         return False
     if not stored.inserted:  # a retried task: the first attempt committed all below
         return None
-    await webhook_outbox.message_event(session, stored.id, "received")
+    webhook_outbox.wake_after_commit(session, stored.new_endpoints)
     return True
 
 

@@ -22,7 +22,7 @@ def new_message(direction: str, status: str, unique: list[str], **values: Any) -
     """The INSERT of a `direction` message stored as `status`, unique on the columns `unique`
     (`values`: other columns' values or expressions).
 
-    Parameters: conversation_id, channel_id, type, content, text, provider_message_id,
+    Parameters: id, conversation_id, channel_id, type, content, text, provider_message_id,
     idempotency_key, sent_by_user_id. Returns id, conversation_id, status, created_at,
     idempotency_key, inserted."""
     own = MESSAGES.c[unique[-1]]  # the row's own value: a no-op update
@@ -33,6 +33,7 @@ def new_message(direction: str, status: str, unique: list[str], **values: Any) -
             status=status,
             **values,
             **bound(
+                "id",
                 "conversation_id",
                 "channel_id",
                 "type",

@@ -2,11 +2,13 @@
 
 An event (and one delivery per subscribed endpoint) is written only when an active endpoint of the
 bot's organization subscribes to its type, in one statement, so a fact with no subscriber costs
-one indexed lookup. The event id derives from the fact (`type` + `key`), so a retried write of the
-same fact never emits twice. After the transaction commits, the endpoints' delivery workflows are
-woken through the hook `on_commit` (installed by the worker and the API).
+one indexed lookup; the engine's most frequent facts (a message stored, a message sent) carry
+that lookup in the statement that records them (`emitting`). The event id derives from the fact
+(`type` + `key`), so a retried write of the same fact never emits twice. After the transaction
+commits, the endpoints' delivery workflows are woken through the hook `on_commit` (installed by
+the worker and the API).
 
-    await emit(session, "message.received", message_id, {"message_id": ...}, conversation=conv_id)
+    await emit(session, "flow.started", run_id, "flow_run", run_id)
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, event, text
+from sqlalchemy import CTE, bindparam, column, event, literal_column, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -51,6 +53,15 @@ WAKE_KEY = "webhook_endpoints_to_wake"
 
 # The scope of a fact: its organization, bot, conversation, and ids describing it (`extra`).
 NO_EXTRA = "'{}'::jsonb"
+# A message's scope, over `{messages}` (the table, or the rows a statement wrote) as `m`.
+MESSAGE_SCOPE = (
+    "SELECT b.organization_id AS org, b.id AS bot, c.id AS conv, "
+    "jsonb_build_object('message_id', m.id, 'channel_id', m.channel_id, 'contact_id', "
+    "c.contact_id, 'direction', m.direction, 'type', m.type, 'text', m.text, 'status', "
+    "m.status, 'provider_message_id', m.provider_message_id) AS extra "
+    "FROM {messages} m JOIN conversations c ON c.id = m.conversation_id "
+    "JOIN bots b ON b.id = c.bot_id WHERE {which}"
+)
 SCOPES = {
     "organization": f"SELECT id AS org, NULL::uuid AS bot, NULL::uuid AS conv, {NO_EXTRA} AS extra "
     "FROM organizations WHERE id = :scope",
@@ -60,44 +71,46 @@ SCOPES = {
     "jsonb_build_object('channel_id', c.channel_id, 'contact_id', c.contact_id, "
     "'status', c.status) AS extra "
     "FROM conversations c JOIN bots b ON b.id = c.bot_id WHERE c.id = :scope",
-    "message": "SELECT b.organization_id AS org, b.id AS bot, c.id AS conv, "
-    "jsonb_build_object('message_id', m.id, 'channel_id', m.channel_id, 'contact_id', "
-    "c.contact_id, 'direction', m.direction, 'type', m.type, 'text', m.text, 'status', "
-    "m.status, 'provider_message_id', m.provider_message_id) AS extra "
-    "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
-    "JOIN bots b ON b.id = c.bot_id WHERE m.id = :scope",
+    "message": MESSAGE_SCOPE.format(messages="messages", which="m.id = :scope"),
     "flow_run": "SELECT b.organization_id AS org, b.id AS bot, c.id AS conv, "
     "jsonb_build_object('flow_run_id', r.id, 'flow_id', r.flow_id, 'flow_version_id', "
     "r.flow_version_id, 'status', r.status) AS extra "
     "FROM flow_runs r JOIN conversations c ON c.id = r.conversation_id "
     "JOIN bots b ON b.id = c.bot_id WHERE r.id = :scope",
 }
-EMIT_SQL = """
-WITH scope AS ({scope}),
-targets AS (
-  SELECT e.id FROM webhook_endpoints e, scope
-  WHERE e.organization_id = scope.org AND e.active AND e.disabled_at IS NULL
-    AND (e.bot_id IS NULL OR e.bot_id = scope.bot)
-    AND (CAST(:type AS text) = ANY(e.events) OR '*' = ANY(e.events))
-),
-new_event AS (
-  INSERT INTO webhook_events (id, organization_id, bot_id, type, payload)
-  SELECT :id, scope.org, scope.bot, :type,
-         jsonb_build_object('type', CAST(:type AS text), 'timestamp', now(), 'data',
+# The active endpoints of organization `{org}` subscribing to the event (for bot `{bot}`).
+SUBSCRIBED = """e.organization_id = {org} AND e.active AND e.disabled_at IS NULL
+    AND (e.bot_id IS NULL OR e.bot_id = {bot})
+    AND (CAST(:event_type AS text) = ANY(e.events) OR '*' = ANY(e.events))"""
+# The event of the fact in `{scope}`, when an endpoint subscribes (parameters event_id,
+# event_type, event_data), and one delivery per such endpoint: two data-modifying CTEs, which the
+# statement recording a fact can carry itself (`emitting`).
+NEW_EVENT = f"""INSERT INTO webhook_events (id, organization_id, bot_id, type, payload)
+  SELECT CAST(:event_id AS uuid), scope.org, scope.bot, CAST(:event_type AS text),
+         jsonb_build_object('type', CAST(:event_type AS text), 'timestamp', now(), 'data',
            jsonb_strip_nulls(jsonb_build_object('bot_id', scope.bot, 'conversation_id', scope.conv)
-                             || scope.extra) || :data)
-  FROM scope WHERE EXISTS (SELECT 1 FROM targets)
+                             || scope.extra) || :event_data)
+  FROM ({{scope}}) AS scope
+  WHERE EXISTS (SELECT FROM webhook_endpoints e
+                WHERE {SUBSCRIBED.format(org="scope.org", bot="scope.bot")})
   ON CONFLICT (id) DO NOTHING
-  RETURNING id
-)
-INSERT INTO webhook_deliveries (event_id, endpoint_id, next_attempt_at)
-SELECT new_event.id, targets.id, now() FROM new_event, targets
-RETURNING endpoint_id
-"""
+  RETURNING id, organization_id, bot_id"""
+NEW_DELIVERIES = f"""INSERT INTO webhook_deliveries (event_id, endpoint_id, next_attempt_at)
+  SELECT new_event.id, e.id, now() FROM new_event JOIN webhook_endpoints e
+    ON {SUBSCRIBED.format(org="new_event.organization_id", bot="new_event.bot_id")}
+  RETURNING endpoint_id"""
+EVENT_DATA = bindparam("event_data", type_=JSONB)
 STATEMENTS = {
-    scope: text(EMIT_SQL.format(scope=sql)).bindparams(bindparam("data", type_=JSONB))
+    scope: text(
+        f"WITH new_event AS ({NEW_EVENT.format(scope=sql)}), new_deliveries AS "
+        f"({NEW_DELIVERIES}) SELECT endpoint_id FROM new_deliveries"
+    ).bindparams(EVENT_DATA)
     for scope, sql in SCOPES.items()
 }
+# The endpoints to wake, for the statement carrying `emitting`'s CTEs to return.
+NEW_ENDPOINTS = literal_column("ARRAY(SELECT endpoint_id FROM new_deliveries)").label(
+    "new_endpoints"
+)
 CONVERSATION_STATUS_EVENTS = {
     "started": "conversation.started",
     "handed_off": "conversation.handed_off",
@@ -109,6 +122,28 @@ CONVERSATION_STATUS_EVENTS = {
 def event_id(event_type: str, key: object) -> uuid.UUID:
     """The id of the event reporting fact `key`: the same fact always gets the same id."""
     return uuid.uuid5(EVENT_NAMESPACE, f"{event_type}:{key}")
+
+
+def emitting(scope: str) -> list[CTE]:
+    """The CTEs that write the event of the fact in `scope` (SQL over the statement's earlier
+    CTEs, as in `SCOPES`) when an endpoint subscribes; the statement returns `NEW_ENDPOINTS`
+    and takes `event_params`."""
+    new_event = text(NEW_EVENT.format(scope=scope)).bindparams(EVENT_DATA)
+    return [
+        new_event.columns(column("id"), column("organization_id"), column("bot_id")).cte(
+            "new_event"
+        ),
+        text(NEW_DELIVERIES).columns(column("endpoint_id")).cte("new_deliveries"),
+    ]
+
+
+def event_params(event_type: str, key: object, data: dict[str, Any] | None) -> dict[str, Any]:
+    """The parameters of an event: its type, its id (from `key`), and `data` beyond its scope."""
+    return {
+        "event_id": event_id(event_type, key),
+        "event_type": event_type,
+        "event_data": data or {},
+    }
 
 
 async def emit(
@@ -123,12 +158,7 @@ async def emit(
     (a key of `SCOPES`) and `scope_id` name the fact's subject; its ids join `data`."""
     endpoints = await session.scalars(
         STATEMENTS[scope],
-        {
-            "scope": uuid.UUID(str(scope_id)),
-            "id": event_id(event_type, key),
-            "type": event_type,
-            "data": data or {},
-        },
+        {"scope": uuid.UUID(str(scope_id)), **event_params(event_type, key, data)},
     )
     wake_after_commit(session, list(endpoints))
 
