@@ -66,7 +66,16 @@ def make_engine(
             **kwargs.get("connect_args", {}),
             "options": "-c botbuilder.analytics_facts=off",
         }
-    return create_async_engine(sqlalchemy_url(url), pool_pre_ping=pre_ping, **kwargs)
+    # A fixed set of connections: one opened beyond it (an overflow) would be closed as soon as
+    # it was returned, and under load a new one opened for nearly every transaction.
+    connections = get_settings().database_connections
+    return create_async_engine(
+        sqlalchemy_url(url),
+        pool_pre_ping=pre_ping,
+        pool_size=connections,
+        max_overflow=0,
+        **kwargs,
+    )
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

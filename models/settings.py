@@ -28,6 +28,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "BOTBUILDER_DATABASE_URL"),
         description="PostgreSQL URL; unset means the embedded PostgreSQL in the data folder.",
     )
+    database_connections: int = Field(
+        default=20,
+        ge=1,
+        description="PostgreSQL connections each process (worker, API) keeps open and uses at "
+        "most; more callers wait for one. PostgreSQL's max_connections must cover every "
+        "process's.",
+    )
     temporal_address: str | None = Field(
         default=None,
         validation_alias=AliasChoices("TEMPORAL_ADDRESS", "BOTBUILDER_TEMPORAL_ADDRESS"),
