@@ -56,8 +56,10 @@ async def active_channel(request: Request, channel_id: str, kind: str) -> Stored
         key = uuid.UUID(channel_id)
     except ValueError:
         raise not_found from None
-    async with request.app.state.platform.sessions() as session:
-        row = (await session.execute(ACTIVE_CHANNEL, {"channel_id": key, "kind": kind})).first()
+    # One read outside a transaction: no BEGIN and ROLLBACK round trips around it.
+    async with request.app.state.platform.engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        row = (await connection.execute(ACTIVE_CHANNEL, {"channel_id": key, "kind": kind})).first()
     if row is None:
         raise not_found
     return StoredChannel(**row._mapping)
