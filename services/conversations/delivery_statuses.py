@@ -90,10 +90,10 @@ async def record_sent(
             "message_id": message_id,
             "provider_message_id": provider_message_id,
             "key": reports_key(channel_id, provider_message_id),
-            **webhook_outbox.event_params("message.sent", message_id, {"error": None}),
+            **webhook_outbox.message_event_params(message_id, "sent"),
         },
     )
-    webhook_outbox.wake_after_commit(session, endpoints or [])
+    webhook_outbox.wake_after_commit(session, endpoints)
     await _apply_early_reports(session, channel_id, provider_message_id)
 
 

@@ -85,7 +85,7 @@ async def store_inbound(
                     datetime.fromisoformat(message.received_at) if message.received_at else None
                 ),
                 "provider_timestamp": message.timestamp,
-                **webhook_outbox.event_params("message.received", message_id, {"error": None}),
+                **webhook_outbox.message_event_params(message_id, "received"),
             },
         )
     ).one()

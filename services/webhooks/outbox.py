@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CTE, bindparam, column, event, literal_column, text
+from sqlalchemy import CTE, bindparam, column, event, literal_column, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -100,13 +100,6 @@ NEW_DELIVERIES = f"""INSERT INTO webhook_deliveries (event_id, endpoint_id, next
     ON {SUBSCRIBED.format(org="new_event.organization_id", bot="new_event.bot_id")}
   RETURNING endpoint_id"""
 EVENT_DATA = bindparam("event_data", type_=JSONB)
-STATEMENTS = {
-    scope: text(
-        f"WITH new_event AS ({NEW_EVENT.format(scope=sql)}), new_deliveries AS "
-        f"({NEW_DELIVERIES}) SELECT endpoint_id FROM new_deliveries"
-    ).bindparams(EVENT_DATA)
-    for scope, sql in SCOPES.items()
-}
 # The endpoints to wake, for the statement carrying `emitting`'s CTEs to return.
 NEW_ENDPOINTS = literal_column("ARRAY(SELECT endpoint_id FROM new_deliveries)").label(
     "new_endpoints"
@@ -146,6 +139,22 @@ def event_params(event_type: str, key: object, data: dict[str, Any] | None) -> d
     }
 
 
+def message_event_type(status: str) -> str:
+    """The event reporting a message now in `status`: `message.received`, `.sent`, ..."""
+    return "message.received" if status == "received" else f"message.{status}"
+
+
+def message_event_params(
+    message_id: object, status: str, error: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`event_params` of the message's event for `status` (for a statement `emitting` it)."""
+    return event_params(message_event_type(status), message_id, {"error": error})
+
+
+# `emit`'s statement per scope: the event's CTEs and the endpoints to wake, nothing else.
+STATEMENTS = {scope: select(NEW_ENDPOINTS).add_cte(*emitting(sql)) for scope, sql in SCOPES.items()}
+
+
 async def emit(
     session: AsyncSession,
     event_type: str,
@@ -156,18 +165,18 @@ async def emit(
 ) -> None:
     """Write the event in the session's transaction when an endpoint subscribes to it. `scope`
     (a key of `SCOPES`) and `scope_id` name the fact's subject; its ids join `data`."""
-    endpoints = await session.scalars(
+    endpoints = await session.scalar(
         STATEMENTS[scope],
         {"scope": uuid.UUID(str(scope_id)), **event_params(event_type, key, data)},
     )
-    wake_after_commit(session, list(endpoints))
+    wake_after_commit(session, endpoints)
 
 
 async def message_event(
     session: AsyncSession, message_id: object, status: str, error: dict[str, Any] | None = None
 ) -> None:
     """`message.received`, `.sent`, `.delivered`, `.read` or `.failed`, once per message."""
-    event_type = "message.received" if status == "received" else f"message.{status}"
+    event_type = message_event_type(status)
     if event_type in EVENT_TYPES:
         await emit(session, event_type, message_id, "message", message_id, {"error": error})
 
