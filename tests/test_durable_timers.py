@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -19,13 +21,15 @@ from temporalio.worker import Worker
 from models.conversation_tables import FlowRun, Message
 from models.db import make_session_factory
 from models.messages import InboundMessage
-from models.payloads.engine import ContactRef, ConversationInput
+from models.payloads.engine import BotConversationInput, ContactRef, ConversationInput
 from models.settings import Settings
-from tests.helpers import make_web_bot, node, wait_for
+from tests.helpers import chain, make_web_bot, node, wait_for
 from worker.registry import build_activities, workflow_runner, workflows
+from workflows.bot_conversation import BotConversationWorkflow
 from workflows.client import ensure_search_attributes
 from workflows.conversation import ConversationWorkflow
 from workflows.conversation_base import conversation_workflow_id
+from workflows.interpreter import REVISION
 
 QUEUE = "time-skipping"
 
@@ -120,3 +124,80 @@ async def test_a_three_day_delay_then_a_question_timeout(
     elapsed = (await skipping_env.get_current_time()) - started
     assert elapsed.total_seconds() >= 3 * 86400 + 3600
     await handle.terminate("test finished")
+
+
+async def timer_events(handle: Any) -> dict[str, int]:
+    """How many timers the workflow run started, cancelled and saw fire."""
+    kinds = {
+        EventType.EVENT_TYPE_TIMER_STARTED: "started",
+        EventType.EVENT_TYPE_TIMER_CANCELED: "cancelled",
+        EventType.EVENT_TYPE_TIMER_FIRED: "fired",
+    }
+    counts = dict.fromkeys(kinds.values(), 0)
+    async for event in handle.fetch_history_events():
+        if event.event_type in kinds:
+            counts[kinds[event.event_type]] += 1
+    return counts
+
+
+async def test_silence_is_kept_by_one_timer_and_still_times_out_on_time(
+    skipping_env: WorkflowEnvironment, db_engine: AsyncEngine
+):
+    """Answers move the deadline of the contact's silence without a timer each; the timer starts
+    again only when it fires early, or for a question's shorter timeout; silence still ends a
+    question and, later, the conversation at the minute it should."""
+    definition = chain(
+        node("name", "question", content="¿Nombre?", variable="name"),
+        node("city", "question", content="¿Ciudad?", variable="city"),
+        node("quick", "question", content="¿Rápido?", variable="quick", timeout=600),
+        node("done", "message", content="Gracias"),
+    )
+    definition["nodes"].append(node("slow", "message", content="Demasiado lento"))
+    definition["edges"].append(
+        {"id": "late", "source": "quick", "target": "slow", "sourceHandle": "timeout"}
+    )
+    bot, channel = await make_web_bot(
+        db_engine, definition, bot_settings={"inactivity_timeout_seconds": 3600}
+    )
+    contact = ContactRef(external_id="sleeper")
+    started = await skipping_env.get_current_time()
+    handle = await skipping_env.client.start_workflow(
+        BotConversationWorkflow.run,
+        BotConversationInput(
+            bot_id=bot, channel_id=channel, channel_kind="web", contact=contact, revision=REVISION
+        ),
+        id=conversation_workflow_id(bot, channel, "sleeper"),
+        task_queue=QUEUE,
+        start_signal="inbound",
+        start_signal_args=[InboundMessage(provider_message_id="m1", text="hola")],
+    )
+
+    async def answer(minutes: int, message_id: str, text: str, replies: int) -> None:
+        now = await skipping_env.get_current_time()
+        await skipping_env.sleep(started + timedelta(minutes=minutes) - now)
+        await handle.signal("inbound", InboundMessage(provider_message_id=message_id, text=text))
+        await wait_for(lambda: _texts_at_least(db_engine, replies), what=f"reply {replies}")
+
+    await wait_for(lambda: _texts_at_least(db_engine, 1), what="the first question")
+    await answer(40, "m2", "Ana", 2)  # the 60-min deadline moves to 100 min: no new timer
+    await answer(70, "m3", "Madrid", 3)  # fired at 60, slept on; a 10-min question: a timer
+    await skipping_env.sleep(
+        started + timedelta(minutes=85) - await skipping_env.get_current_time()
+    )
+    await wait_for(lambda: _texts_at_least(db_engine, 4), what="the question's timeout")
+    assert await outbound_texts(db_engine) == [
+        "¿Nombre?",
+        "¿Ciudad?",
+        "¿Rápido?",
+        "Demasiado lento",
+    ]
+    await skipping_env.sleep(
+        started + timedelta(minutes=135) - await skipping_env.get_current_time()
+    )
+    assert (
+        await handle.describe()
+    ).status == WorkflowExecutionStatus.RUNNING  # 55 min after the run ended
+    assert await handle.result() == "abandoned"  # an hour after the run ended, at 80 min
+    elapsed = (await skipping_env.get_current_time()) - started
+    assert timedelta(minutes=140) <= elapsed < timedelta(minutes=145)
+    assert await timer_events(handle) == {"started": 4, "cancelled": 1, "fired": 3}

@@ -32,10 +32,10 @@ QUESTIONS = chain(
 # makes a message cheaper: they guard against it getting dearer again unnoticed.
 NEW_CONTACT = {  # the conversation opens with its first message and its flow run begins
     "workflow tasks": 1,
-    "history events": 11,
+    "history events": 9,
     "local activities": 2,
     "activities": 0,
-    "search-attribute upserts": 2,  # the run's (with the conversation's), the patch's
+    "search-attribute upserts": 1,  # the run's (with the conversation's)
     "child workflows": 0,
     "signals sent": 0,
     "worker SQL statements": 14,
@@ -45,7 +45,7 @@ NEW_CONTACT = {  # the conversation opens with its first message and its flow ru
 }
 ANSWER = {  # the run takes the message and sends the next question, storing both in one go
     "workflow tasks": 1,
-    "history events": 7,
+    "history events": 5,  # no timer started and cancelled: the silence timer runs on
     "local activities": 1,
     "activities": 0,
     "search-attribute upserts": 0,
@@ -57,17 +57,17 @@ ANSWER = {  # the run takes the message and sends the next question, storing bot
 }
 LAST_ANSWER = {  # the run ends: the answer and its last steps go with its end, in one write
     **ANSWER,
-    "history events": 8,
+    "history events": 6,
     "search-attribute upserts": 1,  # the run's Status
     "worker SQL statements": 4,
     "worker transactions": 1,
 }
 NEW_RUN = {  # a message starting a flow in an existing conversation: continue-as-new first
     "workflow tasks": 2,
-    "history events": 15,
+    "history events": 12,
     "local activities": 2,
     "activities": 0,
-    "search-attribute upserts": 1,  # the patch's: the new run begins with the run's attributes
+    "search-attribute upserts": 0,  # the new run begins with the run's attributes
     "child workflows": 0,
     "signals sent": 0,
     "worker SQL statements": 9,

@@ -9,7 +9,11 @@ after it take the new path:
 
 A conversation begun on the old code keeps the old path after the deploy (Temporal memoizes
 `patched` per workflow run); both end stored alike: completed, every step, no current run, and
-every message in the order it was said."""
+every message in the order it was said.
+
+- Engine revision 1 (`workflows.interpreter.REVISION`, in a `BotConversation` run's input): a
+  run begun on it takes every path above without asking `patched`, and keeps the contact's
+  silence with one timer; a run begun before keeps asking, and its next run is on revision 1."""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from models.payloads.activity_names import (
@@ -30,7 +36,7 @@ from models.payloads.activity_names import (
 )
 from models.settings import Settings
 from tests.helpers import WebChat, api_client, chain, make_web_bot, node, wait_for
-from tests.upgrades import before_patch, engine_worker, local_activities
+from tests.upgrades import before_patch, before_revisions, engine_worker, local_activities
 from workflows.conversation_base import conversation_workflow_id
 from workflows.interpreter import COMBINED_WRITES, FOLDED_WRITES
 
@@ -99,6 +105,7 @@ async def test_a_conversation_begun_before_the_patch_finishes_after_it(
     async with api_client(settings) as api:
         upgraded, newcomer = WebChat(api, channel, "upgraded"), WebChat(api, channel, "newcomer")
         monkeypatch.setattr(workflow, "patched", before_patch(*patches))
+        before_revisions(monkeypatch)
         async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
             await upgraded.say("hello")
             assert await upgraded.wait_replies(1) == ["What is your name?"]
@@ -131,3 +138,56 @@ async def test_a_conversation_begun_before_the_patch_finishes_after_it(
         for contact in ("upgraded", "newcomer")
     }
     assert histories == {"upgraded": old_path, "newcomer": NOW}
+
+
+async def patch_markers_and_cancelled_timers(
+    client: Client, workflow_id: str, run_id: str
+) -> tuple[int, int]:
+    """How many patch markers and cancelled timers one workflow run recorded."""
+    markers = cancelled = 0
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            markers += int(event.marker_recorded_event_attributes.marker_name == "core_patch")
+        cancelled += int(event.event_type == EventType.EVENT_TYPE_TIMER_CANCELED)
+    return markers, cancelled
+
+
+async def test_a_conversation_begun_before_revisions_takes_them_up_at_its_next_run(
+    temporal_env: WorkflowEnvironment,
+    test_settings: Settings,
+    db_engine: AsyncEngine,
+    clean_db: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Begun on revision 0, a conversation's workflow run keeps asking `patched` and starting a
+    timer per wait after the deploy; the next flow run (continued as new) is on revision 1: no
+    patch marker, no timer cancelled by an answer."""
+    definition = chain(
+        node("ask", "question", content="What is your name?", variable="name"),
+        node("hi", "message", content="Hi {{name}}"),
+    )
+    bot, channel = await make_web_bot(db_engine, definition)
+    settings = test_settings.model_copy(update={"task_queue": TASK_QUEUE})
+    client = temporal_env.client
+    workflow_id = conversation_workflow_id(bot, channel, "upgraded")
+    async with api_client(settings) as api:
+        chat = WebChat(api, channel, "upgraded")
+        before_revisions(monkeypatch)
+        async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
+            await chat.say("hello")
+            assert await chat.wait_replies(1) == ["What is your name?"]
+        first_run = (await client.get_workflow_handle(workflow_id).describe()).run_id
+        monkeypatch.undo()  # the deploy
+        async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
+            await chat.say("Ana")
+            assert await chat.wait_replies(2) == ["What is your name?", "Hi Ana"]
+            await chat.say("hello")
+            await chat.wait_replies(3)
+            await chat.say("Bea")
+            replies = await chat.wait_replies(4)
+    assert replies == ["What is your name?", "Hi Ana", "What is your name?", "Hi Bea"]
+    latest = await client.get_workflow_handle(workflow_id).describe()
+    assert latest.run_id != first_run
+    assert await patch_markers_and_cancelled_timers(client, workflow_id, first_run) == (1, 2)
+    assert await patch_markers_and_cancelled_timers(client, workflow_id, latest.run_id) == (0, 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
@@ -15,6 +16,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from models.db import make_session_factory
 from models.settings import Settings
 from worker.registry import build_activities, workflows
+from workflows import bot_conversation, conversation_client
 
 ORIGINAL_PATCHED = workflow.patched
 
@@ -27,6 +29,13 @@ def before_patch(*patch_ids: str) -> Callable[[str], bool]:
         return False if asked in patch_ids else ORIGINAL_PATCHED(asked)
 
     return patched
+
+
+def before_revisions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Conversations start, and continue as new, as the code before engine revisions did: at
+    revision 0, their paths chosen by `workflow.patched`."""
+    monkeypatch.setattr(conversation_client, "REVISION", 0)
+    monkeypatch.setattr(bot_conversation, "REVISION", 0)
 
 
 async def local_activities(client: Client, workflow_id: str) -> list[str]:

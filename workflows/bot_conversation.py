@@ -44,12 +44,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows import summaries
     from workflows.conversation_base import ConversationBase
     from workflows.interpreter import (
-        FOLDED_WRITES,
+        REVISION,
         FlowInterpreter,
+        begun_on,
         combined_writes,
         flow_run_search_attributes,
+        folded_writes,
     )
     from workflows.search_attributes import STATUS, conversation_attributes, upsert_changed
+    from workflows.silence import SilenceTimer
 
 
 def run_address(workflow_id: str, run_id: str) -> str:
@@ -69,8 +72,14 @@ class RunSuspended(Exception):
 class HostedRun(FlowInterpreter):
     """A flow run inside its conversation's workflow."""
 
-    def __init__(self, address: str, on_hand_off: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        address: str,
+        on_hand_off: Callable[[], Awaitable[None]],
+        silence: SilenceTimer | None,
+    ) -> None:
         super().__init__()
+        self.silence = silence
         self._address = address
         self._on_hand_off = on_hand_off
         self.suspended_at: str | None = None
@@ -122,6 +131,8 @@ class BotConversationWorkflow(ConversationBase):
         self._hosted = False  # whether this workflow run has hosted a flow
         self._early: list[RunExternalEvent | RunPaymentSettled] = []
         self._started = False
+        self.revision = 0  # the engine revision this workflow run began on (`begun_on`)
+        self._silence = SilenceTimer()  # since revision 1
 
     @workflow.signal
     def inbound(self, message: InboundMessage) -> None:
@@ -193,6 +204,7 @@ class BotConversationWorkflow(ConversationBase):
 
     @workflow.run
     async def run(self, params: BotConversationInput) -> str:
+        self.revision = params.revision
         await self._open(params, BotConversationState, self._first_message(params))
         carried, self.state.flow, self.state.events = self.state.flow, None, []
         self._started = True
@@ -220,7 +232,7 @@ class BotConversationWorkflow(ConversationBase):
         opening = self._opening
         if opening is None or not opening[1].new or opening[1].flow is None:
             return False
-        return workflow.patched(FOLDED_WRITES)
+        return folded_writes()
 
     async def _loop(self) -> str:
         state = self.state
@@ -254,6 +266,12 @@ class BotConversationWorkflow(ConversationBase):
         limit = timedelta(seconds=self.state.inactivity_seconds) if idle else None
         if limit is not None:
             self._describe(limit, None)
+        if limit is not None and begun_on(1):
+            try:
+                await self._silence.wait(lambda: bool(self._events), limit)
+            except TimeoutError:
+                return False
+            return True
         try:
             await workflow.wait_condition(
                 lambda: bool(self._events) or (self._run is not None and self._run.done()),
@@ -308,7 +326,7 @@ class BotConversationWorkflow(ConversationBase):
         run, state = self._run, self.state
         if run is None or state.handed_off or state.closing or not run.takes_unstored(message):
             return False
-        if not workflow.patched(FOLDED_WRITES):
+        if not folded_writes():
             return False
         unstored = UnstoredInbound(
             conversation_id=state.conversation_id,
@@ -339,7 +357,7 @@ class BotConversationWorkflow(ConversationBase):
         info = workflow.info()
         params = hosted.input
         address = hosted.address or run_address(info.workflow_id, info.run_id)
-        run = HostedRun(address, self._handed_off)
+        run = HostedRun(address, self._handed_off, self._silence if begun_on(1) else None)
         if hosted.held:
             run.hold_run()
         if hosted.release_mode is not None:
@@ -426,6 +444,6 @@ class BotConversationWorkflow(ConversationBase):
             else self._run_attributes(self._next.input)
         )
         workflow.continue_as_new(
-            self.params.model_copy(update={"state": self.state}),
+            self.params.model_copy(update={"state": self.state, "revision": REVISION}),
             search_attributes=TypedSearchAttributes(attributes),
         )

@@ -18,6 +18,7 @@ from models.bot_tables import Channel
 from models.payloads.engine import BotConversationInput, ContactRef, FlowStart, FlowStartResult
 from workflows.bot_conversation import BotConversationWorkflow
 from workflows.conversation_base import conversation_workflow_id
+from workflows.interpreter import REVISION
 from workflows.summaries import conversation_summary
 
 
@@ -36,7 +37,11 @@ async def signal_conversation(
     await client.start_workflow(
         BotConversationWorkflow.run,
         BotConversationInput(
-            bot_id=bot_id, channel_id=channel_id, channel_kind=channel_kind, contact=contact
+            bot_id=bot_id,
+            channel_id=channel_id,
+            channel_kind=channel_kind,
+            contact=contact,
+            revision=REVISION,
         ),
         id=workflow_id,
         task_queue=task_queue,
@@ -55,7 +60,11 @@ def conversation_start(
     return WithStartWorkflowOperation(
         BotConversationWorkflow.run,
         BotConversationInput(
-            bot_id=bot_id, channel_id=channel_id, channel_kind=channel_kind, contact=contact
+            bot_id=bot_id,
+            channel_id=channel_id,
+            channel_kind=channel_kind,
+            contact=contact,
+            revision=REVISION,
         ),
         id=conversation_workflow_id(bot_id, channel_id, contact.external_id),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

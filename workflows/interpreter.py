@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         STATUS,
         conversation_attributes,
     )
+    from workflows.silence import SilenceTimer
 
 LOCAL_DB = {
     "start_to_close_timeout": timedelta(seconds=10),
@@ -85,10 +86,29 @@ ResultT = TypeVar("ResultT")
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
 
+# The revision of the engine a `BotConversation` run began on, carried in its input (0: begun
+# before revisions, its paths chosen by the patches above). A run begun on revision 1 takes the
+# paths of every patch above without asking (no marker and no `TemporalChangeVersion` upsert per
+# run) and keeps the contact's silence with one timer (`workflows/silence.py`)
+REVISION = 1
+
+
+def begun_on(revision: int) -> bool:
+    """Whether this workflow run began on engine revision `revision` or later (a `FlowRun` or
+    `Conversation`, on none)."""
+    return getattr(workflow.instance(), "revision", 0) >= revision
+
+
+def folded_writes() -> bool:
+    """Whether this workflow run folds writes (`FOLDED_WRITES`)."""
+    return begun_on(1) or workflow.patched(FOLDED_WRITES)
+
+
 def combined_writes() -> bool:
-    """Whether this workflow run combines writes (`COMBINED_WRITES`); new runs record only the
-    later `FOLDED_WRITES`, which implies it: one patch marker per run."""
-    return workflow.patched(FOLDED_WRITES) or workflow.patched(COMBINED_WRITES)
+    """Whether this workflow run combines writes (`COMBINED_WRITES`); runs begun since record
+    only the later `FOLDED_WRITES`, which implies it: one patch marker per run (none since
+    revision 1)."""
+    return folded_writes() or workflow.patched(COMBINED_WRITES)
 
 
 class RunAbandoned(Exception):
@@ -122,6 +142,7 @@ class FlowInterpreter:
         self._asked_at: datetime | None = None
         self.variables: dict[str, Any] = {}
         self._events: dict[str, Any] = {}
+        self.silence: SilenceTimer | None = None  # a `BotConversation`'s, since revision 1
 
     # --- what the hosting workflow provides ----------------------------------------------------
 
@@ -425,11 +446,7 @@ class FlowInterpreter:
             while True:  # a take-over pauses the wait; the timeout starts again after it
                 details = summaries.waiting(self._label(), workflow.now(), limit)
                 workflow.set_current_details(details)
-                await workflow.wait_condition(
-                    lambda: bool(self._replies) or self._held or self._release_mode == "end",
-                    timeout=limit,
-                    timeout_summary=summaries.reply_timeout(self._label(), limit),
-                )
+                await self._wait_for_answer(limit)
                 if await self._paused():
                     raise RunEnded()
                 if self._replies:
@@ -443,6 +460,19 @@ class FlowInterpreter:
         reply = self._replies.popleft()
         self.variables["last_reply"] = reply.answer_text()
         return reply
+
+    async def _wait_for_answer(self, limit: timedelta) -> None:
+        """Until a reply, a take-over or an end; `TimeoutError` after `limit` of silence."""
+
+        def answered() -> bool:
+            return bool(self._replies) or self._held or self._release_mode == "end"
+
+        if self.silence is not None:
+            await self.silence.wait(answered, limit)
+            return
+        await workflow.wait_condition(
+            answered, timeout=limit, timeout_summary=summaries.reply_timeout(self._label(), limit)
+        )
 
     async def wait_for_event(self, name: str, timeout: timedelta) -> dict[str, Any] | None:
         """The data of the external event `name`; None when `timeout` passed first."""

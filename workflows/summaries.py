@@ -77,6 +77,11 @@ def sleeping(node: str, length: timedelta) -> str:
     return f"{node}: wait {duration(length)}"
 
 
+def silence(deadline: datetime) -> str:
+    """The timer of a contact's silence (`SilenceTimer`): a message since moves the deadline."""
+    return f"the contact's silence, checked at {moment(deadline)} (a message since moves it on)"
+
+
 def reply_timeout(node: str, length: timedelta) -> str:
     return f"{node}: no reply after {duration(length)}"
 

@@ -317,6 +317,7 @@ class BotConversationInput(BaseModel):
     channel_kind: str
     contact: ContactRef
     state: BotConversationState | None = None
+    revision: int = 0  # of the engine the run began on (`workflows.interpreter.REVISION`)
 
 
 class RunExternalEvent(BaseModel):
