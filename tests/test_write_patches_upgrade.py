@@ -36,7 +36,7 @@ from models.payloads.activity_names import (
 )
 from models.settings import Settings
 from tests.helpers import WebChat, api_client, chain, make_web_bot, node, wait_for
-from tests.upgrades import before_patch, before_revisions, engine_worker, local_activities
+from tests.upgrades import before_patch, engine_worker, local_activities, on_revision
 from workflows.conversation_base import conversation_workflow_id
 from workflows.interpreter import COMBINED_WRITES, FOLDED_WRITES
 
@@ -105,7 +105,7 @@ async def test_a_conversation_begun_before_the_patch_finishes_after_it(
     async with api_client(settings) as api:
         upgraded, newcomer = WebChat(api, channel, "upgraded"), WebChat(api, channel, "newcomer")
         monkeypatch.setattr(workflow, "patched", before_patch(*patches))
-        before_revisions(monkeypatch)
+        on_revision(monkeypatch, 0)
         async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
             await upgraded.say("hello")
             assert await upgraded.wait_replies(1) == ["What is your name?"]
@@ -173,7 +173,7 @@ async def test_a_conversation_begun_before_revisions_takes_them_up_at_its_next_r
     workflow_id = conversation_workflow_id(bot, channel, "upgraded")
     async with api_client(settings) as api:
         chat = WebChat(api, channel, "upgraded")
-        before_revisions(monkeypatch)
+        on_revision(monkeypatch, 0)
         async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
             await chat.say("hello")
             assert await chat.wait_replies(1) == ["What is your name?"]

@@ -31,11 +31,11 @@ def before_patch(*patch_ids: str) -> Callable[[str], bool]:
     return patched
 
 
-def before_revisions(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Conversations start, and continue as new, as the code before engine revisions did: at
-    revision 0, their paths chosen by `workflow.patched`."""
-    monkeypatch.setattr(conversation_client, "REVISION", 0)
-    monkeypatch.setattr(bot_conversation, "REVISION", 0)
+def on_revision(monkeypatch: pytest.MonkeyPatch, revision: int) -> None:
+    """Conversations start, and continue as new, as the code of engine revision `revision` did
+    (0: before revisions, every path chosen by `workflow.patched`)."""
+    monkeypatch.setattr(conversation_client, "REVISION", revision)
+    monkeypatch.setattr(bot_conversation, "REVISION", revision)
 
 
 async def local_activities(client: Client, workflow_id: str) -> list[str]:
