@@ -54,7 +54,7 @@ SENDING = text("UPDATE messages SET status = 'sending', status_updated_at = now(
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 
 # The hot path's statements, built once (one compile and cache key, not one per send).
-NEW_OUTBOUND = new_message("outbound", "sending", ["idempotency_key"])
+STORED = new_message("outbound", "sending", ["idempotency_key"]).cte("stored")
 UNSENT = (  # a failed attempt (a sent one: `record_sent`)
     update(MESSAGES)
     .where(MESSAGES.c.id == bindparam("message_id"))
@@ -68,15 +68,19 @@ UNSENT = (  # a failed attempt (a sent one: `record_sent`)
 )
 CHANNELS = Channel.__table__
 CONVERSATIONS = Conversation.__table__
-# The channel and when the contact last wrote (which opens the 24-hour window) in one read: a
-# channel without that window (the web's) ignores it.
-CHANNEL = select(
-    *CHANNELS.c["id", "kind", "config", "secrets_encrypted"],
+# The row stored (or found again by a retry), its channel (null once deleted) and when the
+# contact last wrote (which opens the 24-hour window; a channel without it, the web's, ignores
+# it), in one statement.
+NEW_OUTBOUND = select(
+    STORED,
+    CHANNELS.c.kind.label("channel_kind"),
+    CHANNELS.c.config.label("channel_config"),
+    CHANNELS.c.secrets_encrypted,
     select(CONVERSATIONS.c.last_inbound_at)
-    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+    .where(CONVERSATIONS.c.id == STORED.c.conversation_id)
     .scalar_subquery()
     .label("last_inbound"),
-).where(CHANNELS.c.id == bindparam("channel_id"))
+).select_from(STORED.outerjoin(CHANNELS, CHANNELS.c.id == bindparam("channel_id")))
 
 
 class MessageSender:
@@ -112,30 +116,21 @@ class MessageSender:
             answers = await store_unstored(session, request.inbound)
             stored = (await session.execute(NEW_OUTBOUND, new_row)).one()
             inserted = stored.inserted
-            channel = (
-                await session.execute(
-                    CHANNEL,
-                    {
-                        "channel_id": uuid.UUID(request.channel_id),
-                        "conversation_id": stored.conversation_id,
-                    },
-                )
-            ).first()
-            access = self._access(channel) if channel is not None else None
+            access = self._access(request.channel_id, stored)
             needs_window = access is not None and self.adapters[access.kind].needs_open_window(
                 access
             )
-            last_inbound = channel.last_inbound if needs_window else None
+            last_inbound = stored.last_inbound if needs_window else None
             started = (
                 request.start is not None and (await store_run_start(session, request.start))[1]
             )
             if request.steps:
                 await store_steps(session, request.steps)
-            if channel is not None and access is not None and stored.status not in DONE_STATUSES:
+            if access is not None and stored.status not in DONE_STATUSES:
                 if stored.status != "sending":  # a retry after a failed attempt
                     await session.execute(SENDING, {"id": stored.id})
-                pace_key = self.adapters[channel.kind].pace_key(access)
-                rate = channel.config.get("messages_per_second") or self.default_rate
+                pace_key = self.adapters[access.kind].pace_key(access)
+                rate = access.config.get("messages_per_second") or self.default_rate
                 # last: the sender's slot is one row every send takes, held until the commit
                 delay = await reserve_slot(session, pace_key, rate) if pace_key else 0.0
         metrics.messages_in(answers)
@@ -150,9 +145,10 @@ class MessageSender:
                 "(the contact may get it twice)",
                 request.idempotency_key,
             )
-        if channel is None or access is None:
+        if access is None:
             raise ApplicationError("the channel was deleted", non_retryable=True)
-        adapter = self.adapters[channel.kind]
+        adapter = self.adapters[access.kind]
+        channel_id = new_row["channel_id"]
         try:
             if needs_window and not _window_open(last_inbound):
                 message = await self._outside_window(stored, access, message, last_inbound)
@@ -160,15 +156,15 @@ class MessageSender:
                 await asyncio.sleep(delay)
             provider_id = await adapter.send(access, request.contact_external_id, message)
         except PermanentSendError as err:
-            await self._mark(stored.id, channel.id, "failed", None, err.record())
-            metrics.send_failed(channel.kind, err.code, permanent=True)
+            await self._mark(stored.id, channel_id, "failed", None, err.record())
+            metrics.send_failed(access.kind, err.code, permanent=True)
             raise ApplicationError(str(err), type="PermanentSendError", non_retryable=True) from err
         except RetryableSendError as err:
-            await self._mark(stored.id, channel.id, "pending", None, err.record())
-            metrics.send_failed(channel.kind, err.code, permanent=False)
+            await self._mark(stored.id, channel_id, "pending", None, err.record())
+            metrics.send_failed(access.kind, err.code, permanent=False)
             raise ApplicationError(str(err), type="RetryableSendError") from err
-        await self._mark(stored.id, channel.id, "sent", provider_id, None)
-        metrics.message_out(channel.kind)
+        await self._mark(stored.id, channel_id, "sent", provider_id, None)
+        metrics.message_out(access.kind)
         return sent
 
     async def _outside_window(
@@ -225,10 +221,13 @@ class MessageSender:
         async with self.sessions() as session:
             return await session.scalar(query.limit(1)) is not None
 
-    def _access(self, channel: Row[Any]) -> ChannelAccess:
-        secrets = self._open(channel.secrets_encrypted) if channel.secrets_encrypted else {}
+    def _access(self, channel_id: str, stored: Row[Any]) -> ChannelAccess | None:
+        """The message's channel as `NEW_OUTBOUND` read it; None once it was deleted."""
+        if stored.channel_kind is None:
+            return None
+        secrets = self._open(stored.secrets_encrypted) if stored.secrets_encrypted else {}
         return ChannelAccess(
-            id=str(channel.id), kind=channel.kind, config=channel.config, secrets=secrets
+            id=channel_id, kind=stored.channel_kind, config=stored.channel_config, secrets=secrets
         )
 
     async def _mark(

@@ -38,7 +38,7 @@ NEW_CONTACT = {  # the conversation opens with its first message and its flow ru
     "search-attribute upserts": 1,  # the run's (with the conversation's)
     "child workflows": 0,
     "signals sent": 0,
-    "worker SQL statements": 14,
+    "worker SQL statements": 13,
     "worker transactions": 3,
     "worker pre-ping round trips": 0,
     "API SQL statements": 1,
@@ -50,7 +50,7 @@ ANSWER = {  # the run takes the message and sends the next question, storing bot
     "activities": 0,
     "search-attribute upserts": 0,
     "signals sent": 0,
-    "worker SQL statements": 7,
+    "worker SQL statements": 6,
     "worker transactions": 2,
     "worker pre-ping round trips": 0,
     "API SQL statements": 1,
@@ -70,7 +70,7 @@ NEW_RUN = {  # a message starting a flow in an existing conversation: continue-a
     "search-attribute upserts": 0,  # the new run begins with the run's attributes
     "child workflows": 0,
     "signals sent": 0,
-    "worker SQL statements": 9,
+    "worker SQL statements": 8,
     "worker transactions": 3,
     "worker pre-ping round trips": 0,
     "API SQL statements": 1,
