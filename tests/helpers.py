@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -15,7 +16,8 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
 
 from graphql_api.app import create_app
 from graphql_api.platform import Platform
@@ -169,6 +171,17 @@ async def api_client(
 
 
 HISTORIES = Path(__file__).parent / "histories"
+
+
+async def history_counts(handle: WorkflowHandle[Any, Any]) -> Counter[str]:
+    """How many events of each type a workflow run recorded, by type name without its prefix
+    (`TIMER_STARTED` ...); patch markers count as `PATCH` besides `MARKER_RECORDED`."""
+    counts: Counter[str] = Counter()
+    async for event in handle.fetch_history_events():
+        counts[EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")] += 1
+        marker = event.marker_recorded_event_attributes.marker_name
+        counts["PATCH"] += int(marker == "core_patch")
+    return counts
 
 
 async def save_histories(client: Client, since: datetime, folder: Path) -> None:

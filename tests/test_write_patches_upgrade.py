@@ -21,8 +21,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import workflow
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from models.payloads.activity_names import (
@@ -35,7 +33,15 @@ from models.payloads.activity_names import (
     SEND_MESSAGE,
 )
 from models.settings import Settings
-from tests.helpers import WebChat, api_client, chain, make_web_bot, node, wait_for
+from tests.helpers import (
+    WebChat,
+    api_client,
+    chain,
+    history_counts,
+    make_web_bot,
+    node,
+    wait_for,
+)
 from tests.upgrades import before_patch, engine_worker, local_activities, on_revision
 from workflows.conversation_base import conversation_workflow_id
 from workflows.interpreter import COMBINED_WRITES, FOLDED_WRITES
@@ -140,19 +146,6 @@ async def test_a_conversation_begun_before_the_patch_finishes_after_it(
     assert histories == {"upgraded": old_path, "newcomer": NOW}
 
 
-async def patch_markers_and_cancelled_timers(
-    client: Client, workflow_id: str, run_id: str
-) -> tuple[int, int]:
-    """How many patch markers and cancelled timers one workflow run recorded."""
-    markers = cancelled = 0
-    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-    async for event in handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
-            markers += int(event.marker_recorded_event_attributes.marker_name == "core_patch")
-        cancelled += int(event.event_type == EventType.EVENT_TYPE_TIMER_CANCELED)
-    return markers, cancelled
-
-
 async def test_a_conversation_begun_before_revisions_takes_them_up_at_its_next_run(
     temporal_env: WorkflowEnvironment,
     test_settings: Settings,
@@ -189,5 +182,7 @@ async def test_a_conversation_begun_before_revisions_takes_them_up_at_its_next_r
     assert replies == ["What is your name?", "Hi Ana", "What is your name?", "Hi Bea"]
     latest = await client.get_workflow_handle(workflow_id).describe()
     assert latest.run_id != first_run
-    assert await patch_markers_and_cancelled_timers(client, workflow_id, first_run) == (1, 2)
-    assert await patch_markers_and_cancelled_timers(client, workflow_id, latest.run_id) == (0, 0)
+    first = await history_counts(client.get_workflow_handle(workflow_id, run_id=first_run))
+    assert (first["PATCH"], first["TIMER_CANCELED"]) == (1, 2)
+    now = await history_counts(client.get_workflow_handle(workflow_id, run_id=latest.run_id))
+    assert (now["PATCH"], now["TIMER_CANCELED"]) == (0, 0)
