@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -203,7 +203,9 @@ class WebhookDeliverer:
             )
             updates.append(
                 {
-                    "id": delivery.id,
+                    "claimed_id": delivery.id,
+                    "claimed_attempts": delivery.attempts,
+                    "claimed_due": delivery.next_attempt_at,
                     "attempts": delivery.attempts + 1,
                     "last_attempt_at": now,
                     **next_step(delivery, outcome, now),
@@ -212,12 +214,32 @@ class WebhookDeliverer:
         outcomes = [outcome for _, outcome in results]
         async with self.sessions.begin() as session:
             session.add_all(attempts)
-            await session.execute(update(WebhookDelivery), updates)
+            await session.execute(STILL_CLAIMED, updates)
             failing_since = await failing_state(session, endpoint, outcomes, now)
             reason = disabling_reason(outcomes, failing_since, now)
             if reason:
                 await disable(session, endpoint.id, reason, now)
         return reason is not None
+
+
+DELIVERIES = WebhookDelivery.__table__
+STILL_CLAIMED = (
+    update(DELIVERIES)
+    .where(
+        DELIVERIES.c.id == bindparam("claimed_id"),
+        DELIVERIES.c.status == "pending",
+        DELIVERIES.c.attempts == bindparam("claimed_attempts"),
+        DELIVERIES.c.next_attempt_at == bindparam("claimed_due"),
+    )
+    .values(
+        attempts=bindparam("attempts"),
+        last_attempt_at=bindparam("last_attempt_at"),
+        status=bindparam("status"),
+        next_attempt_at=bindparam("next_attempt_at"),
+    )
+)
+"""An attempt's outcome, written only while the delivery is still the one this batch claimed: a
+`redeliverWebhook` committed meanwhile has reset it, and its fresh attempt must not be lost."""
 
 
 def next_step(delivery: WebhookDelivery, outcome: Outcome, now: datetime) -> dict[str, Any]:

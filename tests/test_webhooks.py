@@ -30,6 +30,7 @@ DELIVERIES = """query($id: ID!) { webhookDeliveries(endpointId: $id) {
 STATS = """query($id: ID!) { webhookEndpoint(id: $id) { disabled disabledReason temporalUrl
   stats { total succeeded failed pending averageLatencyMs lastSuccessAt lastError } } }"""
 SEND_TEST = "mutation($id: ID!) { sendTestWebhook(endpointId: $id) { id } }"
+REDELIVER = "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { status attemptCount } }"
 CONVERSATION_EVENTS = {
     "bot.connected",
     "message.received",
@@ -293,10 +294,7 @@ async def test_endpoints_are_managed_and_deliveries_redelivered(
     delivery = (await owner(SEND_TEST, id=endpoint))["sendTestWebhook"]["id"]
     first = await received_types(receiver, {"webhook.test"})
 
-    redelivered = await owner(
-        "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { status attemptCount } }",
-        id=delivery,
-    )
+    redelivered = await owner(REDELIVER, id=delivery)
     await wait_for(lambda: _count(receiver.events(), 2), what="the redelivery")
     count = await owner(
         "mutation($id: ID!, $since: DateTime!) { "
@@ -320,6 +318,30 @@ async def test_endpoints_are_managed_and_deliveries_redelivered(
     assert count["redeliverFailedWebhooks"] == 0  # nothing failed
     assert deleted["deleteWebhookEndpoint"] == endpoint
     assert (await owner("{ webhookEndpoints { id } }"))["webhookEndpoints"] == []
+
+
+async def test_a_redelivery_asked_for_while_an_attempt_is_in_flight_still_happens(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    owner, _ = await sign_up(api)
+    endpoint = await endpoint_for(owner, receiver, events=["payment.completed"])
+    receiver.gate.clear()  # the receiver holds its answer to the first attempt
+
+    delivery = (await owner(SEND_TEST, id=endpoint))["sendTestWebhook"]["id"]
+    await wait_for(lambda: _count(receiver.events(), 1), what="the first attempt")
+    redelivered = await owner(REDELIVER, id=delivery)
+    receiver.gate.set()
+    await wait_for(lambda: _count(receiver.events(), 2), what="the redelivery")
+
+    async def settled() -> dict[str, Any] | None:
+        log = (await owner(DELIVERIES, id=endpoint))["webhookDeliveries"]
+        return log[0] if len(log[0]["attempts"]) == 2 and log[0]["status"] != "pending" else None
+
+    logged = await wait_for(settled, what="both attempts logged")
+    assert redelivered["redeliverWebhook"] == {"status": "pending", "attemptCount": 0}
+    assert [e["id"] for e in receiver.events()] == [logged["webhookId"]] * 2
+    assert [a["statusCode"] for a in logged["attempts"]] == [200, 200]
+    assert (logged["status"], logged["attemptCount"]) == ("succeeded", 1)
 
 
 async def test_webhooks_listen_prints_deliveries_and_checks_signatures(

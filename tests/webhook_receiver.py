@@ -32,8 +32,8 @@ def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
 
 
 class Receiver:
-    """Records every request; answers from `script` (a status per request, then 200), or never
-    answers while `hang` is set."""
+    """Records every request; answers from `script` (a status per request, then 200) once `gate`
+    is open, or never answers while `hang` is set."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -42,6 +42,8 @@ class Receiver:
         self.retry_after: str | None = None
         self.hang = threading.Event()
         self.released = threading.Event()
+        self.gate = threading.Event()
+        self.gate.set()
         self.secrets: list[str] = []
         handler = type("Handler", (ReceiverHandler,), {"receiver": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -69,6 +71,7 @@ class Receiver:
 
     def close(self) -> None:
         self.released.set()
+        self.gate.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -83,6 +86,7 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         if self.receiver.hang.is_set():
             self.receiver.released.wait(timeout=60)
             return
+        self.receiver.gate.wait(timeout=60)
         status = self.receiver.answer()
         self.send_response(status)
         if self.receiver.retry_after and status >= 400:
