@@ -16,12 +16,13 @@ import random
 import uuid
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Table, text
-from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy import Column, Row, Table, TextClause, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowlang import expressions
@@ -73,23 +74,39 @@ def answer_text(value: Any) -> str:
     return shown[:MAX_ANSWER]
 
 
-def upsert(table: Table | Any, keys: Sequence[str], rows: Iterable[dict[str, Any]]) -> Insert:
-    """The statement adding each row's counters to the stored ones (creating missing rows), rows
-    in key order (concurrent drainers never wait on each other in a cycle); `rows` must not be
-    empty and must all carry the same columns."""
-    target: Table = getattr(table, "__table__", table)
+@cache
+def upsert(table: Any, keys: tuple[str, ...], columns: tuple[str, ...]) -> TextClause:
+    """The statement adding a batch's counters to the stored ones (creating missing rows), built
+    once per table and column set. Its rows come as one JSON array (`upsert_rows`) and are
+    written in key order, so concurrent drainers never wait on each other in a cycle."""
+    target: Table = table.__table__
     if "shard" in target.c:
-        keys = (*keys, "shard")
-        rows = [{**row, "shard": random.randrange(SHARDS)} for row in rows]
-    ordered = sorted(rows, key=lambda row: tuple(str(row[key]) for key in keys))
-    statement = insert(target).values(ordered)
-    counters = [name for name in ordered[0] if name not in (*keys, "bot_id", "contact_since")]
-    if not counters:
-        return statement.on_conflict_do_nothing(index_elements=list(keys))
-    return statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: target.c[name] + statement.excluded[name] for name in counters},
+        keys, columns = (*keys, "shard"), (*columns, "shard")
+    names = ", ".join(f'"{name}"' for name in columns)
+    typed = ", ".join(f'"{name}" {sql_type(target.c[name])}' for name in columns)
+    key_names = ", ".join(f'"{name}"' for name in keys)
+    counters = [name for name in columns if name not in (*keys, "bot_id", "contact_since")]
+    added = ", ".join(f'"{name}" = {target.name}."{name}" + excluded."{name}"' for name in counters)
+    return text(
+        f"INSERT INTO {target.name} ({names}) SELECT {names} "
+        f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x({typed}) ORDER BY {key_names} "
+        f"ON CONFLICT ({key_names}) DO " + (f"UPDATE SET {added}" if counters else "NOTHING")
     )
+
+
+def sql_type(column: Column[Any]) -> str:
+    """A column's PostgreSQL type; a foreign key's is its target's."""
+    for key in column.foreign_keys:
+        return sql_type(key.column)
+    return str(column.type.compile(dialect=postgresql.dialect()))
+
+
+def upsert_rows(table: Any, rows: list[dict[str, Any]]) -> str:
+    """`upsert`'s parameter: the rows as JSON, each given a random shard when the table has
+    them (concurrent writers of one hot row then update different ones)."""
+    if "shard" in table.__table__.c:
+        rows = [{**row, "shard": random.randrange(SHARDS)} for row in rows]
+    return json.dumps(rows, default=str)
 
 
 class Fact(NamedTuple):
@@ -171,7 +188,8 @@ class Tally:
         ]
         for table, keys, table_rows in tables:
             if table_rows:
-                await session.execute(upsert(table, keys, table_rows))
+                statement = upsert(table, keys, tuple(table_rows[0]))
+                await session.execute(statement, {"rows": upsert_rows(table, table_rows)})
 
 
 def counter_columns(table: Any) -> list[str]:
