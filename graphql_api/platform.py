@@ -1,4 +1,5 @@
-"""What every request handler shares: settings, database, Temporal client, live updates, limits."""
+"""What every request handler shares: settings, database, Temporal client, live updates,
+channels, limits."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from graphql_api.http.active_channels import ActiveChannels
 from graphql_api.live_updates import LiveUpdates, StreamSlots
 from graphql_api.rate_limits import RateLimiter
 from models.db import make_engine, make_session_factory
@@ -26,6 +28,7 @@ class Platform:
         self.sessions = make_session_factory(self.engine)
         self._temporal: Client | None = None
         self.live_updates = LiveUpdates(database_url, self.sessions)
+        self.active_channels = ActiveChannels(database_url, self.engine)
         self.stream_slots = StreamSlots(settings.max_streams, settings.max_streams_per_client)
         self.auth_limiter = RateLimiter(settings.auth_requests_per_minute, "sign-ups and log-ins")
         self.web_message_limiter = RateLimiter(settings.web_messages_per_minute, "messages")
@@ -47,4 +50,5 @@ class Platform:
 
     async def close(self) -> None:
         await self.live_updates.close()
+        await self.active_channels.close()
         await self.engine.dispose()

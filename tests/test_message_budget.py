@@ -41,7 +41,7 @@ NEW_CONTACT = {  # the conversation opens with its first message and its flow ru
     "worker SQL statements": 13,
     "worker transactions": 3,
     "worker pre-ping round trips": 0,
-    "API SQL statements": 1,
+    "API SQL statements": 1,  # the channel's first webhook in this API process reads it
 }
 ANSWER = {  # the run takes the message and sends the next question, storing both in one go
     "workflow tasks": 1,
@@ -53,7 +53,7 @@ ANSWER = {  # the run takes the message and sends the next question, storing bot
     "worker SQL statements": 6,
     "worker transactions": 2,
     "worker pre-ping round trips": 0,
-    "API SQL statements": 1,
+    "API SQL statements": 0,  # the process remembers the channel
 }
 LAST_ANSWER = {  # the run ends: the answer and its last steps go with its end, in one write
     **ANSWER,
@@ -73,7 +73,7 @@ NEW_RUN = {  # a message starting a flow in an existing conversation: continue-a
     "worker SQL statements": 8,
     "worker transactions": 3,
     "worker pre-ping round trips": 0,
-    "API SQL statements": 1,
+    "API SQL statements": 0,
 }
 
 

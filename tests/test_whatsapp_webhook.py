@@ -18,6 +18,7 @@ from channels.whatsapp_cloud.adapter import WhatsAppCloudChannel
 from models.conversation_tables import Conversation, Message
 from models.db import make_session_factory
 from models.messages import InboundMessage
+from models.secret_box import SecretBox
 from models.settings import Settings
 from services.conversations.delivery_statuses import record_sent, record_status
 from services.conversations.inbound import store_inbound
@@ -60,6 +61,34 @@ async def test_verification_handshake(api: httpx.AsyncClient, whatsapp: WhatsApp
     unknown = await api.get(f"/channels/whatsapp/{uuid.uuid4()}/webhook", params=query)
     assert unknown.status_code == 404
     assert (await api.get("/channels/whatsapp/not-a-uuid/webhook")).status_code == 404
+
+
+async def test_an_edited_or_disconnected_channel_is_seen_by_the_ingress_at_once(
+    api: httpx.AsyncClient, whatsapp: WhatsAppUser, db_engine: AsyncEngine, test_settings: Settings
+):
+    def handshake(token: str) -> dict[str, str]:
+        return {"hub.mode": "subscribe", "hub.challenge": "42", "hub.verify_token": token}
+
+    async def answers(token: str, status: int) -> bool:
+        return (await api.get(whatsapp.url, params=handshake(token))).status_code == status
+
+    assert await answers(VERIFY_TOKEN, 200)  # the API process now remembers the channel
+    assert await answers(VERIFY_TOKEN, 200)
+    box = SecretBox(test_settings.resolved_secret_key())
+    renewed = box.encrypt({"access_token": ACCESS_TOKEN, "verify_token": "renewed"})
+    async with db_engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE channels SET secrets_encrypted = :s WHERE id = :id"),
+            {"s": renewed, "id": whatsapp.channel_id},
+        )
+    await wait_for(lambda: answers("renewed", 200), timeout=5, what="the edited channel")
+    assert await answers(VERIFY_TOKEN, 403)
+    async with db_engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE channels SET is_active = false WHERE id = :id"),
+            {"id": whatsapp.channel_id},
+        )
+    await wait_for(lambda: answers("renewed", 404), timeout=5, what="the disconnection")
 
 
 async def test_only_signed_events_are_accepted(

@@ -5,48 +5,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import HTTPException, Request
-from sqlalchemy import bindparam, select
 from temporalio.service import RPCError
 
 from channels.base import ChannelAccess, InboundDelivery, StatusUpdate
-from models.bot_tables import Channel
+from graphql_api.http.active_channels import StoredChannel
 from models.payloads.engine import ContactRef
 from services.conversations.delivery_statuses import record_status
 from workflows.conversation_client import signal_conversation
 
 CHANNEL_NAMES = {"web": "web", "whatsapp_cloud": "WhatsApp", "twilio": "Twilio"}
-
-
-@dataclass(frozen=True)
-class StoredChannel:
-    """An active channel, as its ingress reads it."""
-
-    id: uuid.UUID
-    bot_id: uuid.UUID
-    kind: str
-    config: dict[str, Any]
-    secrets_encrypted: str | None
-
-
-CHANNELS = Channel.__table__
-# Built once: one Core SELECT per webhook, where an ORM `session.get` cost most of the
-# ingress's own CPU.
-ACTIVE_CHANNEL = select(
-    CHANNELS.c.id,
-    CHANNELS.c.bot_id,
-    CHANNELS.c.kind,
-    CHANNELS.c.config,
-    CHANNELS.c.secrets_encrypted,
-).where(
-    CHANNELS.c.id == bindparam("channel_id"),
-    CHANNELS.c.kind == bindparam("kind"),
-    CHANNELS.c.is_active.is_(True),
-)
 
 
 async def active_channel(request: Request, channel_id: str, kind: str) -> StoredChannel:
@@ -56,13 +26,10 @@ async def active_channel(request: Request, channel_id: str, kind: str) -> Stored
         key = uuid.UUID(channel_id)
     except ValueError:
         raise not_found from None
-    # One read outside a transaction: no BEGIN and ROLLBACK round trips around it.
-    async with request.app.state.platform.engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        row = (await connection.execute(ACTIVE_CHANNEL, {"channel_id": key, "kind": kind})).first()
-    if row is None:
+    channel = await request.app.state.platform.active_channels.get(key, kind)
+    if channel is None:
         raise not_found
-    return StoredChannel(**row._mapping)
+    return channel
 
 
 def channel_access(request: Request, channel: StoredChannel) -> ChannelAccess:

@@ -8,13 +8,8 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from channels.config import webhook_urls
 from channels.twilio.webhook import parse_inbound, parse_status, signature_valid
-from graphql_api.http.ingress import (
-    StoredChannel,
-    active_channel,
-    channel_access,
-    deliver_all,
-    record_statuses,
-)
+from graphql_api.http.active_channels import StoredChannel
+from graphql_api.http.ingress import active_channel, channel_access, deliver_all, record_statuses
 
 router = APIRouter(prefix="/channels/twilio", tags=["Twilio channel"])
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'

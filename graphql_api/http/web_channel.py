@@ -18,7 +18,8 @@ from sqlalchemy import select
 from starlette.types import Receive, Scope, Send
 
 from channels.base import InboundDelivery
-from graphql_api.http.ingress import StoredChannel, active_channel, deliver
+from graphql_api.http.active_channels import StoredChannel
+from graphql_api.http.ingress import active_channel, deliver
 from graphql_api.live_updates import StreamRefused
 from models.conversation_tables import Conversation, Message
 from models.messages import MAX_TEXT_LENGTH, InboundMessage
