@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_api.graph import subscriptions
 from models.settings import Settings
+from services.conversations.notify import CONVERSATIONS_CHANNEL
 from tests.api_fixtures import CONNECT, CREATE_BOT
 from tests.graphql_client import sign_up
 from tests.helpers import WebChat, wait_for
@@ -52,9 +53,11 @@ async def test_subscriptions_refuse_strangers_and_other_organizations(
 
 
 async def listening_connections(engine: AsyncEngine) -> int:
+    """The live updates' LISTEN connections (the last thing each ran)."""
     async with engine.connect() as connection:
         return await connection.scalar(
-            text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN bb_%'")
+            text("SELECT count(*) FROM pg_stat_activity WHERE query = :listen"),
+            {"listen": f"LISTEN {CONVERSATIONS_CHANNEL}"},
         )
 
 
