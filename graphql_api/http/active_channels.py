@@ -99,7 +99,9 @@ class ActiveChannels:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    libpq_url(self.database_url), autocommit=True
+                    libpq_url(self.database_url),
+                    autocommit=True,
+                    application_name="ingress-channels",
                 ) as conn:
                     await conn.execute(f"LISTEN {CHANGES_CHANNEL}")
                     self._changes += 1  # a read begun before may have missed a change
