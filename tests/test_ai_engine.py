@@ -60,6 +60,7 @@ async def ask_for_help(
     _bot, channel = await make_web_bot(db_engine, ai_flow(model))
     chat = WebChat(api, channel, f"help-{model}")
     await chat.say("hola")
+    await chat.wait_replies(1)  # a contact answers the question once it is asked
     await chat.say("mi impresora")
     run = await finished_run(db_engine, f"help-{model}")
     assert run.status == "completed"
