@@ -109,6 +109,9 @@ class ActiveChannels:
                     async for notice in conn.notifies():
                         self._forget(notice.payload)
             except Exception:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # a driver turned the cancel into this
+                    raise asyncio.CancelledError from None
                 log.exception("active channels: listening failed; reading every webhook's again")
             finally:
                 self._listening.clear()
