@@ -8,7 +8,6 @@ Each notification is read from the database once and handed to every interested 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,15 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.bot_tables import Channel
 from models.conversation_tables import Contact, Conversation, Message
-from models.db import libpq_url
+from models.listener import listen
 from services.conversations.notify import CONVERSATIONS_CHANNEL, MESSAGES_CHANNEL
 from services.conversations.queries import ConversationRow
 
 Kind = Literal["message", "conversation"]
 RECENT = timedelta(seconds=60)  # a message changed this recently may not have been announced
 SEEN_KEPT_SECONDS = 300.0
-RECONNECT_SECONDS = 1.0
-log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -101,7 +98,15 @@ class LiveUpdates:
     ) -> AsyncIterator[asyncio.Queue[Message | ConversationRow]]:
         """A queue receiving what changes from now on, for a bot or one conversation."""
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._listen())
+            self._task = asyncio.create_task(
+                listen(
+                    self.database_url,
+                    [MESSAGES_CHANNEL, CONVERSATIONS_CHANNEL],
+                    "live-updates",
+                    self._dispatch,
+                    self._listening_changed,
+                )
+            )
         await asyncio.wait_for(self._listening.wait(), timeout=10)
         async with self.sessions() as session:
             since = await session.scalar(select(func.now()))
@@ -118,32 +123,20 @@ class LiveUpdates:
             with suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _listen(self) -> None:
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    libpq_url(self.database_url), autocommit=True
-                ) as conn:
-                    await conn.execute(f"LISTEN {MESSAGES_CHANNEL}")
-                    await conn.execute(f"LISTEN {CONVERSATIONS_CHANNEL}")
-                    self._listening.set()
-                    async for notice in conn.notifies():
-                        await self._dispatch(notice.channel, notice.payload)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("live updates: listening failed; reconnecting")
-                self._listening.clear()
-                await asyncio.sleep(RECONNECT_SECONDS)
+    def _listening_changed(self, listening: bool) -> None:
+        if listening:
+            self._listening.set()
+        else:
+            self._listening.clear()
 
-    async def _dispatch(self, channel: str, payload: str) -> None:
+    async def _dispatch(self, notice: psycopg.Notify) -> None:
         if not self._subscribers:
             return
         try:
-            conversation_id = uuid.UUID(payload)
+            conversation_id = uuid.UUID(notice.payload)
         except ValueError:
             return
-        kind: Kind = "message" if channel == MESSAGES_CHANNEL else "conversation"
+        kind: Kind = "message" if notice.channel == MESSAGES_CHANNEL else "conversation"
         async with self.sessions() as session:
             bot_id = await self._bot_of(session, conversation_id)
             if bot_id is None:

@@ -12,7 +12,6 @@ seen by every process within the notification's delay (milliseconds), never miss
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass
@@ -23,12 +22,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.bot_tables import Channel
-from models.db import libpq_url
+from models.listener import listen
 
 CHANGES_CHANNEL = "bb_channels"
-RECONNECT_SECONDS = 1.0
 LISTEN_WAIT_SECONDS = 2.0
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,15 @@ class ActiveChannels:
     async def get(self, channel_id: uuid.UUID, kind: str) -> StoredChannel | None:
         """The active channel of this kind with this id; None when there is none."""
         if self._task is None:  # the process's first webhook: listen first (or give up soon)
-            self._task = asyncio.create_task(self._listen())
+            self._task = asyncio.create_task(
+                listen(
+                    self.database_url,
+                    [CHANGES_CHANNEL],
+                    "ingress-channels",
+                    self._heard,
+                    self._listening_changed,
+                )
+            )
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._listening.wait(), LISTEN_WAIT_SECONDS)
         known = self._known.get(channel_id) if self._listening.is_set() else None
@@ -95,28 +100,16 @@ class ActiveChannels:
             with suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _listen(self) -> None:
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    libpq_url(self.database_url),
-                    autocommit=True,
-                    application_name="ingress-channels",
-                ) as conn:
-                    await conn.execute(f"LISTEN {CHANGES_CHANNEL}")
-                    self._changes += 1  # a read begun before may have missed a change
-                    self._listening.set()
-                    async for notice in conn.notifies():
-                        self._forget(notice.payload)
-            except Exception:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():  # a driver turned the cancel into this
-                    raise asyncio.CancelledError from None
-                log.exception("active channels: listening failed; reading every webhook's again")
-            finally:
-                self._listening.clear()
-                self._forget(None)
-            await asyncio.sleep(RECONNECT_SECONDS)
+    async def _heard(self, notice: psycopg.Notify) -> None:
+        self._forget(notice.payload)
+
+    def _listening_changed(self, listening: bool) -> None:
+        if listening:
+            self._changes += 1  # a read begun before may have missed a change
+            self._listening.set()
+        else:
+            self._listening.clear()
+            self._forget(None)
 
     def _forget(self, channel_id: str | None) -> None:
         """Forget one channel (a change was heard) or all (None: changes may go unheard)."""

@@ -3,10 +3,10 @@
 It LISTENs on `analytics_facts` (the triggers that write facts NOTIFY it; PostgreSQL sends one
 notification per transaction) and, woken, folds batches until none is left, at most once per
 `interval` (`BOTBUILDER_ANALYTICS_DRAIN_SECONDS`: facts committed meanwhile share the next
-batch, so a busy engine pays one drain for many messages). It drains once at start (facts left
-by a crash or while nobody listened). Several workers may drain at once: each claims different
-facts. A failure is logged and retried with back-off (the facts stay); a dropped LISTEN
-connection is reopened.
+batch, so a busy engine pays one drain for many messages). It drains whenever it starts to
+listen (facts left by a crash or committed while nobody listened). Several workers may drain at
+once: each claims different facts. A failure is logged and retried with back-off (the facts
+stay); a dropped LISTEN connection is reopened.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager, suppress
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.db import libpq_url
+from models.listener import listen, raise_if_cancelling
 from services.analytics.rollups import BATCH, FACTS_CHANNEL, fold
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,7 @@ class FactDrainer:
         self.sessions = sessions
         self.interval = interval
         self.batch = batch
-        self.listening = asyncio.Event()
-        self._delay = FIRST_RETRY_SECONDS
+        self._woken = asyncio.Event()
 
     async def drain(self) -> int:
         """Fold batches until no unclaimed fact is left; returns how many facts."""
@@ -58,53 +57,42 @@ class FactDrainer:
                 return total
 
     async def run(self) -> None:
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    libpq_url(self.database_url),
-                    autocommit=True,
-                    application_name="analytics-drainer",
-                ) as conn:
-                    await conn.execute(f"LISTEN {FACTS_CHANNEL}")
-                    self.listening.set()
-                    await self._serve(conn)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():  # a driver turned the cancel into this
-                    raise asyncio.CancelledError from None
-                log.exception("analytics drainer failed; retrying in %.1f s", self._delay)
-            self.listening.clear()
-            await asyncio.sleep(self._delay)
-            self._delay = min(self._delay * 2, MAX_RETRY_SECONDS)
-
-    async def _serve(self, conn: psycopg.AsyncConnection) -> None:
-        woken = asyncio.Event()
-        woken.set()  # drain once at start
-
-        async def listen() -> None:
-            try:
-                async for _ in conn.notifies():
-                    woken.set()
-            finally:
-                woken.set()  # the loop below finds the listener ended
-
-        listener = asyncio.create_task(listen())
+        listener = asyncio.create_task(
+            listen(
+                self.database_url,
+                [FACTS_CHANNEL],
+                "analytics-drainer",
+                self._heard,
+                self._listening_changed,
+            )
+        )
+        delay = FIRST_RETRY_SECONDS
         try:
             while True:
-                await woken.wait()
-                if listener.done():
-                    listener.result()  # the connection's error
-                    raise ConnectionError("the LISTEN connection ended")
-                woken.clear()
-                await self.drain()
-                self._delay = FIRST_RETRY_SECONDS
+                await self._woken.wait()
+                self._woken.clear()
+                try:
+                    await self.drain()
+                except Exception:
+                    raise_if_cancelling()
+                    log.exception("analytics drainer failed; retrying in %.1f s", delay)
+                    self._woken.set()
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, MAX_RETRY_SECONDS)
+                    continue
+                delay = FIRST_RETRY_SECONDS
                 await asyncio.sleep(self.interval)
         finally:
             listener.cancel()
-            with suppress(asyncio.CancelledError, Exception):
+            with suppress(asyncio.CancelledError):
                 await listener
+
+    async def _heard(self, notice: psycopg.Notify) -> None:
+        self._woken.set()
+
+    def _listening_changed(self, listening: bool) -> None:
+        if listening:  # drain what was committed while nobody listened
+            self._woken.set()
 
 
 @asynccontextmanager
