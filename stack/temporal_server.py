@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -51,6 +53,23 @@ ONE_PARTITION = (
     "matching.numTaskqueueWritePartitions=1",
 )
 DEV_SERVER_SETTINGS = (*CONTINUE_AS_NEW_AT_ONCE, *SEARCH_ATTRIBUTES_CACHED, *ONE_PARTITION)
+BUSY_TIMEOUT_MS = 10_000
+# The visibility indexes that the Temporal UI's lists and filters and BotBuilder's search
+# attributes use. The dev server's schema indexes 59 columns of `executions_visibility`, and
+# every visibility write (a workflow run started, closed, its attributes upserted) updates each
+# index; its database has a single connection, so each write delays every other persistence call.
+VISIBILITY_INDEXES = {
+    "default_idx",  # the lists' order: running first, then by close and start time
+    "by_execution_time",
+    "by_workflow_id",
+    "by_workflow_type",
+    "by_status",
+    "by_temporal_namespace_division",  # schedules and other system workflows
+}
+SLOT_INDEX_PREFIX = {
+    IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD: "by_keyword",
+    IndexedValueType.INDEXED_VALUE_TYPE_INT: "by_int",
+}
 
 
 def start_dev_server(
@@ -76,6 +95,8 @@ def start_dev_server(
         "journal_mode=wal",
         "--sqlite-pragma",
         "synchronous=normal",
+        "--sqlite-pragma",
+        f"busy_timeout={BUSY_TIMEOUT_MS}",  # waits out `keep_visibility_indexes`' short lock
         *DEV_SERVER_SETTINGS,
     ]
     if metrics_port:
@@ -84,3 +105,30 @@ def start_dev_server(
         args += ["--search-attribute", f"{key.name}={CLI_TYPES[key.indexed_value_type]}"]
     log = log_file.open("ab")
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def keep_visibility_indexes(database_file: Path) -> list[str]:
+    """Drop the dev server's visibility indexes that no list or filter of ours uses (queries on
+    those columns still work, scanning); returns the dropped ones. Idempotent."""
+    slots = Counter(key.indexed_value_type for key in ALL_SEARCH_ATTRIBUTES)
+    keep = VISIBILITY_INDEXES | {
+        f"{SLOT_INDEX_PREFIX[kind]}_{slot:02d}"
+        for kind, count in slots.items()
+        for slot in range(1, count + 1)
+    }
+    connection = sqlite3.connect(database_file, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        names = [
+            name
+            for (name,) in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name = 'executions_visibility' AND sql IS NOT NULL"
+            )
+        ]
+        dropped = [name for name in names if name not in keep]
+        with connection:
+            for name in dropped:
+                connection.execute(f'DROP INDEX "{name}"')
+        return dropped
+    finally:
+        connection.close()

@@ -20,7 +20,7 @@ from stack.demo import ensure_demo_bot
 from stack.embedded_postgres import start_embedded_postgres
 from stack.file_modes import create_owner_only, keep_owner_only
 from stack.supervisor import Supervisor
-from stack.temporal_server import start_dev_server
+from stack.temporal_server import keep_visibility_indexes, start_dev_server
 
 READY_TIMEOUT_SECONDS = 90.0
 
@@ -131,6 +131,8 @@ def run_up(settings: Settings) -> int:
                 ),
             )
         asyncio.run(wait_for_temporal(temporal_address, settings.temporal_namespace, deadline))
+        if settings.embedded_temporal:
+            keep_visibility_indexes(data_dir / "temporal.db")
 
         print("Applying migrations ...", flush=True)
         from stack.migrate import upgrade

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -15,6 +17,7 @@ import httpx
 import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from temporalio.client import Client
 
 from stack.ports import free_port
 
@@ -208,8 +211,31 @@ def test_up_runs_everything_stops_cleanly_and_keeps_data(data_dir: Path) -> None
         while metric_total(temporal_metrics, **signals) < 1:  # the message's, by the API
             assert time.monotonic() < deadline, "the Temporal metrics never counted the message"
             time.sleep(0.5)
+        # Visibility keeps only the indexes its lists use; a filter on another column still works.
+        with sqlite3.connect(data_dir / "temporal.db") as temporal_db:
+            indexes = {
+                name
+                for (name,) in temporal_db.execute(
+                    "SELECT name FROM sqlite_master WHERE tbl_name = 'executions_visibility' "
+                    "AND type = 'index' AND sql IS NOT NULL"
+                )
+            }
+        assert "by_keyword_01" in indexes and "by_task_queue" not in indexes
+        assert len(indexes) == 17  # of 59: the lists' own and one per search attribute
+        for query in ("ContactId = 'metrics-check'", "TaskQueue = 'botbuilder'"):
+            assert asyncio.run(workflow_ids(f"127.0.0.1:{again.temporal_port}", query))
     finally:
         assert again.stop() == 0
+
+
+async def workflow_ids(address: str, query: str) -> list[str]:
+    """The workflows a visibility query finds, once it finds any (visibility lags)."""
+    client = await Client.connect(address)
+    deadline = time.monotonic() + 30
+    while not (found := [execution.id async for execution in client.list_workflows(query)]):
+        assert time.monotonic() < deadline, f"no workflow found by {query}"
+        await asyncio.sleep(0.5)
+    return found
 
 
 def worker_processes(up: UpProcess) -> list[psutil.Process]:
