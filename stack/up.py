@@ -7,6 +7,7 @@ import fcntl
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -132,7 +133,10 @@ def run_up(settings: Settings) -> int:
             )
         asyncio.run(wait_for_temporal(temporal_address, settings.temporal_namespace, deadline))
         if settings.embedded_temporal:
-            keep_visibility_indexes(data_dir / "temporal.db")
+            try:
+                keep_visibility_indexes(data_dir / "temporal.db")
+            except sqlite3.Error as err:  # only slower: every list still answers
+                print(f"warning: Temporal's visibility indexes were left as they are: {err}")
 
         print("Applying migrations ...", flush=True)
         from stack.migrate import upgrade
