@@ -63,6 +63,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.platform = Platform(settings, database_url)
+        await app.state.platform.warm()
         yield
         await app.state.platform.close()
 

@@ -3,6 +3,7 @@ channels, limits."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,7 @@ from temporalio.client import Client
 from graphql_api.http.active_channels import ActiveChannels
 from graphql_api.live_updates import LiveUpdates, StreamSlots
 from graphql_api.rate_limits import RateLimiter
-from models.db import make_engine, make_session_factory
+from models.db import make_engine, make_session_factory, warm
 from models.secret_box import SecretBox
 from models.settings import Settings
 from workflows.client import connect_temporal
@@ -47,6 +48,14 @@ class Platform:
         if self._temporal is None:
             self._temporal = await connect_temporal(self.settings)
         return self._temporal
+
+    async def warm(self) -> None:
+        """Ready at start what the first webhook would otherwise wait for: the database engine
+        and the ingress's channel listener. What start-up built is then moved out of the garbage
+        collector's reach (`gc.freeze`), so a full collection does not walk it mid-request."""
+        await warm(self.engine)
+        self.active_channels.start()
+        gc.freeze()
 
     async def close(self) -> None:
         await self.live_updates.close()

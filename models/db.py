@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from sqlalchemy import BindParameter, MetaData, bindparam
+from sqlalchemy import BindParameter, MetaData, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, configure_mappers
 
 from models.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -79,6 +83,18 @@ def make_engine(
         pool_use_lifo=True,
         **kwargs,
     )
+
+
+async def warm(engine: AsyncEngine) -> None:
+    """Configure the ORM's mappers and open a first pooled connection (the dialect's first-connect
+    queries with it) at process start: left to first use, both fell on a fresh stack's first
+    message. A database not reachable yet is left to that first use."""
+    configure_mappers()
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (DBAPIError, OSError) as err:
+        log.warning("the database is not reachable yet (%s); connecting on first use", err)
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from channels.base import ChannelAccess, StatusUpdate
 from channels.whatsapp_cloud.adapter import WhatsAppCloudChannel
+from graphql_api.platform import Platform
 from models.conversation_tables import Conversation, Message
 from models.db import make_session_factory
 from models.messages import InboundMessage
@@ -89,6 +90,28 @@ async def test_an_edited_or_disconnected_channel_is_seen_by_the_ingress_at_once(
             {"id": whatsapp.channel_id},
         )
     await wait_for(lambda: answers("renewed", 404), timeout=5, what="the disconnection")
+
+
+async def test_the_api_listens_for_channel_changes_before_its_first_webhook(
+    db_engine: AsyncEngine, test_settings: Settings
+):
+    platform = Platform(test_settings, test_settings.database_url or "")
+    try:
+        await platform.warm()  # what the app does as it starts
+
+        async def ingress_listening() -> bool:
+            async with db_engine.connect() as connection:
+                listening = await connection.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                        "'ingress-channels' AND query = 'LISTEN bb_channels'"
+                    )
+                )
+            return listening == 1
+
+        await wait_for(ingress_listening, timeout=5, what="the ingress's LISTEN")
+    finally:
+        await platform.close()
 
 
 async def test_only_signed_events_are_accepted(

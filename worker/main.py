@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from functools import partial
 
@@ -10,7 +11,7 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from channels.http_pool import close_shared_session
-from models.db import make_engine, make_session_factory
+from models.db import make_engine, make_session_factory, warm
 from models.settings import Settings
 from services.analytics.drainer import draining
 from worker.registry import build_worker
@@ -58,6 +59,10 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     engine = make_engine(database_url, pre_ping=False)  # activities retry instead
     wake_deliveries_on_commit(partial(asyncio.sleep, 0, client), settings.task_queue)
     sessions = make_session_factory(engine)
+    await warm(engine)
+    # What start-up built (modules, mappers, schemas) lives as long as the process: moved out of
+    # the collector's reach, a full collection no longer walks it in the middle of a message.
+    gc.freeze()
     async with (
         draining(database_url, sessions, settings.analytics_drain_seconds),
         build_worker(client, settings, sessions),

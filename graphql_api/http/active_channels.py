@@ -54,7 +54,8 @@ ACTIVE_CHANNEL = select(
 
 
 class ActiveChannels:
-    """This process's remembered channels; listens from the first lookup until `close`."""
+    """This process's remembered channels; listens from `start` (or the first lookup) until
+    `close`."""
 
     def __init__(self, database_url: str, engine: AsyncEngine) -> None:
         self.database_url = database_url
@@ -66,16 +67,8 @@ class ActiveChannels:
 
     async def get(self, channel_id: uuid.UUID, kind: str) -> StoredChannel | None:
         """The active channel of this kind with this id; None when there is none."""
-        if self._task is None:  # the process's first webhook: listen first (or give up soon)
-            self._task = asyncio.create_task(
-                listen(
-                    self.database_url,
-                    [CHANGES_CHANNEL],
-                    "ingress-channels",
-                    self._heard,
-                    self._listening_changed,
-                )
-            )
+        if self._task is None:  # not started: listen first (or give up soon)
+            self.start()
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._listening.wait(), LISTEN_WAIT_SECONDS)
         known = self._known.get(channel_id) if self._listening.is_set() else None
@@ -93,6 +86,19 @@ class ActiveChannels:
         if self._listening.is_set() and changes == self._changes:
             self._known[channel_id] = channel
         return channel
+
+    def start(self) -> None:
+        """Begin listening, before the first webhook needs it."""
+        if self._task is None:
+            self._task = asyncio.create_task(
+                listen(
+                    self.database_url,
+                    [CHANGES_CHANNEL],
+                    "ingress-channels",
+                    self._heard,
+                    self._listening_changed,
+                )
+            )
 
     async def close(self) -> None:
         if self._task is not None:
