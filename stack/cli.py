@@ -275,6 +275,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+NOT_MIGRATED = (
+    "error: the database has no BotBuilder tables yet: start the platform once with "
+    "`botbuilder up` (or run `botbuilder migrate`)"
+)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
@@ -283,10 +289,16 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as err:
+        from psycopg.errors import UndefinedTable
+        from sqlalchemy.exc import DBAPIError
+
         from stack.up import StackError
 
         if isinstance(err, StackError):
             print(f"error: {err}", file=sys.stderr)
+            sys.exit(1)
+        if isinstance(err, DBAPIError) and isinstance(err.orig, UndefinedTable):
+            print(NOT_MIGRATED, file=sys.stderr)
             sys.exit(1)
         raise
 

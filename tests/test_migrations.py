@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -28,6 +31,7 @@ from models.db import Base, sqlalchemy_url
 from models.flow_tables import Flow, FlowVersion
 from models.tenancy_tables import Organization
 from stack import migrate
+from stack.cli import NOT_MIGRATED
 
 
 @pytest.fixture
@@ -199,3 +203,16 @@ async def test_deleting_a_bot_deletes_everything_under_it(db_session: AsyncSessi
         assert count == 1, table.__tablename__
     remaining = await db_session.scalar(select(Conversation.bot_id))
     assert remaining == other_bot.id
+
+
+def test_a_command_on_a_database_without_the_tables_says_so(fresh_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": fresh_url}
+    chat = subprocess.run(
+        [sys.executable, "-m", "stack.cli", "chat", "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert chat.returncode == 1
+    assert chat.stderr.strip() == NOT_MIGRATED
