@@ -88,24 +88,67 @@ def options_from(args: argparse.Namespace) -> WhatsAppBenchOptions:
     )
 
 
-def stack_processes(stack: LocalStack) -> list[psutil.Process]:
-    """Every process of the stack: `up`, its children (API, workers, Temporal), PostgreSQL."""
-    processes = {process.pid: process for process in stack.processes()}
+def part_of(process: psutil.Process) -> str:
+    """Which part of the stack a child of `up` is."""
+    try:
+        command = process.cmdline()
+    except psutil.Error:
+        return "up"
+    if command[-2:] == ["stack.cli", "worker"]:
+        return "workers"
+    if command[-2:] == ["stack.cli", "api"]:
+        return "API"
+    if command[1:3] == ["server", "start-dev"]:
+        return "Temporal"
+    return "up"
+
+
+def stack_parts(stack: LocalStack) -> list[tuple[str, psutil.Process]]:
+    """Every process of the stack now, with its part: the embedded Temporal, the workers,
+    PostgreSQL (its server and a process per connection), the API, and `up` itself."""
+    postgres = stack.processes()
+    known = {process.pid for process in postgres}
     up = psutil.Process(stack.process.pid)
-    for process in [up, *up.children(recursive=True)]:
-        processes.setdefault(process.pid, process)
-    return list(processes.values())
+    parts = [("PostgreSQL", process) for process in postgres] + [("up", up)]
+    for child in up.children(recursive=True):
+        if child.pid not in known:
+            parts.append((part_of(child), child))
+    return parts
 
 
-def cpu_seconds(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for process in processes:
+CpuReading = dict[int, tuple[str, float]]
+
+
+def read_cpu(parts: list[tuple[str, psutil.Process]]) -> CpuReading:
+    """The CPU seconds each process has used, by its id, with its part."""
+    reading: CpuReading = {}
+    for part, process in parts:
         try:
             times = process.cpu_times()
         except psutil.Error:
             continue
-        total += times.user + times.system
-    return total
+        reading[process.pid] = (part, times.user + times.system)
+    return reading
+
+
+def spent(before: CpuReading, after: CpuReading) -> dict[str, float]:
+    """The CPU seconds each part used between two readings; a process that began between them
+    (a new database connection's) counts from zero."""
+    used: dict[str, float] = {}
+    for pid, (part, seconds) in after.items():
+        used[part] = used.get(part, 0.0) + seconds - before.get(pid, (part, 0.0))[1]
+    return used
+
+
+CPU_PARTS = ("Temporal", "workers", "PostgreSQL", "API", "floor worker and client")
+
+
+def describe_cpu(cpu: dict[str, float], messages: int, label: str) -> str:
+    """The core-seconds per message in all, then each part's (`up` itself is in the total
+    only: it supervises, and spends next to nothing)."""
+    per = {role: seconds / max(1, messages) for role, seconds in cpu.items()}
+    parts = ", ".join(f"{role} {per[role]:.3f}" for role in CPU_PARTS if role in per)
+    return f"; {sum(per.values()):.3f} core-s/msg ({label}: {parts})"
 
 
 TIMEOUT_COUNTERS = ("start_to_close_timeout", "schedule_to_start_timeout")
@@ -153,7 +196,11 @@ async def workflow_task_timeouts(metrics_url: str, client: Client) -> float | No
 
 
 def describe(
-    label: str, figures: Figures, cpu: float | None = None, task_timeouts: float | None = None
+    label: str,
+    figures: Figures,
+    cpu: dict[str, float] | None = None,
+    task_timeouts: float | None = None,
+    cpu_label: str = "whole stack",
 ) -> str:
     """One line of figures: rate, reply and webhook latency, answers and losses."""
     line = (
@@ -170,7 +217,7 @@ def describe(
     if task_timeouts is not None:
         line += f", {task_timeouts:.0f} workflow tasks timed out"
     if cpu is not None:
-        line += f"; {cpu / max(1, figures.sent):.3f} core-s/msg (whole stack)"
+        line += describe_cpu(cpu, figures.sent, cpu_label)
     return line
 
 
@@ -220,7 +267,10 @@ async def run_scenarios(
     options: WhatsAppBenchOptions,
 ) -> None:
     """Each scenario on the stack, then the same shape on the floor; prints as it goes."""
-    processes = stack_processes(stack)
+    # the floor's CPU: the embedded Temporal server's, and this process's (its worker and client)
+    floor_parts = [("floor worker and client", psutil.Process())] + [
+        (part, process) for part, process in stack_parts(stack) if part == "Temporal"
+    ]
     for scenario in options.scenarios:
         if scenario == "menu":
             messages = options.users * options.conversations * len(MENU)
@@ -244,18 +294,21 @@ async def run_scenarios(
             run = load.open_loop(MENU[:1], options.rate, duration)
             floor_run = floor and floor.starts(options.rate, duration)
         print(f"  {title}", flush=True)
-        cpu = cpu_seconds(processes)
+        cpu = read_cpu(stack_parts(stack))
         before = await workflow_task_timeouts(stack.temporal_metrics_url, client)
         with PeakSampler(stack.worker_processes()) as worker_memory:
             figures = await run
-        cpu = cpu_seconds(processes) - cpu
+        used = spent(cpu, read_cpu(stack_parts(stack)))
         after = await workflow_task_timeouts(stack.temporal_metrics_url, client)
         timeouts = None if before is None or after is None else after - before
-        print(describe("botbuilder", figures, cpu, timeouts), flush=True)
+        print(describe("botbuilder", figures, used, timeouts), flush=True)
         if scenario == "waiting":
             print(describe_waiting(stack, figures, worker_memory.peak), flush=True)
         if floor_run is not None:
-            print(describe("floor", await floor_run), flush=True)
+            cpu = read_cpu(floor_parts)
+            floor_figures = await floor_run
+            used = spent(cpu, read_cpu(floor_parts))
+            print(describe("floor", floor_figures, used, cpu_label="floor"), flush=True)
         print(f"    load average {load_average()}", flush=True)
 
 

@@ -47,7 +47,19 @@ def test_whatsapp_bench_answers_every_message_of_both_scenarios() -> None:
         assert figures is not None, line
         rate, p50, p99 = figures.groups()
         assert float(rate) > 0 and 0 < int(p50) <= int(p99), line
-    assert "core-s/msg (whole stack)" in lines["menu", "botbuilder"]
+    # CPU per message, in all and by part, for the stack and for its floor
+    parts = (
+        r"core-s/msg \(whole stack: Temporal ([\d.]+), workers ([\d.]+), "
+        r"PostgreSQL ([\d.]+), API ([\d.]+)\)"
+    )
+    for scenario in ("menu", "echo"):
+        shares = re.search(parts, lines[scenario, "botbuilder"])
+        assert shares and all(float(share) > 0 for share in shares.groups()), lines
+        floor = re.search(
+            r"core-s/msg \(floor: Temporal ([\d.]+), floor worker and client ([\d.]+)\)",
+            lines[scenario, "floor"],
+        )
+        assert floor and all(float(share) > 0 for share in floor.groups()), lines
     assert "load average" in out
     # The analytics outbox drained after the run, and its rollups agree with the stored messages.
     drained = (
