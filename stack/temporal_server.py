@@ -107,9 +107,9 @@ def start_dev_server(
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def keep_visibility_indexes(database_file: Path) -> list[str]:
+def keep_visibility_indexes(database_file: Path) -> None:
     """Drop the dev server's visibility indexes that no list or filter of ours uses (queries on
-    those columns still work, scanning); returns the dropped ones. Idempotent."""
+    those columns still work, scanning). Idempotent."""
     slots = Counter(key.indexed_value_type for key in ALL_SEARCH_ATTRIBUTES)
     keep = VISIBILITY_INDEXES | {
         f"{SLOT_INDEX_PREFIX[kind]}_{slot:02d}"
@@ -125,10 +125,9 @@ def keep_visibility_indexes(database_file: Path) -> list[str]:
                 "AND tbl_name = 'executions_visibility' AND sql IS NOT NULL"
             )
         ]
-        dropped = [name for name in names if name not in keep]
         with connection:
-            for name in dropped:
-                connection.execute(f'DROP INDEX "{name}"')
-        return dropped
+            for name in names:
+                if name not in keep:
+                    connection.execute(f'DROP INDEX "{name}"')
     finally:
         connection.close()

@@ -146,8 +146,8 @@ CPU_PARTS = ("Temporal", "workers", "PostgreSQL", "API", "floor worker and clien
 def describe_cpu(cpu: dict[str, float], messages: int, label: str) -> str:
     """The core-seconds per message in all, then each part's (`up` itself is in the total
     only: it supervises, and spends next to nothing)."""
-    per = {role: seconds / max(1, messages) for role, seconds in cpu.items()}
-    parts = ", ".join(f"{role} {per[role]:.3f}" for role in CPU_PARTS if role in per)
+    per = {part: seconds / max(1, messages) for part, seconds in cpu.items()}
+    parts = ", ".join(f"{part} {per[part]:.3f}" for part in CPU_PARTS if part in per)
     return f"; {sum(per.values()):.3f} core-s/msg ({label}: {parts})"
 
 
