@@ -9,18 +9,28 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from models.settings import Settings
 
+if TYPE_CHECKING:
+    from stack.embedded_postgres import EmbeddedPostgres
+
+# The embedded server this command started: `main` stops it when the command ends.
+STARTED: list[EmbeddedPostgres] = []
+
 
 def resolve_database_url(settings: Settings) -> str:
-    """DATABASE_URL, or the embedded server in the data folder (started if needed)."""
+    """DATABASE_URL, or the embedded server in the data folder (started if needed: then it
+    runs until the command ends)."""
     if settings.database_url:
         return settings.database_url
     from stack.embedded_postgres import start_embedded_postgres
 
-    return start_embedded_postgres(settings.data_dir.resolve()).url
+    server = start_embedded_postgres(settings.data_dir.resolve())
+    if server.started:
+        STARTED.append(server)
+    return server.url
 
 
 def command_up(settings: Settings, _args: argparse.Namespace) -> int:
@@ -301,6 +311,9 @@ def main(argv: list[str] | None = None) -> None:
             print(NOT_MIGRATED, file=sys.stderr)
             sys.exit(1)
         raise
+    finally:
+        for server in STARTED:  # not reached by `api` and `worker`, which exit at once
+            server.stop()
 
 
 if __name__ == "__main__":

