@@ -37,11 +37,11 @@ from models.conversation_tables import Conversation, Message
 from models.db import json_or_null
 from models.messages import OutboundMessage, TemplateMessage
 from models.payloads import activity_names
-from models.payloads.engine import SendRequest, SentMessage
+from models.payloads.engine import RunEnd, SendRequest, SentMessage
 from models.secret_box import SecretBox
 from models.settings import Settings
 from services.conversations.delivery_statuses import record_sent
-from services.conversations.flow_runs import store_run_start
+from services.conversations.flow_runs import store_run_end, store_run_start
 from services.conversations.flow_steps import store_steps
 from services.conversations.inbound import store_unstored
 from services.conversations.message_rows import MESSAGES, new_message
@@ -163,8 +163,10 @@ class MessageSender:
             await self._mark(stored.id, channel_id, "pending", None, err.record())
             metrics.send_failed(access.kind, err.code, permanent=False)
             raise ApplicationError(str(err), type="RetryableSendError") from err
-        await self._mark(stored.id, channel_id, "sent", provider_id, None)
+        ended = await self._mark(stored.id, channel_id, "sent", provider_id, None, request.end)
         metrics.message_out(access.kind)
+        if ended and request.end is not None:
+            metrics.flow_finished(request.end.status)
         return sent
 
     async def _outside_window(
@@ -237,7 +239,10 @@ class MessageSender:
         status: str,
         provider_id: str | None,
         error: dict[str, Any] | None,
-    ) -> None:
+        end: RunEnd | None = None,
+    ) -> bool:
+        """Store the send's result (and the run's end it carries, once sent); whether that
+        ended the run."""
         async with self.sessions.begin() as session:
             if provider_id:  # `message.sent` too
                 await record_sent(session, message_id, channel_id, provider_id)
@@ -246,6 +251,12 @@ class MessageSender:
                     UNSENT, {"message_id": message_id, "status": status, "error": error}
                 )
                 await webhook_outbox.message_event(session, message_id, status, error)
+            if end is None or status != "sent":
+                return False
+            ended_at = datetime.now(UTC).isoformat()
+            steps = [step.model_copy(update={"ended_at": ended_at}) for step in end.steps]
+            _, ended = await store_run_end(session, end.model_copy(update={"steps": steps}))
+            return ended
 
 
 def _window_open(last_inbound: datetime | None) -> bool:

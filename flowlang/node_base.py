@@ -146,6 +146,9 @@ class NodeType:
     handles: Callable[[Any], list[str]] = only_default  # every handle the node can leave by
     required_handles: Callable[[Any], list[str]] = no_handles  # must be wired (see validation)
     waits: Callable[[Any], bool] = never  # does running it always wait (reply, timer, hand-off)?
+    # A node whose whole run is at most one send: the outcome it then records. With no edge out,
+    # that send is the run's last write, and stores the run's end with its result.
+    only_sends: str | None = None
 
     def parse(self, data: dict[str, Any]) -> Any:
         """The node's `data` as this type's model (raises pydantic's `ValidationError`)."""

@@ -7,11 +7,13 @@ import uuid
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from models.bot_tables import Channel
+from models.conversation_tables import Conversation, FlowRun, FlowRunStep
 from models.db import make_session_factory
 from models.settings import Settings
 from tests.channel_chat import WhatsAppUser, make_whatsapp_bot
@@ -74,6 +76,25 @@ NEW_RUN = {  # a message starting a flow in an existing conversation: continue-a
     "worker transactions": 3,
     "worker pre-ping round trips": 0,
     "API SQL statements": 0,
+}
+
+# A flow that answers and ends (the bench's echo): its one send also stores the run's end.
+PONG = chain(node("pong", "message", content="pong"))
+PONG_NEW_CONTACT = {  # the conversation opens, the run answers and ends
+    "workflow tasks": 1,
+    "history events": 10,  # 11 before revision 2
+    "local activities": 2,  # 3 before revision 2: the run's end was one of its own
+    "search-attribute upserts": 2,  # the run's (with the conversation's), its Status
+    "worker SQL statements": 16,
+    "worker transactions": 3,  # 4 before revision 2
+}
+PONG_AGAIN = {  # the next message: continue-as-new, a new run that answers and ends
+    "workflow tasks": 2,
+    "history events": 13,  # 14 before revision 2
+    "local activities": 2,  # 3 before revision 2
+    "search-attribute upserts": 1,  # its Status
+    "worker SQL statements": 11,
+    "worker transactions": 3,  # 4 before revision 2
 }
 
 
@@ -152,3 +173,45 @@ async def test_one_message_costs_no_more_than_the_budget(
             if cost.get(kind, 0) > most
         }
         assert not over, f"over the budget (counted, budget): {over}"
+
+
+async def test_a_reply_that_ends_the_run_stores_the_end_with_it(
+    api: httpx.AsyncClient,
+    meta: FakeMeta,
+    db_engine: AsyncEngine,
+    test_settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    channel_id, phone_number_id = await make_whatsapp_bot(db_engine, test_settings, PONG)
+    user = WhatsAppUser(api, meta, channel_id, phone_number_id, wa_id="34600999777")
+    bot_id = await bot_of(db_engine, channel_id)
+    conversation = conversation_workflow_id(bot_id, channel_id, user.wa_id)
+    sql = SqlCounter(db_engine.sync_engine, conversation)
+    client = temporal_env.client
+    new_contact = await measure(user, "ping", 1, sql, client, conversation)
+    await wait_for(lambda: no_flow_runs(client, conversation), what="the run's end")
+    again = await measure(user, "ping", 2, sql, client, conversation)
+    await wait_for(lambda: no_flow_runs(client, conversation), what="the second run's end")
+    with capsys.disabled():
+        print("\nper inbound message:", {"new contact": new_contact, "again": again})
+    for cost, budget in ((new_contact, PONG_NEW_CONTACT), (again, PONG_AGAIN)):
+        over = {
+            kind: (cost.get(kind, 0), most)
+            for kind, most in budget.items()
+            if cost.get(kind, 0) > most
+        }
+        assert not over, f"over the budget (counted, budget): {over}"
+    async with make_session_factory(db_engine)() as session:
+        runs = (
+            await session.execute(
+                select(FlowRun.status, FlowRun.ended_at, FlowRunStep.outcome, FlowRunStep.ended_at)
+                .join(FlowRunStep, FlowRunStep.flow_run_id == FlowRun.id)
+                .join(Conversation, Conversation.id == FlowRun.conversation_id)
+                .where(Conversation.workflow_id == conversation)
+            )
+        ).all()
+    assert len(runs) == 2
+    for status, ended_at, outcome, step_ended_at in runs:  # each ended, with its step
+        assert (status, outcome) == ("completed", "default")
+        assert ended_at is not None and step_ended_at is not None

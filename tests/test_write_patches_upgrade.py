@@ -13,7 +13,10 @@ every message in the order it was said.
 
 - Engine revision 1 (`workflows.interpreter.REVISION`, in a `BotConversation` run's input): a
   run begun on it takes every path above without asking `patched`, and keeps the contact's
-  silence with one timer; a run begun before keeps asking, and its next run is on revision 1."""
+  silence with one timer; a run begun before keeps asking, and its next run is on revision 1.
+- Engine revision 2: a run whose last node only sends stores its end with that send, not in a
+  local activity of its own; a run begun on revision 1 keeps the local activity, and its next
+  run is on revision 2."""
 
 from __future__ import annotations
 
@@ -53,7 +56,7 @@ BEFORE_COMBINED = [
     *[*ANSWERED, RECORD_STEPS, FINISH_FLOW_RUN],
 ]
 BEFORE_FOLDED = [OPEN_AND_RECORD, SEND_MESSAGE, *ANSWERED, FINISH_FLOW_RUN]
-NOW = [OPEN_AND_RECORD, SEND_MESSAGE, SEND_MESSAGE, SEND_MESSAGE, FINISH_FLOW_RUN]
+NOW = [OPEN_AND_RECORD, SEND_MESSAGE, SEND_MESSAGE, SEND_MESSAGE]  # the last send ends the run
 
 
 async def stored_run(engine: AsyncEngine, contact: str) -> tuple[str, list[str], bool] | None:
@@ -186,3 +189,65 @@ async def test_a_conversation_begun_before_revisions_takes_them_up_at_its_next_r
     assert (first["PATCH"], first["TIMER_CANCELED"]) == (1, 2)
     now = await history_counts(client.get_workflow_handle(workflow_id, run_id=latest.run_id))
     assert (now["PATCH"], now["TIMER_CANCELED"]) == (0, 0)
+
+
+async def test_a_run_begun_on_revision_1_ends_in_its_own_write_and_the_next_with_its_send(
+    temporal_env: WorkflowEnvironment,
+    test_settings: Settings,
+    db_engine: AsyncEngine,
+    clean_db: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    definition = chain(
+        node("ask", "question", content="What is your name?", variable="name"),
+        node("hi", "message", content="Hi {{name}}"),
+    )
+    bot, channel = await make_web_bot(db_engine, definition)
+    settings = test_settings.model_copy(update={"task_queue": TASK_QUEUE})
+    client = temporal_env.client
+    workflow_id = conversation_workflow_id(bot, channel, "upgraded")
+    async with api_client(settings) as api:
+        chat = WebChat(api, channel, "upgraded")
+        on_revision(monkeypatch, 1)
+        async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
+            await chat.say("hello")
+            assert await chat.wait_replies(1) == ["What is your name?"]
+        first_run = (await client.get_workflow_handle(workflow_id).describe()).run_id
+        monkeypatch.undo()  # the deploy
+        async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
+            await chat.say("Ana")
+            assert await chat.wait_replies(2) == ["What is your name?", "Hi Ana"]
+            await wait_for(lambda: ended_runs(db_engine, 1), what="the first run's end")
+            await chat.say("hello")
+            await chat.wait_replies(3)
+            await chat.say("Bea")
+            assert await chat.wait_replies(4) == [
+                "What is your name?",
+                "Hi Ana",
+                "What is your name?",
+                "Hi Bea",
+            ]
+            await wait_for(lambda: ended_runs(db_engine, 2), what="the second run's end")
+    latest = (await client.get_workflow_handle(workflow_id).describe()).run_id
+    assert latest != first_run
+    first = await local_activities(client, workflow_id, run_id=first_run)
+    now = await local_activities(client, workflow_id)
+    # the first run's end in a write of its own, then the next flow's start recorded there
+    assert first == [OPEN_AND_RECORD, SEND_MESSAGE, SEND_MESSAGE, FINISH_FLOW_RUN, RECORD_AND_MATCH]
+    assert now == [SEND_MESSAGE, SEND_MESSAGE]  # the question, then the answer with the end
+
+
+async def ended_runs(engine: AsyncEngine, count: int) -> bool:
+    """Whether `count` runs are stored completed, each with both its steps, none current."""
+    async with engine.connect() as connection:
+        runs = (
+            await connection.execute(
+                text(
+                    "SELECT r.status, array_agg(s.node_id ORDER BY s.sequence), "
+                    "bool_or(c.current_flow_run_id IS NOT DISTINCT FROM r.id) FROM flow_runs r "
+                    "JOIN conversations c ON c.id = r.conversation_id "
+                    "JOIN flow_run_steps s ON s.flow_run_id = r.id GROUP BY r.id"
+                )
+            )
+        ).all()
+    return [tuple(run) for run in runs] == [("completed", ["ask", "hi"], False)] * count

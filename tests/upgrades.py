@@ -38,9 +38,12 @@ def on_revision(monkeypatch: pytest.MonkeyPatch, revision: int) -> None:
     monkeypatch.setattr(bot_conversation, "REVISION", revision)
 
 
-async def local_activities(client: Client, workflow_id: str) -> list[str]:
-    """The types of the local activities in a workflow's (latest run's) history, in order."""
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
+async def local_activities(
+    client: Client, workflow_id: str, run_id: str | None = None
+) -> list[str]:
+    """The types of the local activities in a workflow run's history (the latest's unless
+    `run_id`), in order."""
+    history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
     names = []
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:

@@ -89,8 +89,10 @@ OutputT = TypeVar("OutputT", bound=BaseModel)
 # The revision of the engine a `BotConversation` run began on, carried in its input (0: begun
 # before revisions, its paths chosen by the patches above). A run begun on revision 1 takes the
 # paths of every patch above without asking (no marker and no `TemporalChangeVersion` upsert per
-# run) and keeps the contact's silence with one timer (`workflows/silence.py`)
-REVISION = 1
+# run) and keeps the contact's silence with one timer (`workflows/silence.py`). On revision 2,
+# a run whose last node only sends (`NodeType.only_sends`, no edge out) stores its end with that
+# send's result instead of in a local activity of its own.
+REVISION = 2
 
 
 def begun_on(revision: int) -> bool:
@@ -138,6 +140,9 @@ class FlowInterpreter:
         self._waiting = False
         self._sends_in_step = 0
         self._step_output: dict[str, Any] | None = None
+        self._step_started: datetime | None = None
+        self._closing: str | None = None  # the step's outcome when its send ends the run
+        self._closed = False  # that send stored the step and the run's end
         self._settled: dict[str, str] = {}  # payment id -> status, as Stripe reported it
         self._asked_at: datetime | None = None
         self.variables: dict[str, Any] = {}
@@ -279,7 +284,11 @@ class FlowInterpreter:
         return "completed", None
 
     async def finish(self, status: RunStatus, error: str | None) -> None:
-        """Store the last steps and the run's end (in one write since `COMBINED_WRITES`)."""
+        """Store the last steps and the run's end (in one write since `COMBINED_WRITES`; with the
+        last send since revision 2, when the last node only sent)."""
+        if self._closed:
+            workflow.set_current_details(summaries.ended(status, error, self.params.bot))
+            return
         end = RunEnd(run_id=self.run_id, status=status, variables=self.variables, error=error)
         if combined_writes():
             end.steps, self._unrecorded = self._unrecorded, []
@@ -320,13 +329,16 @@ class FlowInterpreter:
         workflow.set_current_details(f"at node {self._label()}")
         self.sequence += 1
         self._sends_in_step = 0
-        started = workflow.now()
+        started = self._step_started = workflow.now()
+        self._closing = node_type.only_sends if self._last_write(graph, node_id) else None
         outcome: str | None
         try:
             outcome = await node_type.run(self, data)
         except NodeFailed as err:
             await self._record(node.id, node.type, "error", started, {"message": str(err)})
             raise
+        if self._closed:  # its send stored this step and the run's end
+            return None
         await self._record(node.id, node.type, outcome or "end", started, None)
         if outcome is None:
             return None
@@ -334,6 +346,11 @@ class FlowInterpreter:
             return graph.next_node(node.id, outcome, self.evaluate)
         except expressions.ExpressionError as err:
             raise NodeFailed(f"an edge condition after {node.id!r} cannot run: {err}") from err
+
+    def _last_write(self, graph: FlowGraph, node_id: str) -> bool:
+        """Whether the run ends after this node whatever it does: no edge leaves it (revision 2;
+        its send, if it is a node that only sends, then stores the run's end)."""
+        return begun_on(2) and not graph.outgoing.get(node_id)
 
     async def _record(
         self, node_id: str, node_type: str, outcome: str, started: Any, error: dict | None
@@ -398,6 +415,7 @@ class FlowInterpreter:
             combined_writes() or workflow.patched(STEPS_WITH_SENDS)
         ):
             steps, self._unrecorded = self._unrecorded, []
+        end = self._end_with() if self._sends_in_step == 0 else None
         request = SendRequest(
             conversation_id=self.params.conversation_id,
             channel_id=self.params.channel_id,
@@ -408,9 +426,12 @@ class FlowInterpreter:
             steps=steps,
             start=start,
             inbound=inbound,
+            end=end,
         )
         self._sends_in_step += 1
         sent_summary = summaries.sent(self._label(), message, self.params.bot)
+        if end is not None:
+            sent_summary += ", then store the run's end: completed"
         summary = self._with_start(start, inbound, sent_summary)
         try:
             sent = await workflow.execute_local_activity(
@@ -427,6 +448,7 @@ class FlowInterpreter:
             self._start = start
             self._unstored[:0] = inbound
             raise NodeFailed(f"the message could not be sent: {failure_reason(err)}") from err
+        self._closed = end is not None
         # When the contact could first see it: a retried workflow task runs later, but the
         # send it repeats was stored (and made) before. Old histories hold only the id.
         self._asked_at = (
@@ -434,6 +456,24 @@ class FlowInterpreter:
             if isinstance(sent, SentMessage)
             else workflow.now()
         )
+
+    def _end_with(self) -> RunEnd | None:
+        """The run's end for the send of a last node that only sends: its own step, ended by
+        the send when the provider takes the message."""
+        if self._closing is None or self._step_started is None:
+            return None
+        started = self._step_started.isoformat()
+        step = StepRecord(
+            run_id=self.run_id,
+            sequence=self.sequence,
+            node_id=self._node_id or "",
+            node_type=self._node_type,
+            outcome=self._closing,
+            started_at=started,
+            ended_at=started,
+        )
+        variables = self.variables
+        return RunEnd(run_id=self.run_id, status="completed", variables=variables, steps=[step])
 
     async def wait_for_reply(self, timeout: timedelta | None) -> InboundMessage | None:
         """The contact's next message (queued by the conversation, oldest first)."""

@@ -20,4 +20,5 @@ END = NodeType(
     data_model=EndData,
     handles=no_handles,
     run=run,
+    only_sends="end",
 )

@@ -27,4 +27,5 @@ MESSAGE = NodeType(
     type="message",
     data_model=MessageData,
     run=run,
+    only_sends=DEFAULT,
 )

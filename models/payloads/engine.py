@@ -236,6 +236,9 @@ class SendRequest(BaseModel):
     steps: list[StepRecord] = []  # the run's steps since it last stored any, stored with it
     start: RunStart | None = None  # the run's row, when this is the run's first write
     inbound: list[UnstoredInbound] = []  # the answers the run took since it last stored any
+    # The run's end when this is its last node's send: stored with the send's result, the
+    # node's step ending as the provider takes the message (a failed send stores neither)
+    end: RunEnd | None = None
 
 
 class SentMessage(BaseModel):
