@@ -4,6 +4,7 @@ budget the README states: a new contact's first message, and an answer in a runn
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -131,6 +132,33 @@ async def measure(
     }
 
 
+async def contact_of_a_bot(
+    api: httpx.AsyncClient,
+    meta: FakeMeta,
+    engine: AsyncEngine,
+    settings: Settings,
+    definition: dict[str, Any],
+    wa_id: str,
+) -> tuple[WhatsAppUser, str, SqlCounter]:
+    """A WhatsApp contact of a new bot running `definition`: the contact, its conversation's
+    workflow id, and the counter of that conversation's SQL."""
+    channel_id, phone_number_id = await make_whatsapp_bot(engine, settings, definition)
+    user = WhatsAppUser(api, meta, channel_id, phone_number_id, wa_id=wa_id)
+    conversation = conversation_workflow_id(await bot_of(engine, channel_id), channel_id, wa_id)
+    return user, conversation, SqlCounter(engine.sync_engine, conversation)
+
+
+def within_budget(*measured: tuple[dict[str, int], dict[str, int]]) -> None:
+    """Each (cost, budget) pair: nothing counted over its budget."""
+    for cost, budget in measured:
+        over = {
+            kind: (cost.get(kind, 0), most)
+            for kind, most in budget.items()
+            if cost.get(kind, 0) > most
+        }
+        assert not over, f"over the budget (counted, budget): {over}"
+
+
 async def test_one_message_costs_no_more_than_the_budget(
     api: httpx.AsyncClient,
     meta: FakeMeta,
@@ -139,11 +167,9 @@ async def test_one_message_costs_no_more_than_the_budget(
     temporal_env: WorkflowEnvironment,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    channel_id, phone_number_id = await make_whatsapp_bot(db_engine, test_settings, QUESTIONS)
-    user = WhatsAppUser(api, meta, channel_id, phone_number_id, wa_id="34600999888")
-    bot_id = await bot_of(db_engine, channel_id)
-    conversation = conversation_workflow_id(bot_id, channel_id, user.wa_id)
-    sql = SqlCounter(db_engine.sync_engine, conversation)
+    user, conversation, sql = await contact_of_a_bot(
+        api, meta, db_engine, test_settings, QUESTIONS, "34600999888"
+    )
     client = temporal_env.client
     new_contact = await measure(user, "hola", 1, sql, client, conversation)
     first_answer = await measure(user, "Ana", 2, sql, client, conversation)
@@ -160,19 +186,13 @@ async def test_one_message_costs_no_more_than_the_budget(
             "new run": new_run,
         }
         print("\nper inbound message:", costs)
-    for cost, budget in (
+    within_budget(
         (new_contact, NEW_CONTACT),
         (first_answer, ANSWER),
         (answer, ANSWER),
         (last_answer, LAST_ANSWER),
         (new_run, NEW_RUN),
-    ):
-        over = {
-            kind: (cost.get(kind, 0), most)
-            for kind, most in budget.items()
-            if cost.get(kind, 0) > most
-        }
-        assert not over, f"over the budget (counted, budget): {over}"
+    )
 
 
 async def test_a_reply_that_ends_the_run_stores_the_end_with_it(
@@ -183,11 +203,9 @@ async def test_a_reply_that_ends_the_run_stores_the_end_with_it(
     temporal_env: WorkflowEnvironment,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    channel_id, phone_number_id = await make_whatsapp_bot(db_engine, test_settings, PONG)
-    user = WhatsAppUser(api, meta, channel_id, phone_number_id, wa_id="34600999777")
-    bot_id = await bot_of(db_engine, channel_id)
-    conversation = conversation_workflow_id(bot_id, channel_id, user.wa_id)
-    sql = SqlCounter(db_engine.sync_engine, conversation)
+    user, conversation, sql = await contact_of_a_bot(
+        api, meta, db_engine, test_settings, PONG, "34600999777"
+    )
     client = temporal_env.client
     new_contact = await measure(user, "ping", 1, sql, client, conversation)
     await wait_for(lambda: no_flow_runs(client, conversation), what="the run's end")
@@ -195,13 +213,7 @@ async def test_a_reply_that_ends_the_run_stores_the_end_with_it(
     await wait_for(lambda: no_flow_runs(client, conversation), what="the second run's end")
     with capsys.disabled():
         print("\nper inbound message:", {"new contact": new_contact, "again": again})
-    for cost, budget in ((new_contact, PONG_NEW_CONTACT), (again, PONG_AGAIN)):
-        over = {
-            kind: (cost.get(kind, 0), most)
-            for kind, most in budget.items()
-            if cost.get(kind, 0) > most
-        }
-        assert not over, f"over the budget (counted, budget): {over}"
+    within_budget((new_contact, PONG_NEW_CONTACT), (again, PONG_AGAIN))
     async with make_session_factory(db_engine)() as session:
         runs = (
             await session.execute(

@@ -28,8 +28,8 @@ from models.payloads.activity_names import (
 )
 from models.payloads.engine import ContactRef, ConversationInput
 from models.settings import Settings
-from tests.helpers import WebChat, api_client, chain, make_web_bot, node
-from tests.upgrades import before_patch, engine_worker, local_activities
+from tests.helpers import WebChat, api_client, make_web_bot
+from tests.upgrades import ASK_AND_GREET, before_patch, engine_worker, local_activities
 from workflows.conversation import RECORD_AND_ROUTE, ConversationWorkflow
 from workflows.conversation_base import conversation_workflow_id
 
@@ -71,11 +71,7 @@ async def test_a_conversation_started_on_the_old_path_finishes_on_the_new(
     clean_db: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    definition = chain(
-        node("ask", "question", content="What is your name?", variable="name"),
-        node("hi", "message", content="Hi {{name}}"),
-    )
-    bot, channel = await make_web_bot(db_engine, definition)
+    bot, channel = await make_web_bot(db_engine, ASK_AND_GREET)
     settings = test_settings.model_copy(update={"task_queue": TASK_QUEUE})
     async with api_client(settings) as api:
         chat = WebChat(api, channel, "upgraded")

@@ -45,7 +45,13 @@ from tests.helpers import (
     node,
     wait_for,
 )
-from tests.upgrades import before_patch, engine_worker, local_activities, on_revision
+from tests.upgrades import (
+    ASK_AND_GREET,
+    before_patch,
+    engine_worker,
+    local_activities,
+    on_revision,
+)
 from workflows.conversation_base import conversation_workflow_id
 from workflows.interpreter import COMBINED_WRITES, FOLDED_WRITES
 
@@ -149,6 +155,41 @@ async def test_a_conversation_begun_before_the_patch_finishes_after_it(
     assert histories == {"upgraded": old_path, "newcomer": NOW}
 
 
+async def two_runs_across_the_deploy(
+    env: WorkflowEnvironment,
+    settings: Settings,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    revision: int,
+) -> tuple[str, str, str]:
+    """A conversation begun on engine `revision`: its first flow run asks, the deploy, the
+    answer, then a second flow run asked and answered; (workflow id, first run, latest run)."""
+    bot, channel = await make_web_bot(engine, ASK_AND_GREET)
+    client = env.client
+    workflow_id = conversation_workflow_id(bot, channel, "upgraded")
+    async with api_client(settings.model_copy(update={"task_queue": TASK_QUEUE})) as api:
+        chat = WebChat(api, channel, "upgraded")
+        on_revision(monkeypatch, revision)
+        async with engine_worker(env, settings, engine, TASK_QUEUE):
+            await chat.say("hello")
+            assert await chat.wait_replies(1) == ["What is your name?"]
+        first_run = (await client.get_workflow_handle(workflow_id).describe()).run_id
+        monkeypatch.undo()  # the deploy
+        async with engine_worker(env, settings, engine, TASK_QUEUE):
+            await chat.say("Ana")
+            assert await chat.wait_replies(2) == ["What is your name?", "Hi Ana"]
+            await wait_for(lambda: ended_runs(engine, 1), what="the first run's end")
+            await chat.say("hello")
+            await chat.wait_replies(3)
+            await chat.say("Bea")
+            replies = await chat.wait_replies(4)
+            await wait_for(lambda: ended_runs(engine, 2), what="the second run's end")
+    assert replies == ["What is your name?", "Hi Ana", "What is your name?", "Hi Bea"]
+    latest = (await client.get_workflow_handle(workflow_id).describe()).run_id
+    assert latest != first_run
+    return workflow_id, first_run, latest
+
+
 async def test_a_conversation_begun_before_revisions_takes_them_up_at_its_next_run(
     temporal_env: WorkflowEnvironment,
     test_settings: Settings,
@@ -157,37 +198,15 @@ async def test_a_conversation_begun_before_revisions_takes_them_up_at_its_next_r
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Begun on revision 0, a conversation's workflow run keeps asking `patched` and starting a
-    timer per wait after the deploy; the next flow run (continued as new) is on revision 1: no
-    patch marker, no timer cancelled by an answer."""
-    definition = chain(
-        node("ask", "question", content="What is your name?", variable="name"),
-        node("hi", "message", content="Hi {{name}}"),
+    timer per wait after the deploy; the next flow run (continued as new) is on the current
+    revision: no patch marker, no timer cancelled by an answer."""
+    workflow_id, first_run, latest = await two_runs_across_the_deploy(
+        temporal_env, test_settings, db_engine, monkeypatch, 0
     )
-    bot, channel = await make_web_bot(db_engine, definition)
-    settings = test_settings.model_copy(update={"task_queue": TASK_QUEUE})
     client = temporal_env.client
-    workflow_id = conversation_workflow_id(bot, channel, "upgraded")
-    async with api_client(settings) as api:
-        chat = WebChat(api, channel, "upgraded")
-        on_revision(monkeypatch, 0)
-        async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
-            await chat.say("hello")
-            assert await chat.wait_replies(1) == ["What is your name?"]
-        first_run = (await client.get_workflow_handle(workflow_id).describe()).run_id
-        monkeypatch.undo()  # the deploy
-        async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
-            await chat.say("Ana")
-            assert await chat.wait_replies(2) == ["What is your name?", "Hi Ana"]
-            await chat.say("hello")
-            await chat.wait_replies(3)
-            await chat.say("Bea")
-            replies = await chat.wait_replies(4)
-    assert replies == ["What is your name?", "Hi Ana", "What is your name?", "Hi Bea"]
-    latest = await client.get_workflow_handle(workflow_id).describe()
-    assert latest.run_id != first_run
     first = await history_counts(client.get_workflow_handle(workflow_id, run_id=first_run))
     assert (first["PATCH"], first["TIMER_CANCELED"]) == (1, 2)
-    now = await history_counts(client.get_workflow_handle(workflow_id, run_id=latest.run_id))
+    now = await history_counts(client.get_workflow_handle(workflow_id, run_id=latest))
     assert (now["PATCH"], now["TIMER_CANCELED"]) == (0, 0)
 
 
@@ -198,38 +217,10 @@ async def test_a_run_begun_on_revision_1_ends_in_its_own_write_and_the_next_with
     clean_db: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    definition = chain(
-        node("ask", "question", content="What is your name?", variable="name"),
-        node("hi", "message", content="Hi {{name}}"),
+    workflow_id, first_run, _ = await two_runs_across_the_deploy(
+        temporal_env, test_settings, db_engine, monkeypatch, 1
     )
-    bot, channel = await make_web_bot(db_engine, definition)
-    settings = test_settings.model_copy(update={"task_queue": TASK_QUEUE})
     client = temporal_env.client
-    workflow_id = conversation_workflow_id(bot, channel, "upgraded")
-    async with api_client(settings) as api:
-        chat = WebChat(api, channel, "upgraded")
-        on_revision(monkeypatch, 1)
-        async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
-            await chat.say("hello")
-            assert await chat.wait_replies(1) == ["What is your name?"]
-        first_run = (await client.get_workflow_handle(workflow_id).describe()).run_id
-        monkeypatch.undo()  # the deploy
-        async with engine_worker(temporal_env, test_settings, db_engine, TASK_QUEUE):
-            await chat.say("Ana")
-            assert await chat.wait_replies(2) == ["What is your name?", "Hi Ana"]
-            await wait_for(lambda: ended_runs(db_engine, 1), what="the first run's end")
-            await chat.say("hello")
-            await chat.wait_replies(3)
-            await chat.say("Bea")
-            assert await chat.wait_replies(4) == [
-                "What is your name?",
-                "Hi Ana",
-                "What is your name?",
-                "Hi Bea",
-            ]
-            await wait_for(lambda: ended_runs(db_engine, 2), what="the second run's end")
-    latest = (await client.get_workflow_handle(workflow_id).describe()).run_id
-    assert latest != first_run
     first = await local_activities(client, workflow_id, run_id=first_run)
     now = await local_activities(client, workflow_id)
     # the first run's end in a write of its own, then the next flow's start recorded there

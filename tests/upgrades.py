@@ -15,10 +15,15 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from models.db import make_session_factory
 from models.settings import Settings
+from tests.helpers import chain, node
 from worker.registry import build_activities, workflows
 from workflows import bot_conversation, conversation_client
 
 ORIGINAL_PATCHED = workflow.patched
+ASK_AND_GREET = chain(  # a flow run that waits once, then answers and ends
+    node("ask", "question", content="What is your name?", variable="name"),
+    node("hi", "message", content="Hi {{name}}"),
+)
 
 
 def before_patch(*patch_ids: str) -> Callable[[str], bool]:
