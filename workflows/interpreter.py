@@ -348,8 +348,8 @@ class FlowInterpreter:
             raise NodeFailed(f"an edge condition after {node.id!r} cannot run: {err}") from err
 
     def _last_write(self, graph: FlowGraph, node_id: str) -> bool:
-        """Whether the run ends after this node whatever it does: no edge leaves it (revision 2;
-        its send, if it is a node that only sends, then stores the run's end)."""
+        """Whether the run ends after this node (unless it fails): no edge leaves it. Since
+        revision 2 the send of such a node that only sends stores the run's end."""
         return begun_on(2) and not graph.outgoing.get(node_id)
 
     async def _record(
@@ -472,8 +472,9 @@ class FlowInterpreter:
             started_at=started,
             ended_at=started,
         )
-        variables = self.variables
-        return RunEnd(run_id=self.run_id, status="completed", variables=variables, steps=[step])
+        return RunEnd(
+            run_id=self.run_id, status="completed", variables=self.variables, steps=[step]
+        )
 
     async def wait_for_reply(self, timeout: timedelta | None) -> InboundMessage | None:
         """The contact's next message (queued by the conversation, oldest first)."""
