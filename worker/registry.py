@@ -6,12 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.worker import (
-    PollerBehaviorAutoscaling,
-    UnsandboxedWorkflowRunner,
-    Worker,
-    WorkflowRunner,
-)
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.ai_completion import AiCompleter
@@ -66,12 +61,7 @@ def workflows() -> list[type]:
 def build_worker(
     client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> Worker:
-    """A worker running every workflow and activity on the settings' task queue.
-
-    Its workflow-task polls scale with the backlog the server reports: with the SDK's default
-    (five polls, four of them on the sticky queue of the workflows it holds) a new
-    conversation's first task, and a new flow run's after continue-as-new, waited for the one
-    poll left on the task queue itself."""
+    """A worker running every workflow and activity on the settings' task queue."""
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -81,7 +71,6 @@ def build_worker(
         max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
         max_concurrent_local_activities=settings.worker_local_activities,
         max_cached_workflows=settings.worker_cached_workflows,
-        workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
     )
 
 
