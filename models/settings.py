@@ -197,9 +197,10 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="How long a webhook receiver has to answer."
     )
     worker_workflow_tasks: int = Field(
-        default=100,
+        default=20,
         ge=1,
-        description="Workflow tasks a worker process runs at once (Temporal's default: 100).",
+        description="Workflow tasks a worker process runs at once, each on its own thread "
+        "(Temporal's default, 100, kept Meta waiting past the knee).",
     )
     worker_local_activities: int = Field(
         default=100,
