@@ -221,6 +221,15 @@ def describe(
     return line
 
 
+def describe_by_role(figures: Figures) -> str:
+    """Reply latency for each kind of message of the script, in its order."""
+    parts = (
+        f"{role} p50 {percentile(latencies, 0.5):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms"
+        for role, latencies in figures.latencies_by_role.items()
+    )
+    return "    by step    " + "; ".join(parts)
+
+
 def describe_waiting(stack: LocalStack, figures: Figures, worker_peak: float) -> str:
     """How fast the waiting conversations started, and the memory they hold."""
     started = figures.sent - figures.timeouts - figures.mismatches
@@ -302,6 +311,8 @@ async def run_scenarios(
         after = await workflow_task_timeouts(stack.temporal_metrics_url, client)
         timeouts = None if before is None or after is None else after - before
         print(describe("botbuilder", figures, used, timeouts), flush=True)
+        if scenario == "menu":
+            print(describe_by_role(figures), flush=True)
         if scenario == "waiting":
             print(describe_waiting(stack, figures, worker_memory.peak), flush=True)
         if floor_run is not None:

@@ -38,15 +38,21 @@ class Step:
     button_id: str | None = None
     expect: int = 1
     match: tuple[str | None, ...] = ()  # regexes for the replies, in order (None: any)
+    role: str = ""  # what the message does in the flow, for the figures by step
 
 
 MENU = (
-    Step("hola", expect=2, match=(None, r"(?i)nombre")),
-    Step("{name}", expect=2, match=("{name}", r"(?i)opci[oó]n")),
-    Step(button_id="opt1", expect=1, match=(r"(?i)opci[oó]n 1",)),
-    Step("gracias", expect=1, match=(r"(?i)adi[oó]s",)),
+    Step("hola", expect=2, match=(None, r"(?i)nombre"), role="hola (starts a flow)"),
+    Step("{name}", expect=2, match=("{name}", r"(?i)opci[oó]n"), role="name (an answer)"),
+    Step(
+        button_id="opt1",
+        expect=1,
+        match=(r"(?i)opci[oó]n 1",),
+        role="button (an answer that ends the run)",
+    ),
+    Step("gracias", expect=1, match=(r"(?i)adi[oó]s",), role="gracias (starts and ends a flow)"),
 )
-ECHO = (Step("ping {wa_id}", expect=1, match=("^pong$",)),)
+ECHO = (Step("ping {wa_id}", expect=1, match=("^pong$",), role="ping"),)
 
 
 @dataclass
@@ -75,6 +81,7 @@ class Figures:
     expected: int = 0
     replies: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    latencies_by_role: dict[str, list[float]] = field(default_factory=dict)
     webhook_ms: list[float] = field(default_factory=list)
     http_errors: int = 0
     timeouts: int = 0
@@ -249,7 +256,9 @@ class WhatsAppLoad:
         figures.last_event = max(figures.last_event, now())
         if not wait.done.is_set():
             return
-        figures.latencies_ms.append((wait.replies[step.expect - 1][0] - wait.started) * 1000)
+        latency = (wait.replies[step.expect - 1][0] - wait.started) * 1000
+        figures.latencies_ms.append(latency)
+        figures.latencies_by_role.setdefault(step.role, []).append(latency)
         for pattern, (_, reply) in zip(step.match, wait.replies, strict=False):
             wanted = pattern and pattern.replace("{name}", re.escape(contact.name))
             if wanted and not re.search(wanted, reply_text(reply)):

@@ -47,6 +47,17 @@ def test_whatsapp_bench_answers_every_message_of_both_scenarios() -> None:
         assert figures is not None, line
         rate, p50, p99 = figures.groups()
         assert float(rate) > 0 and 0 < int(p50) <= int(p99), line
+    # the menu's reply latency by step: flow starts apart from answers
+    by_step = re.search(r"\n    by step +(.*)", out)
+    assert by_step is not None, out
+    steps = re.findall(r"([^;]+?) p50 (\d+) ms, p99 (\d+) ms", by_step.group(1))
+    assert [role.strip() for role, _, _ in steps] == [
+        "hola (starts a flow)",
+        "name (an answer)",
+        "button (an answer that ends the run)",
+        "gracias (starts and ends a flow)",
+    ], by_step.group(0)
+    assert all(0 < int(p50) <= int(p99) for _, p50, p99 in steps), by_step.group(0)
     # CPU per message, in all and by part, for the stack and for its floor
     parts = (
         r"core-s/msg \(whole stack: Temporal ([\d.]+), workers ([\d.]+), "
