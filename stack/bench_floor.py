@@ -87,7 +87,7 @@ class Floor:
             _replies.pop(key, None)
             return
         figures.replies += 1
-        figures.latencies_ms.append((replied - started) * 1000)
+        figures.add_latency((replied - started) * 1000)
         figures.last_event = max(figures.last_event, replied)
 
     async def turns(self, users: int, messages: int) -> Figures:

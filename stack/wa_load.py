@@ -52,7 +52,7 @@ MENU = (
     ),
     Step("gracias", expect=1, match=(r"(?i)adi[oó]s",), role="gracias (starts and ends a flow)"),
 )
-ECHO = (Step("ping {wa_id}", expect=1, match=("^pong$",), role="ping"),)
+ECHO = (Step("ping {wa_id}", expect=1, match=("^pong$",)),)
 
 
 @dataclass
@@ -80,7 +80,6 @@ class Figures:
     sent: int = 0
     expected: int = 0
     replies: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
     latencies_by_role: dict[str, list[float]] = field(default_factory=dict)
     webhook_ms: list[float] = field(default_factory=list)
     http_errors: int = 0
@@ -93,6 +92,15 @@ class Figures:
 
     def window(self) -> float:
         return max(1e-9, self.last_event - self.first_send)
+
+    def add_latency(self, milliseconds: float, role: str = "") -> None:
+        """One reply latency, under the role of the step it answered."""
+        self.latencies_by_role.setdefault(role, []).append(milliseconds)
+
+    @property
+    def latencies_ms(self) -> list[float]:
+        """Every reply latency, whatever its step."""
+        return [ms for latencies in self.latencies_by_role.values() for ms in latencies]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -256,9 +264,7 @@ class WhatsAppLoad:
         figures.last_event = max(figures.last_event, now())
         if not wait.done.is_set():
             return
-        latency = (wait.replies[step.expect - 1][0] - wait.started) * 1000
-        figures.latencies_ms.append(latency)
-        figures.latencies_by_role.setdefault(step.role, []).append(latency)
+        figures.add_latency((wait.replies[step.expect - 1][0] - wait.started) * 1000, step.role)
         for pattern, (_, reply) in zip(step.match, wait.replies, strict=False):
             wanted = pattern and pattern.replace("{name}", re.escape(contact.name))
             if wanted and not re.search(wanted, reply_text(reply)):
