@@ -54,13 +54,18 @@ BOTS, CONTACTS, FLOWS, VERSIONS = (
     Flow.__table__,
     FlowVersion.__table__,
 )
-BOT_TRAITS = select(BOTS.c.name, BOTS.c.settings, BOTS.c.sensitive_data).where(
-    BOTS.c.id == bindparam("bot_id")
+BOT = (  # the bot's traits: a contact is written only for a bot that exists
+    select(BOTS.c.id, BOTS.c.name, BOTS.c.settings, BOTS.c.sensitive_data)
+    .where(BOTS.c.id == bindparam("bot_id"))
+    .cte("bot")
 )
 CONTACT_NAME = bindparam("contact_name", type_=Text)  # None keeps the name we have
-CONTACT_SEEN = (
+SEEN = (
     insert(CONTACTS)
-    .values(**bound("bot_id", "channel_kind", "external_id"), name=CONTACT_NAME)
+    .from_select(
+        ["bot_id", "channel_kind", "external_id", "name"],
+        select(BOT.c.id, bindparam("channel_kind"), bindparam("external_id"), CONTACT_NAME),
+    )
     .on_conflict_do_update(
         index_elements=["bot_id", "channel_kind", "external_id"],
         set_={
@@ -76,8 +81,13 @@ CONTACT_SEEN = (
         CONTACTS.c.email,
         CONTACTS.c.attributes,
     )
+    .cte("seen")
 )
-CONVERSATION_OPENED = (  # a new conversation, or the contact's earlier one active again
+# The bot's traits and the contact, created or seen again: no row when the bot does not exist.
+CONTACT_SEEN = select(
+    BOT.c.name.label("bot_name"), BOT.c.settings, BOT.c.sensitive_data, *SEEN.c
+).select_from(BOT.join(SEEN, literal_column("true")))
+OPENED = (  # a new conversation, or the contact's earlier one active again
     insert(CONVERSATIONS)
     .values(**bound("bot_id", "channel_id", "contact_id", "workflow_id"), status="active")
     .on_conflict_do_update(
@@ -90,9 +100,22 @@ CONVERSATION_OPENED = (  # a new conversation, or the contact's earlier one acti
     )
     .returning(
         CONVERSATIONS.c.id,
+        CONVERSATIONS.c.bot_id,
+        CONVERSATIONS.c.channel_id,
+        CONVERSATIONS.c.contact_id,
+        CONVERSATIONS.c.status,
         literal_column("xmax = 0").label("inserted"),
-        notifying(CONVERSATIONS_CHANNEL, CONVERSATIONS.c.id),  # the inbox hears of it
+        notifying(CONVERSATIONS_CHANNEL, CONVERSATIONS.c.id).label("notified"),  # the inbox's
     )
+    .cte("opened")
+)
+CONVERSATION_OPENED = select(  # with `conversation.started` when an endpoint subscribes
+    OPENED.c.id, OPENED.c.inserted, OPENED.c.notified, webhook_outbox.NEW_ENDPOINTS
+).add_cte(
+    OPENED,  # before the CTEs that read it
+    *webhook_outbox.emitting(
+        webhook_outbox.CONVERSATION_SCOPE.format(conversations="opened", which="true")
+    ),
 )
 RUN_COUNT = select(func.count()).where(RUNS.c.conversation_id == bindparam("conversation_id"))
 # The bot's active flows with their published versions; one is the bot's default flow.
@@ -157,10 +180,7 @@ class ConversationStore:
         """The contact and its conversation, created or reactivated in the session's transaction."""
         now = datetime.now(UTC)
         bot_id = uuid.UUID(params.bot_id)
-        bot = (await session.execute(BOT_TRAITS, {"bot_id": bot_id})).first()
-        if bot is None:
-            raise ValueError(f"bot {params.bot_id} does not exist")
-        contact = (
+        seen = (  # the contact, with its bot's traits
             await session.execute(
                 CONTACT_SEEN,
                 {
@@ -171,12 +191,14 @@ class ConversationStore:
                     "seen_at": now,
                 },
             )
-        ).one()
-        contact_id = contact.id
+        ).first()
+        if seen is None:
+            raise ValueError(f"bot {params.bot_id} does not exist")
+        contact_id = seen.id
         workflow_id = conversation_workflow_id(
             params.bot_id, params.channel_id, params.contact.external_id
         )
-        conversation_id, new, _ = (
+        conversation_id, new, _, endpoints = (
             await session.execute(
                 CONVERSATION_OPENED,
                 {
@@ -185,10 +207,11 @@ class ConversationStore:
                     "contact_id": contact_id,
                     "workflow_id": workflow_id,
                     "opened_at": now,
+                    **webhook_outbox.event_params("conversation.started", fact_key(), None),
                 },
             )
         ).one()
-        await webhook_outbox.conversation_event(session, conversation_id, "started", fact_key())
+        webhook_outbox.wake_after_commit(session, endpoints)
         previous_runs = (  # a new conversation has none
             0 if new else await session.scalar(RUN_COUNT, {"conversation_id": conversation_id})
         )
@@ -196,17 +219,17 @@ class ConversationStore:
             conversation_id=str(conversation_id),
             contact_id=str(contact_id),
             contact={
-                "id": str(contact.id),
-                "external_id": contact.external_id,
-                "name": contact.name or "",
-                "phone": contact.phone or "",
-                "email": contact.email or "",
-                **contact.attributes,
+                "id": str(seen.id),
+                "external_id": seen.external_id,
+                "name": seen.name or "",
+                "phone": seen.phone or "",
+                "email": seen.email or "",
+                **seen.attributes,
             },
             inactivity_seconds=int(
-                bot.settings.get("inactivity_timeout_seconds", DEFAULT_INACTIVITY_SECONDS)
+                seen.settings.get("inactivity_timeout_seconds", DEFAULT_INACTIVITY_SECONDS)
             ),
-            bot=BotTraits(name=bot.name, sensitive_data=bot.sensitive_data),
+            bot=BotTraits(name=seen.bot_name, sensitive_data=seen.sensitive_data),
             previous_runs=previous_runs or 0,
         )
 

@@ -104,6 +104,20 @@ async def test_a_conversation_reaches_the_receiver_signed_and_logged(
     assert events["bot.connected"]["body"]["data"]["channel_id"] == web
     conversation = received["data"]["conversation_id"]
     assert events["flow.completed"]["body"]["data"]["conversation_id"] == conversation
+    started = events["conversation.started"]["body"]["data"]
+    assert started == {
+        "bot_id": bot,
+        "conversation_id": conversation,
+        "channel_id": web,
+        "contact_id": received["data"]["contact_id"],
+        "status": "active",
+    }
+    run_started = events["flow.started"]["body"]["data"]
+    run_ended = events["flow.completed"]["body"]["data"]
+    assert (run_started["status"], run_ended["status"]) == ("running", "completed")
+    assert run_started["flow_run_id"] and run_ended["error"] is None
+    for same in ("bot_id", "conversation_id", "flow_run_id", "flow_id", "flow_version_id"):
+        assert run_started[same] == run_ended[same]
     assert events["message.received"]["id"].startswith("msg_")
 
     async def all_logged() -> list[dict[str, Any]] | None:

@@ -22,47 +22,57 @@ from services.webhooks import outbox as webhook_outbox
 # Written out: SQLAlchemy would also SET every column of an UPDATE's table named like one of
 # the parameters (`conversation_id`, `workflow_id`, `status` ...), even inside a CTE. A start
 # written again late (a retried write whose first attempt had committed) leaves an ended run
-# ended and does not make it the conversation's current run again.
+# ended and does not make it the conversation's current run again. Each statement also writes
+# the run's webhook event (`flow.started`, `flow.completed`, `flow.failed`) when an endpoint
+# subscribes: a start only when it stored the row (a retry's first attempt wrote the event).
+STARTED_EVENT = webhook_outbox.emitting_sql(
+    webhook_outbox.FLOW_RUN_SCOPE.format(runs="stored", which="r.inserted")
+)
+ENDED_EVENT = webhook_outbox.emitting_sql(  # with `flow_event_params`'s `emits`
+    webhook_outbox.FLOW_RUN_SCOPE.format(runs="ended", which="CAST(:emits AS boolean)")
+)
+NEW_ENDPOINTS = f"{webhook_outbox.ENDPOINTS_ARRAY} AS new_endpoints"
 NEW_RUN = text(  # the run's row (idempotent on its workflow id) and the conversation's current run
-    """
+    f"""
     WITH stored AS (
       INSERT INTO flow_runs (id, conversation_id, flow_id, flow_version_id, workflow_id, status,
                              variables)
       VALUES (:run_id, :conversation_id, :flow_id, :flow_version_id, :workflow_id, 'running',
               :variables)
       ON CONFLICT (workflow_id) DO UPDATE SET workflow_id = EXCLUDED.workflow_id  -- as it was
-      RETURNING id, status, xmax = 0 AS inserted
+      RETURNING id, conversation_id, flow_id, flow_version_id, status, xmax = 0 AS inserted
     ), current_run AS (
       UPDATE conversations SET current_flow_run_id = (SELECT id FROM stored)
       WHERE id = :conversation_id AND (SELECT status FROM stored) = 'running'
-    )
-    SELECT id, inserted FROM stored
+    ), {STARTED_EVENT}
+    SELECT id, inserted, {NEW_ENDPOINTS} FROM stored
     """
-).bindparams(bindparam("variables", type_=JSONB))
+).bindparams(bindparam("variables", type_=JSONB), webhook_outbox.EVENT_DATA)
 RUN_ENDED = text(  # the run's end, and no current run for the conversation it was current in
-    """
+    f"""
     WITH ended AS (
       UPDATE flow_runs SET status = :status, variables = :variables, ended_at = :ended_at,
                            error = :error
       WHERE id = :run_id
-      RETURNING id
+      RETURNING id, conversation_id, flow_id, flow_version_id, status
     ), no_current_run AS (
       UPDATE conversations SET current_flow_run_id = NULL
       WHERE current_flow_run_id IN (SELECT id FROM ended)
-    )
-    SELECT id FROM ended
+    ), {ENDED_EVENT}
+    SELECT id, {NEW_ENDPOINTS} FROM ended
     """
 ).bindparams(
     bindparam("variables", type_=JSONB),
     bindparam("ended_at", type_=DateTime(timezone=True)),
     json_or_null("error"),
+    webhook_outbox.EVENT_DATA,
 )
 
 
 async def store_run_start(session: AsyncSession, start: RunStart) -> tuple[uuid.UUID, bool]:
     """The run's row, the conversation's current run and `flow.started`; the run's id (the
     stored one, for a workflow id stored before) and whether this call stored it."""
-    run_id, inserted = (
+    run_id, inserted, endpoints = (
         await session.execute(
             NEW_RUN,
             {
@@ -72,10 +82,11 @@ async def store_run_start(session: AsyncSession, start: RunStart) -> tuple[uuid.
                 "flow_version_id": uuid.UUID(start.version_id),
                 "workflow_id": start.workflow_id,
                 "variables": start.variables,
+                **webhook_outbox.flow_event_params(start.run_id, "running"),
             },
         )
     ).one()
-    await webhook_outbox.flow_event(session, run_id, "running")
+    webhook_outbox.wake_after_commit(session, endpoints)
     return run_id, inserted
 
 
@@ -85,16 +96,20 @@ async def store_run_end(session: AsyncSession, end: RunEnd) -> tuple[bool, bool]
     started = end.start is not None and (await store_run_start(session, end.start))[1]
     if end.steps:
         await store_steps(session, end.steps)
-    ended = await session.scalar(
-        RUN_ENDED,
-        {
-            "run_id": uuid.UUID(end.run_id),
-            "status": end.status,
-            "variables": end.variables,
-            "ended_at": datetime.now(UTC),
-            "error": {"message": end.error} if end.error else None,
-        },
-    )
-    if ended is not None:
-        await webhook_outbox.flow_event(session, ended, end.status, end.error)
-    return started, ended is not None
+    ended = (
+        await session.execute(
+            RUN_ENDED,
+            {
+                "run_id": uuid.UUID(end.run_id),
+                "status": end.status,
+                "variables": end.variables,
+                "ended_at": datetime.now(UTC),
+                "error": {"message": end.error} if end.error else None,
+                **webhook_outbox.flow_event_params(end.run_id, end.status, end.error),
+            },
+        )
+    ).first()
+    if ended is None:
+        return started, False
+    webhook_outbox.wake_after_commit(session, ended.new_endpoints)
+    return started, True

@@ -62,21 +62,29 @@ MESSAGE_SCOPE = (
     "FROM {messages} m JOIN conversations c ON c.id = m.conversation_id "
     "JOIN bots b ON b.id = c.bot_id WHERE {which}"
 )
+# A conversation's scope, over `{conversations}` (the table, or the rows a statement wrote) as `c`.
+CONVERSATION_SCOPE = (
+    "SELECT b.organization_id AS org, b.id AS bot, c.id AS conv, "
+    "jsonb_build_object('channel_id', c.channel_id, 'contact_id', c.contact_id, "
+    "'status', c.status) AS extra "
+    "FROM {conversations} c JOIN bots b ON b.id = c.bot_id WHERE {which}"
+)
+# A flow run's scope, over `{runs}` (the table, or the rows a statement wrote) as `r`.
+FLOW_RUN_SCOPE = (
+    "SELECT b.organization_id AS org, b.id AS bot, c.id AS conv, "
+    "jsonb_build_object('flow_run_id', r.id, 'flow_id', r.flow_id, 'flow_version_id', "
+    "r.flow_version_id, 'status', r.status) AS extra "
+    "FROM {runs} r JOIN conversations c ON c.id = r.conversation_id "
+    "JOIN bots b ON b.id = c.bot_id WHERE {which}"
+)
 SCOPES = {
     "organization": f"SELECT id AS org, NULL::uuid AS bot, NULL::uuid AS conv, {NO_EXTRA} AS extra "
     "FROM organizations WHERE id = :scope",
     "bot": f"SELECT organization_id AS org, id AS bot, NULL::uuid AS conv, {NO_EXTRA} AS extra "
     "FROM bots WHERE id = :scope",
-    "conversation": "SELECT b.organization_id AS org, b.id AS bot, c.id AS conv, "
-    "jsonb_build_object('channel_id', c.channel_id, 'contact_id', c.contact_id, "
-    "'status', c.status) AS extra "
-    "FROM conversations c JOIN bots b ON b.id = c.bot_id WHERE c.id = :scope",
+    "conversation": CONVERSATION_SCOPE.format(conversations="conversations", which="c.id = :scope"),
     "message": MESSAGE_SCOPE.format(messages="messages", which="m.id = :scope"),
-    "flow_run": "SELECT b.organization_id AS org, b.id AS bot, c.id AS conv, "
-    "jsonb_build_object('flow_run_id', r.id, 'flow_id', r.flow_id, 'flow_version_id', "
-    "r.flow_version_id, 'status', r.status) AS extra "
-    "FROM flow_runs r JOIN conversations c ON c.id = r.conversation_id "
-    "JOIN bots b ON b.id = c.bot_id WHERE r.id = :scope",
+    "flow_run": FLOW_RUN_SCOPE.format(runs="flow_runs", which="r.id = :scope"),
 }
 # The active endpoints of organization `{org}` subscribing to the event (for bot `{bot}`).
 SUBSCRIBED = """e.organization_id = {org} AND e.active AND e.disabled_at IS NULL
@@ -101,9 +109,8 @@ NEW_DELIVERIES = f"""INSERT INTO webhook_deliveries (event_id, endpoint_id, next
   RETURNING endpoint_id"""
 EVENT_DATA = bindparam("event_data", type_=JSONB)
 # The endpoints to wake, for the statement carrying `emitting`'s CTEs to return.
-NEW_ENDPOINTS = literal_column("ARRAY(SELECT endpoint_id FROM new_deliveries)").label(
-    "new_endpoints"
-)
+ENDPOINTS_ARRAY = "ARRAY(SELECT endpoint_id FROM new_deliveries)"
+NEW_ENDPOINTS = literal_column(ENDPOINTS_ARRAY).label("new_endpoints")
 CONVERSATION_STATUS_EVENTS = {
     "started": "conversation.started",
     "handed_off": "conversation.handed_off",
@@ -115,6 +122,12 @@ CONVERSATION_STATUS_EVENTS = {
 def event_id(event_type: str, key: object) -> uuid.UUID:
     """The id of the event reporting fact `key`: the same fact always gets the same id."""
     return uuid.uuid5(EVENT_NAMESPACE, f"{event_type}:{key}")
+
+
+def emitting_sql(scope: str) -> str:
+    """`emitting`'s two CTEs written out, for a statement written in SQL (which binds
+    `EVENT_DATA` and returns `NEW_ENDPOINTS`)."""
+    return f"new_event AS ({NEW_EVENT.format(scope=scope)}), new_deliveries AS ({NEW_DELIVERIES})"
 
 
 def emitting(scope: str) -> list[CTE]:
@@ -191,13 +204,16 @@ async def conversation_event(
         await emit(session, event_type, key, "conversation", conversation_id)
 
 
-async def flow_event(
-    session: AsyncSession, run_id: object, status: str, error: str | None = None
-) -> None:
-    """`flow.started` (status `running`), `flow.completed` or `flow.failed`, once per run."""
+def flow_event_params(run_id: object, status: str, error: str | None = None) -> dict[str, Any]:
+    """`event_params` of the run's event for `status` (`flow.started` for `running`,
+    `flow.completed`, `flow.failed`), and `emits`: whether `status` has an event at all
+    (`abandoned` and `cancelled` have none), for a statement `emitting` it over
+    `FLOW_RUN_SCOPE` that ends the run."""
     event_type = "flow.started" if status == "running" else f"flow.{status}"
-    if event_type in EVENT_TYPES:
-        await emit(session, event_type, run_id, "flow_run", run_id, {"error": error})
+    return {
+        **event_params(event_type, run_id, {"error": error}),
+        "emits": event_type in EVENT_TYPES,
+    }
 
 
 async def node_errors(session: AsyncSession, steps: list[StepRecord]) -> None:
