@@ -1,5 +1,5 @@
-"""Opening a conversation: the contact seen with its bot's traits in one statement, and nothing
-written for a bot that no longer exists."""
+"""The conversation store's writes: the contact seen with its bot's traits in one statement,
+nothing written for a bot that no longer exists, and the webhook events its writes carry."""
 
 from __future__ import annotations
 
@@ -13,8 +13,14 @@ from temporalio.testing import ActivityEnvironment
 from activities.conversation_store import ConversationStore
 from models.conversation_tables import Contact
 from models.db import make_session_factory
-from models.payloads.engine import ContactRef, ConversationInput
+from models.payloads.engine import ContactRef, ConversationInput, RunEnd
+from services.webhooks import outbox
 from tests.helpers import chain, make_web_bot, node
+
+SUBSCRIBE_ALL = """INSERT INTO webhook_endpoints (id, organization_id, bot_id, url, events, headers,
+                                               secret_encrypted)
+    SELECT gen_random_uuid(), organization_id, id, 'http://127.0.0.1:9/', ARRAY['*'], '{}', 'x'
+    FROM bots WHERE id = :bot RETURNING id"""
 
 
 def opening(bot: str, channel: str, contact: ContactRef) -> ConversationInput:
@@ -63,3 +69,55 @@ async def test_a_deleted_bot_gets_no_contact(db_engine: AsyncEngine) -> None:
         )
 
     assert await contacts_of(db_engine, bot) == 0
+
+
+async def test_a_runs_writes_carry_its_events_once_and_only_those_it_has(
+    db_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot, channel = await make_web_bot(db_engine, chain(node("hi", "message", content="Hi")))
+    async with db_engine.begin() as connection:
+        endpoint = await connection.scalar(text(SUBSCRIBE_ALL), {"bot": bot})
+        flow, version = (
+            await connection.execute(
+                text("SELECT id, published_version_id FROM flows WHERE bot_id = :bot"),
+                {"bot": bot},
+            )
+        ).one()
+    woken: list[set[str]] = []
+    monkeypatch.setattr(outbox, "_waker", None)  # restored after the test
+    outbox.on_commit(woken.append)
+    store, env = ConversationStore(make_session_factory(db_engine)), ActivityEnvironment()
+    opened = await env.run(
+        store.open_conversation, opening(bot, channel, ContactRef(external_id="v3"))
+    )
+
+    async def run_ending(status: str, error: str | None = None) -> str:
+        workflow_id = f"run-{uuid.uuid4()}"
+        start = (opened.conversation_id, str(flow), str(version), workflow_id, {})
+        run_id = await env.run(store.begin_flow_run, *start)
+        assert await env.run(store.begin_flow_run, *start) == run_id  # a retry: no new event
+        end = RunEnd(run_id=run_id, status=status, variables={}, error=error)
+        await env.run(store.finish_flow_run, end)
+        return run_id
+
+    cancelled, failed = await run_ending("cancelled"), await run_ending("failed", "boom")
+
+    async with db_engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT type, payload FROM webhook_events WHERE bot_id = :bot"), {"bot": bot}
+        )
+        events = sorted((row.type, row.payload["data"].get("flow_run_id")) for row in rows)
+        failure = await connection.scalar(
+            text("SELECT payload FROM webhook_events WHERE type = 'flow.failed' AND bot_id = :b"),
+            {"b": bot},
+        )
+    assert events == sorted(
+        [
+            ("conversation.started", None),
+            ("flow.started", cancelled),
+            ("flow.started", failed),
+            ("flow.failed", failed),
+        ]
+    )
+    assert (failure["data"]["status"], failure["data"]["error"]) == ("failed", "boom")
+    assert woken and all(ids == {str(endpoint)} for ids in woken)
