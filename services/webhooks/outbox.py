@@ -2,13 +2,14 @@
 
 An event (and one delivery per subscribed endpoint) is written only when an active endpoint of the
 bot's organization subscribes to its type, in one statement, so a fact with no subscriber costs
-one indexed lookup; the engine's most frequent facts (a message stored, a message sent) carry
-that lookup in the statement that records them (`emitting`). The event id derives from the fact
+one indexed lookup; the engine's most frequent facts (a message stored or sent, a conversation
+opened, a flow run's start and end) carry that lookup in the statement that records them
+(`emitting`, `emitting_sql`). The event id derives from the fact
 (`type` + `key`), so a retried write of the same fact never emits twice. After the transaction
 commits, the endpoints' delivery workflows are woken through the hook `on_commit` (installed by
 the worker and the API).
 
-    await emit(session, "flow.started", run_id, "flow_run", run_id)
+    await emit(session, "error.occurred", key, "flow_run", run_id, {"node_id": node_id})
 """
 
 from __future__ import annotations
@@ -111,8 +112,7 @@ EVENT_DATA = bindparam("event_data", type_=JSONB)
 # The endpoints to wake, for the statement carrying `emitting`'s CTEs to return.
 ENDPOINTS_ARRAY = "ARRAY(SELECT endpoint_id FROM new_deliveries)"
 NEW_ENDPOINTS = literal_column(ENDPOINTS_ARRAY).label("new_endpoints")
-CONVERSATION_STATUS_EVENTS = {
-    "started": "conversation.started",
+CONVERSATION_STATUS_EVENTS = {  # `conversation.started` rides with the conversation's opening
     "handed_off": "conversation.handed_off",
     "abandoned": "conversation.ended",
     "closed": "conversation.ended",
@@ -197,8 +197,8 @@ async def message_event(
 async def conversation_event(
     session: AsyncSession, conversation_id: object, status: str, key: object
 ) -> None:
-    """`conversation.started` (status `started`), `.handed_off` or `.ended` (`abandoned`,
-    `closed`); other statuses (`active` again after a hand-off) report nothing."""
+    """`conversation.handed_off` or `.ended` (`abandoned`, `closed`); other statuses (`active`
+    again after a hand-off) report nothing."""
     event_type = CONVERSATION_STATUS_EVENTS.get(status)
     if event_type is not None:
         await emit(session, event_type, key, "conversation", conversation_id)
