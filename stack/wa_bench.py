@@ -203,10 +203,11 @@ def describe(
     cpu_label: str = "whole stack",
 ) -> str:
     """One line of figures: rate, reply and webhook latency, answers and losses."""
+    latencies = figures.latencies_ms
     line = (
         f"    {label:<10} {figures.sent / figures.window():6.1f} msg/s; "
-        f"reply p50 {percentile(figures.latencies_ms, 0.5):.0f} ms, "
-        f"p99 {percentile(figures.latencies_ms, 0.99):.0f} ms; "
+        f"reply p50 {percentile(latencies, 0.5):.0f} ms, "
+        f"p99 {percentile(latencies, 0.99):.0f} ms; "
         f"webhook p50 {percentile(figures.webhook_ms, 0.5):.0f} ms, "
         f"p99 {percentile(figures.webhook_ms, 0.99):.0f} ms; "
         f"answers {figures.replies} of {figures.expected}, {figures.timeouts} timeouts, "

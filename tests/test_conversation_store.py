@@ -103,14 +103,13 @@ async def test_a_runs_writes_carry_its_events_once_and_only_those_it_has(
     cancelled, failed = await run_ending("cancelled"), await run_ending("failed", "boom")
 
     async with db_engine.connect() as connection:
-        rows = await connection.execute(
-            text("SELECT type, payload FROM webhook_events WHERE bot_id = :bot"), {"bot": bot}
-        )
-        events = sorted((row.type, row.payload["data"].get("flow_run_id")) for row in rows)
-        failure = await connection.scalar(
-            text("SELECT payload FROM webhook_events WHERE type = 'flow.failed' AND bot_id = :b"),
-            {"b": bot},
-        )
+        rows = (
+            await connection.execute(
+                text("SELECT type, payload FROM webhook_events WHERE bot_id = :bot"), {"bot": bot}
+            )
+        ).all()
+    events = sorted((row.type, row.payload["data"].get("flow_run_id")) for row in rows)
+    [failure] = [row.payload for row in rows if row.type == "flow.failed"]
     assert events == sorted(
         [
             ("conversation.started", None),

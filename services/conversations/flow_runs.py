@@ -31,7 +31,6 @@ STARTED_EVENT = webhook_outbox.emitting_sql(
 ENDED_EVENT = webhook_outbox.emitting_sql(  # with `flow_event_params`'s `emits`
     webhook_outbox.FLOW_RUN_SCOPE.format(runs="ended", which="CAST(:emits AS boolean)")
 )
-NEW_ENDPOINTS = f"{webhook_outbox.ENDPOINTS_ARRAY} AS new_endpoints"
 NEW_RUN = text(  # the run's row (idempotent on its workflow id) and the conversation's current run
     f"""
     WITH stored AS (
@@ -45,7 +44,7 @@ NEW_RUN = text(  # the run's row (idempotent on its workflow id) and the convers
       UPDATE conversations SET current_flow_run_id = (SELECT id FROM stored)
       WHERE id = :conversation_id AND (SELECT status FROM stored) = 'running'
     ), {STARTED_EVENT}
-    SELECT id, inserted, {NEW_ENDPOINTS} FROM stored
+    SELECT id, inserted, {webhook_outbox.ENDPOINTS_ARRAY} AS new_endpoints FROM stored
     """
 ).bindparams(bindparam("variables", type_=JSONB), webhook_outbox.EVENT_DATA)
 RUN_ENDED = text(  # the run's end, and no current run for the conversation it was current in
@@ -59,7 +58,7 @@ RUN_ENDED = text(  # the run's end, and no current run for the conversation it w
       UPDATE conversations SET current_flow_run_id = NULL
       WHERE current_flow_run_id IN (SELECT id FROM ended)
     ), {ENDED_EVENT}
-    SELECT id, {NEW_ENDPOINTS} FROM ended
+    SELECT id, {webhook_outbox.ENDPOINTS_ARRAY} AS new_endpoints FROM ended
     """
 ).bindparams(
     bindparam("variables", type_=JSONB),
