@@ -3,10 +3,12 @@
 It starts its own `botbuilder up` on free ports in a temporary folder, creates a bot whose flow
 asks, counts and branches on every turn, then:
 
-1. Chat: `--contacts` contacts each send `--messages` messages, spread evenly so the platform
-   receives `--rate` messages per second in total. Every message is answered by exactly one
-   bot message, so the n-th reply of a contact answers its n-th message; reply latency is the
-   time from the moment the message was posted to the moment its reply was sent.
+1. Chat: `--contacts` contacts each send `--messages` messages, each only once the bot has
+   answered the one before (as a person answers what they have seen: the engine sets aside what
+   a contact writes before the question it would answer), the contacts together at most
+   `--rate` messages per second. Every message is answered by exactly one bot message, so the
+   n-th reply of a contact answers its n-th message; reply latency is the time from the moment
+   the message was posted to the moment its reply was sent.
 2. Waiting: `--waiting` further contacts each start a conversation and leave it waiting at a
    question, then the worker's and the database's memory are measured.
 
@@ -17,6 +19,7 @@ twice; the database figure is the sum over all PostgreSQL processes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -25,6 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +56,8 @@ from stack.webhook_listener import WebhookListener
 READY_TIMEOUT_SECONDS = 180.0
 STALL_SECONDS = 120.0
 PROGRESS_SECONDS = 30.0
+POLL_SECONDS = 0.05  # how soon a chatting contact sees its reply
+TOTAL_POLL_SECONDS = 0.25  # a count of all the replies is read less often
 MB = 1024 * 1024
 
 
@@ -228,34 +234,162 @@ class ChatLoad:
 
 async def post_message(
     http: httpx.AsyncClient, channel_id: str, contact: str, text: str, load: ChatLoad
-) -> None:
+) -> bool:
+    """Posts one message; False when the API refused it."""
     started = time.time()
     response = await http.post(
         f"/channels/web/{channel_id}/messages", json={"contact_id": contact, "text": text}
     )
     if response.status_code != 202:
         load.errors += 1
-        return
+        return False
     load.ingress.append(time.time() - started)
     load.posted.setdefault(contact, []).append(started)
+    return True
+
+
+class BenchStalled(RuntimeError):
+    """The stack sent no reply for `STALL_SECONDS` while replies were awaited."""
+
+
+class Pace:
+    """Moments `1 / rate` seconds apart, handed out in turn (no burst after an idle spell)."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = time.monotonic()
+
+    async def slot(self) -> None:
+        now = time.monotonic()
+        due = max(self._next, now)
+        self._next = due + self._interval
+        await asyncio.sleep(due - now)
+
+
+class Replies:
+    """The bot's replies sent so far to the contacts named `prefix...`, read from the database
+    while `watching`: per contact every `POLL_SECONDS`, or only their total, less often."""
+
+    def __init__(self, prefix: str, per_contact: bool) -> None:
+        sent = (
+            select(func.count())
+            .select_from(Message)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .join(Contact, Contact.id == Conversation.contact_id)
+            .where(
+                Message.direction == "outbound",
+                Message.status == "sent",
+                Contact.external_id.like(f"{prefix}%"),
+            )
+        )
+        self._per_contact = per_contact
+        self._interval = POLL_SECONDS if per_contact else TOTAL_POLL_SECONDS
+        self._query = (
+            sent.add_columns(Contact.external_id).group_by(Contact.external_id)
+            if per_contact
+            else sent
+        )
+        self.by_contact: dict[str, int] = {}
+        self.total = 0
+        self._changed = asyncio.Condition()
+        self._stalled: BenchStalled | None = None
+
+    async def of(self, contact: str, count: int) -> None:
+        """Until `contact` has had `count` replies."""
+        await self._until(lambda: self.by_contact.get(contact, 0) >= count)
+
+    async def reach(self, expected: int) -> float:
+        """Seconds until `expected` replies in all; a long wait prints its progress."""
+        begin = time.monotonic()
+        while not await self._until(lambda: self.total >= expected, PROGRESS_SECONDS):
+            print(
+                f"            ... {self.total} of {expected} replies after "
+                f"{time.monotonic() - begin:.0f} s",
+                flush=True,
+            )
+        return time.monotonic() - begin
+
+    async def _until(self, done: Callable[[], bool], timeout: float | None = None) -> bool:
+        async with self._changed:
+            try:
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: done() or self._stalled is not None), timeout
+                )
+            except TimeoutError:
+                return False
+        if self._stalled is not None:
+            raise self._stalled
+        return True
+
+    async def _stop(self, why: str) -> None:
+        async with self._changed:
+            self._stalled = BenchStalled(why)
+            self._changed.notify_all()
+
+    async def watch(self, database_url: str) -> None:
+        """Polls until cancelled, or until no reply came for `STALL_SECONDS`."""
+        engine = make_engine(database_url)
+        progress_at = time.monotonic()
+        try:
+            while True:
+                try:
+                    async with engine.connect() as connection:
+                        rows = (await connection.execute(self._query)).all()
+                except Exception as error:  # the waiting contacts learn why, instead of hanging
+                    await self._stop(f"the replies could not be read: {error}")
+                    return
+                total = sum(count for count, *_ in rows)
+                now = time.monotonic()
+                if total != self.total:
+                    progress_at = now
+                    async with self._changed:
+                        if self._per_contact:
+                            self.by_contact = {contact: count for count, contact in rows}
+                        self.total = total
+                        self._changed.notify_all()
+                elif now - progress_at > STALL_SECONDS:
+                    await self._stop(
+                        f"no reply for {STALL_SECONDS:.0f} s, {self.total} sent; "
+                        "run it again with --keep to read the stack's logs"
+                    )
+                    return
+                await asyncio.sleep(self._interval)
+        finally:
+            await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def watching(database_url: str, prefix: str, per_contact: bool) -> AsyncIterator[Replies]:
+    """`Replies` kept current while the block runs."""
+    replies = Replies(prefix, per_contact)
+    poll = asyncio.create_task(replies.watch(database_url))
+    try:
+        yield replies
+    finally:
+        poll.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poll
 
 
 async def run_chat_phase(
-    http: httpx.AsyncClient, channel_id: str, options: BenchOptions
+    http: httpx.AsyncClient, channel_id: str, options: BenchOptions, replies: Replies
 ) -> tuple[ChatLoad, float]:
-    """Posts every message at its scheduled moment; returns the load and the time it took."""
+    """Each contact posts its next message once it has the reply to the last (a refused post
+    ends its chat), all of them at most `options.rate` a second; returns the load and the time
+    the posting took."""
     load = ChatLoad()
-    contacts = [f"chat-{n}" for n in range(options.contacts)]
-    interval = 1.0 / options.rate
+    pace = Pace(options.rate)
     begin = time.monotonic()
-    tasks = []
-    for turn in range(options.messages):
-        for index, contact in enumerate(contacts):
-            due = begin + (turn * len(contacts) + index) * interval
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
+
+    async def chat(contact: str) -> None:
+        for turn in range(options.messages):
+            await replies.of(contact, turn)
+            await pace.slot()
             text = "hi" if turn == 0 else f"message {turn}"
-            tasks.append(asyncio.create_task(post_message(http, channel_id, contact, text, load)))
-    await asyncio.gather(*tasks)
+            if not await post_message(http, channel_id, contact, text, load):
+                return
+
+    await asyncio.gather(*(chat(f"chat-{n}") for n in range(options.contacts)))
     return load, time.monotonic() - begin
 
 
@@ -279,46 +413,6 @@ async def replies_by_contact(database_url: str, prefix: str) -> dict[str, list[f
             for contact, at in rows:
                 sent.setdefault(contact, []).append(float(at))
             return sent
-    finally:
-        await engine.dispose()
-
-
-async def wait_for_replies(database_url: str, prefix: str, expected: int) -> float:
-    """Seconds until `expected` replies to contacts named `prefix...` have been sent.
-
-    Long waits print their progress; a wait that makes no progress for `STALL_SECONDS` fails.
-    """
-    engine = make_engine(database_url)
-    begin = last_progress = last_report = time.monotonic()
-    seen = 0
-    try:
-        while True:
-            async with engine.connect() as connection:
-                count = await connection.scalar(
-                    select(func.count())
-                    .select_from(Message)
-                    .join(Conversation, Conversation.id == Message.conversation_id)
-                    .join(Contact, Contact.id == Conversation.contact_id)
-                    .where(
-                        Message.direction == "outbound",
-                        Message.status == "sent",
-                        Contact.external_id.like(f"{prefix}%"),
-                    )
-                )
-            now = time.monotonic()
-            if (count or 0) >= expected:
-                return now - begin
-            if count != seen:
-                seen, last_progress = count or 0, now
-            if now - last_progress > STALL_SECONDS:
-                raise RuntimeError(f"stuck at {seen} of {expected} replies for {STALL_SECONDS} s")
-            if now - last_report > PROGRESS_SECONDS:
-                print(
-                    f"            ... {seen} of {expected} replies after {now - begin:.0f} s",
-                    flush=True,
-                )
-                last_report = now
-            await asyncio.sleep(0.25)
     finally:
         await engine.dispose()
 
@@ -386,14 +480,16 @@ async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     report(
         f"botbuilder bench: {options.contacts} contacts × {options.messages} messages "
-        f"at {options.rate:g} msg/s, then {options.waiting} waiting conversations, "
+        f"(each once the last is answered, at most {options.rate:g} msg/s), "
+        f"then {options.waiting} waiting conversations, "
         f"{options.workers} worker process{'es' if options.workers > 1 else ''}"
     )
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=60, limits=limits) as http:
         with PeakSampler(workers) as peak:
-            load, posting = await run_chat_phase(http, channel_id, options)
-            expected = sum(len(times) for times in load.posted.values())
-            drained = await wait_for_replies(database_url, "chat-", expected)
+            async with watching(database_url, "chat-", per_contact=True) as replies:
+                load, posting = await run_chat_phase(http, channel_id, options, replies)
+                expected = sum(len(times) for times in load.posted.values())
+                drained = await replies.reach(expected)
         sent = await replies_by_contact(database_url, "chat-")
         latencies = [
             reply - posted
@@ -403,7 +499,7 @@ async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions)
         total = posting + drained
         report(
             f"  chat      {expected} messages posted in {posting:.1f} s "
-            f"({expected / posting:.1f} msg/s offered), {load.errors} refused",
+            f"({expected / posting:.1f} msg/s), {load.errors} refused",
             f"            all {len(latencies)} replies sent after {total:.1f} s "
             f"({len(latencies) / total:.1f} msg/s handled)",
             f"  latency   reply p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
@@ -430,8 +526,9 @@ async def run_bench(stack: LocalStack, database_url: str, options: BenchOptions)
                     await post_message(http, channel_id, f"wait-{n}", "hi", waiting_load)
 
             with PeakSampler(workers) as waiting_peak:
-                await asyncio.gather(*(start_one(n) for n in range(options.waiting)))
-                await wait_for_replies(database_url, "wait-", options.waiting)
+                async with watching(database_url, "wait-", per_contact=False) as started:
+                    await asyncio.gather(*(start_one(n) for n in range(options.waiting)))
+                    await started.reach(options.waiting - waiting_load.errors)
             elapsed = time.monotonic() - begin
             report(
                 f"  waiting   {options.waiting} conversations started and waiting at a question "
@@ -454,5 +551,8 @@ def bench(options: BenchOptions) -> int:
         print("Running ...", flush=True)
         asyncio.run(run_bench(stack, database_url, options))
         return 0
+    except BenchStalled as stalled:
+        print(f"botbuilder bench: stopped: {stalled}", file=sys.stderr, flush=True)
+        return 1
     finally:
         stack.close(options.keep)

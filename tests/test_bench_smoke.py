@@ -40,3 +40,26 @@ def test_bench_prints_throughput_latency_memory_and_webhooks() -> None:
     assert "3 conversations started and waiting at a question" in out
     assert "database" in out and "MB" in out
     assert re.search(r"webhooks  [1-9]\d* deliveries received by then, 0 with an invalid", out)
+
+
+STALLING_BENCH = """
+import stack.bench as bench
+bench.STALL_SECONDS = 5.0
+silent = {"name": "silent", "nodes": [bench.bench_flow()["nodes"][0]], "edges": []}
+bench.bench_flow = lambda: silent  # a flow that never answers
+raise SystemExit(bench.bench(bench.BenchOptions(contacts=2, messages=2, rate=5, waiting=0)))
+"""
+
+
+def test_a_bench_the_stack_stops_answering_ends_with_a_clear_error() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
+    result = subprocess.run(
+        [sys.executable, "-c", STALLING_BENCH],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "botbuilder bench: stopped: no reply for 5 s, 0 sent" in result.stderr
+    assert "Traceback" not in result.stderr
