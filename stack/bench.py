@@ -58,6 +58,7 @@ STALL_SECONDS = 120.0
 PROGRESS_SECONDS = 30.0
 POLL_SECONDS = 0.05  # how soon a chatting contact sees its reply
 TOTAL_POLL_SECONDS = 0.25  # a count of all the replies is read less often
+POST_ATTEMPTS = 3
 MB = 1024 * 1024
 
 
@@ -235,11 +236,18 @@ class ChatLoad:
 async def post_message(
     http: httpx.AsyncClient, channel_id: str, contact: str, text: str, load: ChatLoad
 ) -> bool:
-    """Posts one message; False when the API refused it."""
+    """Posts one message; False when the API refused it. A connection that fails (the API
+    closes one idle for its keep-alive time as the bench reuses it) is tried again: the message
+    id makes a repeat deliver the message once."""
     started = time.time()
-    response = await http.post(
-        f"/channels/web/{channel_id}/messages", json={"contact_id": contact, "text": text}
-    )
+    body = {"contact_id": contact, "text": text, "message_id": str(uuid.uuid4())}
+    for attempt in range(POST_ATTEMPTS):
+        try:
+            response = await http.post(f"/channels/web/{channel_id}/messages", json=body)
+            break
+        except httpx.TransportError:
+            if attempt == POST_ATTEMPTS - 1:
+                raise
     if response.status_code != 202:
         load.errors += 1
         return False
@@ -553,6 +561,14 @@ def bench(options: BenchOptions) -> int:
         return 0
     except BenchStalled as stalled:
         print(f"botbuilder bench: stopped: {stalled}", file=sys.stderr, flush=True)
+        return 1
+    except httpx.TransportError as error:
+        print(
+            f"botbuilder bench: stopped: the API did not answer ({error!r}); "
+            "run it again with --keep to read the stack's logs",
+            file=sys.stderr,
+            flush=True,
+        )
         return 1
     finally:
         stack.close(options.keep)
