@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--rate",
         type=float,
-        help="messages per second (web: 100; whatsapp echo and waiting: 10)",
+        help="messages per second (web: at most, 100; whatsapp echo and waiting: 10)",
     )
     bench.add_argument(
         "--waiting",
