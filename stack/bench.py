@@ -257,7 +257,8 @@ async def post_message(
 
 
 class BenchStalled(RuntimeError):
-    """The stack sent no reply for `STALL_SECONDS` while replies were awaited."""
+    """The bench stopped waiting for replies: none came for `STALL_SECONDS`, or the database
+    could not be read."""
 
 
 class Pace:
@@ -300,7 +301,7 @@ class Replies:
         self.by_contact: dict[str, int] = {}
         self.total = 0
         self._changed = asyncio.Condition()
-        self._stalled: BenchStalled | None = None
+        self._stopped: BenchStalled | None = None
 
     async def of(self, contact: str, count: int) -> None:
         """Until `contact` has had `count` replies."""
@@ -321,17 +322,17 @@ class Replies:
         async with self._changed:
             try:
                 await asyncio.wait_for(
-                    self._changed.wait_for(lambda: done() or self._stalled is not None), timeout
+                    self._changed.wait_for(lambda: done() or self._stopped is not None), timeout
                 )
             except TimeoutError:
                 return False
-        if self._stalled is not None:
-            raise self._stalled
+        if self._stopped is not None:
+            raise self._stopped
         return True
 
     async def _stop(self, why: str) -> None:
         async with self._changed:
-            self._stalled = BenchStalled(why)
+            self._stopped = BenchStalled(why)
             self._changed.notify_all()
 
     async def watch(self, database_url: str) -> None:
