@@ -31,10 +31,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.conversation_tables import Contact, Conversation, Message
@@ -256,6 +257,21 @@ async def post_message(
     return True
 
 
+def replies_to(prefix: str, *columns: ColumnElement[Any]) -> Select[Any]:
+    """`columns` of the bot's sent messages to the contacts named `prefix...`."""
+    return (
+        select(*columns)
+        .select_from(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .where(
+            Message.direction == "outbound",
+            Message.status == "sent",
+            Contact.external_id.like(f"{prefix}%"),
+        )
+    )
+
+
 class BenchStalled(RuntimeError):
     """The bench stopped waiting for replies: none came for `STALL_SECONDS`, or the database
     could not be read."""
@@ -280,17 +296,7 @@ class Replies:
     while `watching`: per contact every `POLL_SECONDS`, or only their total, less often."""
 
     def __init__(self, prefix: str, per_contact: bool) -> None:
-        sent = (
-            select(func.count())
-            .select_from(Message)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .join(Contact, Contact.id == Conversation.contact_id)
-            .where(
-                Message.direction == "outbound",
-                Message.status == "sent",
-                Contact.external_id.like(f"{prefix}%"),
-            )
-        )
+        sent = replies_to(prefix, func.count())
         self._per_contact = per_contact
         self._interval = POLL_SECONDS if per_contact else TOTAL_POLL_SECONDS
         self._query = (
@@ -407,16 +413,9 @@ async def replies_by_contact(database_url: str, prefix: str) -> dict[str, list[f
     engine = make_engine(database_url)
     try:
         async with make_session_factory(engine)() as session:
+            sent_at = func.extract("epoch", Message.status_updated_at)
             rows = await session.execute(
-                select(Contact.external_id, func.extract("epoch", Message.status_updated_at))
-                .join(Conversation, Conversation.contact_id == Contact.id)
-                .join(Message, Message.conversation_id == Conversation.id)
-                .where(
-                    Message.direction == "outbound",
-                    Message.status == "sent",
-                    Contact.external_id.like(f"{prefix}%"),
-                )
-                .order_by(Message.status_updated_at)
+                replies_to(prefix, Contact.external_id, sent_at).order_by(Message.status_updated_at)
             )
             sent: dict[str, list[float]] = {}
             for contact, at in rows:
